@@ -1,0 +1,54 @@
+# Makefile - builds the engine library, the `tandem` CLI and the test programs.
+#   make               build/tandem
+#   make test          every test (unit, conformance, model goldens, eval accuracy, bad input)
+#   make SAN=1 test    the same under ASan+UBSan, in build-san/
+#   make WERROR=1      warnings are errors (CI)
+CC      ?= cc
+SAN     ?= 0
+WERROR  ?= 0
+BUILD   ?= $(if $(filter 1,$(SAN)),build-san,build)
+
+WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+OPT     := -O2 -g
+SANFL   :=
+ifeq ($(SAN),1)
+SANFL   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT     := -O1 -g -fno-omit-frame-pointer $(SANFL)
+endif
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -pthread
+LDFLAGS := $(SANFL) -pthread
+LDLIBS  := -lm
+
+ENGINE_SRC := $(wildcard src/engine/*.c) $(wildcard src/ops/*.c) $(wildcard src/kernels/*.c)
+ENGINE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
+CLI_SRC    := $(wildcard src/cli/*.c)
+CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+TEST_PROGS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*.c))
+
+.PHONY: all test clean
+all: $(BUILD)/tandem $(TEST_PROGS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtandem.a: $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tandem: $(CLI_OBJ) $(BUILD)/libtandem.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lstb $(LDLIBS)
+
+$(BUILD)/%: tests/%.c $(BUILD)/libtandem.a $(wildcard tests/*.h)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libtandem.a $(LDFLAGS) $(LDLIBS)
+
+test: all
+	BUILD=$(BUILD) tests/run_all.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(ENGINE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

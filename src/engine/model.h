@@ -1,0 +1,64 @@
+/* model.h - the loaded model and the session, shared by the loader (onnx.c), the graph passes (graph.c) and the
+ * planner/runtime (session.c). */
+#ifndef TDM_MODEL_H
+#define TDM_MODEL_H
+
+#include "internal.h"
+
+struct tdm_model {
+    tdm_alloc alloc;
+    int64_t ir_version, opset;
+    char *producer;
+    tdm_value *values;      /* every value; constants point into `weights` once loading finishes               */
+    int n_values, cap_values;
+    tdm_node *nodes;        /* topologically ordered, after load-time folding and fusion                          */
+    int n_nodes;
+    int *inputs, n_inputs;  /* value ids of the graph's real inputs (initializers excluded)                      */
+    int *outputs, n_outputs;
+    char **src_op, **src_name; /* the nodes as written in the file, for `tandem info`                             */
+    int n_src;
+    void *weights;          /* the one block holding every constant                                              */
+    size_t weights_bytes;
+    int64_t params;
+};
+
+struct tdm_session {
+    const tdm_model *model;
+    tdm_alloc alloc;
+    tdm_pool *pool;
+    int threads;
+    /* input shapes chosen by the user (or defaulted) */
+    int64_t (*in_dims)[TDM_MAX_RANK];
+    int *in_rank;
+    void **in_value;        /* integer inputs: a copy of the values given to tdm_session_set_input; the planner
+                             * treats them as constants (they usually feed shapes: Reshape, Slice, ...)              */
+    size_t *in_value_bytes;
+    /* the plan */
+    int planned;
+    tdm_value *values;      /* per-plan copy of the model's value table                                         */
+    tdm_node *nodes;        /* per-plan copy of the model's nodes (workspace, macs)                              */
+    int *exec, n_exec;      /* node indices that run at run time                                                 */
+    void **folded;          /* blocks of values folded at plan time                                              */
+    int n_folded, cap_folded;
+    int keep_failed;        /* a folded block could not be recorded: the plan fails                          */
+    void *arena;
+    size_t arena_bytes;
+    void *workspace;
+    size_t workspace_bytes;
+    char **exec_names;      /* "Conv+Relu" per exec node, built on demand                                        */
+};
+
+/* onnx.c */
+tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir);
+/* graph.c: load-time passes (Constant nodes, Identity/Dropout removal, folding, BatchNorm folding, activation fusion,
+ * weight compaction). */
+tdm_status tdm_graph_prepare(tdm_model *m, int optimize);
+/* Fold one node whose inputs are all constant: run shape() and run() now, outputs become constants whose blocks
+ * are handed to keep(ud, block). Used at load time and at plan time. */
+tdm_status tdm_fold_node(tdm_ctx *c, tdm_node *n, void (*keep)(void *ud, void *block), void *ud);
+/* Free everything a node owns (names, attributes, params) and zero it. */
+void tdm_node_release(const tdm_alloc *a, tdm_node *n);
+/* Value-table growth used by the passes: returns the new value's index or -1 on OOM. */
+int tdm_model_add_value(tdm_model *m, const char *name);
+
+#endif

@@ -1,0 +1,149 @@
+/* pool.c - a small pthread pool in the shape of pthreadpool: a NULL pool means serial, the calling thread always
+ * takes part, and work items are handed out through one atomic counter. A pool of T threads starts T-1 workers. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "internal.h"
+
+struct tdm_pool {
+    const tdm_alloc *alloc;
+    int threads;          /* including the caller */
+    pthread_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    /* the current job */
+    uint64_t generation;  /* bumped for every job; workers run each generation once */
+    int active;           /* workers still inside the current job */
+    int stop;
+    void (*job)(tdm_pool *p);
+    atomic_size_t next;   /* next item to claim */
+    size_t range;
+    tdm_task_1d fn1;
+    tdm_task_2d_tile fn2;
+    void *ctx;
+    size_t ri, rj, ti, tj, tiles_j;
+};
+
+static void run_items(tdm_pool *p) {
+    size_t i;
+    while ((i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->range) {
+        if (p->fn1) {
+            p->fn1(p->ctx, i);
+        } else {
+            size_t bi = i / p->tiles_j, bj = i % p->tiles_j;
+            size_t i0 = bi * p->ti, j0 = bj * p->tj;
+            size_t ei = i0 + p->ti < p->ri ? p->ti : p->ri - i0;
+            size_t ej = j0 + p->tj < p->rj ? p->tj : p->rj - j0;
+            p->fn2(p->ctx, i0, j0, ei, ej);
+        }
+    }
+}
+
+static void *worker_main(void *arg) {
+    tdm_pool *p = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        if (p->stop) break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        run_items(p);
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads) {
+    if (threads <= 1) return NULL;
+    tdm_pool *p = tdm_calloc(a, 1, sizeof *p);
+    if (!p) return NULL;
+    p->alloc = a;
+    p->workers = tdm_calloc(a, (size_t)threads - 1, sizeof(pthread_t));
+    if (!p->workers) {
+        tdm_free(a, p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->threads = 1;
+    for (int i = 0; i < threads - 1; i++) {
+        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) break;
+        p->threads++;
+    }
+    if (p->threads == 1) {
+        tdm_pool_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+void tdm_pool_destroy(tdm_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->threads - 1; i++) pthread_join(p->workers[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    const tdm_alloc *a = p->alloc;
+    tdm_free(a, p->workers);
+    tdm_free(a, p);
+}
+
+int tdm_pool_threads(const tdm_pool *p) { return p ? p->threads : 1; }
+
+/* Publish a job, take part in it, and wait until every worker has left it. */
+static void pool_run(tdm_pool *p) {
+    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->active = p->threads - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    run_items(p);
+    pthread_mutex_lock(&p->mu);
+    while (p->active > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range) {
+    if (!p || range <= 1) {
+        for (size_t i = 0; i < range; i++) fn(ctx, i);
+        return;
+    }
+    p->fn1 = fn;
+    p->fn2 = NULL;
+    p->ctx = ctx;
+    p->range = range;
+    pool_run(p);
+}
+
+void tdm_parallelize_2d_tile(tdm_pool *p, tdm_task_2d_tile fn, void *ctx, size_t ri, size_t rj, size_t tile_i,
+                             size_t tile_j) {
+    if (ri == 0 || rj == 0) return;
+    if (tile_i == 0) tile_i = 1;
+    if (tile_j == 0) tile_j = 1;
+    size_t ni = (ri + tile_i - 1) / tile_i, nj = (rj + tile_j - 1) / tile_j;
+    if (!p || ni * nj <= 1) {
+        for (size_t i = 0; i < ri; i += tile_i)
+            for (size_t j = 0; j < rj; j += tile_j)
+                fn(ctx, i, j, i + tile_i < ri ? tile_i : ri - i, j + tile_j < rj ? tile_j : rj - j);
+        return;
+    }
+    p->fn1 = NULL;
+    p->fn2 = fn;
+    p->ctx = ctx;
+    p->ri = ri;
+    p->rj = rj;
+    p->ti = tile_i;
+    p->tj = tile_j;
+    p->tiles_j = nj;
+    p->range = ni * nj;
+    pool_run(p);
+}

@@ -1,0 +1,583 @@
+/* session.c - the public model and session API: loading, per-input-shape planning (shape inference, plan-time
+ * constant folding, lifetimes and best-fit arena placement), and the allocation-free run loop. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model.h"
+#include "pb.h"
+
+/* ---- models ---------------------------------------------------------------------------------------------------- */
+
+static void model_free_values(tdm_model *m) {
+    const tdm_alloc *a = &m->alloc;
+    for (int v = 0; v < m->n_values; v++) {
+        tdm_value *x = &m->values[v];
+        tdm_free(a, x->name);
+        for (int i = 0; i < TDM_MAX_RANK; i++) tdm_free(a, x->dim_param[i]);
+        /* before compaction every constant owns its block; after, they point into m->weights */
+        if (x->kind == TDM_V_CONST && !m->weights) tdm_free_aligned(a, x->data);
+    }
+    tdm_free(a, m->values);
+}
+
+void tdm_model_free(tdm_model *m) {
+    if (!m) return;
+    const tdm_alloc *a = &m->alloc;
+    for (int i = 0; i < m->n_nodes; i++) tdm_node_release(a, &m->nodes[i]);
+    tdm_free(a, m->nodes);
+    model_free_values(m);
+    for (int i = 0; i < m->n_src; i++) {
+        tdm_free(a, m->src_op[i]);
+        tdm_free(a, m->src_name[i]);
+    }
+    tdm_free(a, m->src_op);
+    tdm_free(a, m->src_name);
+    tdm_free(a, m->inputs);
+    tdm_free(a, m->outputs);
+    tdm_free(a, m->producer);
+    tdm_free_aligned(a, m->weights);
+    tdm_alloc copy = *a;
+    tdm_free(&copy, m);
+}
+
+/* Remember the nodes as written, for `tandem info`, before the passes change them. */
+static tdm_status record_source_nodes(tdm_model *m) {
+    const tdm_alloc *a = &m->alloc;
+    if (!m->n_nodes) return TDM_OK;
+    m->src_op = tdm_calloc(a, (size_t)m->n_nodes, sizeof(char *));
+    m->src_name = tdm_calloc(a, (size_t)m->n_nodes, sizeof(char *));
+    if (!m->src_op || !m->src_name) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < m->n_nodes; i++) {
+        m->n_src = i + 1;
+        m->src_op[i] = tdm_strdup(a, m->nodes[i].op_type, strlen(m->nodes[i].op_type));
+        m->src_name[i] = tdm_strdup(a, m->nodes[i].name, strlen(m->nodes[i].name));
+        if (!m->src_op[i] || !m->src_name[i]) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    }
+    return TDM_OK;
+}
+
+static tdm_status load_common(const void *data, size_t size, const tdm_load_options *opts, const char *base_dir,
+                              tdm_model **model_out) {
+    tdm_alloc al = {opts ? opts->realloc_fn : NULL, opts ? opts->realloc_user : NULL};
+    tdm_model *m = tdm_calloc(&al, 1, sizeof *m);
+    if (!m) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    m->alloc = al;
+    tdm_status st = tdm_onnx_parse(m, data, size, base_dir);
+    if (!st) st = record_source_nodes(m);
+    if (!st) st = tdm_graph_prepare(m, !(opts && opts->no_optimize));
+    if (!st) {
+        for (int i = 0; i < m->n_inputs && !st; i++) {
+            tdm_value *v = &m->values[m->inputs[i]];
+            if (tdm_dtype_size(v->dtype) == 0)
+                st = tdm_error(TDM_UNSUPPORTED, "graph input '%s' has data type %s, which is not supported", v->name,
+                               tdm_dtype_name(v->dtype));
+        }
+    }
+    if (st) {
+        tdm_model_free(m);
+        return st;
+    }
+    *model_out = m;
+    return TDM_OK;
+}
+
+tdm_status tdm_model_load_memory(const void *data, size_t size, const tdm_load_options *opts, tdm_model **model_out) {
+    if (!model_out) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_memory: model_out is NULL");
+    *model_out = NULL;
+    if (!data && size) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_memory: data is NULL");
+    return load_common(data, size, opts, opts ? opts->base_dir : NULL, model_out);
+}
+
+tdm_status tdm_model_load_file(const char *path, const tdm_load_options *opts, tdm_model **model_out) {
+    if (!model_out || !path) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_file: NULL argument");
+    *model_out = NULL;
+    size_t size;
+    tdm_status st;
+    void *buf = tdm_read_file(path, &size, &st);
+    if (!buf) return st;
+    char dir[4096];
+    const char *base = opts && opts->base_dir ? opts->base_dir : NULL;
+    if (!base) {
+        const char *slash = strrchr(path, '/');
+        if (slash && (size_t)(slash - path) < sizeof dir) {
+            memcpy(dir, path, (size_t)(slash - path));
+            dir[slash - path] = 0;
+            if (!dir[0]) strcpy(dir, "/");
+        } else
+            strcpy(dir, ".");
+        base = dir;
+    }
+    st = load_common(buf, size, opts, base, model_out);
+    free(buf);
+    return st;
+}
+
+int tdm_model_num_inputs(const tdm_model *m) { return m ? m->n_inputs : 0; }
+int tdm_model_num_outputs(const tdm_model *m) { return m ? m->n_outputs : 0; }
+
+static void fill_info(const tdm_value *v, tdm_tensor_info *info) {
+    memset(info, 0, sizeof *info);
+    info->name = v->name;
+    info->dtype = v->dtype;
+    info->rank = v->rank;
+    for (int i = 0; i < v->rank && i < TDM_MAX_RANK; i++) {
+        info->dims[i] = v->dims[i];
+        info->dim_param[i] = v->dim_param[i] ? v->dim_param[i] : "";
+    }
+}
+
+tdm_status tdm_model_input_info(const tdm_model *m, int index, tdm_tensor_info *info_out) {
+    if (!m || !info_out || index < 0 || index >= m->n_inputs)
+        return tdm_error(TDM_INVALID_ARGUMENT, "input index %d out of range", index);
+    fill_info(&m->values[m->inputs[index]], info_out);
+    return TDM_OK;
+}
+
+tdm_status tdm_model_output_info(const tdm_model *m, int index, tdm_tensor_info *info_out) {
+    if (!m || !info_out || index < 0 || index >= m->n_outputs)
+        return tdm_error(TDM_INVALID_ARGUMENT, "output index %d out of range", index);
+    fill_info(&m->values[m->outputs[index]], info_out);
+    return TDM_OK;
+}
+
+int64_t tdm_model_opset(const tdm_model *m) { return m ? m->opset : 0; }
+int64_t tdm_model_ir_version(const tdm_model *m) { return m ? m->ir_version : 0; }
+const char *tdm_model_producer(const tdm_model *m) { return m && m->producer ? m->producer : ""; }
+int tdm_model_num_source_nodes(const tdm_model *m) { return m ? m->n_src : 0; }
+
+tdm_status tdm_model_source_node(const tdm_model *m, int index, const char **op_type_out, const char **name_out) {
+    if (!m || index < 0 || index >= m->n_src) return tdm_error(TDM_INVALID_ARGUMENT, "node index %d out of range", index);
+    if (op_type_out) *op_type_out = m->src_op[index];
+    if (name_out) *name_out = m->src_name[index];
+    return TDM_OK;
+}
+
+/* ---- sessions: planning --------------------------------------------------------------------------------------- */
+
+static void plan_release(tdm_session *s) {
+    const tdm_alloc *a = &s->alloc;
+    for (int i = 0; i < s->n_folded; i++) tdm_free_aligned(a, s->folded[i]);
+    tdm_free(a, s->folded);
+    s->folded = NULL;
+    s->n_folded = s->cap_folded = 0;
+    tdm_free(a, s->values);
+    tdm_free(a, s->nodes);
+    tdm_free(a, s->exec);
+    if (s->exec_names)
+        for (int i = 0; i < s->n_exec; i++) tdm_free(a, s->exec_names[i]);
+    tdm_free(a, s->exec_names);
+    tdm_free_aligned(a, s->arena);
+    tdm_free_aligned(a, s->workspace);
+    s->values = NULL;
+    s->nodes = NULL;
+    s->exec = NULL;
+    s->exec_names = NULL;
+    s->arena = s->workspace = NULL;
+    s->n_exec = 0;
+    s->arena_bytes = s->workspace_bytes = 0;
+    s->planned = 0;
+}
+
+static void keep_folded(void *ud, void *block) {
+    tdm_session *s = ud;
+    if (s->n_folded == s->cap_folded) {
+        int cap = s->cap_folded ? s->cap_folded * 2 : 16;
+        void **nf = tdm_realloc(&s->alloc, s->folded, (size_t)cap * sizeof(void *));
+        if (!nf) { /* cannot record it: free now and make the plan fail */
+            tdm_free_aligned(&s->alloc, block);
+            s->keep_failed = 1;
+            return;
+        }
+        s->folded = nf;
+        s->cap_folded = cap;
+    }
+    s->folded[s->n_folded++] = block;
+}
+
+#define ALIGN_UP(x) (((x) + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1))
+
+/* Best-fit placement over a free list of [offset, size) holes; the arena grows at the end when nothing fits. */
+typedef struct hole {
+    size_t off, size;
+} hole;
+
+typedef struct placer {
+    hole *h;
+    int n, cap;
+    size_t end;
+    const tdm_alloc *a;
+} placer;
+
+static int place(placer *p, size_t size, size_t *off) {
+    int best = -1;
+    for (int i = 0; i < p->n; i++)
+        if (p->h[i].size >= size && (best < 0 || p->h[i].size < p->h[best].size)) best = i;
+    if (best >= 0) {
+        *off = p->h[best].off;
+        p->h[best].off += size;
+        p->h[best].size -= size;
+        if (!p->h[best].size) p->h[best] = p->h[--p->n];
+        return 0;
+    }
+    /* extend: if the last hole touches the end, grow it */
+    for (int i = 0; i < p->n; i++)
+        if (p->h[i].off + p->h[i].size == p->end) {
+            *off = p->h[i].off;
+            p->end = p->h[i].off + size;
+            p->h[i] = p->h[--p->n];
+            return 0;
+        }
+    *off = p->end;
+    p->end += size;
+    return 0;
+}
+
+static int release(placer *p, size_t off, size_t size) {
+    /* merge with neighbours */
+    for (int i = 0; i < p->n; i++) {
+        if (p->h[i].off + p->h[i].size == off) {
+            off = p->h[i].off;
+            size += p->h[i].size;
+            p->h[i--] = p->h[--p->n];
+        } else if (off + size == p->h[i].off) {
+            size += p->h[i].size;
+            p->h[i--] = p->h[--p->n];
+        }
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 32;
+        hole *nh = tdm_realloc(p->a, p->h, (size_t)cap * sizeof *nh);
+        if (!nh) return -1;
+        p->h = nh;
+        p->cap = cap;
+    }
+    p->h[p->n].off = off;
+    p->h[p->n].size = size;
+    p->n++;
+    return 0;
+}
+
+static size_t value_bytes(const tdm_value *v) {
+    size_t b = (size_t)tdm_numel(v) * tdm_dtype_size(v->dtype);
+    return ALIGN_UP(b ? b : 1);
+}
+
+static tdm_status plan(tdm_session *s) {
+    const tdm_model *m = s->model;
+    const tdm_alloc *a = &s->alloc;
+    tdm_status st = TDM_OK;
+    placer pl = {NULL, 0, 0, 0, a};
+    plan_release(s);
+    s->keep_failed = 0;
+    s->values = tdm_malloc(a, (size_t)m->n_values * sizeof(tdm_value));
+    s->nodes = tdm_malloc(a, (size_t)(m->n_nodes ? m->n_nodes : 1) * sizeof(tdm_node));
+    s->exec = tdm_malloc(a, (size_t)(m->n_nodes ? m->n_nodes : 1) * sizeof(int));
+    if (!s->values || !s->nodes || !s->exec) {
+        st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+        goto fail;
+    }
+    memcpy(s->values, m->values, (size_t)m->n_values * sizeof(tdm_value));
+    if (m->n_nodes) memcpy(s->nodes, m->nodes, (size_t)m->n_nodes * sizeof(tdm_node));
+    for (int v = 0; v < m->n_values; v++) {
+        tdm_value *x = &s->values[v];
+        if (x->kind != TDM_V_CONST) {
+            x->data = NULL;
+            if (x->kind == TDM_V_ACT) x->rank = -1;
+        }
+        x->def = -1;
+        x->last_use = -1;
+    }
+    for (int i = 0; i < m->n_inputs; i++) {
+        tdm_value *x = &s->values[m->inputs[i]];
+        x->rank = s->in_rank[i];
+        memcpy(x->dims, s->in_dims[i], sizeof x->dims);
+        if (s->in_value[i]) {
+            x->kind = TDM_V_CONST;
+            x->data = s->in_value[i];
+        }
+    }
+    /* Shape inference in order; fold what became constant. */
+    tdm_ctx c = {a, m->opset, s->values, m->n_values, NULL, NULL};
+    for (int i = 0; i < m->n_nodes; i++) {
+        tdm_node *n = &s->nodes[i];
+        int all_const = 1;
+        for (int j = 0; j < n->n_in; j++) {
+            tdm_value *x = tdm_in(&c, n, j);
+            if (!x) continue;
+            if (x->rank < 0) {
+                st = tdm_node_error(n, TDM_INTERNAL, "input '%s' has no shape", x->name);
+                goto fail;
+            }
+            if (x->kind != TDM_V_CONST) all_const = 0;
+        }
+        n->workspace = 0;
+        n->macs = 0;
+        if (all_const || (n->op->flags & TDM_OPF_SHAPE_ONLY)) {
+            st = tdm_fold_node(&c, n, keep_folded, s);
+            if (!st && s->keep_failed) st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+            if (st) goto fail;
+            continue;
+        }
+        if ((st = n->op->shape(&c, n))) goto fail;
+        for (int j = 0; j < n->n_out; j++) {
+            tdm_value *o = tdm_out(&c, n, j);
+            if (o && (o->rank < 0 || tdm_dtype_size(o->dtype) == 0)) {
+                st = tdm_node_error(n, TDM_INTERNAL, "output %d has no shape or type after inference", j);
+                goto fail;
+            }
+        }
+        s->exec[s->n_exec++] = i;
+    }
+    /* Lifetimes over exec positions. Graph inputs and outputs are pinned for the whole run. */
+    for (int k = 0; k < s->n_exec; k++) {
+        tdm_node *n = &s->nodes[s->exec[k]];
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) s->values[n->in[j]].last_use = k;
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j] >= 0) {
+                s->values[n->out[j]].def = k;
+                if (s->values[n->out[j]].last_use < k) s->values[n->out[j]].last_use = k;
+            }
+    }
+    /* Placement: inputs first, then each exec node's outputs, freeing values after their last use. */
+    for (int i = 0; i < m->n_inputs; i++) {
+        tdm_value *x = &s->values[m->inputs[i]];
+        if (x->kind == TDM_V_INPUT) place(&pl, value_bytes(x), &x->offset);
+    }
+    for (int k = 0; k < s->n_exec; k++) {
+        tdm_node *n = &s->nodes[s->exec[k]];
+        for (int j = 0; j < n->n_out; j++) {
+            tdm_value *x = tdm_out(&c, n, j);
+            if (x && x->kind == TDM_V_ACT) place(&pl, value_bytes(x), &x->offset);
+        }
+        if (n->workspace > s->workspace_bytes) s->workspace_bytes = n->workspace;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            int id = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+            if (id < 0) continue;
+            tdm_value *x = &s->values[id];
+            if (x->kind != TDM_V_ACT || x->is_output || x->last_use != k) continue;
+            x->last_use = -2; /* released once even if listed twice */
+            if (release(&pl, x->offset, value_bytes(x)) < 0) {
+                st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+                goto fail;
+            }
+        }
+    }
+    s->arena_bytes = pl.end;
+    s->arena = tdm_malloc_aligned(a, s->arena_bytes ? s->arena_bytes : 1);
+    s->workspace = s->workspace_bytes ? tdm_malloc_aligned(a, s->workspace_bytes) : NULL;
+    if (!s->arena || (s->workspace_bytes && !s->workspace)) {
+        st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory: the arena needs %zu bytes", s->arena_bytes);
+        goto fail;
+    }
+    for (int v = 0; v < m->n_values; v++) {
+        tdm_value *x = &s->values[v];
+        if (x->kind != TDM_V_CONST && x->rank >= 0 && (x->def >= 0 || x->kind == TDM_V_INPUT))
+            x->data = (char *)s->arena + x->offset;
+    }
+    memset(s->arena, 0, s->arena_bytes);
+    tdm_free(a, pl.h);
+    s->planned = 1;
+    return TDM_OK;
+fail:
+    tdm_free(a, pl.h);
+    plan_release(s);
+    return st;
+}
+
+/* ---- sessions: public ----------------------------------------------------------------------------------------- */
+
+tdm_status tdm_session_create(const tdm_model *m, const tdm_session_options *opts, tdm_session **session_out) {
+    if (!m || !session_out) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_session_create: NULL argument");
+    *session_out = NULL;
+    int threads = opts ? opts->threads : 1;
+    if (threads < 0 || threads > 256) return tdm_error(TDM_INVALID_ARGUMENT, "threads must be in 0..256, not %d", threads);
+    tdm_session *s = tdm_calloc(&m->alloc, 1, sizeof *s);
+    if (!s) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    s->model = m;
+    s->alloc = m->alloc;
+    s->threads = threads < 1 ? 1 : threads;
+    int ni = m->n_inputs ? m->n_inputs : 1;
+    s->in_dims = tdm_calloc(&s->alloc, (size_t)ni, sizeof *s->in_dims);
+    s->in_rank = tdm_calloc(&s->alloc, (size_t)ni, sizeof(int));
+    s->in_value = tdm_calloc(&s->alloc, (size_t)ni, sizeof(void *));
+    s->in_value_bytes = tdm_calloc(&s->alloc, (size_t)ni, sizeof(size_t));
+    if (!s->in_dims || !s->in_rank || !s->in_value || !s->in_value_bytes) {
+        tdm_session_free(s);
+        return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < m->n_inputs; i++) {
+        const tdm_value *v = &m->values[m->inputs[i]];
+        s->in_rank[i] = v->rank;
+        for (int d = 0; d < v->rank; d++) s->in_dims[i][d] = v->dims[d] < 0 ? 1 : v->dims[d];
+    }
+    if (s->threads > 1) {
+        s->pool = tdm_pool_create(&s->alloc, s->threads);
+        if (!s->pool) {
+            tdm_session_free(s);
+            return tdm_error(TDM_OUT_OF_MEMORY, "cannot start %d threads", threads);
+        }
+    }
+    *session_out = s;
+    return TDM_OK;
+}
+
+void tdm_session_free(tdm_session *s) {
+    if (!s) return;
+    plan_release(s);
+    tdm_pool_destroy(s->pool);
+    tdm_free(&s->alloc, s->in_dims);
+    tdm_free(&s->alloc, s->in_rank);
+    for (int i = 0; s->in_value && i < s->model->n_inputs; i++) tdm_free_aligned(&s->alloc, s->in_value[i]);
+    tdm_free(&s->alloc, s->in_value);
+    tdm_free(&s->alloc, s->in_value_bytes);
+    tdm_alloc a = s->alloc;
+    tdm_free(&a, s);
+}
+
+tdm_status tdm_session_set_input_shape(tdm_session *s, int index, const int64_t *dims, int rank) {
+    if (!s || index < 0 || index >= s->model->n_inputs)
+        return tdm_error(TDM_INVALID_ARGUMENT, "input index %d out of range", index);
+    if (rank < 0 || rank > TDM_MAX_RANK || (rank && !dims))
+        return tdm_error(TDM_INVALID_ARGUMENT, "invalid rank %d", rank);
+    const tdm_value *v = &s->model->values[s->model->inputs[index]];
+    if (v->rank >= 0 && v->rank != rank)
+        return tdm_error(TDM_SHAPE_MISMATCH, "input '%s' has rank %d, the model expects %d", v->name, rank, v->rank);
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] < 0 || dims[d] > ((int64_t)1 << 31))
+            return tdm_error(TDM_SHAPE_MISMATCH, "input '%s': dimension %d is %lld", v->name, d, (long long)dims[d]);
+        if (v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != dims[d])
+            return tdm_error(TDM_SHAPE_MISMATCH, "input '%s': dimension %d is %lld, the model expects %lld", v->name, d,
+                             (long long)dims[d], (long long)v->dims[d]);
+    }
+    int same = s->in_rank[index] == rank;
+    for (int d = 0; same && d < rank; d++) same = s->in_dims[index][d] == dims[d];
+    if (same) return TDM_OK;
+    s->in_rank[index] = rank;
+    for (int d = 0; d < rank; d++) s->in_dims[index][d] = dims[d];
+    tdm_free_aligned(&s->alloc, s->in_value[index]);
+    s->in_value[index] = NULL;
+    plan_release(s);
+    return TDM_OK;
+}
+
+tdm_status tdm_session_plan(tdm_session *s) {
+    if (!s) return tdm_error(TDM_INVALID_ARGUMENT, "session is NULL");
+    if (s->planned) return TDM_OK;
+    for (int i = 0; i < s->model->n_inputs; i++)
+        if (s->in_rank[i] < 0)
+            return tdm_error(TDM_SHAPE_MISMATCH, "input '%s' has no shape in the model: set it with "
+                             "tdm_session_set_input_shape", s->model->values[s->model->inputs[i]].name);
+    return plan(s);
+}
+
+tdm_status tdm_session_input_data(tdm_session *s, int index, tdm_tensor_info *info_out, void **data_out) {
+    if (!s || !data_out || index < 0 || index >= s->model->n_inputs)
+        return tdm_error(TDM_INVALID_ARGUMENT, "input index %d out of range", index);
+    tdm_status st = tdm_session_plan(s);
+    if (st) return st;
+    tdm_value *v = &s->values[s->model->inputs[index]];
+    if (info_out) fill_info(v, info_out);
+    *data_out = v->data;
+    return TDM_OK;
+}
+
+static int is_shape_input(tdm_dtype t) { return t == TDM_INT64 || t == TDM_INT32; }
+
+/* Integer inputs are kept as plan-time constants: a new value means a new plan. */
+static tdm_status set_shape_input(tdm_session *s, int index, const void *data, size_t bytes) {
+    const tdm_value *v = &s->model->values[s->model->inputs[index]];
+    int64_t numel = 1;
+    for (int d = 0; d < s->in_rank[index]; d++) numel *= s->in_dims[index][d];
+    size_t want = (size_t)numel * tdm_dtype_size(v->dtype);
+    if (s->in_rank[index] < 0 || bytes != want || (!data && bytes))
+        return tdm_error(TDM_INVALID_ARGUMENT, "input '%s': %zu bytes given, its %s shape needs %zu", v->name, bytes,
+                         tdm_dtype_name(v->dtype), want);
+    if (s->in_value[index] && s->in_value_bytes[index] == bytes && memcmp(s->in_value[index], data, bytes) == 0)
+        return TDM_OK;
+    void *copy = tdm_malloc_aligned(&s->alloc, bytes ? bytes : 1);
+    if (!copy) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    if (bytes) memcpy(copy, data, bytes);
+    tdm_free_aligned(&s->alloc, s->in_value[index]);
+    s->in_value[index] = copy;
+    s->in_value_bytes[index] = bytes;
+    plan_release(s);
+    return TDM_OK;
+}
+
+tdm_status tdm_session_set_input(tdm_session *s, int index, const void *data, size_t bytes) {
+    if (s && index >= 0 && index < s->model->n_inputs &&
+        is_shape_input(s->model->values[s->model->inputs[index]].dtype))
+        return set_shape_input(s, index, data, bytes);
+    void *dst;
+    tdm_tensor_info info;
+    tdm_status st = tdm_session_input_data(s, index, &info, &dst);
+    if (st) return st;
+    const tdm_value *v = &s->values[s->model->inputs[index]];
+    size_t want = (size_t)tdm_numel(v) * tdm_dtype_size(v->dtype);
+    if (bytes != want || (!data && bytes))
+        return tdm_error(TDM_INVALID_ARGUMENT, "input '%s': %zu bytes given, its %s shape needs %zu", v->name, bytes,
+                         tdm_dtype_name(v->dtype), want);
+    if (bytes) memcpy(dst, data, bytes);
+    return TDM_OK;
+}
+
+tdm_status tdm_session_run(tdm_session *s) {
+    if (!s) return tdm_error(TDM_INVALID_ARGUMENT, "session is NULL");
+    tdm_status st = tdm_session_plan(s);
+    if (st) return st;
+    tdm_ctx c = {&s->alloc, s->model->opset, s->values, s->model->n_values, s->workspace, s->pool};
+    for (int k = 0; k < s->n_exec; k++) {
+        const tdm_node *n = &s->nodes[s->exec[k]];
+        if ((st = n->op->run(&c, n))) return st;
+    }
+    return TDM_OK;
+}
+
+tdm_status tdm_session_output(tdm_session *s, int index, tdm_tensor_info *info_out, const void **data_out) {
+    if (!s || index < 0 || index >= s->model->n_outputs)
+        return tdm_error(TDM_INVALID_ARGUMENT, "output index %d out of range", index);
+    tdm_status st = tdm_session_plan(s);
+    if (st) return st;
+    const tdm_value *v = &s->values[s->model->outputs[index]];
+    if (info_out) fill_info(v, info_out);
+    if (data_out) *data_out = v->data;
+    return TDM_OK;
+}
+
+tdm_status tdm_session_stats(tdm_session *s, tdm_stats *out) {
+    if (!s || !out) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_session_stats: NULL argument");
+    tdm_status st = tdm_session_plan(s);
+    if (st) return st;
+    memset(out, 0, sizeof *out);
+    out->weights_bytes = s->model->weights_bytes;
+    out->arena_bytes = s->arena_bytes;
+    out->workspace_bytes = s->workspace_bytes;
+    out->params = s->model->params;
+    out->nodes = s->n_exec;
+    for (int k = 0; k < s->n_exec; k++) out->macs += s->nodes[s->exec[k]].macs;
+    return TDM_OK;
+}
+
+int tdm_session_num_exec_nodes(tdm_session *s) {
+    if (!s || tdm_session_plan(s)) return 0;
+    return s->n_exec;
+}
+
+const char *tdm_session_exec_node_op(tdm_session *s, int index) {
+    if (!s || tdm_session_plan(s) || index < 0 || index >= s->n_exec) return NULL;
+    if (!s->exec_names) {
+        s->exec_names = tdm_calloc(&s->alloc, (size_t)(s->n_exec ? s->n_exec : 1), sizeof(char *));
+        if (!s->exec_names) return NULL;
+    }
+    if (!s->exec_names[index]) {
+        static const char *act_names[] = {"", "+Relu", "+Clip", "+LeakyRelu", "+HardSwish", "+Sigmoid"};
+        const tdm_node *n = &s->nodes[s->exec[index]];
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s%s", n->op_type, n->act > 0 && n->act <= 5 ? act_names[n->act] : "");
+        s->exec_names[index] = tdm_strdup(&s->alloc, buf, strlen(buf));
+    }
+    return s->exec_names[index];
+}
+

@@ -1,0 +1,103 @@
+/* test_models.c - every real model in ../shared/models against its golden outputs, at several thread counts.
+ *
+ *   build/test_models [--models DIR] [--threads 1,2,3]
+ *
+ * Each folder holds model.onnx and test_data_set_K/{input_0,output_0}.pb (batch 1 and batch 8). An output element
+ * passes within 1e-4 relative or 1e-5 absolute of the golden value. The same session is reused across the data sets,
+ * so re-planning for a new batch size is exercised too. Skips, saying so, when the folder is absent. */
+#include "testutil.h"
+
+static int check_set(tdm_session *s, const char *sdir, char *why, size_t why_len) {
+    char path[4200];
+    tdm_tensor *in = NULL, *want = NULL;
+    int ok = 0;
+    snprintf(path, sizeof path, "%s/input_0.pb", sdir);
+    if (tdm_tensor_read_file(path, &in)) {
+        snprintf(why, why_len, "%s", tdm_last_error());
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/output_0.pb", sdir);
+    if (tdm_tensor_read_file(path, &want)) {
+        snprintf(why, why_len, "%s", tdm_last_error());
+        goto out;
+    }
+    size_t bytes = (size_t)tdm_tensor_numel(in) * tdm_dtype_size(in->dtype);
+    tdm_tensor_info gi;
+    const void *got;
+    if (tdm_session_set_input_shape(s, 0, in->dims, in->rank) || tdm_session_set_input(s, 0, in->data, bytes) ||
+        tdm_session_run(s) || tdm_session_output(s, 0, &gi, &got)) {
+        snprintf(why, why_len, "%s", tdm_last_error());
+        goto out;
+    }
+    /* |got - want| <= 1e-5 + 1e-4 * |want| covers "1e-4 relative or 1e-5 absolute" */
+    ok = tu_compare(&gi, got, want, 1e-4, 1e-5, why, why_len);
+out:
+    tdm_tensor_free(in);
+    tdm_tensor_free(want);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    const char *shared = getenv("TDM_SHARED") ? getenv("TDM_SHARED") : "../shared";
+    char mdir_buf[4096];
+    snprintf(mdir_buf, sizeof mdir_buf, "%s/models", shared);
+    const char *mdir = mdir_buf, *threads_list = "1,2,3";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--models") && i + 1 < argc) mdir = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads_list = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--models DIR] [--threads 1,2,3]\n", argv[0]);
+            return 2;
+        }
+    }
+    int nmodels;
+    char **models = tu_list(mdir, NULL, &nmodels);
+    if (!models) {
+        printf("SKIP: %s is absent: model golden tests need ../shared/models\n", mdir);
+        return 0;
+    }
+    int passed = 0, failed = 0;
+    for (int k = 0; k < nmodels; k++) {
+        char dir[4200], path[4300];
+        snprintf(dir, sizeof dir, "%s/%s", mdir, models[k]);
+        snprintf(path, sizeof path, "%s/model.onnx", dir);
+        if (!tu_exists(path)) continue;
+        tdm_model *m = NULL;
+        if (tdm_model_load_file(path, NULL, &m)) {
+            printf("FAIL %s: load: %s\n", models[k], tdm_last_error());
+            failed++;
+            continue;
+        }
+        int nsets;
+        char **sets = tu_list(dir, "test_data_set_", &nsets);
+        for (const char *t = threads_list; *t;) {
+            int threads = atoi(t);
+            tdm_session_options so = {threads};
+            tdm_session *s = NULL;
+            if (tdm_session_create(m, &so, &s)) {
+                printf("FAIL %s threads=%d: session: %s\n", models[k], threads, tdm_last_error());
+                failed++;
+            } else {
+                for (int j = 0; j < nsets; j++) {
+                    char sdir[4400], why[512] = "";
+                    snprintf(sdir, sizeof sdir, "%s/%s", dir, sets[j]);
+                    if (check_set(s, sdir, why, sizeof why)) {
+                        passed++;
+                        printf("ok   %s/%s threads=%d\n", models[k], sets[j], threads);
+                    } else {
+                        failed++;
+                        printf("FAIL %s/%s threads=%d: %s\n", models[k], sets[j], threads, why);
+                    }
+                }
+            }
+            tdm_session_free(s);
+            while (*t && *t != ',') t++;
+            if (*t == ',') t++;
+        }
+        tu_free_list(sets, nsets);
+        tdm_model_free(m);
+    }
+    tu_free_list(models, nmodels);
+    printf("models: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
