@@ -1,11 +1,12 @@
 # Makefile - builds the engine library, the `tandem` CLI and the test programs.
-#   make               build/tandem
-#   make test          every test (unit, conformance, model goldens, eval accuracy, bad input)
-#   make SAN=1 test    the same under ASan+UBSan, in build-san/
-#   make WERROR=1      warnings are errors (CI)
+#   make               build/tandem and the test programs
+#   make demo          installs what is missing, builds, classifies a CIFAR-10 test image with a real model
+#   make test          installs what is missing, then every test suite twice: optimised (build/), then under
+#                      ASan+UBSan (build-san/). `make check` runs only the optimised pass, `make SAN=1 check` only
+#                      the sanitizer pass. Warnings are errors (WERROR=0 to relax on other compilers).
 CC      ?= cc
 SAN     ?= 0
-WERROR  ?= 0
+WERROR  ?= 1
 BUILD   ?= $(if $(filter 1,$(SAN)),build-san,build)
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation
@@ -28,7 +29,7 @@ CLI_SRC    := $(wildcard src/cli/*.c)
 CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_PROGS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*.c))
 
-.PHONY: all test clean
+.PHONY: all test check clean deps demo
 all: $(BUILD)/tandem $(TEST_PROGS)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -45,8 +46,20 @@ $(BUILD)/tandem: $(CLI_OBJ) $(BUILD)/libtandem.a
 $(BUILD)/%: tests/%.c $(BUILD)/libtandem.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libtandem.a $(LDFLAGS) $(LDLIBS)
 
-test: all
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(MAKE) check
+	$(MAKE) SAN=1 check
+
+check: all
 	BUILD=$(BUILD) tests/run_all.sh
+
+SHARED ?= ../shared
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh $(BUILD) $(SHARED)
 
 clean:
 	rm -rf build build-san

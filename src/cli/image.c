@@ -1,0 +1,125 @@
+/* image.c - turns a PNG or JPEG file into a normalised float32 NCHW tensor for `tandem run`: decode (Debian's
+ * stb_image, built into libstb), bilinear resize to the model's input size, scale to [0,1], (x - mean) / std. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb/stb_image.h>
+
+#define CLI_IMAGE_MAX_BYTES ((size_t)256 << 20)
+#define CLI_IMAGE_MAX_PIXELS ((int64_t)64 << 20)
+
+int cli_is_image(const unsigned char *head, size_t n) {
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    if (n >= 8 && memcmp(head, png, 8) == 0) return 1;
+    if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) return 1;
+    return 0;
+}
+
+/* Sample positions for one axis of a bilinear resize with half-pixel centres (the convention of PyTorch's
+ * interpolate(align_corners=False) and ONNX Resize's default): output i reads input (i + 0.5) * in / out - 0.5,
+ * clamped to the edge. lo/hi are the two source indices and frac the weight of hi. */
+static void cli_resize_axis(int64_t in, int64_t out, int64_t *lo, int64_t *hi, float *frac) {
+    double scale = (double)in / (double)out;
+    for (int64_t i = 0; i < out; i++) {
+        double x = ((double)i + 0.5) * scale - 0.5;
+        if (x < 0) x = 0;
+        int64_t x0 = (int64_t)x;
+        if (x0 > in - 1) x0 = in - 1;
+        int64_t x1 = x0 + 1 < in ? x0 + 1 : in - 1;
+        lo[i] = x0;
+        hi[i] = x1;
+        frac[i] = (float)(x - (double)x0);
+        if (x1 == x0) frac[i] = 0;
+    }
+}
+
+int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
+                   int nstats, float **data_out) {
+    *data_out = NULL;
+    char *bytes = NULL;
+    size_t size = 0;
+    int rc = CLI_ERR;
+    unsigned char *pix = NULL;
+    float *out = NULL;
+    int64_t *ylo = NULL, *yhi = NULL, *xlo = NULL, *xhi = NULL;
+    float *yf = NULL, *xf = NULL;
+
+    if (channels != 1 && channels != 3 && channels != 4)
+        return cli_error("image '%s': the model input has %d channels; images give 1, 3 or 4", path, channels);
+    if (cli_read_file("image", path, CLI_IMAGE_MAX_BYTES, &bytes, &size) != CLI_OK) return CLI_ERR;
+    if (size > (size_t)0x7FFFFFFF) {
+        cli_error("image '%s' is too large", path);
+        goto done;
+    }
+    int iw = 0, ih = 0, ic = 0;
+    if (!stbi_info_from_memory((const unsigned char *)bytes, (int)size, &iw, &ih, &ic)) {
+        const char *why = stbi_failure_reason();
+        cli_error("cannot decode image '%s': %s", path, why ? why : "unknown format");
+        goto done;
+    }
+    if (iw <= 0 || ih <= 0 || (int64_t)iw * ih > CLI_IMAGE_MAX_PIXELS) {
+        cli_error("image '%s': %d x %d pixels is out of range", path, iw, ih);
+        goto done;
+    }
+    pix = stbi_load_from_memory((const unsigned char *)bytes, (int)size, &iw, &ih, &ic, channels);
+    if (!pix) {
+        const char *why = stbi_failure_reason();
+        cli_error("cannot decode image '%s': %s", path, why ? why : "corrupt data");
+        goto done;
+    }
+    int64_t oh = *h > 0 ? *h : ih, ow = *w > 0 ? *w : iw;
+    if (oh * ow > CLI_IMAGE_MAX_PIXELS) {
+        cli_error("image '%s': target size %lld x %lld is too large", path, (long long)oh, (long long)ow);
+        goto done;
+    }
+    out = malloc((size_t)(channels * oh * ow) * sizeof *out);
+    ylo = malloc((size_t)oh * sizeof *ylo);
+    yhi = malloc((size_t)oh * sizeof *yhi);
+    yf = malloc((size_t)oh * sizeof *yf);
+    xlo = malloc((size_t)ow * sizeof *xlo);
+    xhi = malloc((size_t)ow * sizeof *xhi);
+    xf = malloc((size_t)ow * sizeof *xf);
+    if (!out || !ylo || !yhi || !yf || !xlo || !xhi || !xf) {
+        cli_error("out of memory decoding image '%s'", path);
+        goto done;
+    }
+    cli_resize_axis(ih, oh, ylo, yhi, yf);
+    cli_resize_axis(iw, ow, xlo, xhi, xf);
+    for (int c = 0; c < channels; c++) {
+        float m = mean[nstats > 1 && c < nstats ? c : 0];
+        float inv = 1.0f / std[nstats > 1 && c < nstats ? c : 0];
+        float *plane = out + (size_t)c * (size_t)(oh * ow);
+        for (int64_t y = 0; y < oh; y++) {
+            const unsigned char *r0 = pix + (size_t)ylo[y] * (size_t)iw * (size_t)channels;
+            const unsigned char *r1 = pix + (size_t)yhi[y] * (size_t)iw * (size_t)channels;
+            float fy = yf[y];
+            for (int64_t x = 0; x < ow; x++) {
+                size_t a = (size_t)xlo[x] * (size_t)channels + (size_t)c;
+                size_t b = (size_t)xhi[x] * (size_t)channels + (size_t)c;
+                float fx = xf[x];
+                float top = (float)r0[a] + ((float)r0[b] - (float)r0[a]) * fx;
+                float bot = (float)r1[a] + ((float)r1[b] - (float)r1[a]) * fx;
+                float v = (top + (bot - top) * fy) / 255.0f;
+                plane[y * ow + x] = (v - m) * inv;
+            }
+        }
+    }
+    *h = oh;
+    *w = ow;
+    *data_out = out;
+    out = NULL;
+    rc = CLI_OK;
+done:
+    free(out);
+    free(ylo);
+    free(yhi);
+    free(yf);
+    free(xlo);
+    free(xhi);
+    free(xf);
+    if (pix) stbi_image_free(pix);
+    free(bytes);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/* main.c - entry point of the `tandem` CLI: the command table, usage text and one-line error reporting. A new
+ * subcommand (bench, serve, study, zoo ...) is a cmd_<name>.c file plus one row in cli_commands[] below. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static const cli_command cli_commands[] = {
+    {"info", cmd_info, "info MODEL [--json] | info --ops [--json]",
+     "describe a model: inputs, outputs, opset, ops, parameters, MACs, planned memory",
+     "  --json            print one JSON object instead of a table\n"
+     "  --ops             list the op types the engine implements (no MODEL needed)\n"},
+    {"run", cmd_run,
+     "run MODEL --input FILE|random [--input ...] [--output-dir DIR] [--threads N] [--top K]\n"
+     "            [--mean R,G,B --std R,G,B] [--size HxW] [--seed S] [--labels FILE]",
+     "run a model once on TensorProto, image or random inputs; prints a JSON summary",
+     "  --input X         one per model input, in order: a TensorProto file (.pb), a PNG/JPEG image,\n"
+     "                    or the word 'random' (seeded uniform data; symbolic dims are 1)\n"
+     "  --output-dir DIR  write the outputs as DIR/output_0.pb, DIR/output_1.pb, ...\n"
+     "  --threads N       worker threads (default 1)\n"
+     "  --top K           top-k classes for [N, K] outputs (default 5, 0 for none)\n"
+     "  --labels FILE     class names, one per line, shown with the top-k\n"
+     "  --mean, --std     image normalisation per channel, (x/255 - mean) / std (default 0 and 1)\n"
+     "  --size HxW        image size to feed when the model leaves H and W symbolic\n"
+     "  --seed S          seed for 'random' inputs (default 0)\n"},
+    {"eval", cmd_eval,
+     "eval MODEL --dataset FILE --mean R,G,B --std R,G,B [--limit N] [--batch B] [--threads N] [--json]",
+     "classifier accuracy (top-1, top-5) over a dataset in the CIFAR binary layout",
+     "  --dataset FILE    records of 1 label byte + 3072 pixel bytes (R, G, B planes of 32x32)\n"
+     "  --mean, --std     per-channel normalisation, (x/255 - mean) / std\n"
+     "  --limit N         evaluate the first N images only\n"
+     "  --batch B         images per run (default 64)\n"
+     "  --threads N       worker threads (default 1)\n"
+     "  --json            print one JSON object instead of a summary line\n"},
+};
+#define CLI_NUM_COMMANDS ((int)(sizeof cli_commands / sizeof cli_commands[0]))
+
+static const cli_command *cli_find_command(const char *name) {
+    for (int i = 0; i < CLI_NUM_COMMANDS; i++)
+        if (strcmp(cli_commands[i].name, name) == 0) return &cli_commands[i];
+    return NULL;
+}
+
+void cli_print_usage(FILE *f, const char *name) {
+    const cli_command *c = name ? cli_find_command(name) : NULL;
+    if (c) {
+        fprintf(f, "usage: tandem %s\n\n%s\n", c->synopsis, c->summary);
+        if (c->help) fprintf(f, "\noptions:\n%s", c->help);
+        return;
+    }
+    fprintf(f, "tandem %s - an ONNX inference engine for the client and the cloud\n\n", TDM_VERSION);
+    fprintf(f, "usage: tandem <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < CLI_NUM_COMMANDS; i++) fprintf(f, "  %-6s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(f, "  %-6s %s\n", "help", "show this list, or `tandem help COMMAND` for a command's options");
+    fprintf(f, "\n  tandem --version   print the version\n");
+    fprintf(f, "\nsynopsis:\n");
+    for (int i = 0; i < CLI_NUM_COMMANDS; i++) fprintf(f, "  tandem %s\n", cli_commands[i].synopsis);
+    fprintf(f, "\nexit codes: 0 success, 1 runtime error, 2 usage error\n");
+}
+
+/* Print one "tandem: ..." line; control characters (a newline inside an engine message, bytes from a corrupted file)
+ * become spaces so the message stays one line. */
+static void cli_vreport(const char *fmt, va_list ap) {
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = ' ';
+    fflush(stdout);
+    fprintf(stderr, "tandem: %s\n", buf);
+    fflush(stderr);
+}
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cli_vreport(fmt, ap);
+    va_end(ap);
+    return CLI_ERR;
+}
+
+int cli_usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cli_vreport(fmt, ap);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_engine_error(tdm_status st, const char *what) {
+    const char *msg = tdm_last_error();
+    if (!msg || !*msg) msg = tdm_status_name(st);
+    if (!msg) msg = "unknown error";
+    return cli_error("%s: %s", what, msg);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        cli_print_usage(stdout, NULL);
+        return CLI_OK;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+        printf("tandem %s (kernels: %s)\n", TDM_VERSION, tdm_kernel_isa());
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc > 2 && !cli_find_command(argv[2]))
+            return cli_usage_error("unknown command '%s' (try 'tandem help')", argv[2]);
+        cli_print_usage(stdout, argc > 2 ? argv[2] : NULL);
+        return CLI_OK;
+    }
+    const cli_command *c = cli_find_command(cmd);
+    if (!c) {
+        if (cmd[0] == '-') return cli_usage_error("unknown option '%s' (try 'tandem help')", cmd);
+        return cli_usage_error("unknown command '%s' (try 'tandem help')", cmd);
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_print_usage(stdout, c->name);
+            return CLI_OK;
+        }
+    }
+    return c->run(argc - 1, argv + 1);
+}

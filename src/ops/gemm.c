@@ -1,0 +1,274 @@
+/* gemm.c - Gemm (transA/transB, alpha, beta, broadcast C, fused activation) and MatMul (numpy semantics: 1-D operands
+ * and broadcast batch dims), float32, on top of the tdm_sgemm kernel dispatcher, split into tiles over the pool. */
+#include "../kernels/kernels.h"
+#include "ops.h"
+
+typedef struct gemm_params {
+    int64_t trans_a, trans_b;
+    float alpha, beta;
+} gemm_params;
+
+/* Tile sizes for an m x n product over `threads`: a few tiles per thread, columns in multiples of 16, rows in
+ * multiples of 4; one tile when serial. */
+static void gemm_tiles(tdm_pool *pool, size_t m, size_t n, size_t *tm, size_t *tn) {
+    size_t t = (size_t)tdm_pool_threads(pool);
+    *tm = m;
+    *tn = n;
+    if (t <= 1 || m * n < 4096) return;
+    size_t want = 4 * t;
+    size_t w = (n + want - 1) / want;
+    w = (w + 15) / 16 * 16;
+    if (w < 64) w = 64;
+    if (w < n) *tn = w;
+    size_t ntiles = (n + *tn - 1) / *tn;
+    if (ntiles < 2 * t && m >= 16) {
+        size_t rows = (m * ntiles + want - 1) / want;
+        rows = (rows + 3) / 4 * 4;
+        if (rows < 8) rows = 8;
+        if (rows < m) *tm = rows;
+    }
+}
+
+/* ---- Gemm ---------------------------------------------------------------------------------------------------- */
+
+tdm_status gemm_gemm_check(tdm_ctx *c, tdm_node *n) {
+    gemm_params *p = tdm_node_params(c, n, sizeof *p);
+    if (!p) return tdm_node_error(n, TDM_OUT_OF_MEMORY, "out of memory");
+    tdm_status st;
+    if ((st = tdm_attr_int(n, "transA", 0, &p->trans_a))) return st;
+    if ((st = tdm_attr_int(n, "transB", 0, &p->trans_b))) return st;
+    if ((st = tdm_attr_float(n, "alpha", 1.0f, &p->alpha))) return st;
+    if ((st = tdm_attr_float(n, "beta", 1.0f, &p->beta))) return st;
+    if (n->n_in < 2 || n->n_in > 3 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1))
+        return tdm_node_error(n, TDM_INVALID_MODEL, "needs inputs A, B and optionally C (has %d)", n->n_in);
+    return TDM_OK;
+}
+
+typedef struct gemm_dims {
+    size_t m, n, k, lda, ldb;
+    size_t cr, cc; /* C's rows and columns after right-aligning it to [M, N] (1 where broadcast); 0: no C */
+} gemm_dims;
+
+static tdm_status gemm_gemm_dims(tdm_ctx *c, const tdm_node *n, gemm_dims *d) {
+    const gemm_params *p = n->params;
+    const tdm_value *a = tdm_in(c, n, 0), *b = tdm_in(c, n, 1), *cv = tdm_in(c, n, 2);
+    if (a->dtype != TDM_FLOAT || b->dtype != TDM_FLOAT || (cv && cv->dtype != TDM_FLOAT))
+        return tdm_node_error(n, TDM_UNSUPPORTED, "only float32 is supported (A %s, B %s)", tdm_dtype_name(a->dtype),
+                              tdm_dtype_name(b->dtype));
+    if (a->rank != 2 || b->rank != 2)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "A and B must be 2-D (ranks %d and %d)", a->rank, b->rank);
+    d->m = (size_t)(p->trans_a ? a->dims[1] : a->dims[0]);
+    d->k = (size_t)(p->trans_a ? a->dims[0] : a->dims[1]);
+    size_t kb = (size_t)(p->trans_b ? b->dims[1] : b->dims[0]);
+    d->n = (size_t)(p->trans_b ? b->dims[0] : b->dims[1]);
+    d->lda = (size_t)a->dims[1];
+    d->ldb = (size_t)b->dims[1];
+    if (kb != d->k)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "op(A) is [%zu, %zu] but op(B) is [%zu, %zu]", d->m, d->k, kb,
+                              d->n);
+    d->cr = d->cc = 0;
+    if (cv) {
+        if (cv->rank > 2) return tdm_node_error(n, TDM_SHAPE_MISMATCH, "C has rank %d, expected at most 2", cv->rank);
+        size_t cr = cv->rank == 2 ? (size_t)cv->dims[0] : 1, cc = cv->rank >= 1 ? (size_t)cv->dims[cv->rank - 1] : 1;
+        if ((cr != 1 && cr != d->m) || (cc != 1 && cc != d->n))
+            return tdm_node_error(n, TDM_SHAPE_MISMATCH, "C [%zu, %zu] does not broadcast to [%zu, %zu]", cr, cc, d->m,
+                                  d->n);
+        d->cr = cr;
+        d->cc = cc;
+    }
+    return TDM_OK;
+}
+
+tdm_status gemm_gemm_shape(tdm_ctx *c, tdm_node *n) {
+    gemm_dims d;
+    tdm_status st = gemm_gemm_dims(c, n, &d);
+    if (st) return st;
+    int64_t dims[2] = {(int64_t)d.m, (int64_t)d.n};
+    tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, 2, dims);
+    n->workspace = 0;
+    n->macs = (int64_t)(d.m * d.n * d.k);
+    return TDM_OK;
+}
+
+typedef struct gemm_job {
+    const gemm_dims *d;
+    const gemm_params *p;
+    const float *a, *b, *cm;
+    float *y;
+    int act;
+    float act_a, act_b;
+} gemm_job;
+
+/* One tile of Y: seed it with beta * C (broadcast), accumulate alpha * op(A) op(B), then the fused activation. */
+static void gemm_gemm_tile(void *ctx, size_t i, size_t j, size_t ti, size_t tj) {
+    const gemm_job *jb = ctx;
+    const gemm_dims *d = jb->d;
+    const gemm_params *p = jb->p;
+    float *y = jb->y + i * d->n + j;
+    int seeded = jb->cm != NULL && p->beta != 0.0f;
+    if (seeded)
+        for (size_t r = 0; r < ti; r++) {
+            const float *crow = jb->cm + (d->cr == 1 ? 0 : (i + r) * d->cc);
+            for (size_t q = 0; q < tj; q++) y[r * d->n + q] = p->beta * crow[d->cc == 1 ? 0 : j + q];
+        }
+    const float *a = jb->a + (p->trans_a ? i : i * d->lda);
+    const float *b = jb->b + (p->trans_b ? j * d->ldb : j);
+    tdm_sgemm((int)p->trans_a, (int)p->trans_b, ti, tj, d->k, p->alpha, a, d->lda, b, d->ldb, seeded ? 1.0f : 0.0f, y,
+              d->n);
+    if (jb->act != TDM_ACT_NONE)
+        for (size_t r = 0; r < ti; r++) tdm_act(y + r * d->n, tj, jb->act, jb->act_a, jb->act_b);
+}
+
+tdm_status gemm_gemm_run(tdm_ctx *c, const tdm_node *n) {
+    gemm_dims d;
+    tdm_status st = gemm_gemm_dims(c, n, &d);
+    if (st) return st;
+    const tdm_value *cv = tdm_in(c, n, 2);
+    gemm_job j = {.d = &d,
+                  .p = n->params,
+                  .a = tdm_in(c, n, 0)->data,
+                  .b = tdm_in(c, n, 1)->data,
+                  .cm = cv ? cv->data : NULL,
+                  .y = tdm_out(c, n, 0)->data,
+                  .act = n->act,
+                  .act_a = n->act_alpha,
+                  .act_b = n->act_beta};
+    size_t tm, tn;
+    gemm_tiles(c->pool, d.m, d.n, &tm, &tn);
+    tdm_parallelize_2d_tile(c->pool, gemm_gemm_tile, &j, d.m, d.n, tm, tn);
+    return TDM_OK;
+}
+
+/* ---- MatMul -------------------------------------------------------------------------------------------------- */
+
+tdm_status gemm_matmul_check(tdm_ctx *c, tdm_node *n) {
+    if (n->n_in != 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1))
+        return tdm_node_error(n, TDM_INVALID_MODEL, "needs exactly two inputs A and B (has %d)", n->n_in);
+    return TDM_OK;
+}
+
+/* MatMul as a batch of [m, k] x [k, n] products; batch dims broadcast numpy-style. */
+typedef struct matmul_dims {
+    size_t m, n, k;
+    int brank;                        /* rank of the broadcast batch shape                                  */
+    int64_t bdims[TDM_MAX_RANK];      /* broadcast batch shape                                              */
+    int64_t astr[TDM_MAX_RANK];       /* per batch dim, matrix-sized stride into A (0 where broadcast)     */
+    int64_t bstr[TDM_MAX_RANK];
+    size_t batch;                     /* product of bdims                                                   */
+    int orank;
+    int64_t odims[TDM_MAX_RANK];
+} matmul_dims;
+
+static tdm_status gemm_matmul_dims(tdm_ctx *c, const tdm_node *n, matmul_dims *d) {
+    const tdm_value *a = tdm_in(c, n, 0), *b = tdm_in(c, n, 1);
+    if (a->dtype != TDM_FLOAT || b->dtype != TDM_FLOAT)
+        return tdm_node_error(n, TDM_UNSUPPORTED, "only float32 is supported (A %s, B %s)", tdm_dtype_name(a->dtype),
+                              tdm_dtype_name(b->dtype));
+    if (a->rank < 1 || b->rank < 1)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "A and B must have rank >= 1 (ranks %d and %d)", a->rank,
+                              b->rank);
+    d->m = a->rank == 1 ? 1 : (size_t)a->dims[a->rank - 2];
+    d->k = (size_t)a->dims[a->rank - 1];
+    size_t kb = (size_t)(b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2]);
+    d->n = b->rank == 1 ? 1 : (size_t)b->dims[b->rank - 1];
+    if (kb != d->k)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "inner dimensions differ: A has K = %zu, B has K = %zu", d->k, kb);
+    int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0;
+    tdm_status st = tdm_broadcast_shape(n, ra, a->dims, rb, b->dims, &d->brank, d->bdims);
+    if (st) return st;
+    /* strides in units of whole matrices, right-aligned */
+    int64_t sa = 1, sb = 1;
+    d->batch = 1;
+    for (int i = d->brank - 1; i >= 0; i--) {
+        int ia = i - (d->brank - ra), ib = i - (d->brank - rb);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        d->astr[i] = da == 1 ? 0 : sa;
+        d->bstr[i] = db == 1 ? 0 : sb;
+        sa *= da;
+        sb *= db;
+        d->batch *= (size_t)d->bdims[i];
+    }
+    d->orank = d->brank;
+    memcpy(d->odims, d->bdims, sizeof(int64_t) * (size_t)d->brank);
+    if (a->rank > 1) d->odims[d->orank++] = (int64_t)d->m;
+    if (b->rank > 1) d->odims[d->orank++] = (int64_t)d->n;
+    if (d->orank > TDM_MAX_RANK)
+        return tdm_node_error(n, TDM_UNSUPPORTED, "output rank %d exceeds %d", d->orank, TDM_MAX_RANK);
+    /* A batch that is contiguous over the whole broadcast shape, times one shared B, is a single taller GEMM. */
+    int a_full = 1, b_shared = 1;
+    for (int i = 0; i < d->brank; i++) {
+        if (d->bstr[i] != 0 && d->bdims[i] != 1) b_shared = 0;
+        if (d->astr[i] == 0 && d->bdims[i] != 1) a_full = 0;
+    }
+    if (a_full && b_shared && d->batch > 1 && a->rank > 1) {
+        d->m *= d->batch;
+        d->batch = 1;
+        d->brank = 0;
+    }
+    return TDM_OK;
+}
+
+tdm_status gemm_matmul_shape(tdm_ctx *c, tdm_node *n) {
+    matmul_dims d;
+    tdm_status st = gemm_matmul_dims(c, n, &d);
+    if (st) return st;
+    tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, d.orank, d.odims);
+    n->workspace = 0;
+    n->macs = (int64_t)(d.batch * d.m * d.n * d.k);
+    return TDM_OK;
+}
+
+typedef struct matmul_job {
+    const matmul_dims *d;
+    const float *a, *b;
+    float *y;
+    size_t aoff, boff, yoff; /* matrix offsets of the batch item being tiled */
+} matmul_job;
+
+static void matmul_offsets(const matmul_dims *d, size_t item, size_t *ao, size_t *bo) {
+    size_t a = 0, b = 0;
+    for (int i = d->brank - 1; i >= 0; i--) {
+        size_t idx = item % (size_t)d->bdims[i];
+        item /= (size_t)d->bdims[i];
+        a += idx * (size_t)d->astr[i];
+        b += idx * (size_t)d->bstr[i];
+    }
+    *ao = a * d->m * d->k;
+    *bo = b * d->k * d->n;
+}
+
+static void matmul_tile(void *ctx, size_t i, size_t j, size_t ti, size_t tj) {
+    const matmul_job *jb = ctx;
+    const matmul_dims *d = jb->d;
+    tdm_sgemm(0, 0, ti, tj, d->k, 1.0f, jb->a + jb->aoff + i * d->k, d->k, jb->b + jb->boff + j, d->n, 0.0f,
+              jb->y + jb->yoff + i * d->n + j, d->n);
+}
+
+static void matmul_item(void *ctx, size_t item) {
+    const matmul_job *jb = ctx;
+    const matmul_dims *d = jb->d;
+    size_t ao, bo;
+    matmul_offsets(d, item, &ao, &bo);
+    tdm_sgemm(0, 0, d->m, d->n, d->k, 1.0f, jb->a + ao, d->k, jb->b + bo, d->n, 0.0f, jb->y + item * d->m * d->n,
+              d->n);
+}
+
+tdm_status gemm_matmul_run(tdm_ctx *c, const tdm_node *n) {
+    matmul_dims d;
+    tdm_status st = gemm_matmul_dims(c, n, &d);
+    if (st) return st;
+    matmul_job j = {.d = &d, .a = tdm_in(c, n, 0)->data, .b = tdm_in(c, n, 1)->data, .y = tdm_out(c, n, 0)->data};
+    size_t threads = (size_t)tdm_pool_threads(c->pool);
+    if (d.batch >= 2 * threads) {
+        tdm_parallelize_1d(c->pool, matmul_item, &j, d.batch);
+        return TDM_OK;
+    }
+    size_t tm, tn;
+    gemm_tiles(c->pool, d.m, d.n, &tm, &tn);
+    for (size_t item = 0; item < d.batch; item++) {
+        matmul_offsets(&d, item, &j.aoff, &j.boff);
+        j.yoff = item * d.m * d.n;
+        tdm_parallelize_2d_tile(c->pool, matmul_tile, &j, d.m, d.n, tm, tn);
+    }
+    return TDM_OK;
+}

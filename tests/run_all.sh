@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# run_all.sh - runs every test suite against $BUILD (build or build-san) and prints one summary line.
+# Each suite is a program or script that exits nonzero on failure and prints its own `N passed, M failed` line.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+export TDM_SHARED=${TDM_SHARED:-../shared}
+SAN=0; [ "$BUILD" = build-san ] && SAN=1
+export SAN
+passed=0; failed=0; failed_names=()
+
+suite() { # suite NAME COMMAND...
+  local name=$1; shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then passed=$((passed + 1)); echo "--- $name: ok ($((SECONDS - t0)) s)"
+  else failed=$((failed + 1)); failed_names+=("$name"); echo "--- $name: FAILED ($((SECONDS - t0)) s)"; fi
+}
+
+[ -x "$BUILD/test_kernels" ] && suite kernels "$BUILD/test_kernels"
+[ -x "$BUILD/test_api" ] && suite api "$BUILD/test_api"
+suite conformance "$BUILD/test_conformance"
+suite models "$BUILD/test_models"
+suite eval tests/eval_test.sh
+suite cli tests/cli_test.sh
+suite bad-input tests/bad_input.sh
+[ "$SAN" = 1 ] || suite fuzz-smoke tests/fuzz_smoke.sh
+
+echo
+[ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
