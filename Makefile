@@ -65,3 +65,22 @@ clean:
 	rm -rf build build-san
 
 -include $(ENGINE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# ---- fuzzing (owned by tests/fuzz; see tests/fuzz/README.md) ------------------------------------------------------
+# `make fuzz` builds the libFuzzer targets with clang straight from the engine sources (not the gcc-built library),
+# under ASan+UBSan. tests/fuzz_smoke.sh builds and runs them.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 -std=c11 \
+              -D_POSIX_C_SOURCE=200809L -Iinclude -pthread
+FUZZ_DEPS  := $(ENGINE_SRC) $(wildcard include/*.h src/engine/*.h src/ops/*.h src/ops/*.def src/kernels/*.h)
+
+.PHONY: fuzz
+fuzz: build/fuzz_load build/fuzz_tensor
+
+build/fuzz_load: tests/fuzz/fuzz_load.c $(FUZZ_DEPS)
+	@mkdir -p build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_load.c $(ENGINE_SRC) -lm
+
+build/fuzz_tensor: tests/fuzz/fuzz_tensor.c $(FUZZ_DEPS)
+	@mkdir -p build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_tensor.c $(ENGINE_SRC) -lm

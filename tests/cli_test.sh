@@ -19,7 +19,7 @@ bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 # ---- a small node helper: JSON checks, TensorProto read/write, PNG writing, CIFAR records ----
 cat > "$tmp/h.js" <<'EOF'
 const fs = require('fs'), zlib = require('zlib');
-function varint(v) { const b = []; v = BigInt(v); do { let x = Number(v & 127n); v >>= 7n; if (v) x |= 128; b.push(x); } while (v); return Buffer.from(b); }
+function varint(v) { const b = []; v = BigInt.asUintN(64, BigInt(v)); do { let x = Number(v & 127n); v >>= 7n; if (v) x |= 128; b.push(x); } while (v); return Buffer.from(b); }
 function field(tag, wt) { return varint((tag << 3) | wt); }
 // TensorProto with dims, data_type, name and raw_data.
 function writeTensor(path, name, dtype, dims, raw) {

@@ -36,8 +36,8 @@ static int run_test(const char *dir, int threads, char *why, size_t why_len) {
         const char *msg = tdm_last_error();
         const char *p = strstr(msg, "is not supported by tandem");
         if (st == TDM_UNSUPPORTED && p) { /* "... op 'X' is not supported by tandem" */
-            const char *q = strstr(msg, "op '");
-            snprintf(why, why_len, "%s", q ? q + 4 : msg);
+            const char *q = strstr(msg, ": op '");
+            snprintf(why, why_len, "%s", q ? q + 6 : msg);
             char *end = strchr(why, '\'');
             if (end) *end = 0;
             return R_NOTIMPL;
@@ -221,7 +221,10 @@ int main(int argc, char **argv) {
             notimpl++;
             int k = 0;
             while (k < nops && strcmp(ops[k].op, why)) k++;
-            if (k == nops && nops < 256) snprintf(ops[nops++].op, sizeof ops[0].op, "%s", why);
+            if (k == nops && nops < 256) {
+                snprintf(ops[nops].op, sizeof ops[0].op, "%s", why);
+                ops[nops++].n = 0;
+            }
             if (k < 256) ops[k].n++;
             if (verbose) printf("NOTIMPL %s (%s)\n", tests[t], why);
         } else if (r == R_PASS) {

@@ -24,6 +24,8 @@ typedef struct cli_command {
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_export_image(int argc, char **argv);
 
 /* ---- errors (main.c) ---- */
 

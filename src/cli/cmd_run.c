@@ -176,7 +176,7 @@ static int run_prepare_input(const run_opts *o, int i, run_input *in) {
     tdm_status st = tdm_tensor_read_file(in->arg, &in->tensor);
     if (st != TDM_OK) {
         in->tensor = NULL;
-        snprintf(b1, sizeof b1, "cannot read input '%s'", in->arg);
+        snprintf(b1, sizeof b1, "input %d '%s'", i, iname); /* the engine's message names the file */
         return cli_engine_error(st, b1);
     }
     tdm_tensor *t = in->tensor;
@@ -436,7 +436,10 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
         if (o.output_dir) {
-            snprintf(path, sizeof path, "%s/output_%d.pb", o.output_dir, i);
+            if (snprintf(path, sizeof path, "%s/output_%d.pb", o.output_dir, i) >= (int)sizeof path) {
+                cli_error("--output-dir '%s' is too long", o.output_dir);
+                goto done;
+            }
             st = tdm_tensor_write_file(path, outs[i].name, outs[i].dtype, outs[i].rank, outs[i].dims, out_data[i]);
             if (st != TDM_OK) {
                 char what[4200];

@@ -32,6 +32,19 @@ static const cli_command cli_commands[] = {
      "  --batch B         images per run (default 64)\n"
      "  --threads N       worker threads (default 1)\n"
      "  --json            print one JSON object instead of a summary line\n"},
+    {"bench", cmd_bench, "bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--json]",
+     "time a model: load, set-up, first run, steady-state p50/p90/p99, throughput, peak RSS, arena",
+     "  --threads N       worker threads (default 1)\n"
+     "  --batch B         size of the symbolic batch dimension (default 1)\n"
+     "  --runs R          timed runs (default 100)\n"
+     "  --warmup W        untimed runs after the first (default 5)\n"
+     "  --json            print one JSON object instead of a table\n"},
+    {"export-image", cmd_export_image, "export-image --dataset FILE --index I --output FILE.png [--scale S]",
+     "write one record of a CIFAR-layout dataset as a PNG (label printed as JSON)",
+     "  --dataset FILE    records of 1 label byte + 3072 pixel bytes\n"
+     "  --index I         record number (default 0)\n"
+     "  --output FILE     the PNG to write (-o also works)\n"
+     "  --scale S         upscale by S with nearest neighbour (default 1)\n"},
 };
 #define CLI_NUM_COMMANDS ((int)(sizeof cli_commands / sizeof cli_commands[0]))
 
@@ -58,13 +71,28 @@ void cli_print_usage(FILE *f, const char *name) {
     fprintf(f, "\nexit codes: 0 success, 1 runtime error, 2 usage error\n");
 }
 
-/* Print one "tandem: ..." line; control characters (a newline inside an engine message, bytes from a corrupted file)
- * become spaces so the message stays one line. */
+/* Length of a valid UTF-8 sequence at s (2..4 bytes), or 0. */
+static int cli_utf8_len(const unsigned char *s) {
+    int n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+/* Print one "tandem: ..." line. Control characters (a newline inside an engine message) become spaces and bytes that
+ * are not UTF-8 (names from a corrupted file) become '?', so the message stays one readable line. */
 static void cli_vreport(const char *fmt, va_list ap) {
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    for (char *p = buf; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = ' ';
+    for (unsigned char *p = (unsigned char *)buf; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F) {
+            *p = ' ';
+        } else if (*p >= 0x80) {
+            int n = cli_utf8_len(p);
+            if (n) p += n - 1;
+            else *p = '?';
+        }
+    }
     fflush(stdout);
     fprintf(stderr, "tandem: %s\n", buf);
     fflush(stderr);

@@ -427,6 +427,8 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
             kill_node(m, n);
             continue;
         }
+        if (!m->has_opset && m->ir_version >= 3)
+            return tdm_node_error(n, TDM_INVALID_MODEL, "the model has no opset_import for the default domain");
         n->op = tdm_op_find(n->op_type);
         if (!n->op) return tdm_node_error(n, TDM_UNSUPPORTED, "op '%s' is not supported by tandem", n->op_type);
         tdm_ctx c = model_ctx(m);

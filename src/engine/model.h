@@ -8,6 +8,7 @@
 struct tdm_model {
     tdm_alloc alloc;
     int64_t ir_version, opset;
+    int has_opset;          /* the model imports the default domain (required once a default-domain node exists) */
     char *producer;
     tdm_value *values;      /* every value; constants point into `weights` once loading finishes               */
     int n_values, cap_values;

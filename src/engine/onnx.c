@@ -286,7 +286,8 @@ static tdm_status parse_attribute(parser *ps, const uint8_t *p, size_t len, tdm_
         case AP_REF: has_ref = 1; e = tdm_pb_skip(&r, w); break;
         default: e = tdm_pb_skip(&r, w); break;
         }
-        if (e) rc = -1;
+        if (e == -2) st = TDM_OUT_OF_MEMORY; /* tdm_pb_repeated could not grow its array */
+        else if (e) rc = -1;
         if (e || st) break;
     }
     if (!st && rc < 0) st = tdm_error(TDM_INVALID_MODEL, "node '%s': malformed attribute", node);
@@ -323,7 +324,13 @@ static tdm_status parse_attribute(parser *ps, const uint8_t *p, size_t len, tdm_
     return st;
 }
 
-/* Parse one NodeProto. Input names are resolved later (nodes may come in any order). */
+/* Parse one NodeProto. Input names are resolved later (nodes may come in any order). Every failure goes through `out`
+ * so the output-name list is freed. */
+#define ST_OUT(expr)                                                                                                   \
+    do {                                                                                                               \
+        st = (expr);                                                                                                   \
+        goto out;                                                                                                      \
+    } while (0)
 static tdm_status parse_node(parser *ps, const uint8_t *p, size_t len, tdm_node *n, char ***in_names) {
     const tdm_alloc *al = &ps->m->alloc;
     tdm_pb r = {p, p + len};
@@ -339,46 +346,47 @@ static tdm_status parse_node(parser *ps, const uint8_t *p, size_t len, tdm_node 
         const uint8_t *q;
         size_t ql;
         if (f == NP_INPUT || f == NP_OUTPUT) {
-            if (tdm_pb_bytes(&r, w, &q, &ql)) return bad("NodeProto input/output");
+            if (tdm_pb_bytes(&r, w, &q, &ql)) ST_OUT(bad("NodeProto input/output"));
             char ***list = f == NP_INPUT ? in_names : &outs;
             int *cnt = f == NP_INPUT ? &n->n_in : &n->n_out;
             int *cap = f == NP_INPUT ? &cap_in : &cap_out;
             if (*cnt == *cap) {
                 *cap = *cap ? *cap * 2 : 4;
                 char **nl = tdm_realloc(al, *list, (size_t)*cap * sizeof(char *));
-                if (!nl) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+                if (!nl) ST_OUT(tdm_error(TDM_OUT_OF_MEMORY, "out of memory"));
                 *list = nl;
             }
-            if (!((*list)[*cnt] = dup_bytes(ps, q, ql))) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+            if (!((*list)[*cnt] = dup_bytes(ps, q, ql))) ST_OUT(tdm_error(TDM_OUT_OF_MEMORY, "out of memory"));
             (*cnt)++;
-            if (*cnt > 100000) return bad("node with too many inputs/outputs");
+            if (*cnt > 100000) ST_OUT(bad("node with too many inputs/outputs"));
         } else if (f == NP_NAME || f == NP_OP_TYPE) {
-            if (tdm_pb_bytes(&r, w, &q, &ql)) return bad("NodeProto name");
+            if (tdm_pb_bytes(&r, w, &q, &ql)) ST_OUT(bad("NodeProto name"));
             char **dst = f == NP_NAME ? &n->name : &n->op_type;
             tdm_free(al, *dst);
-            if (!(*dst = dup_bytes(ps, q, ql))) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+            if (!(*dst = dup_bytes(ps, q, ql))) ST_OUT(tdm_error(TDM_OUT_OF_MEMORY, "out of memory"));
         } else if (f == NP_DOMAIN) {
-            if (tdm_pb_bytes(&r, w, &dom, &dom_len)) return bad("NodeProto domain");
+            if (tdm_pb_bytes(&r, w, &dom, &dom_len)) ST_OUT(bad("NodeProto domain"));
         } else if (f == NP_ATTRIBUTE) {
-            if (tdm_pb_bytes(&r, w, &q, &ql)) return bad("NodeProto attribute");
+            if (tdm_pb_bytes(&r, w, &q, &ql)) ST_OUT(bad("NodeProto attribute"));
             if (n->n_attr == cap_attr) {
                 cap_attr = cap_attr ? cap_attr * 2 : 4;
                 tdm_attr *na = tdm_realloc(al, n->attr, (size_t)cap_attr * sizeof *na);
-                if (!na) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+                if (!na) ST_OUT(tdm_error(TDM_OUT_OF_MEMORY, "out of memory"));
                 n->attr = na;
             }
             st = parse_attribute(ps, q, ql, &n->attr[n->n_attr], n->name ? n->name : "");
             n->n_attr++; /* counted even on failure so the model frees what was parsed */
-            if (st) return st;
+            if (st) ST_OUT(st);
         } else if (tdm_pb_skip(&r, w))
-            return bad("NodeProto");
+            ST_OUT(bad("NodeProto"));
     }
-    if (rc < 0) return bad("NodeProto");
-    if (!n->name && !(n->name = dup_bytes(ps, (const uint8_t *)"", 0))) return tdm_error(TDM_OUT_OF_MEMORY, "oom");
-    if (!n->op_type) return tdm_error(TDM_INVALID_MODEL, "node '%s' has no op_type", n->name);
+    if (rc < 0) ST_OUT(bad("NodeProto"));
+    if (!n->name && !(n->name = dup_bytes(ps, (const uint8_t *)"", 0))) ST_OUT(tdm_error(TDM_OUT_OF_MEMORY, "oom"));
+    if (!n->op_type) ST_OUT(tdm_error(TDM_INVALID_MODEL, "node '%s' has no op_type", n->name));
     if (dom_len && !(dom_len == 7 && memcmp(dom, "ai.onnx", 7) == 0)) {
-        st = tdm_error(TDM_UNSUPPORTED, "node '%s': op '%.*s::%s' is not supported (only the default ONNX domain)",
-                       n->name, (int)(dom_len > 64 ? 64 : dom_len), (const char *)dom, n->op_type);
+        st = tdm_error(TDM_UNSUPPORTED, "%s '%s': op '%.*s::%s' is not supported by tandem (only the default ONNX "
+                       "domain is)", n->op_type, n->name, (int)(dom_len > 64 ? 64 : dom_len), (const char *)dom,
+                       n->op_type);
         goto out;
     }
     n->out = tdm_calloc(al, (size_t)(n->n_out ? n->n_out : 1), sizeof(int));
@@ -396,6 +404,7 @@ out:
     tdm_free(al, outs);
     return st;
 }
+#undef ST_OUT
 
 tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir) {
     parser ps = {m, base_dir, {0}};
@@ -452,8 +461,7 @@ tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const ch
     }
     if (rc < 0) return bad("not an ONNX ModelProto");
     if (!graph) return tdm_error(TDM_INVALID_MODEL, "malformed model: no graph (is this an ONNX file?)");
-    if (!have_opset && m->ir_version >= 3)
-        return tdm_error(TDM_INVALID_MODEL, "malformed model: no opset_import for the default domain");
+    m->has_opset = have_opset;
     if (m->opset < 1 || m->opset > 10000) return tdm_error(TDM_INVALID_MODEL, "malformed model: opset %lld",
                                                            (long long)m->opset);
     if (!m->producer && !(m->producer = dup_bytes(&ps, (const uint8_t *)"", 0)))

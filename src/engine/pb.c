@@ -110,6 +110,8 @@ static int read_elem(tdm_pb *r, int elem, void *out) {
     }
 }
 
+/* Returns -2 (not -1) when the array cannot grow, so callers can report out-of-memory rather than a malformed
+ * model. */
 int tdm_pb_repeated(tdm_pb *r, int wire, int elem, const tdm_alloc *a, tdm_pb_array *arr) {
     size_t size = elem == 4 ? 4 : 8;
     int want = elem == 0 ? PB_VARINT : elem == 4 ? PB_I32 : PB_I64;
@@ -123,18 +125,19 @@ int tdm_pb_repeated(tdm_pb *r, int wire, int elem, const tdm_alloc *a, tdm_pb_ar
         if (elem != 0 && arr->cap - arr->n < len / size) { /* reserve in one step for big packed arrays */
             size_t cap = arr->n + len / size;
             void *d = tdm_realloc(a, arr->data, cap * size + 1);
-            if (!d) return -1;
+            if (!d) return -2;
             arr->data = d;
             arr->cap = cap;
         }
         while (sub.p < sub.end) {
-            if (read_elem(&sub, elem, buf) < 0 || arr_push(a, arr, buf, size) < 0) return -1;
+            if (read_elem(&sub, elem, buf) < 0) return -1;
+            if (arr_push(a, arr, buf, size) < 0) return -2;
         }
         return 0;
     }
     if (wire != want) return -1;
     if (read_elem(r, elem, buf) < 0) return -1;
-    return arr_push(a, arr, buf, size);
+    return arr_push(a, arr, buf, size) < 0 ? -2 : 0;
 }
 
 /* ---- TensorProto ----------------------------------------------------------------------------------------------- */
@@ -173,7 +176,7 @@ tdm_status tdm_pb_tensor(const uint8_t *buf, size_t len, const tdm_alloc *a, con
     tdm_pb_array dims = {0}, f32 = {0}, i64 = {0}, f64 = {0}, u64 = {0}, i32 = {0};
     const uint8_t *raw = NULL, *name = NULL;
     size_t raw_len = 0, name_len = 0;
-    int has_raw = 0, external = 0, n_strings = 0;
+    int has_raw = 0, external = 0, n_strings = 0, oom = 0;
     uint64_t dtype = 0, loc = 0, ext_off = 0, ext_len = UINT64_MAX;
     char ext_loc[1024] = "";
     tdm_status st = TDM_OK;
@@ -229,6 +232,7 @@ tdm_status tdm_pb_tensor(const uint8_t *buf, size_t len, const tdm_alloc *a, con
         default: bad = tdm_pb_skip(&r, wire); break;
         }
         if (bad) {
+            oom = bad == -2; /* tdm_pb_repeated could not grow its array */
             rc = -1;
             break;
         }
@@ -236,7 +240,8 @@ tdm_status tdm_pb_tensor(const uint8_t *buf, size_t len, const tdm_alloc *a, con
     char tname[128];
     snprintf(tname, sizeof tname, "%.*s", (int)(name_len < 100 ? name_len : 100), name ? (const char *)name : "");
     if (rc < 0) {
-        st = tdm_error(TDM_INVALID_MODEL, "tensor '%s': malformed TensorProto", tname);
+        st = oom ? tdm_error(TDM_OUT_OF_MEMORY, "tensor '%s': out of memory", tname)
+                 : tdm_error(TDM_INVALID_MODEL, "tensor '%s': malformed TensorProto", tname);
         goto done;
     }
     size_t esize = tdm_dtype_size((tdm_dtype)dtype);
@@ -269,6 +274,25 @@ tdm_status tdm_pb_tensor(const uint8_t *buf, size_t len, const tdm_alloc *a, con
     if (bytes > TDM_MAX_TENSOR_BYTES) {
         st = tdm_error(TDM_UNSUPPORTED, "tensor '%s': %llu bytes is too large", tname, (unsigned long long)bytes);
         goto done;
+    }
+    /* Check that the data matches the shape before allocating: a corrupted dims field in a few bytes of input must
+     * not cost a huge allocation. */
+    if ((loc == 1 || external) && !base_dir) {
+        st = read_external(base_dir, ext_loc, ext_off, 0, NULL, tname); /* the "needs the model's folder" error */
+        goto done;
+    }
+    if (!(loc == 1 || external)) {
+        size_t given = has_raw ? raw_len
+                       : out->dtype == TDM_FLOAT ? f32.n * esize
+                       : out->dtype == TDM_DOUBLE ? f64.n * esize
+                       : out->dtype == TDM_INT64 ? i64.n * esize
+                       : (out->dtype == TDM_UINT64 || out->dtype == TDM_UINT32) ? u64.n * esize
+                       : i32.n * esize;
+        if (given != bytes) {
+            st = tdm_error(TDM_INVALID_MODEL, "tensor '%s': %zu bytes of data given, shape needs %llu", tname, given,
+                           (unsigned long long)bytes);
+            goto done;
+        }
     }
     out->name = tdm_strdup(a, name ? (const char *)name : "", name_len);
     out->data = tdm_malloc_aligned(a, bytes ? (size_t)bytes : 1);

@@ -389,8 +389,8 @@ fail:
 /* ---- sessions: public ----------------------------------------------------------------------------------------- */
 
 tdm_status tdm_session_create(const tdm_model *m, const tdm_session_options *opts, tdm_session **session_out) {
+    if (session_out) *session_out = NULL;
     if (!m || !session_out) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_session_create: NULL argument");
-    *session_out = NULL;
     int threads = opts ? opts->threads : 1;
     if (threads < 0 || threads > 256) return tdm_error(TDM_INVALID_ARGUMENT, "threads must be in 0..256, not %d", threads);
     tdm_session *s = tdm_calloc(&m->alloc, 1, sizeof *s);

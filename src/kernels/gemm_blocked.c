@@ -1,6 +1,7 @@
 /* gemm_blocked.c - portable cache-blocked SGEMM in plain C11. The microkernel keeps an MR x NR tile of C in local
  * arrays and its inner loops have compile-time trip counts, which GCC and Clang turn into SIMD code at -O2 for any
- * target (SSE2, NEON, wasm simd128) without intrinsics. Panels of op(B) are packed into a small stack buffer. */
+ * target (SSE2, NEON, wasm simd128) without intrinsics. Panels of op(B) are packed into a small stack buffer (8 KiB),
+ * so the routine needs no workspace. */
 #include <string.h>
 
 #include "kernels.h"
@@ -34,13 +35,13 @@ static void pack_b(float *restrict bp, const float *b, size_t ldb, int trans_b, 
     }
 }
 
-/* acc[MR][NR] = sum over p < kc of a_i[p * csa] * bp[p][j]. Rows are passed as pointers so that a short last block of
+/* acc[MR][NR] = sum over p < kc of a_i[p * csa] * bp[p * ldbp + j]. Rows are passed as pointers so that a short last block of
  * rows can repeat a valid row (its results are then discarded by the caller). */
 static inline void micro_kernel(size_t kc, const float *a0, const float *a1, const float *a2, const float *a3,
-                                size_t csa, const float *restrict bp, float acc[MR][NR]) {
+                                size_t csa, const float *restrict bp, size_t ldbp, float acc[MR][NR]) {
     float c0[NR] = {0}, c1[NR] = {0}, c2[NR] = {0}, c3[NR] = {0};
     for (size_t p = 0; p < kc; p++) {
-        const float *restrict bb = bp + p * NR;
+        const float *restrict bb = bp + p * ldbp;
         const float x0 = a0[p * csa], x1 = a1[p * csa], x2 = a2[p * csa], x3 = a3[p * csa];
         for (int j = 0; j < NR; j++) {
             c0[j] += x0 * bb[j];
@@ -77,7 +78,16 @@ static void gemm_slice(int trans_a, int trans_b, size_t m, size_t n, size_t p0, 
     const float *abase = trans_a ? a + p0 * lda : a + p0;
     for (size_t j0 = 0; j0 < n; j0 += NR) {
         size_t nr = n - j0 < NR ? n - j0 : NR;
-        pack_b(bp, b, ldb, trans_b, p0, kc, j0, nr);
+        /* Packing pays off when the panel is reused by many row blocks; for short A (few output channels) a full
+         * panel of plain B is read in place instead. */
+        const float *panel = bp;
+        size_t ldp = NR;
+        if (!trans_b && nr == NR && m <= 8 * MR) {
+            panel = b + p0 * ldb + j0;
+            ldp = ldb;
+        } else {
+            pack_b(bp, b, ldb, trans_b, p0, kc, j0, nr);
+        }
         for (size_t i0 = 0; i0 < m; i0 += MR) {
             size_t mr = m - i0 < MR ? m - i0 : MR;
             const float *r0 = abase + i0 * rsa;
@@ -86,9 +96,9 @@ static void gemm_slice(int trans_a, int trans_b, size_t m, size_t n, size_t p0, 
             const float *r3 = r0 + (mr > 3 ? 3 : 0) * rsa;
             float acc[MR][NR];
             if (csa == 1)
-                micro_kernel(kc, r0, r1, r2, r3, 1, bp, acc);
+                micro_kernel(kc, r0, r1, r2, r3, 1, panel, ldp, acc);
             else
-                micro_kernel(kc, r0, r1, r2, r3, csa, bp, acc);
+                micro_kernel(kc, r0, r1, r2, r3, csa, panel, ldp, acc);
             store_tile(acc, c + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
         }
     }

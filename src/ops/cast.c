@@ -2,7 +2,7 @@
  * Numeric types: float, double, int8/16/32/64, uint8/16/32/64, bool; string and float16 are not supported. */
 #include <math.h>
 
-#include "ops.h"
+#include "shape_util.h"
 
 static int cast_supported(tdm_dtype dt) {
     switch (dt) {
@@ -182,6 +182,7 @@ tdm_status cast_constant_of_shape_shape(tdm_ctx *c, tdm_node *n) {
     if (st) return st;
     for (int i = 0; i < cnt; i++)
         if (d[i] < 0) return tdm_node_error(n, TDM_INVALID_MODEL, "shape[%d] = %lld is negative", i, (long long)d[i]);
+    if ((st = shape_check_size(n, cnt, d, tdm_dtype_size(a ? a->t->dtype : TDM_FLOAT)))) return st;
     tdm_set_shape(tdm_out(c, n, 0), a ? a->t->dtype : TDM_FLOAT, cnt, d);
     n->workspace = 0;
     n->macs = 0;

@@ -1,5 +1,6 @@
-/* eltwise.c - element-wise ops: unary activations and math, broadcasting binary arithmetic / comparison / logic,
- * Where, and the variadic Max/Min/Sum/Mean. One generic broadcast loop drives small typed kernels from tables. */
+/* eltwise.c - element-wise ops: unary activations and math, broadcasting binary arithmetic / comparison / logic /
+ * BitShift, Where, and the variadic Max/Min/Sum/Mean. One generic broadcast loop drives small typed kernels from
+ * tables (one row per op, one kernel per element type). */
 #include <float.h>
 #include <math.h>
 
@@ -85,6 +86,20 @@ static int64_t load_i64(const void *p, int s) {
     default: return 0;
     }
 }
+
+/* y[i] = EXPR (an expression of i) for i in [0, n), in blocks of 8 through a temporary. Every load of a block comes
+ * before its stores, so GCC at -O2 (whose cheap cost model refuses loops that would need run-time alias checks)
+ * still vectorizes the block; clang vectorizes either form. */
+#define ELT_LOOP(TO, n, y, EXPR)                                                                                     \
+    do {                                                                                                             \
+        size_t blk_ = 0;                                                                                             \
+        for (; blk_ + 8 <= (n); blk_ += 8) {                                                                         \
+            TO t_[8];                                                                                                \
+            for (size_t i = blk_; i < blk_ + 8; i++) t_[i - blk_] = (EXPR);                                          \
+            for (size_t k_ = 0; k_ < 8; k_++) (y)[blk_ + k_] = t_[k_];                                               \
+        }                                                                                                            \
+        for (size_t i = blk_; i < (n); i++) (y)[i] = (EXPR);                                                         \
+    } while (0)
 
 /* ---- the broadcast loop ---------------------------------------------------------------------------------------- */
 
@@ -375,6 +390,9 @@ typedef void (*ukern_fn)(const void *x, void *y, size_t n, const eltwise_up *p);
         T v = x < (T)p->a ? (T)p->a : x;                                                                             \
         return v > (T)p->b ? (T)p->b : v;                                                                            \
     }                                                                                                                \
+    static inline T u_shrink_##S(T x, const eltwise_up *p) { /* a: lambd, b: bias */                               \
+        return x < -(T)p->a ? x + (T)p->b : x > (T)p->a ? x - (T)p->b : (T)0;                                        \
+    }                                                                                                                \
     static inline uint8_t u_isnan_##S(T x, const eltwise_up *p) { return x != x; }                                   \
     static inline uint8_t u_isinf_##S(T x, const eltwise_up *p) {                                                    \
         return (p->ia && x == (T)INFINITY) || (p->ib && x == -(T)INFINITY);                                          \
@@ -409,7 +427,7 @@ static inline uint8_t u_not_b(uint8_t x, const eltwise_up *p) { return !x; }
         const TI *x = x_;                                                                                            \
         TO *y = y_;                                                                                                  \
         const eltwise_up P = *p_;                                                                                    \
-        for (size_t i = 0; i < n; i++) y[i] = u_##OP##_##S(x[i], &P);                                                \
+        ELT_LOOP(TO, n, y, u_##OP##_##S(x[i], &P));                                                                  \
     }
 
 #define UK_F(OP) UKERN(OP, f32, float, float) UKERN(OP, f64, double, double)
@@ -418,7 +436,8 @@ static inline uint8_t u_not_b(uint8_t x, const eltwise_up *p) { return !x; }
 #define FLOAT_UNARY_LIST(X)                                                                                          \
     X(relu) X(leakyrelu) X(sigmoid) X(hardsigmoid) X(hardswish) X(tanh) X(elu) X(selu) X(celu) X(softplus)           \
     X(softsign) X(thresholdedrelu) X(exp) X(log) X(sqrt) X(neg) X(abs) X(reciprocal) X(floor) X(ceil) X(round)       \
-    X(sign) X(erf) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(asinh) X(acosh) X(atanh) X(clip)
+    X(sign) X(erf) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(asinh) X(acosh) X(atanh) X(clip)     \
+    X(shrink)
 FLOAT_UNARY_LIST(UK_F)
 UK_I(neg)
 UK_I(abs)
@@ -431,7 +450,7 @@ UKERN(isinf, f32, float, uint8_t)
 UKERN(isinf, f64, double, uint8_t)
 UKERN(not, b, uint8_t, uint8_t)
 
-enum { U_PLAIN = 0, U_CLIP, U_ISINF, U_SELU };
+enum { U_PLAIN = 0, U_CLIP, U_ISINF, U_SELU, U_SHRINK };
 
 /* One row per unary op: kernels per element type, attribute defaults (alpha, beta, gamma), a bool output flag. */
 typedef struct udef {
@@ -481,6 +500,7 @@ static const udef unary_defs[] = {
     {"Acosh", {KF(acosh)}, 0, 0, 0, 0, U_PLAIN},
     {"Atanh", {KF(atanh)}, 0, 0, 0, 0, U_PLAIN},
     {"Clip", {KF(clip), KI(clip)}, 0, 0, 0, 0, U_CLIP},
+    {"Shrink", {KF(shrink)}, 0.5f, 0, 0, 0, U_SHRINK},
     {"IsNaN", {KF(isnan)}, 0, 0, 0, 1, U_PLAIN},
     {"IsInf", {KF(isinf)}, 0, 0, 0, 1, U_ISINF},
     {"Not", {[S_BOOL] = uk_not_b}, 0, 0, 0, 1, U_PLAIN},
@@ -518,6 +538,8 @@ tdm_status eltwise_unary_check(tdm_ctx *c, tdm_node *n) {
         a = -FLT_MAX, b = FLT_MAX;
         if (!bound_inputs && ((st = tdm_attr_float(n, "min", a, &a)) || (st = tdm_attr_float(n, "max", b, &b))))
             return st;
+    } else if (d->kind == U_SHRINK) {
+        if ((st = tdm_attr_float(n, "lambd", a, &a)) || (st = tdm_attr_float(n, "bias", b, &b))) return st;
     } else if (d->kind == U_ISINF) {
         if ((st = tdm_attr_int(n, "detect_positive", 1, &u->p.ia)) ||
             (st = tdm_attr_int(n, "detect_negative", 1, &u->p.ib)))
@@ -533,6 +555,7 @@ tdm_status eltwise_unary_check(tdm_ctx *c, tdm_node *n) {
     return TDM_OK;
 }
 
+/* Same shape as X (bool for IsNaN/IsInf); Clip's bounds must be scalars of X's type. */
 tdm_status eltwise_unary_shape(tdm_ctx *c, tdm_node *n) {
     const eltwise_uparams *u = n->params;
     tdm_value *x = tdm_in(c, n, 0), *y = tdm_out(c, n, 0);
@@ -565,6 +588,7 @@ static void unary_inner(const void *ctx, char *y, const char *const *x, const in
     u->k(x[0], y, n, &u->p);
 }
 
+/* Clip's bound inputs are read here, not at shape time: they may be activations. */
 tdm_status eltwise_unary_run(tdm_ctx *c, const tdm_node *n) {
     const eltwise_uparams *u = n->params;
     const tdm_value *x = tdm_in(c, n, 0);
@@ -624,7 +648,9 @@ typedef void (*bkern_fn)(const void *a, const void *b, void *y, size_t n, int sa
     static inline T b_div_##S(T x, T z) { return z == 0 ? (T)0 : (T)(x / z); }                                      \
     static inline T b_fmod_##S(T x, T z) { return z == 0 ? (T)0 : (T)(x % z); }                                     \
     static inline T b_mod_##S(T x, T z) { return b_fmod_##S(x, z); }                                                 \
-    static inline T b_prelu_##S(T x, T z) { return x; }
+    static inline T b_prelu_##S(T x, T z) { return x; }                                                             \
+    static inline T b_shl_##S(T x, T z) { return z >= 8 * sizeof(T) ? (T)0 : (T)((uint64_t)x << z); }               \
+    static inline T b_shr_##S(T x, T z) { return z >= 8 * sizeof(T) ? (T)0 : (T)(x >> z); }
 
 #define FLOAT_BINARY_ELEMS(S, T, F)                                                                                  \
     static inline T b_add_##S(T x, T z) { return x + z; }                                                            \
@@ -680,13 +706,13 @@ static inline uint8_t b_eq_b(uint8_t x, uint8_t z) { return (x != 0) == (z != 0)
         const T *a = a_, *b = b_;                                                                                    \
         TO *y = y_;                                                                                                  \
         if (sa && sb) {                                                                                              \
-            for (size_t i = 0; i < n; i++) y[i] = b_##OP##_##S(a[i], b[i]);                                          \
+            ELT_LOOP(TO, n, y, b_##OP##_##S(a[i], b[i]));                                                            \
         } else if (sa) {                                                                                             \
             const T z = b[0];                                                                                        \
-            for (size_t i = 0; i < n; i++) y[i] = b_##OP##_##S(a[i], z);                                             \
+            ELT_LOOP(TO, n, y, b_##OP##_##S(a[i], z));                                                               \
         } else if (sb) {                                                                                             \
             const T x = a[0];                                                                                        \
-            for (size_t i = 0; i < n; i++) y[i] = b_##OP##_##S(x, b[i]);                                             \
+            ELT_LOOP(TO, n, y, b_##OP##_##S(x, b[i]));                                                               \
         } else {                                                                                                     \
             const TO v = b_##OP##_##S(a[0], b[0]);                                                                   \
             for (size_t i = 0; i < n; i++) y[i] = v;                                                                 \
@@ -715,6 +741,11 @@ BK_ALL(lt, BOOLOUT)
 BK_ALL(gt, BOOLOUT)
 BK_ALL(le, BOOLOUT)
 BK_ALL(ge, BOOLOUT)
+#define BK_UNSIGNED(OP)                                                                                              \
+    BKERN(OP, u8, uint8_t, uint8_t) BKERN(OP, u16, uint16_t, uint16_t) BKERN(OP, u32, uint32_t, uint32_t)            \
+    BKERN(OP, u64, uint64_t, uint64_t)
+BK_UNSIGNED(shl)
+BK_UNSIGNED(shr)
 BKERN(pow, f32, float, float)
 BKERN(pow, f64, double, double)
 BKERN(and, b, uint8_t, uint8_t)
@@ -737,6 +768,8 @@ static void bk_powfast_f32(const void *a, const void *b, void *y_, size_t n, int
     [S_F32] = bk_##OP##_f32, [S_F64] = bk_##OP##_f64, [S_I8] = bk_##OP##_i8, [S_I16] = bk_##OP##_i16,                \
     [S_I32] = bk_##OP##_i32, [S_I64] = bk_##OP##_i64, [S_U8] = bk_##OP##_u8, [S_U16] = bk_##OP##_u16,                \
     [S_U32] = bk_##OP##_u32, [S_U64] = bk_##OP##_u64
+
+#define KU(OP) [S_U8] = bk_##OP##_u8, [S_U16] = bk_##OP##_u16, [S_U32] = bk_##OP##_u32, [S_U64] = bk_##OP##_u64
 
 enum { B_PLAIN = 0, B_POW, B_PRELU };
 
@@ -765,6 +798,8 @@ static const bdef binary_defs[] = {
     {"And", {[S_BOOL] = bk_and_b}, 1, B_PLAIN},
     {"Or", {[S_BOOL] = bk_or_b}, 1, B_PLAIN},
     {"Xor", {[S_BOOL] = bk_xor_b}, 1, B_PLAIN},
+    {"BitShift", {KU(shl)}, 0, B_PLAIN},
+    {"BitShift#right", {KU(shr)}, 0, B_PLAIN},
     /* pairwise steps of the variadic ops */
     {"Max", {KB(max)}, 0, B_PLAIN},
     {"Min", {KB(min)}, 0, B_PLAIN},
@@ -783,6 +818,7 @@ typedef struct eltwise_bparams {
     int legacy_axis; /* opset < 7 with broadcast=1 and axis: B aligns at this axis of A; -1 otherwise */
 } eltwise_bparams;
 
+/* Picks the op's row (Mod and BitShift pick theirs by attribute) and the legacy broadcast axis of opset < 7. */
 tdm_status eltwise_binary_check(tdm_ctx *c, tdm_node *n) {
     const bdef *d = binary_find(n->op_type);
     if (!d) return tdm_node_error(n, TDM_INTERNAL, "not a binary element-wise op");
@@ -793,8 +829,15 @@ tdm_status eltwise_binary_check(tdm_ctx *c, tdm_node *n) {
     if (strcmp(d->name, "Mod") == 0) {
         int64_t fm;
         if ((st = tdm_attr_int(n, "fmod", 0, &fm))) return st;
-        if (fm != 0 && fm != 1) return tdm_node_error(n, TDM_INVALID_MODEL, "fmod must be 0 or 1, is %lld", (long long)fm);
+        if (fm != 0 && fm != 1)
+            return tdm_node_error(n, TDM_INVALID_MODEL, "fmod must be 0 or 1, is %lld", (long long)fm);
         if (fm) d = binary_find("Mod#fmod");
+    } else if (strcmp(d->name, "BitShift") == 0) {
+        const char *dir;
+        if ((st = tdm_attr_string(n, "direction", "", &dir))) return st;
+        if (strcmp(dir, "RIGHT") == 0) d = binary_find("BitShift#right");
+        else if (strcmp(dir, "LEFT") != 0)
+            return tdm_node_error(n, TDM_INVALID_MODEL, "direction must be LEFT or RIGHT, is '%s'", dir);
     }
     eltwise_bparams *bp = tdm_node_params(c, n, sizeof *bp);
     if (!bp) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
@@ -829,6 +872,7 @@ static tdm_status binary_b_dims(const tdm_node *n, const tdm_value *a, const tdm
     return TDM_OK;
 }
 
+/* Both inputs of one type (Pow excepted), numpy broadcast; comparisons give bool. */
 tdm_status eltwise_binary_shape(tdm_ctx *c, tdm_node *n) {
     const eltwise_bparams *bp = n->params;
     const bdef *d = bp->d;
@@ -949,6 +993,7 @@ tdm_status eltwise_variadic_check(tdm_ctx *c, tdm_node *n) {
     return TDM_OK;
 }
 
+/* All inputs of one type, broadcast together. */
 tdm_status eltwise_variadic_shape(tdm_ctx *c, tdm_node *n) {
     const eltwise_bparams *bp = n->params;
     const tdm_value *a = tdm_in(c, n, 0);
@@ -1010,7 +1055,7 @@ tdm_status eltwise_variadic_run(tdm_ctx *c, const tdm_node *n) {
     return TDM_OK;
 }
 
-/* ---- Where --------------------------------------------------------------------------------------------------------- */
+/* ---- Where ------------------------------------------------------------------------------------------------------- */
 
 tdm_status eltwise_where_check(tdm_ctx *c, tdm_node *n) {
     if (n->n_in != 3 || n->in[0] < 0 || n->in[1] < 0 || n->in[2] < 0)
@@ -1019,10 +1064,12 @@ tdm_status eltwise_where_check(tdm_ctx *c, tdm_node *n) {
     return TDM_OK;
 }
 
+/* bool condition, X and Y of one type; the three broadcast together. */
 tdm_status eltwise_where_shape(tdm_ctx *c, tdm_node *n) {
     const tdm_value *cond = tdm_in(c, n, 0), *x = tdm_in(c, n, 1), *z = tdm_in(c, n, 2);
     if (cond->dtype != TDM_BOOL)
-        return tdm_node_error(n, TDM_INVALID_MODEL, "condition has type %s, expected bool", tdm_dtype_name(cond->dtype));
+        return tdm_node_error(n, TDM_INVALID_MODEL, "condition has type %s, expected bool",
+                              tdm_dtype_name(cond->dtype));
     if (x->dtype != z->dtype)
         return tdm_node_error(n, TDM_INVALID_MODEL, "X and Y types differ: %s and %s", tdm_dtype_name(x->dtype),
                               tdm_dtype_name(z->dtype));

@@ -1,6 +1,6 @@
 /* gather.c - indexing ops: Gather, GatherElements, OneHot, Trilu, CumSum. Data is moved by element size, so every
  * fixed-size dtype works; indices are int32 or int64 and an out-of-range index is a run-time error, not a crash. */
-#include "ops.h"
+#include "shape_util.h"
 
 static tdm_status elem_size(const tdm_node *n, const tdm_value *v, const char *what, size_t *es) {
     *es = tdm_dtype_size(v->dtype);
@@ -77,6 +77,7 @@ tdm_status gather_shape(tdm_ctx *c, tdm_node *n) {
     for (int i = 0; i < a; i++) d[k++] = x->dims[i];
     for (int i = 0; i < ix->rank; i++) d[k++] = ix->dims[i];
     for (int i = a + 1; i < x->rank; i++) d[k++] = x->dims[i];
+    if ((st = shape_check_size(n, r, d, es))) return st;
     tdm_set_shape(tdm_out(c, n, 0), x->dtype, r, d);
     n->workspace = 0;
     n->macs = 0;
@@ -202,6 +203,7 @@ tdm_status gather_onehot_shape(tdm_ctx *c, tdm_node *n) {
                               (long long)p->axis, r);
     int64_t d[TDM_MAX_RANK];
     for (int i = 0, k = 0; i < r; i++) d[i] = i == a ? depth : ix->dims[k++];
+    if ((st = shape_check_size(n, r, d, es))) return st;
     tdm_set_shape(tdm_out(c, n, 0), vv->dtype, r, d);
     n->workspace = 0;
     n->macs = 0;
@@ -366,6 +368,314 @@ tdm_status gather_cumsum_run(tdm_ctx *c, const tdm_node *n) {
     case TDM_INT64: CUMSUM_LOOP(int64_t, uint64_t); break;
     case TDM_UINT64: CUMSUM_LOOP(uint64_t, uint64_t); break;
     default: return tdm_node_error(n, TDM_UNSUPPORTED, "dtype %s", tdm_dtype_name(x->dtype));
+    }
+    return TDM_OK;
+}
+
+/* ---- GatherND ------------------------------------------------------------------------------------------------ */
+
+typedef struct gathernd_params {
+    int64_t batch_dims;
+} gathernd_params;
+
+tdm_status gather_nd_check(tdm_ctx *c, tdm_node *n) {
+    gathernd_params *p = tdm_node_params(c, n, sizeof *p);
+    if (!p) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    if (!tdm_in(c, n, 0) || !tdm_in(c, n, 1) || !tdm_out(c, n, 0))
+        return tdm_node_error(n, TDM_INVALID_MODEL, "needs inputs `data` and `indices`");
+    tdm_status st = tdm_attr_int(n, "batch_dims", 0, &p->batch_dims);
+    if (st) return st;
+    if (p->batch_dims < 0)
+        return tdm_node_error(n, TDM_INVALID_MODEL, "batch_dims %lld is negative", (long long)p->batch_dims);
+    return TDM_OK;
+}
+
+tdm_status gather_nd_shape(tdm_ctx *c, tdm_node *n) {
+    const gathernd_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1);
+    size_t es;
+    tdm_status st = elem_size(n, x, "data", &es);
+    if (st) return st;
+    if (ix->dtype != TDM_INT64 && ix->dtype != TDM_INT32)
+        return tdm_node_error(n, TDM_INVALID_MODEL, "indices must be int64, not %s", tdm_dtype_name(ix->dtype));
+    int r = x->rank, q = ix->rank, b = (int)p->batch_dims;
+    if (q < 1 || r < 1 || p->batch_dims >= (q < r ? q : r))
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "batch_dims %d needs data rank %d and indices rank %d above it",
+                              b, r, q);
+    int64_t k = ix->dims[q - 1];
+    if (k < 1 || k > r - b)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "indices last dim %lld must be in [1, %d]", (long long)k, r - b);
+    for (int i = 0; i < b; i++)
+        if (ix->dims[i] != x->dims[i])
+            return tdm_node_error(n, TDM_SHAPE_MISMATCH, "batch dim %d: indices %lld, data %lld", i,
+                                  (long long)ix->dims[i], (long long)x->dims[i]);
+    int orank = q - 1 + r - b - (int)k;
+    if (orank > TDM_MAX_RANK)
+        return tdm_node_error(n, TDM_UNSUPPORTED, "output rank %d exceeds the maximum %d", orank, TDM_MAX_RANK);
+    int64_t d[TDM_MAX_RANK];
+    int o = 0;
+    for (int i = 0; i < q - 1; i++) d[o++] = ix->dims[i];
+    for (int i = b + (int)k; i < r; i++) d[o++] = x->dims[i];
+    if ((st = shape_check_size(n, orank, d, es))) return st;
+    tdm_set_shape(tdm_out(c, n, 0), x->dtype, orank, d);
+    n->workspace = 0;
+    n->macs = 0;
+    return TDM_OK;
+}
+
+tdm_status gather_nd_run(tdm_ctx *c, const tdm_node *n) {
+    const gathernd_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1), *y = tdm_out(c, n, 0);
+    int r = x->rank, q = ix->rank, b = (int)p->batch_dims, k = (int)ix->dims[q - 1];
+    size_t es = tdm_dtype_size(x->dtype);
+    int64_t B = prod(x->dims, 0, b), bsize = prod(x->dims, b, r), M = prod(ix->dims, b, q - 1);
+    int64_t slice = prod(x->dims, b + k, r), st[TDM_MAX_RANK];
+    for (int j = 0; j < k; j++) st[j] = prod(x->dims, b + j + 1, r);
+    char *d = y->data;
+    for (int64_t bi = 0; bi < B; bi++)
+        for (int64_t m = 0; m < M; m++, d += (size_t)slice * es) {
+            int64_t off = 0, t = (bi * M + m) * k;
+            for (int j = 0; j < k; j++) {
+                int64_t v = index_at(ix->data, ix->dtype, t + j), dim = x->dims[b + j];
+                if (v < -dim || v >= dim)
+                    return tdm_node_error(n, TDM_INVALID_ARGUMENT, "index %lld is out of range for dim %d of size %lld",
+                                          (long long)v, b + j, (long long)dim);
+                off += (v < 0 ? v + dim : v) * st[j];
+            }
+            if (slice) memcpy(d, (const char *)x->data + (size_t)(bi * bsize + off) * es, (size_t)slice * es);
+        }
+    return TDM_OK;
+}
+
+/* ---- ScatterElements, Scatter, ScatterND --------------------------------------------------------------------- */
+
+enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN };
+
+typedef struct scatter_params {
+    int64_t axis;
+    int reduction;
+} scatter_params;
+
+tdm_status gather_scatter_check(tdm_ctx *c, tdm_node *n) {
+    scatter_params *p = tdm_node_params(c, n, sizeof *p);
+    if (!p) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    if (!tdm_in(c, n, 0) || !tdm_in(c, n, 1) || !tdm_in(c, n, 2) || !tdm_out(c, n, 0))
+        return tdm_node_error(n, TDM_INVALID_MODEL, "needs inputs `data`, `indices` and `updates`");
+    const char *red;
+    tdm_status st = tdm_attr_int(n, "axis", 0, &p->axis);
+    if (st || (st = tdm_attr_string(n, "reduction", "none", &red))) return st;
+    if (!strcmp(red, "none")) p->reduction = RED_NONE;
+    else if (!strcmp(red, "add")) p->reduction = RED_ADD;
+    else if (!strcmp(red, "mul")) p->reduction = RED_MUL;
+    else if (!strcmp(red, "max")) p->reduction = RED_MAX;
+    else if (!strcmp(red, "min")) p->reduction = RED_MIN;
+    else return tdm_node_error(n, TDM_INVALID_MODEL, "unknown reduction '%s'", red);
+    return TDM_OK;
+}
+
+/* Integer reductions go through uint64 so that overflow wraps instead of being undefined. */
+#define RED_INT(T, U)                                                                                              \
+    do {                                                                                                           \
+        T a, b;                                                                                                    \
+        memcpy(&a, dst, sizeof a);                                                                                 \
+        memcpy(&b, src, sizeof b);                                                                                 \
+        uint64_t ua = (U)a, ub = (U)b;                                                                             \
+        if (red == RED_ADD) a = (T)(U)(ua + ub);                                                                   \
+        else if (red == RED_MUL) a = (T)(U)(ua * ub);                                                              \
+        else if (red == RED_MAX) a = b > a ? b : a;                                                                \
+        else a = b < a ? b : a;                                                                                    \
+        memcpy(dst, &a, sizeof a);                                                                                 \
+    } while (0)
+#define RED_FLT(T)                                                                                                 \
+    do {                                                                                                           \
+        T a, b;                                                                                                    \
+        memcpy(&a, dst, sizeof a);                                                                                 \
+        memcpy(&b, src, sizeof b);                                                                                 \
+        if (red == RED_ADD) a = a + b;                                                                             \
+        else if (red == RED_MUL) a = a * b;                                                                        \
+        else if (red == RED_MAX) a = b > a ? b : a;                                                                \
+        else a = b < a ? b : a;                                                                                    \
+        memcpy(dst, &a, sizeof a);                                                                                 \
+    } while (0)
+
+/* dst = reduce(dst, src) for one element. */
+static void reduce_elem(void *dst, const void *src, tdm_dtype dt, int red, size_t es) {
+    switch (red == RED_NONE ? TDM_UNDEFINED : dt) {
+    case TDM_FLOAT: RED_FLT(float); break;
+    case TDM_DOUBLE: RED_FLT(double); break;
+    case TDM_INT8: RED_INT(int8_t, uint8_t); break;
+    case TDM_UINT8: RED_INT(uint8_t, uint8_t); break;
+    case TDM_INT16: RED_INT(int16_t, uint16_t); break;
+    case TDM_UINT16: RED_INT(uint16_t, uint16_t); break;
+    case TDM_INT32: RED_INT(int32_t, uint32_t); break;
+    case TDM_UINT32: RED_INT(uint32_t, uint32_t); break;
+    case TDM_INT64: RED_INT(int64_t, uint64_t); break;
+    case TDM_UINT64: RED_INT(uint64_t, uint64_t); break;
+    default: memcpy(dst, src, es); break;
+    }
+}
+
+/* Shared shape checks of the scatter ops: the output is the data's shape; updates must match `want_rank/want`. */
+static tdm_status scatter_common(tdm_ctx *c, tdm_node *n, int want_rank, const int64_t *want) {
+    const scatter_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1), *u = tdm_in(c, n, 2);
+    size_t es;
+    tdm_status st = elem_size(n, x, "data", &es);
+    if (st) return st;
+    if (ix->dtype != TDM_INT64 && ix->dtype != TDM_INT32)
+        return tdm_node_error(n, TDM_INVALID_MODEL, "indices must be int32 or int64, not %s", tdm_dtype_name(ix->dtype));
+    if (u->dtype != x->dtype)
+        return tdm_node_error(n, TDM_INVALID_MODEL, "updates are %s but data is %s", tdm_dtype_name(u->dtype),
+                              tdm_dtype_name(x->dtype));
+    if (p->reduction != RED_NONE && (x->dtype == TDM_BOOL || x->dtype == TDM_FLOAT16))
+        return tdm_node_error(n, TDM_UNSUPPORTED, "reduction on %s data is not supported", tdm_dtype_name(x->dtype));
+    int same = u->rank == want_rank;
+    for (int i = 0; same && i < want_rank; i++) same = u->dims[i] == want[i];
+    if (!same) return tdm_node_error(n, TDM_SHAPE_MISMATCH, "updates shape does not match the indices");
+    tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, x->dims);
+    n->workspace = 0;
+    n->macs = 0;
+    return TDM_OK;
+}
+
+tdm_status gather_scatter_elements_shape(tdm_ctx *c, tdm_node *n) {
+    const scatter_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1);
+    int a = tdm_axis(p->axis, x->rank);
+    if (a < 0 || ix->rank != x->rank)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "axis %lld / indices rank %d do not fit data rank %d",
+                              (long long)p->axis, ix->rank, x->rank);
+    for (int i = 0; i < x->rank; i++)
+        if (i != a && ix->dims[i] > x->dims[i])
+            return tdm_node_error(n, TDM_SHAPE_MISMATCH, "indices dim %d = %lld exceeds data dim %lld", i,
+                                  (long long)ix->dims[i], (long long)x->dims[i]);
+    return scatter_common(c, n, ix->rank, ix->dims);
+}
+
+tdm_status gather_scatter_elements_run(tdm_ctx *c, const tdm_node *n) {
+    const scatter_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1), *u = tdm_in(c, n, 2), *y = tdm_out(c, n, 0);
+    int r = x->rank, a = tdm_axis(p->axis, r);
+    size_t es = tdm_dtype_size(x->dtype);
+    int64_t total = tdm_numel(ix), dim = x->dims[a], xst[TDM_MAX_RANK], idx[TDM_MAX_RANK] = {0}, base = 0;
+    if (y->data != x->data && tdm_numel(x)) memcpy(y->data, x->data, (size_t)tdm_numel(x) * es);
+    int64_t s = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        xst[i] = s;
+        s *= x->dims[i];
+    }
+    const char *src = u->data;
+    for (int64_t e = 0; e < total; e++, src += es) {
+        int64_t k = index_at(ix->data, ix->dtype, e);
+        if (k < -dim || k >= dim)
+            return tdm_node_error(n, TDM_INVALID_ARGUMENT, "index %lld is out of range for axis %d of size %lld",
+                                  (long long)k, a, (long long)dim);
+        if (k < 0) k += dim;
+        reduce_elem((char *)y->data + (size_t)(base + k * xst[a]) * es, src, x->dtype, p->reduction, es);
+        for (int i = r - 1; i >= 0; i--) {
+            if (i != a) base += xst[i];
+            if (++idx[i] < ix->dims[i]) break;
+            if (i != a) base -= xst[i] * ix->dims[i];
+            idx[i] = 0;
+        }
+    }
+    return TDM_OK;
+}
+
+tdm_status gather_scatter_nd_shape(tdm_ctx *c, tdm_node *n) {
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1);
+    int q = ix->rank, r = x->rank;
+    int64_t k = q > 0 ? ix->dims[q - 1] : 0, want[2 * TDM_MAX_RANK];
+    if (q < 1 || k < 1 || k > r)
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "indices last dim %lld must be in [1, data rank %d]",
+                              (long long)k, r);
+    int wr = 0;
+    for (int i = 0; i < q - 1; i++) want[wr++] = ix->dims[i];
+    for (int i = (int)k; i < r; i++) want[wr++] = x->dims[i];
+    return scatter_common(c, n, wr, want);
+}
+
+tdm_status gather_scatter_nd_run(tdm_ctx *c, const tdm_node *n) {
+    const scatter_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *ix = tdm_in(c, n, 1), *u = tdm_in(c, n, 2), *y = tdm_out(c, n, 0);
+    int r = x->rank, q = ix->rank, k = (int)ix->dims[q - 1];
+    size_t es = tdm_dtype_size(x->dtype);
+    int64_t M = prod(ix->dims, 0, q - 1), slice = prod(x->dims, k, r), st[TDM_MAX_RANK];
+    for (int j = 0; j < k; j++) st[j] = prod(x->dims, j + 1, r);
+    if (y->data != x->data && tdm_numel(x)) memcpy(y->data, x->data, (size_t)tdm_numel(x) * es);
+    const char *src = u->data;
+    for (int64_t m = 0; m < M; m++, src += (size_t)slice * es) {
+        int64_t off = 0;
+        for (int j = 0; j < k; j++) {
+            int64_t v = index_at(ix->data, ix->dtype, m * k + j), dim = x->dims[j];
+            if (v < -dim || v >= dim)
+                return tdm_node_error(n, TDM_INVALID_ARGUMENT, "index %lld is out of range for dim %d of size %lld",
+                                      (long long)v, j, (long long)dim);
+            off += (v < 0 ? v + dim : v) * st[j];
+        }
+        char *d = (char *)y->data + (size_t)off * es;
+        if (p->reduction == RED_NONE) {
+            if (slice) memcpy(d, src, (size_t)slice * es);
+        } else {
+            for (int64_t i = 0; i < slice; i++) reduce_elem(d + (size_t)i * es, src + (size_t)i * es, x->dtype, p->reduction, es);
+        }
+    }
+    return TDM_OK;
+}
+
+/* ---- ReverseSequence ----------------------------------------------------------------------------------------- */
+
+typedef struct revseq_params {
+    int64_t batch_axis, time_axis;
+} revseq_params;
+
+tdm_status gather_revseq_check(tdm_ctx *c, tdm_node *n) {
+    revseq_params *p = tdm_node_params(c, n, sizeof *p);
+    if (!p) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    if (!tdm_in(c, n, 0) || !tdm_in(c, n, 1) || !tdm_out(c, n, 0))
+        return tdm_node_error(n, TDM_INVALID_MODEL, "needs inputs `input` and `sequence_lens`");
+    tdm_status st = tdm_attr_int(n, "batch_axis", 1, &p->batch_axis);
+    if (st || (st = tdm_attr_int(n, "time_axis", 0, &p->time_axis))) return st;
+    if ((p->batch_axis != 0 && p->batch_axis != 1) || (p->time_axis != 0 && p->time_axis != 1) ||
+        p->batch_axis == p->time_axis)
+        return tdm_node_error(n, TDM_INVALID_MODEL, "batch_axis and time_axis must be 0 and 1 in some order");
+    return TDM_OK;
+}
+
+tdm_status gather_revseq_shape(tdm_ctx *c, tdm_node *n) {
+    const revseq_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *sl = tdm_in(c, n, 1);
+    size_t es;
+    tdm_status st = elem_size(n, x, "input", &es);
+    if (st) return st;
+    if (x->rank < 2) return tdm_node_error(n, TDM_SHAPE_MISMATCH, "input rank %d, expected >= 2", x->rank);
+    if (sl->dtype != TDM_INT64 || sl->rank != 1 || sl->dims[0] != x->dims[p->batch_axis])
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "sequence_lens must be int64 of shape [%lld]",
+                              (long long)x->dims[p->batch_axis]);
+    tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, x->dims);
+    n->workspace = 0;
+    n->macs = 0;
+    return TDM_OK;
+}
+
+tdm_status gather_revseq_run(tdm_ctx *c, const tdm_node *n) {
+    const revseq_params *p = n->params;
+    tdm_value *x = tdm_in(c, n, 0), *sl = tdm_in(c, n, 1), *y = tdm_out(c, n, 0);
+    size_t es = tdm_dtype_size(x->dtype);
+    int64_t B = x->dims[p->batch_axis], T = x->dims[p->time_axis], inner = prod(x->dims, 2, x->rank);
+    int64_t sb = p->batch_axis == 0 ? T * inner : inner, stt = p->time_axis == 0 ? B * inner : inner;
+    size_t row = (size_t)inner * es;
+    if (!row) return TDM_OK;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t len = ((const int64_t *)sl->data)[b];
+        if (len < 0 || len > T)
+            return tdm_node_error(n, TDM_INVALID_ARGUMENT, "sequence_lens[%lld] = %lld is outside [0, %lld]",
+                                  (long long)b, (long long)len, (long long)T);
+        for (int64_t t = 0; t < T; t++) {
+            int64_t from = t < len ? len - 1 - t : t;
+            memcpy((char *)y->data + (size_t)(b * sb + t * stt) * es,
+                   (const char *)x->data + (size_t)(b * sb + from * stt) * es, row);
+        }
     }
     return TDM_OK;
 }

@@ -46,6 +46,7 @@ tdm_status shape_transpose_shape(tdm_ctx *c, tdm_node *n) {
     return TDM_OK;
 }
 
+/* Output dim i reads input dim perm[i]: the strided copy merges contiguous runs and tiles transposing layouts. */
 tdm_status shape_transpose_run(tdm_ctx *c, const tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0), *y = tdm_out(c, n, 0);
     int perm[TDM_MAX_RANK];
@@ -231,6 +232,9 @@ static tdm_status pad_resolve(tdm_ctx *c, const tdm_node *n, const tdm_value *x,
         if (a < 0) return tdm_node_error(n, TDM_SHAPE_MISMATCH, "pad axis %lld is out of range", (long long)axes[i]);
         b[a] = pads[i];
         e[a] = pads[i + cnt];
+        if (b[a] > ((int64_t)1 << 40) || e[a] > ((int64_t)1 << 40) || b[a] < -x->dims[a] || e[a] < -x->dims[a])
+            return tdm_node_error(n, TDM_SHAPE_MISMATCH, "pads %lld, %lld are out of range for axis %d of size %lld",
+                                  (long long)b[a], (long long)e[a], a, (long long)x->dims[a]);
         if (x->dims[a] + b[a] + e[a] < 0)
             return tdm_node_error(n, TDM_SHAPE_MISMATCH, "pads crop axis %d of size %lld below zero", a,
                                   (long long)x->dims[a]);
@@ -257,6 +261,7 @@ tdm_status shape_pad_shape(tdm_ctx *c, tdm_node *n) {
     if (c->opset < 11 && p->value != 0 && x->dtype == TDM_FLOAT16)
         return tdm_node_error(n, TDM_UNSUPPORTED, "a non-zero pad value for float16 is not supported");
     for (int i = 0; i < x->rank; i++) d[i] = x->dims[i] + b[i] + e[i];
+    if ((st = shape_check_size(n, x->rank, d, es))) return st;
     tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, d);
     n->workspace = 0;
     n->macs = 0;
@@ -357,7 +362,10 @@ tdm_status shape_expand_shape(tdm_ctx *c, tdm_node *n) {
     size_t es;
     tdm_status st = shape_elem_size(n, x, "input", &es);
     if (st || (st = shape_need_const(n, s, "shape")) || (st = tdm_const_ints(n, s, shp, TDM_MAX_RANK, &cnt))) return st;
-    if ((st = tdm_broadcast_shape(n, x->rank, x->dims, cnt, shp, &r, d))) return st;
+    for (int i = 0; i < cnt; i++)
+        if (shp[i] < 0) return tdm_node_error(n, TDM_INVALID_MODEL, "shape[%d] = %lld is negative", i, (long long)shp[i]);
+    if ((st = tdm_broadcast_shape(n, x->rank, x->dims, cnt, shp, &r, d)) || (st = shape_check_size(n, r, d, es)))
+        return st;
     tdm_set_shape(tdm_out(c, n, 0), x->dtype, r, d);
     n->workspace = 0;
     n->macs = 0;
@@ -414,7 +422,12 @@ tdm_status shape_tile_shape(tdm_ctx *c, tdm_node *n) {
     size_t es;
     tdm_status st = shape_elem_size(n, x, "input", &es);
     if (st || (st = tile_repeats(c, n, x, rep))) return st;
-    for (int i = 0; i < x->rank; i++) d[i] = x->dims[i] * rep[i];
+    for (int i = 0; i < x->rank; i++) {
+        if (rep[i] && x->dims[i] > ((int64_t)1 << 47) / rep[i])
+            return tdm_node_error(n, TDM_UNSUPPORTED, "output of more than 2^47 elements is not supported");
+        d[i] = x->dims[i] * rep[i];
+    }
+    if ((st = shape_check_size(n, x->rank, d, es))) return st;
     tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, d);
     n->workspace = 0;
     n->macs = 0;

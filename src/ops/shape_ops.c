@@ -49,6 +49,21 @@ void shape_copy_bytes(void *dst, const void *src, size_t bytes) {
     if (bytes && dst != src) memcpy(dst, src, bytes);
 }
 
+tdm_status shape_check_size(const tdm_node *n, int rank, const int64_t *dims, size_t es) {
+    const int64_t limit = (int64_t)1 << 47;
+    int64_t bytes = (int64_t)(es ? es : 1);
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0) return tdm_node_error(n, TDM_SHAPE_MISMATCH, "output dim %d is negative", i);
+        if (dims[i] == 0) return TDM_OK;
+    }
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] > limit / bytes)
+            return tdm_node_error(n, TDM_UNSUPPORTED, "output of more than 2^47 bytes is not supported");
+        bytes *= dims[i];
+    }
+    return TDM_OK;
+}
+
 /* Fill count elements of es bytes each with the pattern at val (doubling memcpy; memset when all zero). */
 void shape_fill_pattern(void *dst, int64_t count, const void *val, size_t es) {
     if (count <= 0) return;
@@ -99,7 +114,9 @@ typedef struct sc_job {
     const char *src;
     char *dst;
     size_t es;
-    int64_t rows, rows_per_task;
+    int64_t rows, rows_per_task; /* work items (rows, or tiles when tile_dim >= 0) */
+    int tile_dim;                 /* -1: plain rows */
+    int64_t tile;
 } sc_job;
 
 /* One row: L elements with strides ss (source) and ds (destination). Fixed-size memcpy compiles to a load/store. */
@@ -143,10 +160,39 @@ static void sc_rows(const sc_job *j, int64_t r0, int64_t r1) {
     }
 }
 
+/* Transposing layouts (source contiguous along some outer dim k, destination along the last): rows read with a
+ * large stride would touch a new cache line per element, so copy TxT tiles of (k, last) instead. Work item w is one
+ * block of T indices of dim k under one combination of the other outer dims. */
+static void sc_tiles(const sc_job *j, int64_t w0, int64_t w1) {
+    int L = j->rank - 1, k = j->tile_dim;
+    int64_t T = j->tile, dk = j->dims[k], dl = j->dims[L], nkb = (dk + T - 1) / T;
+    int64_t ssk = j->sstr[k], dsk = j->dstr[k], ssl = j->sstr[L], dsl = j->dstr[L];
+    ptrdiff_t es = (ptrdiff_t)j->es;
+    for (int64_t w = w0; w < w1; w++) {
+        int64_t o = w / nkb, kb = w % nkb, so = 0, dof = 0;
+        for (int i = L - 1; i >= 0; i--) {
+            if (i == k) continue;
+            int64_t q = o % j->dims[i];
+            o /= j->dims[i];
+            so += q * j->sstr[i];
+            dof += q * j->dstr[i];
+        }
+        int64_t k0 = kb * T, k1 = k0 + T < dk ? k0 + T : dk;
+        for (int64_t l0 = 0; l0 < dl; l0 += T) {
+            int64_t l1 = l0 + T < dl ? l0 + T : dl;
+            for (int64_t i = k0; i < k1; i++)
+                sc_copy_row(j->dst + (ptrdiff_t)(dof + i * dsk + l0 * dsl) * es,
+                            j->src + (ptrdiff_t)(so + i * ssk + l0 * ssl) * es, l1 - l0, ssl, dsl, j->es);
+        }
+    }
+}
+
 static void sc_task(void *ctx, size_t i) {
     const sc_job *j = ctx;
     int64_t r0 = (int64_t)i * j->rows_per_task, r1 = r0 + j->rows_per_task;
-    sc_rows(j, r0, r1 < j->rows ? r1 : j->rows);
+    if (r1 > j->rows) r1 = j->rows;
+    if (j->tile_dim >= 0) sc_tiles(j, r0, r1);
+    else sc_rows(j, r0, r1);
 }
 
 /* Run the copy: dims/strides as given (rank <= SC_MAX), src/dst already offset to the box origin. */
@@ -177,10 +223,21 @@ void shape_strided_copy(tdm_pool *pool, int rank, const int64_t *dims, const int
     j.dst = dst;
     j.es = es;
     j.rows = shape_prod(j.dims, 0, j.rank - 1);
+    j.tile_dim = -1;
+    j.tile = es <= 2 ? 64 : 32;
+    int L = j.rank - 1;
+    if (L > 0 && j.sstr[L] != 1 && j.sstr[L] != 0 && j.dstr[L] == 1 && j.dims[L] >= 4)
+        for (int k = L - 1; k >= 0; k--)
+            if (j.sstr[k] == 1 && j.dims[k] >= 4) {
+                j.tile_dim = k;
+                j.rows = j.rows / j.dims[k] * ((j.dims[k] + j.tile - 1) / j.tile);
+                break;
+            }
     int threads = tdm_pool_threads(pool);
-    int64_t bytes = j.rows * j.dims[j.rank - 1] * (int64_t)es;
+    int64_t bytes = shape_prod(j.dims, 0, j.rank) * (int64_t)es;
     if (threads <= 1 || bytes < (1 << 16) || j.rows < 2) {
-        sc_rows(&j, 0, j.rows);
+        if (j.tile_dim >= 0) sc_tiles(&j, 0, j.rows);
+        else sc_rows(&j, 0, j.rows);
         return;
     }
     int64_t tasks = (int64_t)threads * 4;
@@ -425,10 +482,19 @@ tdm_status shape_dropout_check(tdm_ctx *c, tdm_node *n) {
     return TDM_OK;
 }
 
-/* A training_mode input that is (or may be) true would make the output random: refuse it. */
-static int dropout_training(const tdm_value *t) {
-    if (!t || !t->data || tdm_numel(t) < 1) return 0;
-    return *(const unsigned char *)t->data != 0;
+/* A true training_mode makes the output random, which this engine does not do, except with ratio 0 where training
+ * is the identity too (scale 1, nothing dropped). Returns 1 when the node must be refused; ratio may still be
+ * unknown (data NULL) at plan time, and then only a known-true training_mode with no ratio input is refused. */
+static int dropout_refuse(const tdm_value *tm, const tdm_value *ratio) {
+    if (!tm || !tm->data || tdm_numel(tm) < 1 || *(const unsigned char *)tm->data == 0) return 0;
+    if (!ratio) return 1; /* default ratio 0.5 */
+    if (!ratio->data || tdm_numel(ratio) < 1) return 0;
+    double r;
+    if (ratio->dtype == TDM_FLOAT) r = *(const float *)ratio->data;
+    else if (ratio->dtype == TDM_DOUBLE) r = *(const double *)ratio->data;
+    else if (ratio->dtype == TDM_FLOAT16) r = (*(const uint16_t *)ratio->data & 0x7fff) ? 1 : 0;
+    else return 1;
+    return r != 0;
 }
 
 tdm_status shape_dropout_shape(tdm_ctx *c, tdm_node *n) {
@@ -437,8 +503,8 @@ tdm_status shape_dropout_shape(tdm_ctx *c, tdm_node *n) {
     tdm_status st = shape_elem_size(n, x, "data", &es);
     if (st) return st;
     if (tm && tm->dtype != TDM_BOOL) return tdm_node_error(n, TDM_INVALID_MODEL, "training_mode must be bool");
-    if (tdm_is_const(tm) && dropout_training(tm))
-        return tdm_node_error(n, TDM_UNSUPPORTED, "training_mode = true is not supported (inference only)");
+    if (dropout_refuse(tm, tdm_in(c, n, 1)))
+        return tdm_node_error(n, TDM_UNSUPPORTED, "training_mode = true with ratio != 0 is not supported (random)");
     tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, x->dims);
     if (mask) tdm_set_shape(mask, c->opset >= 10 ? TDM_BOOL : x->dtype, x->rank, x->dims);
     n->workspace = 0;
@@ -448,8 +514,8 @@ tdm_status shape_dropout_shape(tdm_ctx *c, tdm_node *n) {
 
 tdm_status shape_dropout_run(tdm_ctx *c, const tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0), *y = tdm_out(c, n, 0), *mask = tdm_out(c, n, 1);
-    if (dropout_training(tdm_in(c, n, 2)))
-        return tdm_node_error(n, TDM_UNSUPPORTED, "training_mode = true is not supported (inference only)");
+    if (dropout_refuse(tdm_in(c, n, 2), tdm_in(c, n, 1)))
+        return tdm_node_error(n, TDM_UNSUPPORTED, "training_mode = true with ratio != 0 is not supported (random)");
     shape_copy_bytes(y->data, x->data, (size_t)tdm_numel(y) * tdm_dtype_size(y->dtype));
     if (mask) {
         unsigned char one[16];

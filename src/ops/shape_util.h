@@ -19,6 +19,9 @@ int64_t shape_prod(const int64_t *d, int from, int to);         /* d[from] * ...
 void shape_copy_bytes(void *dst, const void *src, size_t bytes); /* memcpy unless empty or in place */
 /* Fill count elements of es bytes with the pattern at val. */
 void shape_fill_pattern(void *dst, int64_t count, const void *val, size_t es);
+/* TDM_UNSUPPORTED if a tensor of these dims and element size would exceed 2^47 bytes (or overflow int64): guards
+ * shapes computed from data (Expand, Tile, Pad, ConstantOfShape, Gather...) before the planner sizes buffers. */
+tdm_status shape_check_size(const tdm_node *n, int rank, const int64_t *dims, size_t es);
 /* Store v as one element of dtype dt (float16: zero only). */
 void shape_put_scalar(void *dst, tdm_dtype dt, double v);
 /* Copy an index box of `rank` (<= SC_MAX) dims from src to dst with per-side element strides (negative and zero
