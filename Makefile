@@ -36,6 +36,12 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# Only the per-ISA kernel files get ISA flags; the dispatcher checks the CPU before calling them.
+ARCH := $(shell $(CC) -dumpmachine)
+ifneq ($(filter x86_64%,$(ARCH)),)
+$(BUILD)/obj/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma -O3
+endif
+
 $(BUILD)/libtandem.a: $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -67,20 +73,26 @@ clean:
 -include $(ENGINE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 # ---- fuzzing (owned by tests/fuzz; see tests/fuzz/README.md) ------------------------------------------------------
-# `make fuzz` builds the libFuzzer targets with clang straight from the engine sources (not the gcc-built library),
-# under ASan+UBSan. tests/fuzz_smoke.sh builds and runs them.
+# `make fuzz` builds the libFuzzer targets with clang from the engine sources (its own objects in build/fuzz-obj, not
+# the gcc-built library), under ASan+UBSan. tests/fuzz_smoke.sh builds and runs them.
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 -std=c11 \
               -D_POSIX_C_SOURCE=200809L -Iinclude -pthread
-FUZZ_DEPS  := $(ENGINE_SRC) $(wildcard include/*.h src/engine/*.h src/ops/*.h src/ops/*.def src/kernels/*.h)
+FUZZ_OBJ   := $(patsubst src/%.c,build/fuzz-obj/%.o,$(ENGINE_SRC))
 
 .PHONY: fuzz
 fuzz: build/fuzz_load build/fuzz_tensor
 
-build/fuzz_load: tests/fuzz/fuzz_load.c $(FUZZ_DEPS)
-	@mkdir -p build
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_load.c $(ENGINE_SRC) -lm
+build/fuzz-obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
 
-build/fuzz_tensor: tests/fuzz/fuzz_tensor.c $(FUZZ_DEPS)
-	@mkdir -p build
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_tensor.c $(ENGINE_SRC) -lm
+# the per-ISA kernel files get their ISA flags, as in the main build
+ifneq ($(filter x86_64%,$(shell $(FUZZ_CC) -dumpmachine 2>/dev/null)),)
+build/fuzz-obj/kernels/%_avx2.o: FUZZ_FLAGS += -mavx2 -mfma
+endif
+
+build/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) include/tandem.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJ) -lm
+
+-include $(FUZZ_OBJ:.o=.d)

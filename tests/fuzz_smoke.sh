@@ -8,7 +8,8 @@
 #   FUZZ_JOBS=4 tests/fuzz_smoke.sh        libFuzzer fork mode on 4 processes: keeps going after a crash, leak or
 #                                          timeout, so one session collects every distinct finding
 #
-# Crashing inputs are written to build/fuzz-artifacts/<target>/ (paths printed); reproduce one with
+# Crashing inputs are written to build/fuzz-artifacts/<target>/ (or $FUZZ_ARTIFACTS/<target>/; paths printed);
+# reproduce one with
 #   build/fuzz_load build/fuzz-artifacts/fuzz_load/crash-<sha1>
 set -u
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_TARGETS=${FUZZ_TARGETS:-fuzz_load fuzz_tensor}
 SHARED=${TDM_SHARED:-../shared}
 NODE_DIR=/usr/share/libonnx-testdata/data/node
-ART_DIR=build/fuzz-artifacts
+ART_DIR=${FUZZ_ARTIFACTS:-build/fuzz-artifacts}
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "SKIP: clang is absent: the libFuzzer targets need clang (apt-get install clang)"
@@ -102,8 +103,10 @@ for target in $FUZZ_TARGETS; do
     fi
     before=$(ls "$ART_DIR/$target" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | sort)
     echo "=== $target: ${FUZZ_SECONDS} s on $seeds seed inputs${FUZZ_JOBS:+, $FUZZ_JOBS jobs} (log: $log)"
+    # run a private copy: a `make clean` elsewhere during a long session must not pull the binary away
+    cp "build/$target" "$probe_dir/$target"
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-        "build/$target" -max_total_time="$FUZZ_SECONDS" -max_len=200000 -timeout=10 -rss_limit_mb=2048 \
+        "$probe_dir/$target" -max_total_time="$FUZZ_SECONDS" -max_len=200000 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 "${fork_opts[@]}" -artifact_prefix="$ART_DIR/$target/" "$corpus" >"$log" 2>&1
     rc=$?
     # "#123 DONE cov: 456 ft: 789 corp: 321/1234Kb ..." (fork mode: the last "#N: cov: ..." line) and final stats

@@ -119,6 +119,10 @@ typedef struct tdm_node {
      * declare TDM_OPF_FUSE_ACT). */
     int act;            /* TDM_ACT_* */
     float act_alpha, act_beta;
+    /* plan-time residual fusion (session node copies only; honoured by ops that declare TDM_OPF_FUSE_RESIDUAL):
+     * `residual` is a value added to the output before the activation, and `fused_out` the value the op then
+     * writes instead of out[0]. Both -1 when unused. */
+    int residual, fused_out;
     /* per plan (valid in the session's node copies) */
     size_t workspace;
     int64_t macs;
@@ -143,7 +147,8 @@ typedef tdm_status (*tdm_run_fn)(tdm_ctx *c, const tdm_node *n);
 
 enum {
     TDM_OPF_SHAPE_ONLY = 1, /* output depends only on input shapes (Shape, Size): always folded at plan time */
-    TDM_OPF_FUSE_ACT = 2    /* run() applies node->act in its epilogue                                       */
+    TDM_OPF_FUSE_ACT = 2,   /* run() applies node->act in its epilogue                                       */
+    TDM_OPF_FUSE_RESIDUAL = 4 /* run() adds node->residual before the activation and writes node->fused_out    */
 };
 
 typedef struct tdm_op_info {

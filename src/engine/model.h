@@ -8,6 +8,7 @@
 struct tdm_model {
     tdm_alloc alloc;
     int64_t ir_version, opset;
+    int optimize;           /* load-time and plan-time fusion enabled (tdm_load_options.no_optimize == 0)        */
     int has_opset;          /* the model imports the default domain (required once a default-domain node exists) */
     char *producer;
     tdm_value *values;      /* every value; constants point into `weights` once loading finishes               */
@@ -39,6 +40,8 @@ struct tdm_session {
     tdm_value *values;      /* per-plan copy of the model's value table                                         */
     tdm_node *nodes;        /* per-plan copy of the model's nodes (workspace, macs)                              */
     int *exec, n_exec;      /* node indices that run at run time                                                 */
+    int *exec_pos, *exec_uses; /* per value: defining exec position and reader count (residual fusion scratch)   */
+    int optimize;           /* plan-time fusion on (the model was loaded with optimisation)                      */
     void **folded;          /* blocks of values folded at plan time                                              */
     int n_folded, cap_folded;
     int keep_failed;        /* a folded block could not be recorded: the plan fails                          */

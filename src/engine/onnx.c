@@ -389,6 +389,7 @@ static tdm_status parse_node(parser *ps, const uint8_t *p, size_t len, tdm_node 
                        n->op_type);
         goto out;
     }
+    n->residual = n->fused_out = -1;
     n->out = tdm_calloc(al, (size_t)(n->n_out ? n->n_out : 1), sizeof(int));
     n->in = tdm_calloc(al, (size_t)(n->n_in ? n->n_in : 1), sizeof(int));
     if (!n->out || !n->in) {

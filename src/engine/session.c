@@ -65,7 +65,8 @@ static tdm_status load_common(const void *data, size_t size, const tdm_load_opti
     m->alloc = al;
     tdm_status st = tdm_onnx_parse(m, data, size, base_dir);
     if (!st) st = record_source_nodes(m);
-    if (!st) st = tdm_graph_prepare(m, !(opts && opts->no_optimize));
+    m->optimize = !(opts && opts->no_optimize);
+    if (!st) st = tdm_graph_prepare(m, m->optimize);
     if (!st) {
         for (int i = 0; i < m->n_inputs && !st; i++) {
             tdm_value *v = &m->values[m->inputs[i]];
@@ -164,6 +165,9 @@ static void plan_release(tdm_session *s) {
     tdm_free(a, s->values);
     tdm_free(a, s->nodes);
     tdm_free(a, s->exec);
+    tdm_free(a, s->exec_pos);
+    tdm_free(a, s->exec_uses);
+    s->exec_pos = s->exec_uses = NULL;
     if (s->exec_names)
         for (int i = 0; i < s->n_exec; i++) tdm_free(a, s->exec_names[i]);
     tdm_free(a, s->exec_names);
@@ -263,6 +267,67 @@ static size_t value_bytes(const tdm_value *v) {
     return ALIGN_UP(b ? b : 1);
 }
 
+/* The values a node reads and writes at run time, after plan-time fusion: inputs plus the fused residual, and
+ * out[0] replaced by fused_out. */
+static int node_in(const tdm_node *n, int j) { return j < n->n_in ? n->in[j] : n->residual; }
+static int node_nin(const tdm_node *n) { return n->n_in + (n->residual >= 0); }
+static int node_out(const tdm_node *n, int j) { return j == 0 && n->fused_out >= 0 ? n->fused_out : n->out[j]; }
+
+static int same_shape(const tdm_value *a, const tdm_value *b) {
+    if (a->rank != b->rank || a->dtype != b->dtype) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i]) return 0;
+    return 1;
+}
+
+/* Residual fusion, once shapes are known: Add(P(x), R) where P declares TDM_OPF_FUSE_RESIDUAL, has no activation
+ * yet, and is the only reader of its output, and R has exactly P's output shape and is ready before P runs. P then
+ * adds R in its epilogue, takes over the Add's activation (Add+Relu was fused at load) and writes the Add's output;
+ * the Add leaves the run list. This is the ResNet block's "conv, add the shortcut, ReLU" in one pass. */
+static void fuse_residuals(tdm_session *s) {
+    const tdm_model *m = s->model;
+    int *pos = s->exec_pos, *uses = s->exec_uses;
+    for (int v = 0; v < m->n_values; v++) {
+        pos[v] = -1;
+        uses[v] = s->values[v].is_output;
+    }
+    for (int k = 0; k < s->n_exec; k++) {
+        const tdm_node *n = &s->nodes[s->exec[k]];
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j] >= 0) pos[n->out[j]] = k;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) uses[n->in[j]]++;
+    }
+    int w = 0;
+    for (int k = 0; k < s->n_exec; k++) {
+        tdm_node *a = &s->nodes[s->exec[k]];
+        int fused = 0;
+        if (strcmp(a->op_type, "Add") == 0 && a->n_in == 2 && a->n_out == 1 && a->in[0] >= 0 && a->in[1] >= 0 &&
+            a->in[0] != a->in[1]) {
+            for (int side = 0; side < 2 && !fused; side++) {
+                int x = a->in[side], r = a->in[1 - side];
+                if (pos[x] < 0 || uses[x] != 1 || s->values[x].is_output) continue;
+                tdm_node *p = &s->nodes[s->exec[pos[x]]];
+                if (!(p->op->flags & TDM_OPF_FUSE_RESIDUAL) || p->act != TDM_ACT_NONE || p->residual >= 0 ||
+                    p->out[0] != x)
+                    continue;
+                const tdm_value *xv = &s->values[x], *rv = &s->values[r];
+                if (xv->dtype != TDM_FLOAT || !same_shape(xv, rv) || !same_shape(xv, &s->values[a->out[0]])) continue;
+                if (rv->kind != TDM_V_CONST && rv->kind != TDM_V_INPUT && !(pos[r] >= 0 && pos[r] < pos[x])) continue;
+                p->residual = r;
+                p->fused_out = a->out[0];
+                p->act = a->act;
+                p->act_alpha = a->act_alpha;
+                p->act_beta = a->act_beta;
+                pos[a->out[0]] = pos[x];
+                fused = 1;
+            }
+        }
+        if (!fused) s->exec[w++] = s->exec[k];
+    }
+    s->n_exec = w;
+}
+
 static tdm_status plan(tdm_session *s) {
     const tdm_model *m = s->model;
     const tdm_alloc *a = &s->alloc;
@@ -273,7 +338,9 @@ static tdm_status plan(tdm_session *s) {
     s->values = tdm_malloc(a, (size_t)m->n_values * sizeof(tdm_value));
     s->nodes = tdm_malloc(a, (size_t)(m->n_nodes ? m->n_nodes : 1) * sizeof(tdm_node));
     s->exec = tdm_malloc(a, (size_t)(m->n_nodes ? m->n_nodes : 1) * sizeof(int));
-    if (!s->values || !s->nodes || !s->exec) {
+    s->exec_pos = tdm_malloc(a, (size_t)m->n_values * sizeof(int));
+    s->exec_uses = tdm_malloc(a, (size_t)m->n_values * sizeof(int));
+    if (!s->values || !s->nodes || !s->exec || !s->exec_pos || !s->exec_uses) {
         st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
         goto fail;
     }
@@ -298,7 +365,7 @@ static tdm_status plan(tdm_session *s) {
         }
     }
     /* Shape inference in order; fold what became constant. */
-    tdm_ctx c = {a, m->opset, s->values, m->n_values, NULL, NULL};
+    tdm_ctx c = {a, m->opset, s->values, m->n_values, NULL, s->pool}; /* shape() may size scratch per thread */
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *n = &s->nodes[i];
         int all_const = 1;
@@ -329,16 +396,19 @@ static tdm_status plan(tdm_session *s) {
         }
         s->exec[s->n_exec++] = i;
     }
+    if (s->optimize) fuse_residuals(s);
     /* Lifetimes over exec positions. Graph inputs and outputs are pinned for the whole run. */
     for (int k = 0; k < s->n_exec; k++) {
         tdm_node *n = &s->nodes[s->exec[k]];
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] >= 0) s->values[n->in[j]].last_use = k;
-        for (int j = 0; j < n->n_out; j++)
-            if (n->out[j] >= 0) {
-                s->values[n->out[j]].def = k;
-                if (s->values[n->out[j]].last_use < k) s->values[n->out[j]].last_use = k;
+        for (int j = 0; j < node_nin(n); j++)
+            if (node_in(n, j) >= 0) s->values[node_in(n, j)].last_use = k;
+        for (int j = 0; j < n->n_out; j++) {
+            int id = node_out(n, j);
+            if (id >= 0) {
+                s->values[id].def = k;
+                if (s->values[id].last_use < k) s->values[id].last_use = k;
             }
+        }
     }
     /* Placement: inputs first, then each exec node's outputs, freeing values after their last use. */
     for (int i = 0; i < m->n_inputs; i++) {
@@ -348,12 +418,13 @@ static tdm_status plan(tdm_session *s) {
     for (int k = 0; k < s->n_exec; k++) {
         tdm_node *n = &s->nodes[s->exec[k]];
         for (int j = 0; j < n->n_out; j++) {
-            tdm_value *x = tdm_out(&c, n, j);
+            int id = node_out(n, j);
+            tdm_value *x = id >= 0 ? &s->values[id] : NULL;
             if (x && x->kind == TDM_V_ACT) place(&pl, value_bytes(x), &x->offset);
         }
         if (n->workspace > s->workspace_bytes) s->workspace_bytes = n->workspace;
-        for (int j = 0; j < n->n_in + n->n_out; j++) {
-            int id = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+        for (int j = 0; j < node_nin(n) + n->n_out; j++) {
+            int id = j < node_nin(n) ? node_in(n, j) : node_out(n, j - node_nin(n));
             if (id < 0) continue;
             tdm_value *x = &s->values[id];
             if (x->kind != TDM_V_ACT || x->is_output || x->last_use != k) continue;
@@ -397,6 +468,7 @@ tdm_status tdm_session_create(const tdm_model *m, const tdm_session_options *opt
     if (!s) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
     s->model = m;
     s->alloc = m->alloc;
+    s->optimize = m->optimize;
     s->threads = threads < 1 ? 1 : threads;
     int ni = m->n_inputs ? m->n_inputs : 1;
     s->in_dims = tdm_calloc(&s->alloc, (size_t)ni, sizeof *s->in_dims);
@@ -575,7 +647,8 @@ const char *tdm_session_exec_node_op(tdm_session *s, int index) {
         static const char *act_names[] = {"", "+Relu", "+Clip", "+LeakyRelu", "+HardSwish", "+Sigmoid"};
         const tdm_node *n = &s->nodes[s->exec[index]];
         char buf[128];
-        snprintf(buf, sizeof buf, "%s%s", n->op_type, n->act > 0 && n->act <= 5 ? act_names[n->act] : "");
+        snprintf(buf, sizeof buf, "%s%s%s", n->op_type, n->residual >= 0 ? "+Add" : "",
+                 n->act > 0 && n->act <= 5 ? act_names[n->act] : "");
         s->exec_names[index] = tdm_strdup(&s->alloc, buf, strlen(buf));
     }
     return s->exec_names[index];

@@ -1,55 +1,108 @@
 /* dispatch.c - picks the kernel variants for this CPU and forwards to them; the one place SIMD variants plug in. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../engine/internal.h"
 #include "kernels.h"
 
-/* Today every target gets the portable blocked GEMM; per-ISA variants will be chosen here at start-up. */
-static const tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
+/* The variant set is chosen once, on first use: AVX2+FMA where the CPU has both (checked at run time, since the
+ * binary is built for baseline x86-64), else the portable blocked GEMM. TDM_KERNELS=scalar forces the portable
+ * path, for comparisons and for tests of the fallback. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TDM_HAVE_AVX2_KERNELS 1
+#endif
 
-const char *tdm_kernel_isa(void) { return "scalar"; }
+static tdm_sgemm_fn sgemm_impl;
+static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
+static const char *isa_name = "scalar";
 
-tdm_sgemm_fn tdm_sgemm_selected(void) { return sgemm_impl; }
+static void choose(void) {
+    tdm_sgemm_fn f = tdm_sgemm_blocked;
+    const char *name = "scalar";
+#ifdef TDM_HAVE_AVX2_KERNELS
+    const char *force = getenv("TDM_KERNELS");
+    __builtin_cpu_init();
+    if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        f = tdm_sgemm_4x24__avx2_fma;
+        conv_impl = tdm_conv2d_direct__avx2_fma;
+        name = "avx2_fma";
+    }
+#endif
+    isa_name = name;
+    __atomic_store_n(&sgemm_impl, f, __ATOMIC_RELEASE); /* racing first calls all store the same pointer */
+}
+
+static inline tdm_sgemm_fn sgemm_variant(void) {
+    tdm_sgemm_fn f = __atomic_load_n(&sgemm_impl, __ATOMIC_ACQUIRE);
+    if (!f) {
+        choose();
+        f = sgemm_impl;
+    }
+    return f;
+}
+
+const char *tdm_kernel_isa(void) {
+    sgemm_variant();
+    return isa_name;
+}
+
+tdm_sgemm_fn tdm_sgemm_selected(void) { return sgemm_variant(); }
+
+tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) {
+    sgemm_variant(); /* makes the choice, conv_impl included, before the first use */
+    return conv_impl;
+}
 
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                const float *b, size_t ldb, float beta, float *c, size_t ldc) {
-    sgemm_impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_variant()(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* The loops below run in blocks of 8 with a fixed inner trip count: that is what lets GCC and Clang vectorise them at
+ * -O2 (their cheap cost model skips loops that would need a scalar remainder), leaving a short scalar tail. */
+#define ACT_LOOP(EXPR)                                                                                               \
+    do {                                                                                                             \
+        size_t i_ = 0;                                                                                               \
+        for (; i_ + 8 <= n; i_ += 8)                                                                                 \
+            for (int q_ = 0; q_ < 8; q_++) {                                                                         \
+                float v = y[i_ + q_];                                                                                \
+                y[i_ + q_] = (EXPR);                                                                                 \
+            }                                                                                                        \
+        for (; i_ < n; i_++) {                                                                                       \
+            float v = y[i_];                                                                                         \
+            y[i_] = (EXPR);                                                                                          \
+        }                                                                                                            \
+    } while (0)
+
+static inline float act_clampf(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
 }
 
 void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
     switch (act) {
-    case TDM_ACT_NONE:
-        break;
     case TDM_ACT_RELU:
-        for (size_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        ACT_LOOP(v > 0.0f ? v : 0.0f);
         break;
     case TDM_ACT_CLIP:
-        for (size_t i = 0; i < n; i++) {
-            float v = y[i] < alpha ? alpha : y[i];
-            y[i] = v > beta ? beta : v;
-        }
+        ACT_LOOP(act_clampf(v, alpha, beta));
         break;
     case TDM_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? alpha * y[i] : y[i];
+        ACT_LOOP(v < 0.0f ? alpha * v : v);
         break;
-    case TDM_ACT_HARD_SWISH:
-        /* ONNX HardSwish: x * max(0, min(1, x/6 + 1/2)) */
-        for (size_t i = 0; i < n; i++) {
-            float t = y[i] * (1.0f / 6.0f) + 0.5f;
-            t = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
-            y[i] = y[i] * t;
-        }
+    case TDM_ACT_HARD_SWISH: /* ONNX HardSwish: x * max(0, min(1, x/6 + 1/2)) */
+        ACT_LOOP(v * act_clampf(v * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f));
         break;
     case TDM_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
         break;
-    default:
+    default: /* TDM_ACT_NONE */
         break;
     }
 }
 
 void tdm_bias_act(float *y, size_t n, float bias, int act, float alpha, float beta) {
-    if (bias != 0.0f)
-        for (size_t i = 0; i < n; i++) y[i] += bias;
+    if (bias != 0.0f) ACT_LOOP(v + bias);
     tdm_act(y, n, act, alpha, beta);
 }

@@ -35,14 +35,16 @@ static void pack_b(float *restrict bp, const float *b, size_t ldb, int trans_b, 
     }
 }
 
-/* acc[MR][NR] = sum over p < kc of a_i[p * csa] * bp[p * ldbp + j]. Rows are passed as pointers so that a short last block of
- * rows can repeat a valid row (its results are then discarded by the caller). */
+/* acc[MR][NR] = sum over p < kc of a_i[p * csa] * bp[p * ldbp + j]. Rows are passed as pointers so that a short last
+ * block of rows can repeat a valid row (its results are then discarded by the caller). */
 static inline void micro_kernel(size_t kc, const float *a0, const float *a1, const float *a2, const float *a3,
                                 size_t csa, const float *restrict bp, size_t ldbp, float acc[MR][NR]) {
     float c0[NR] = {0}, c1[NR] = {0}, c2[NR] = {0}, c3[NR] = {0};
     for (size_t p = 0; p < kc; p++) {
         const float *restrict bb = bp + p * ldbp;
         const float x0 = a0[p * csa], x1 = a1[p * csa], x2 = a2[p * csa], x3 = a3[p * csa];
+        /* Fully unrolled, the four accumulator rows stay in registers (GCC otherwise keeps them on the stack). */
+#pragma GCC unroll 8
         for (int j = 0; j < NR; j++) {
             c0[j] += x0 * bb[j];
             c1[j] += x1 * bb[j];

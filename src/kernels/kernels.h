@@ -22,6 +22,33 @@ void tdm_sgemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k, float
 void tdm_sgemm_blocked(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                        size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/* SIMD variants of the same contract (gemm_vec.inc compiled per ISA). Call only where the CPU supports the ISA. */
+void tdm_sgemm_4x24__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+/* Direct 2-D convolution, stride 1, dilation 1, one image and one group (conv_vec.inc).
+ *   xp:   the input padded on every side, [C][Hp][Wp], with TDM_CONV_SLACK readable floats after its end (tiles read
+ *         whole vectors past the last pixel of a row; the extra results are not stored);
+ *   w:    weights [M][C][KH][KW]; bias: [M] or NULL;
+ *   y:    output [M][Ho][Wo], Ho = Hp - KH + 1, Wo = Wp - KW + 1;
+ *   res:  NULL, or a tensor shaped like y added before the activation (a fused residual Add);
+ *   act:  TDM_ACT_* with alpha/beta as in tdm_act.
+ * A call computes output channels [m0, m1) and output rows [h0, h1), so callers can split the work over threads. */
+#define TDM_CONV_SLACK 64
+typedef struct tdm_conv2d_direct_args {
+    const float *xp;
+    size_t C, Hp, Wp, KH, KW, Ho, Wo;
+    const float *w, *bias, *res;
+    float *y;
+    int act;
+    float alpha, beta;
+} tdm_conv2d_direct_args;
+typedef void (*tdm_conv2d_direct_fn)(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
+void tdm_conv2d_direct__scalar(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
+void tdm_conv2d_direct__avx2_fma(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
+/* The best direct-convolution variant for this CPU. */
+tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void);
+
 /* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;
  * SIMD microkernels will slot in here). */
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,

@@ -1,6 +1,7 @@
 /* conv.c - Conv and ConvTranspose, float32, 1-D/2-D/3-D: im2col (or nothing, for 1x1) + GEMM with a fused
  * bias+activation epilogue, a direct path for depthwise convolution, and GEMM + col2im for ConvTranspose. */
 #include <limits.h>
+#include <stdatomic.h>
 
 #include "../kernels/kernels.h"
 #include "ops.h"
@@ -8,6 +9,10 @@
 enum { PAD_NOTSET = 0, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
 
 #define SP 3 /* spatial dims handled; 1-D and 2-D are run as 3-D with leading unit dims */
+/* im2col buffers planned for Conv, so that up to this many images of a batch run at once, one per thread; bounded
+ * by CONV_SLOT_BYTES of extra scratch. (shape() does not know the thread count, so it plans for a typical one.) */
+#define CONV_SLOTS 4
+#define CONV_SLOT_BYTES ((size_t)16 << 20)
 
 /* Attributes as written in the model (counts are 0 when absent). Per-plan geometry is recomputed from them and the
  * input shapes by conv_geometry(), because the model (and so n->params) is shared by sessions. */
@@ -26,6 +31,9 @@ typedef struct conv_geom {
     int64_t in_sz, out_sz, ksz;            /* products of in, out, k                                  */
     int pointwise;                         /* Conv: 1x1, stride 1, no padding: X is already the GEMM B */
     int depthwise;                         /* Conv: one input channel per group, several groups       */
+    int direct;                            /* Conv: 2-D, stride 1, dilation 1: SIMD direct kernel on a padded
+                                            * copy of the input, no im2col (see kernels/conv_vec.inc)    */
+    int64_t hp, wp;                        /* direct: padded input height and width                   */
 } conv_geom;
 
 /* ---- attributes ---------------------------------------------------------------------------------------------- */
@@ -100,7 +108,8 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
     if (w->rank != x->rank)
         return tdm_node_error(n, TDM_SHAPE_MISMATCH, "weight W has rank %d, expected %d like X", w->rank, x->rank);
     if (p->n_kshape && p->n_kshape != nsp)
-        return tdm_node_error(n, TDM_INVALID_MODEL, "kernel_shape has %d entries for %d spatial dims", p->n_kshape, nsp);
+        return tdm_node_error(n, TDM_INVALID_MODEL, "kernel_shape has %d entries for %d spatial dims", p->n_kshape,
+                              nsp);
     if (p->n_strides && p->n_strides != nsp)
         return tdm_node_error(n, TDM_INVALID_MODEL, "strides has %d entries for %d spatial dims", p->n_strides, nsp);
     if (p->n_dil && p->n_dil != nsp)
@@ -127,7 +136,8 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
     g->Cg = g->C / g->G;
     if (!transpose) {
         if (w->dims[1] != g->Cg)
-            return tdm_node_error(n, TDM_SHAPE_MISMATCH, "W is [%lld, %lld, ...] but X has %lld channels in %lld groups",
+            return tdm_node_error(n, TDM_SHAPE_MISMATCH,
+                                  "W is [%lld, %lld, ...] but X has %lld channels in %lld groups",
                                   (long long)w->dims[0], (long long)w->dims[1], (long long)g->C, (long long)g->G);
         g->M = w->dims[0];
         if (g->M % g->G)
@@ -171,7 +181,8 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                 }
                 if (in + pb + pe < dk)
                     return tdm_node_error(n, TDM_SHAPE_MISMATCH,
-                                          "spatial dim %d: input %lld (padded %lld) is smaller than the kernel extent %lld",
+                                          "spatial dim %d: input %lld (padded %lld) is smaller than the kernel "
+                                          "extent %lld",
                                           i, (long long)in, (long long)(in + pb + pe), (long long)dk);
                 out = (in + pb + pe - dk) / s + 1;
             }
@@ -210,13 +221,20 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         g->out_sz *= out;
         g->ksz *= k;
     }
-    if (g->in_sz > (INT64_C(1) << 40) || g->out_sz > (INT64_C(1) << 40) || g->ksz > (INT64_C(1) << 30))
+    /* keep every later product (workspace bytes, MACs) far from int64/size_t overflow */
+    double cols = (double)(transpose ? g->Mg : g->Cg) * (double)g->ksz * (double)(transpose ? g->in_sz : g->out_sz);
+    if (g->in_sz > (INT64_C(1) << 40) || g->out_sz > (INT64_C(1) << 40) || g->ksz > (INT64_C(1) << 30) ||
+        cols > 1e12 || (double)g->N * (double)g->M * (double)g->out_sz > 1e15)
         return tdm_node_error(n, TDM_UNSUPPORTED, "tensor sizes too large");
     if (!transpose) {
         g->pointwise = 1;
         for (int a = 0; a < SP; a++)
             if (g->k[a] != 1 || g->s[a] != 1 || g->pb[a] != 0 || g->pe[a] != 0) g->pointwise = 0;
         g->depthwise = g->Cg == 1 && g->G > 1;
+        g->direct = g->nsp == 2 && !g->pointwise && !g->depthwise && g->s[1] == 1 && g->s[2] == 1 &&
+                    g->d[1] == 1 && g->d[2] == 1 && tdm_conv2d_direct_selected() != tdm_conv2d_direct__scalar;
+        g->hp = g->in[1] + g->pb[1] + g->pe[1];
+        g->wp = g->in[2] + g->pb[2] + g->pe[2];
     }
     return TDM_OK;
 }
@@ -248,6 +266,22 @@ static void conv_tiles(tdm_pool *pool, size_t m, size_t n, size_t *tm, size_t *t
 
 tdm_status conv_conv_check(tdm_ctx *c, tdm_node *n) { return conv_parse(c, n, 0); }
 
+/* Floats of one im2col buffer (one image, one group); 0 when the input is used in place or not at all. */
+static size_t conv_slot_floats(const conv_geom *g) {
+    if (g->pointwise || g->depthwise) return 0;
+    size_t f = g->direct ? (size_t)(g->Cg * g->hp * g->wp) + TDM_CONV_SLACK : (size_t)(g->Cg * g->ksz * g->out_sz);
+    return (f + 15) / 16 * 16; /* keep every slot 64-byte aligned */
+}
+
+/* How many im2col buffers to plan: one per concurrently processed image, within the CONV_SLOT_BYTES budget. */
+static int conv_slots(const conv_geom *g) {
+    size_t one = conv_slot_floats(g) * sizeof(float);
+    if (one == 0) return 0;
+    int64_t s = g->N < CONV_SLOTS ? g->N : CONV_SLOTS;
+    while (s > 1 && (size_t)s * one > CONV_SLOT_BYTES) s--;
+    return (int)s;
+}
+
 tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     conv_geom g;
     tdm_status st = conv_geometry(c, n, 0, &g);
@@ -255,7 +289,7 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     int64_t dims[SP + 2] = {g.N, g.M};
     for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[SP - g.nsp + i];
     tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, g.nsp + 2, dims);
-    n->workspace = (g.pointwise || g.depthwise) ? 0 : (size_t)(g.Cg * g.ksz * g.out_sz) * sizeof(float);
+    n->workspace = (size_t)conv_slots(&g) * conv_slot_floats(&g) * sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -266,9 +300,15 @@ typedef struct conv_job {
     float *y, *col;
     int act;
     float act_a, act_b;
+    const float *res;      /* fused residual Add: a tensor shaped like y added before the activation, or NULL */
     /* the (image, group) being computed */
-    const float *xg, *wg, *bg, *bmat;
+    const float *xg, *wg, *bg, *bmat, *resg;
     float *yg;
+    tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
+    /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
+    atomic_uint *busy;
+    int nslots;
+    size_t slot_floats;
 } conv_job;
 
 /* Output index range [lo, hi) along one axis for which o * s + off lands inside [0, in). */
@@ -281,38 +321,59 @@ static void conv_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, in
     *hi = h;
 }
 
-/* im2col for input channel ci of the current group: writes rows ci*ksz .. (ci+1)*ksz-1 of the K x out_sz matrix whose
- * row order (channel, k0, k1, k2) matches the flattened ONNX weight layout [M, C/group, k0, k1, k2]. */
-static void conv_im2col_task(void *ctx, size_t ci) {
-    const conv_job *j = ctx;
-    const conv_geom *g = j->g;
-    const float *xc = j->xg + ci * (size_t)g->in_sz;
-    float *dst = j->col + ci * (size_t)(g->ksz * g->out_sz);
-    const int64_t O1 = g->out[1], O2 = g->out[2];
-    for (int64_t t0 = 0; t0 < g->k[0]; t0++)
-        for (int64_t t1 = 0; t1 < g->k[1]; t1++)
-            for (int64_t t2 = 0; t2 < g->k[2]; t2++, dst += g->out_sz) {
-                int64_t off2 = t2 * g->d[2] - g->pb[2], lo, hi;
-                conv_valid_range(off2, g->s[2], g->in[2], O2, &lo, &hi);
-                for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
-                    int64_t i0 = o0 * g->s[0] - g->pb[0] + t0 * g->d[0];
-                    for (int64_t o1 = 0; o1 < O1; o1++) {
-                        float *d = dst + (o0 * O1 + o1) * O2;
+/* im2col of input channels [ci0, ci1) of the current group, restricted to output columns [c0, c1): fills those
+ * columns of rows ci*ksz .. (ci+1)*ksz-1 of the K x out_sz matrix. The row order (channel, k0, k1, k2) matches the
+ * flattened ONNX weight layout [M, C/group, k0, k1, k2]; padding taps become zeros. */
+static void conv_im2col(const conv_geom *g, const float *xg, float *col, size_t ci0, size_t ci1, int64_t c0,
+                        int64_t c1) {
+    const int64_t O1 = g->out[1], O2 = g->out[2], s2 = g->s[2];
+    const int64_t r_first = c0 / O2, r_last = (c1 - 1) / O2; /* output rows (o0, o1 flattened) touched */
+    for (size_t ci = ci0; ci < ci1; ci++) {
+        const float *xc = xg + ci * (size_t)g->in_sz;
+        float *dst = col + ci * (size_t)(g->ksz * g->out_sz);
+        for (int64_t t0 = 0; t0 < g->k[0]; t0++)
+            for (int64_t t1 = 0; t1 < g->k[1]; t1++)
+                for (int64_t t2 = 0; t2 < g->k[2]; t2++, dst += g->out_sz) {
+                    int64_t off2 = t2 * g->d[2] - g->pb[2], lo, hi;
+                    conv_valid_range(off2, s2, g->in[2], O2, &lo, &hi);
+                    for (int64_t r = r_first; r <= r_last; r++) {
+                        int64_t o0 = r / O1, o1 = r % O1, base = r * O2;
+                        int64_t a = c0 > base ? c0 - base : 0, b = c1 < base + O2 ? c1 - base : O2;
+                        float *d = dst + base;
+                        int64_t i0 = o0 * g->s[0] - g->pb[0] + t0 * g->d[0];
                         int64_t i1 = o1 * g->s[1] - g->pb[1] + t1 * g->d[1];
                         if (i0 < 0 || i0 >= g->in[0] || i1 < 0 || i1 >= g->in[1]) {
-                            memset(d, 0, (size_t)O2 * sizeof(float));
+                            memset(d + a, 0, (size_t)(b - a) * sizeof(float));
                             continue;
                         }
                         const float *src = xc + (i0 * g->in[1] + i1) * g->in[2];
-                        for (int64_t o = 0; o < lo; o++) d[o] = 0.0f;
-                        if (g->s[2] == 1 && hi > lo)
-                            memcpy(d + lo, src + lo + off2, (size_t)(hi - lo) * sizeof(float));
+                        /* zeros on [a, l), input on [l, h), zeros on [h, b) */
+                        int64_t l = lo > a ? lo : a, h;
+                        if (l > b) l = b;
+                        h = hi > l ? hi : l;
+                        if (h > b) h = b;
+                        for (int64_t o = a; o < l; o++) d[o] = 0.0f;
+                        if (s2 == 1 && h > l)
+                            memcpy(d + l, src + l + off2, (size_t)(h - l) * sizeof(float));
                         else
-                            for (int64_t o = lo; o < hi; o++) d[o] = src[o * g->s[2] + off2];
-                        for (int64_t o = hi; o < O2; o++) d[o] = 0.0f;
+                            for (int64_t o = l; o < h; o++) d[o] = src[o * s2 + off2];
+                        for (int64_t o = h; o < b; o++) d[o] = 0.0f;
                     }
                 }
-            }
+    }
+}
+
+static void conv_im2col_task(void *ctx, size_t ci) {
+    const conv_job *j = ctx;
+    conv_im2col(j->g, j->xg, j->col, ci, ci + 1, 0, j->g->out_sz);
+}
+
+/* d[i] += s[i] (the fused residual Add), in blocks of 8 so that it vectorises at -O2. */
+static void conv_add_row(float *restrict d, const float *restrict s, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int q = 0; q < 8; q++) d[i + q] += s[i + q];
+    for (; i < n; i++) d[i] += s[i];
 }
 
 /* One tile of Y_g = W_g * B followed by the bias+activation epilogue while the tile is still in cache. */
@@ -322,9 +383,27 @@ static void conv_gemm_tile(void *ctx, size_t i, size_t jj, size_t ti, size_t tj)
     size_t K = (size_t)(g->Cg * g->ksz), ldo = (size_t)g->out_sz;
     float *yt = j->yg + i * ldo + jj;
     tdm_sgemm(0, 0, ti, tj, K, 1.0f, j->wg + i * K, K, j->bmat + jj, ldo, 0.0f, yt, ldo);
+    if (j->resg)
+        for (size_t r = 0; r < ti; r++) conv_add_row(yt + r * ldo, j->resg + (i + r) * ldo + jj, tj);
     if (j->bg || j->act != TDM_ACT_NONE)
         for (size_t r = 0; r < ti; r++)
             tdm_bias_act(yt + r * ldo, tj, j->bg ? j->bg[i + r] : 0.0f, j->act, j->act_a, j->act_b);
+}
+
+/* A full-height column tile that builds its own slice of the im2col matrix first: one parallel call per
+ * (image, group) instead of two, and the slice is still in cache for the GEMM. */
+static void conv_fused_tile(void *ctx, size_t i, size_t jj, size_t ti, size_t tj) {
+    const conv_job *j = ctx;
+    conv_im2col(j->g, j->xg, j->col, 0, (size_t)j->g->Cg, (int64_t)jj, (int64_t)(jj + tj));
+    conv_gemm_tile(ctx, i, jj, ti, tj);
+}
+
+/* d[i] += w * s[i], in blocks of 8 with a fixed trip count so that it vectorises at -O2. */
+static void conv_axpy(float *restrict d, const float *restrict s, float w, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int q = 0; q < 8; q++) d[i + q] += w * s[i + q];
+    for (; i < n; i++) d[i] += w * s[i];
 }
 
 /* Depthwise: output plane `plane` (= image * M + m) reads only input channel m / Mg; accumulate tap by tap over
@@ -354,13 +433,86 @@ static void conv_depthwise_task(void *ctx, size_t plane) {
                         const float *src = xc + (i0 * g->in[1] + i1) * g->in[2];
                         float *d = y + (o0 * O1 + o1) * O2;
                         if (s2 == 1)
-                            for (int64_t o = lo; o < hi; o++) d[o] += wv * src[o + off2];
+                            conv_axpy(d + lo, src + lo + off2, wv, (size_t)(hi - lo));
                         else
                             for (int64_t o = lo; o < hi; o++) d[o] += wv * src[o * s2 + off2];
                     }
                 }
             }
+    if (j->res) conv_add_row(y, j->res + plane * (size_t)g->out_sz, (size_t)g->out_sz);
     tdm_act(y, (size_t)g->out_sz, j->act, j->act_a, j->act_b);
+}
+
+/* Direct path: copy one group's input channels into xp with the padding as zeros, and fill the kernel arguments. */
+static void conv_direct_prepare(conv_job *j, float *xp) {
+    const conv_geom *g = j->g;
+    size_t hp = (size_t)g->hp, wp = (size_t)g->wp, plane = hp * wp;
+    size_t top = (size_t)g->pb[1], left = (size_t)g->pb[2], h = (size_t)g->in[1], w = (size_t)g->in[2];
+    for (size_t ch = 0; ch < (size_t)g->Cg; ch++) {
+        float *d = xp + ch * plane;
+        const float *src = j->xg + ch * h * w;
+        memset(d, 0, top * wp * sizeof(float));
+        for (size_t r = 0; r < h; r++) {
+            float *dr = d + (top + r) * wp;
+            memset(dr, 0, left * sizeof(float));
+            memcpy(dr + left, src + r * w, w * sizeof(float));
+            memset(dr + left + w, 0, (wp - left - w) * sizeof(float));
+        }
+        memset(d + (top + h) * wp, 0, (hp - top - h) * wp * sizeof(float));
+    }
+    memset(xp + (size_t)g->Cg * plane, 0, TDM_CONV_SLACK * sizeof(float));
+    tdm_conv2d_direct_args a = {xp, (size_t)g->Cg, hp, wp, (size_t)g->k[1], (size_t)g->k[2], (size_t)g->out[1],
+                                (size_t)g->out[2], j->wg, j->bg, j->resg, j->yg, j->act, j->act_a, j->act_b};
+    j->da = a;
+}
+
+static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t th) {
+    const conv_job *j = ctx;
+    tdm_conv2d_direct_selected()(&j->da, m0, m0 + tm, h0, h0 + th);
+}
+
+/* Claims a free im2col slot. At most one task per pool thread runs at a time and there are at least as many slots as
+ * threads, so a free slot always exists; the loop only retries lost races. */
+static int conv_slot_claim(atomic_uint *busy, int nslots) {
+    for (;;) {
+        unsigned cur = atomic_load_explicit(busy, memory_order_relaxed);
+        for (int s = 0; s < nslots; s++)
+            if (!(cur & (1u << s)) &&
+                atomic_compare_exchange_weak_explicit(busy, &cur, cur | (1u << s), memory_order_acquire,
+                                                      memory_order_relaxed))
+                return s;
+    }
+}
+
+/* One whole image (all groups), serially, in its own im2col slot: the batch is spread over threads with a single
+ * pool call per layer instead of one or two per image. */
+static void conv_image_task(void *ctx, size_t img) {
+    const conv_job *shared = ctx;
+    const conv_geom *g = shared->g;
+    conv_job j = *shared;
+    int slot = g->pointwise ? -1 : conv_slot_claim(shared->busy, shared->nslots);
+    if (slot >= 0) j.col = shared->col + (size_t)slot * shared->slot_floats;
+    size_t K = (size_t)(g->Cg * g->ksz);
+    for (int64_t grp = 0; grp < g->G; grp++) {
+        j.xg = j.x + (img * (size_t)g->C + (size_t)(grp * g->Cg)) * (size_t)g->in_sz;
+        j.wg = j.w + (size_t)(grp * g->Mg) * K;
+        j.bg = j.bias ? j.bias + grp * g->Mg : NULL;
+        j.yg = j.y + (img * (size_t)g->M + (size_t)(grp * g->Mg)) * (size_t)g->out_sz;
+        j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+        if (g->direct) {
+            conv_direct_prepare(&j, j.col);
+            conv_direct_tile(&j, 0, 0, (size_t)g->Mg, (size_t)g->out[1]);
+            continue;
+        }
+        if (g->pointwise) {
+            j.bmat = j.xg;
+        } else {
+            conv_im2col(g, j.xg, j.col, 0, (size_t)g->Cg, 0, g->out_sz);
+            j.bmat = j.col;
+        }
+        conv_gemm_tile(&j, 0, 0, (size_t)g->Mg, (size_t)g->out_sz);
+    }
+    if (slot >= 0) atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
 }
 
 tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
@@ -372,7 +524,8 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
                   .x = tdm_in(c, n, 0)->data,
                   .w = tdm_in(c, n, 1)->data,
                   .bias = b ? b->data : NULL,
-                  .y = tdm_out(c, n, 0)->data,
+                  .y = n->fused_out >= 0 ? c->values[n->fused_out].data : tdm_out(c, n, 0)->data,
+                  .res = n->residual >= 0 ? c->values[n->residual].data : NULL,
                   .col = c->workspace,
                   .act = n->act,
                   .act_a = n->act_alpha,
@@ -381,19 +534,53 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         tdm_parallelize_1d(c->pool, conv_depthwise_task, &j, (size_t)(g.N * g.M));
         return TDM_OK;
     }
-    size_t K = (size_t)(g.Cg * g.ksz), tm, tn;
+    size_t K = (size_t)(g.Cg * g.ksz), tm, tn, threads = (size_t)tdm_pool_threads(c->pool);
+    int nslots = conv_slots(&g);
+    if (threads > 1 && (size_t)g.N >= threads && (g.pointwise || (size_t)nslots >= threads)) {
+        atomic_uint busy;
+        atomic_init(&busy, 0u);
+        j.busy = &busy;
+        j.nslots = nslots;
+        j.slot_floats = conv_slot_floats(&g);
+        tdm_parallelize_1d(c->pool, conv_image_task, &j, (size_t)g.N);
+        return TDM_OK;
+    }
+    if (g.direct) { /* one image at a time: pad it, then split output channels x rows over the threads */
+        size_t rows = (size_t)g.out[1], th = rows;
+        if (threads > 1) th = (rows + 4 * threads - 1) / (4 * threads);
+        for (int64_t img = 0; img < g.N; img++)
+            for (int64_t grp = 0; grp < g.G; grp++) {
+                j.xg = j.x + (size_t)((img * g.C + grp * g.Cg) * g.in_sz);
+                j.wg = j.w + (size_t)(grp * g.Mg) * K;
+                j.bg = j.bias ? j.bias + grp * g.Mg : NULL;
+                j.yg = j.y + (size_t)((img * g.M + grp * g.Mg) * g.out_sz);
+                j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+                conv_direct_prepare(&j, j.col);
+                tdm_parallelize_2d_tile(c->pool, conv_direct_tile, &j, (size_t)g.Mg, rows, (size_t)g.Mg, th);
+            }
+        return TDM_OK;
+    }
     conv_tiles(c->pool, (size_t)g.Mg, (size_t)g.out_sz, &tm, &tn);
+    /* Column tiles that each do their own im2col, when there are enough of them to share out; otherwise im2col by
+     * channel, then a GEMM tiled over rows and columns. */
+    size_t ntn = ((size_t)g.out_sz + tn - 1) / tn;
+    int fused = !g.pointwise && threads > 1 && tm == (size_t)g.Mg && ntn >= threads;
     for (int64_t img = 0; img < g.N; img++)
         for (int64_t grp = 0; grp < g.G; grp++) {
             j.xg = j.x + (size_t)((img * g.C + grp * g.Cg) * g.in_sz);
             j.wg = j.w + (size_t)(grp * g.Mg) * K;
             j.bg = j.bias ? j.bias + grp * g.Mg : NULL;
             j.yg = j.y + (size_t)((img * g.M + grp * g.Mg) * g.out_sz);
+            j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
             if (g.pointwise) {
                 j.bmat = j.xg;
             } else {
-                tdm_parallelize_1d(c->pool, conv_im2col_task, &j, (size_t)g.Cg);
                 j.bmat = j.col;
+                if (fused) {
+                    tdm_parallelize_2d_tile(c->pool, conv_fused_tile, &j, (size_t)g.Mg, (size_t)g.out_sz, tm, tn);
+                    continue;
+                }
+                tdm_parallelize_1d(c->pool, conv_im2col_task, &j, (size_t)g.Cg);
             }
             tdm_parallelize_2d_tile(c->pool, conv_gemm_tile, &j, (size_t)g.Mg, (size_t)g.out_sz, tm, tn);
         }

@@ -94,7 +94,8 @@ static void bn_image_nonspatial(void *ctx, size_t img) {
     const bn_job *j = ctx;
     const float *x = j->x + img * j->C;
     float *y = j->y + img * j->C;
-    for (size_t i = 0; i < j->C; i++) y[i] = (x[i] - j->mean[i]) * (j->scale[i] / sqrtf(j->var[i] + j->eps)) + j->bias[i];
+    for (size_t i = 0; i < j->C; i++)
+        y[i] = (x[i] - j->mean[i]) * (j->scale[i] / sqrtf(j->var[i] + j->eps)) + j->bias[i];
 }
 
 tdm_status norm_batchnorm_run(tdm_ctx *c, const tdm_node *n) {
@@ -273,7 +274,7 @@ static tdm_status layernorm_param(const tdm_node *n, const tdm_value *x, int axi
     int r = v->rank, lead = 0;
     while (lead < r && v->dims[lead] == 1) lead++;
     int tail = r - lead;
-    if (r > x->rank - axis) goto bad;
+    if (tail > x->rank - axis) goto bad;
     for (int i = 0; i < tail; i++)
         if (v->dims[lead + i] != x->dims[x->rank - tail + i]) goto bad;
     *period = (size_t)tdm_numel(v);

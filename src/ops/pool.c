@@ -69,7 +69,9 @@ static tdm_status pool_parse(tdm_ctx *c, tdm_node *n, int kind, int global) {
     else if (strcmp(ap, "SAME_UPPER") == 0) p->auto_pad = POOL_PAD_SAME_UPPER;
     else if (strcmp(ap, "SAME_LOWER") == 0) p->auto_pad = POOL_PAD_SAME_LOWER;
     else if (strcmp(ap, "VALID") == 0) p->auto_pad = POOL_PAD_VALID;
-    else return tdm_node_error(n, TDM_INVALID_MODEL, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+    else
+        return tdm_node_error(n, TDM_INVALID_MODEL, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+                              ap);
     if ((st = pool_ints_min(n, "kernel_shape", p->kshape, PSP, &p->n_kshape, 1))) return st;
     if (!p->n_kshape) return tdm_node_error(n, TDM_INVALID_MODEL, "attribute kernel_shape is required");
     if ((st = pool_ints_min(n, "strides", p->strides, PSP, &p->n_strides, 1))) return st;
@@ -79,7 +81,8 @@ static tdm_status pool_parse(tdm_ctx *c, tdm_node *n, int kind, int global) {
     if ((st = tdm_attr_int(n, "count_include_pad", 0, &p->count_include_pad))) return st;
     if ((st = tdm_attr_int(n, "storage_order", 0, &p->storage_order))) return st;
     if (p->storage_order != 0 && p->storage_order != 1)
-        return tdm_node_error(n, TDM_INVALID_MODEL, "storage_order = %lld, must be 0 or 1", (long long)p->storage_order);
+        return tdm_node_error(n, TDM_INVALID_MODEL, "storage_order = %lld, must be 0 or 1",
+                              (long long)p->storage_order);
     if (p->n_strides && p->n_strides != p->n_kshape)
         return tdm_node_error(n, TDM_INVALID_MODEL, "strides has %d entries, kernel_shape %d", p->n_strides,
                               p->n_kshape);

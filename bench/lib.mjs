@@ -1,0 +1,108 @@
+// lib.mjs - small helpers shared by bench/compare-native and bench/ort_bench.mjs: option parsing, the statistics that
+// `tandem bench` uses (nearest-rank percentile), medians, an allocation-free seeded RNG and the JSON line writer.
+import { readFileSync } from 'node:fs';
+
+/* Parse `--name value`, `--flag` and positional words. `flags` lists the options that take no value. Returns
+ * {opts, pos} or throws an Error naming the bad option, so each tool can print its own usage. */
+export function parseArgs(argv, flags = []) {
+  const opts = {}, pos = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--') || a === '--') { pos.push(a); continue; }
+    let name = a.slice(2), value;
+    const eq = name.indexOf('=');
+    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
+    if (flags.includes(name)) {
+      if (value !== undefined) throw new Error(`--${name} takes no value`);
+      opts[name] = true;
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new Error(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    opts[name] = value;
+  }
+  return { opts, pos };
+}
+
+/* An integer option within [lo, hi]; throws with the option's name so the caller can report a usage error. */
+export function intOpt(opts, name, def, lo, hi) {
+  if (opts[name] === undefined) return def;
+  const v = Number(opts[name]);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`--${name}: '${opts[name]}' is not an integer in [${lo}, ${hi}]`);
+  return v;
+}
+
+/* A comma-separated list of positive integers, e.g. `--threads 1,2`. */
+export function intListOpt(opts, name, def, lo, hi) {
+  if (opts[name] === undefined) return def;
+  const out = String(opts[name]).split(',').filter((s) => s !== '').map((s) => {
+    const v = Number(s);
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`--${name}: '${s}' is not an integer in [${lo}, ${hi}]`);
+    return v;
+  });
+  if (!out.length) throw new Error(`--${name} is empty`);
+  return out;
+}
+
+/* Nearest-rank percentile of an ascending array: the same rule as src/cli/cmd_bench.c, so p50/p90/p99 mean the same
+ * thing on both sides of a comparison. */
+export function percentile(sorted, p) {
+  let k = Math.ceil((p / 100) * sorted.length) - 1;
+  if (k < 0) k = 0;
+  if (k >= sorted.length) k = sorted.length - 1;
+  return sorted[k];
+}
+
+/* Median of the finite values (mean of the middle two for an even count); NaN when there are none. */
+export function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const h = v.length >> 1;
+  return v.length & 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+/* Fill a Float32Array with uniform [0,1) noise from a seeded mulberry32. It allocates nothing per value (BigInt
+ * splitmix64, the generator tandem uses, would churn the V8 heap and inflate the node process's peak RSS), so the
+ * inputs have tandem's distribution but not its exact values; timings do not depend on the values. */
+export function fillUniform(f32, seed) {
+  let s = seed >>> 0;
+  for (let i = 0; i < f32.length; i++) {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    f32[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  return f32;
+}
+
+/* Peak resident set of this process in bytes: getrusage's ru_maxrss, the same source as tandem bench's figure. */
+export function peakRssBytes() {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/* OS threads of this process right now (from /proc), or null where /proc is absent. */
+export function osThreads() {
+  try {
+    const m = /^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/* Round to `digits` significant digits for the JSON line; non-finite numbers become null. */
+export function sig(x, digits = 6) {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return null;
+  if (Number.isInteger(x)) return x;
+  return Number(x.toPrecision(digits));
+}
+
+/* JSON on one line with Python's default separators (", " and ": "), the style of the issue's example line. */
+export function dumps(v) {
+  if (Array.isArray(v)) return '[' + v.map(dumps).join(', ') + ']';
+  if (v && typeof v === 'object') return '{' + Object.entries(v).map(([k, x]) => JSON.stringify(k) + ': ' + dumps(x)).join(', ') + '}';
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'null';
+  return JSON.stringify(v === undefined ? null : v);
+}

@@ -1,0 +1,72 @@
+/* vec.h - the thin vector layer: one `tdm_vf` float vector type and a handful of static inline operations, defined
+ * once per ISA. Kernel sources are written against these names and compiled once per ISA (each *_avx2.c /
+ * *_wasm128.c / *_neon.c file includes this header after defining its TDM_VEC_* macro). Only those files get ISA
+ * flags such as -mavx2 -mfma or -msimd128. */
+#ifndef TDM_VEC_H
+#define TDM_VEC_H
+
+#if defined(TDM_VEC_AVX2)
+#include <immintrin.h>
+typedef __m256 tdm_vf;
+#define TDM_VW 8
+#define TDM_VEC_NAME "avx2_fma"
+static inline tdm_vf vf_zero(void) { return _mm256_setzero_ps(); }
+static inline tdm_vf vf_set1(float x) { return _mm256_set1_ps(x); }
+static inline tdm_vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(float *p, tdm_vf v) { _mm256_storeu_ps(p, v); }
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return _mm256_add_ps(a, b); }
+static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm256_sub_ps(a, b); }
+static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm256_mul_ps(a, b); }
+static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm256_max_ps(a, b); }
+static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm256_min_ps(a, b); }
+
+#elif defined(TDM_VEC_WASM128)
+#include <wasm_simd128.h>
+typedef v128_t tdm_vf;
+#define TDM_VW 4
+#define TDM_VEC_NAME "wasm_simd128"
+static inline tdm_vf vf_zero(void) { return wasm_f32x4_splat(0.0f); }
+static inline tdm_vf vf_set1(float x) { return wasm_f32x4_splat(x); }
+static inline tdm_vf vf_load(const float *p) { return wasm_v128_load(p); }
+static inline void vf_store(float *p, tdm_vf v) { wasm_v128_store(p, v); }
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return wasm_f32x4_add(a, b); }
+static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return wasm_f32x4_sub(a, b); }
+static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return wasm_f32x4_mul(a, b); }
+static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmax(a, b); }
+static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmin(a, b); }
+
+#elif defined(TDM_VEC_NEON)
+#include <arm_neon.h>
+typedef float32x4_t tdm_vf;
+#define TDM_VW 4
+#define TDM_VEC_NAME "neon"
+static inline tdm_vf vf_zero(void) { return vdupq_n_f32(0.0f); }
+static inline tdm_vf vf_set1(float x) { return vdupq_n_f32(x); }
+static inline tdm_vf vf_load(const float *p) { return vld1q_f32(p); }
+static inline void vf_store(float *p, tdm_vf v) { vst1q_f32(p, v); }
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return vfmaq_f32(c, a, b); }
+static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return vaddq_f32(a, b); }
+static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return vsubq_f32(a, b); }
+static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return vmulq_f32(a, b); }
+static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return vmaxq_f32(a, b); }
+static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return vminq_f32(a, b); }
+
+#else /* scalar: a one-lane "vector", so the same kernel source also builds anywhere */
+typedef float tdm_vf;
+#define TDM_VW 1
+#define TDM_VEC_NAME "scalar"
+static inline tdm_vf vf_zero(void) { return 0.0f; }
+static inline tdm_vf vf_set1(float x) { return x; }
+static inline tdm_vf vf_load(const float *p) { return *p; }
+static inline void vf_store(float *p, tdm_vf v) { *p = v; }
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return a * b + c; }
+static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return a + b; }
+static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return a - b; }
+static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return a * b; }
+static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return a > b ? a : b; }
+static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return a < b ? a : b; }
+#endif
+
+#endif /* TDM_VEC_H */
