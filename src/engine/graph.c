@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "model.h"
+#include "../kernels/kernels.h"
 
 static void attr_free(const tdm_alloc *a, tdm_attr *at) {
     tdm_free(a, at->name);
@@ -364,6 +365,41 @@ static void fuse_activations(tdm_model *m) {
     compact_nodes(m);
 }
 
+/* 3x3 stride-1 convolutions with constant weights get their Winograd F(2x2,3x3) weights U = G g G^T computed once
+ * here, as an extra constant input 3 that Conv uses when its plan allows (conv.c). Only where the GEMMs in the
+ * transformed domain are big enough to pay for the transforms (8+ channels in and out). */
+static tdm_status add_winograd_weights(tdm_model *m) {
+    for (int i = 0; i < m->n_nodes; i++) {
+        tdm_node *n = &m->nodes[i];
+        if (strcmp(n->op_type, "Conv") != 0 || n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) continue;
+        const tdm_value *w = &m->values[n->in[1]];
+        if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[2] != 3 || w->dims[3] != 3 ||
+            w->dims[0] < 8 || w->dims[1] < 8)
+            continue;
+        int64_t group = 1, v[4];
+        int cnt;
+        if (tdm_attr_int(n, "group", 1, &group) || group != 1) continue;
+        int ok = 1;
+        if (tdm_attr_ints(n, "strides", v, 4, &cnt)) continue;
+        for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
+        if (tdm_attr_ints(n, "dilations", v, 4, &cnt)) continue;
+        for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
+        if (!ok) continue;
+        int64_t K = w->dims[0], C = w->dims[1], ud[3] = {16, K, C};
+        int uid = new_const(m, w->name, "_winograd", 3, ud);
+        if (uid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming weights");
+        n = &m->nodes[i]; /* values moved, nodes did not; re-read the weight pointer */
+        tdm_wino_weights(m->values[n->in[1]].data, (size_t)K, (size_t)C, m->values[uid].data);
+        int *ni = tdm_realloc(&m->alloc, n->in, 4 * sizeof(int));
+        if (!ni) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+        n->in = ni;
+        if (n->n_in == 2) n->in[2] = -1;
+        n->in[3] = uid;
+        n->n_in = 4;
+    }
+    return TDM_OK;
+}
+
 /* Drop nodes none of whose outputs is used (repeat until nothing changes). */
 static void remove_dead(tdm_model *m) {
     for (int changed = 1; changed;) {
@@ -441,6 +477,7 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     if (optimize) {
         if ((st = fold_batchnorm(m))) return st;
         fuse_activations(m);
+        if ((st = add_winograd_weights(m))) return st;
     }
     remove_dead(m);
     return compact_weights(m);

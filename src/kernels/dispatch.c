@@ -1,5 +1,6 @@
 /* dispatch.c - picks the kernel variants for this CPU and forwards to them; the one place SIMD variants plug in. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,33 +14,33 @@
 #define TDM_HAVE_AVX2_KERNELS 1
 #endif
 
-static tdm_sgemm_fn sgemm_impl;
+static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
 static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
+static tdm_wino_kernels wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3};
 static const char *isa_name = "scalar";
+static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
-    tdm_sgemm_fn f = tdm_sgemm_blocked;
-    const char *name = "scalar";
 #ifdef TDM_HAVE_AVX2_KERNELS
     const char *force = getenv("TDM_KERNELS");
     __builtin_cpu_init();
     if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        f = tdm_sgemm_4x24__avx2_fma;
+        sgemm_impl = tdm_sgemm_4x24__avx2_fma;
         conv_impl = tdm_conv2d_direct__avx2_fma;
-        name = "avx2_fma";
+        wino.input = tdm_wino_input__avx2_fma;
+        wino.output = tdm_wino_output__avx2_fma;
+        wino.gemm = tdm_sgemm_packed_4x24__avx2_fma;
+        wino.vw = 8;
+        wino.nr = 24;
+        isa_name = "avx2_fma";
     }
 #endif
-    isa_name = name;
-    __atomic_store_n(&sgemm_impl, f, __ATOMIC_RELEASE); /* racing first calls all store the same pointer */
 }
 
+/* pthread_once publishes the choice to every thread that passes through it. */
 static inline tdm_sgemm_fn sgemm_variant(void) {
-    tdm_sgemm_fn f = __atomic_load_n(&sgemm_impl, __ATOMIC_ACQUIRE);
-    if (!f) {
-        choose();
-        f = sgemm_impl;
-    }
-    return f;
+    pthread_once(&chosen, choose);
+    return sgemm_impl;
 }
 
 const char *tdm_kernel_isa(void) {
@@ -48,6 +49,11 @@ const char *tdm_kernel_isa(void) {
 }
 
 tdm_sgemm_fn tdm_sgemm_selected(void) { return sgemm_variant(); }
+
+const tdm_wino_kernels *tdm_wino_selected(void) {
+    pthread_once(&chosen, choose);
+    return &wino;
+}
 
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) {
     sgemm_variant(); /* makes the choice, conv_impl included, before the first use */

@@ -3,5 +3,6 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define TDM_VEC_AVX2
 #define GEMM_FN tdm_sgemm_4x24__avx2_fma
+#define GEMM_PACKED_FN tdm_sgemm_packed_4x24__avx2_fma
 #include "gemm_vec.inc"
 #endif

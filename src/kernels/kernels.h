@@ -49,6 +49,51 @@ void tdm_conv2d_direct__avx2_fma(const tdm_conv2d_direct_args *a, size_t m0, siz
 /* The best direct-convolution variant for this CPU. */
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void);
 
+/* Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (winograd.c, winograd_vec.inc): the input is packed into
+ * even/odd column planes, transformed to V[16][C][T], multiplied by the load-time transformed weights U[16][K][C]
+ * (16 GEMMs: M[xi] = U[xi] * V[xi]), and transformed back with bias, residual and activation fused. */
+typedef struct tdm_wino_geom {
+    size_t c, k, h, w, pt, pl, ho, wo; /* channels in/out, input size, top/left padding, output size            */
+    size_t ty, tx, txp;                /* tile rows, tile columns, and columns rounded up to the vector width  */
+    size_t nr, tp;                     /* GEMM panel width, and tiles rounded up to whole panels             */
+    size_t hq, wq;                     /* padded input rows and row length                                   */
+} tdm_wino_geom;
+void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
+                       size_t ho, size_t wo, size_t vw, size_t nr);
+size_t tdm_wino_x_floats(const tdm_wino_geom *g);
+size_t tdm_wino_v_floats(const tdm_wino_geom *g);
+size_t tdm_wino_m_floats(const tdm_wino_geom *g);
+/* w: [k][c][3][3] -> u: [16][k][c]. */
+void tdm_wino_weights(const float *w, size_t k, size_t c, float *u);
+/* x: one image's [c][h][w] -> the padded copy X, for channels [c0, c1). */
+void tdm_wino_pack(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1);
+typedef void (*tdm_wino_input_fn)(const tdm_wino_geom *g, const float *X, float *V, size_t c0, size_t c1);
+typedef void (*tdm_wino_output_fn)(const tdm_wino_geom *g, const float *M, const float *bias, const float *res,
+                                   float *y, int act, float alpha, float beta, size_t k0, size_t k1);
+/* C[m x n] = A[m x k] (row stride lda) * B, where B is packed in panels of k x NR (gemm_vec.inc). */
+typedef void (*tdm_sgemm_packed_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
+                                    float *c, size_t ldc);
+void tdm_wino_input__scalar(const tdm_wino_geom *g, const float *X, float *V, size_t c0, size_t c1);
+void tdm_wino_output__scalar(const tdm_wino_geom *g, const float *M, const float *bias, const float *res, float *y,
+                             int act, float alpha, float beta, size_t k0, size_t k1);
+void tdm_wino_input__avx2_fma(const tdm_wino_geom *g, const float *X, float *V, size_t c0, size_t c1);
+void tdm_wino_output__avx2_fma(const tdm_wino_geom *g, const float *M, const float *bias, const float *res, float *y,
+                               int act, float alpha, float beta, size_t k0, size_t k1);
+void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
+                                  float *c, size_t ldc);
+void tdm_sgemm_packed_4x24__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
+                                     float *c, size_t ldc);
+void tdm_sgemm_4x3__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                           size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+/* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width. */
+typedef struct tdm_wino_kernels {
+    tdm_wino_input_fn input;
+    tdm_wino_output_fn output;
+    tdm_sgemm_packed_fn gemm;
+    size_t vw, nr;
+} tdm_wino_kernels;
+const tdm_wino_kernels *tdm_wino_selected(void);
+
 /* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;
  * SIMD microkernels will slot in here). */
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,

@@ -20,6 +20,17 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm256_sub_ps(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm256_mul_ps(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm256_max_ps(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm256_min_ps(a, b); }
+/* p[0..2W) = a0 b0 a1 b1 ...; and the inverse: even/odd elements of p[0..2W). */
+static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
+    __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+    _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
 
 #elif defined(TDM_VEC_WASM128)
 #include <wasm_simd128.h>
@@ -36,6 +47,15 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return wasm_f32x4_sub(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return wasm_f32x4_mul(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmax(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmin(a, b); }
+static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
+    wasm_v128_store(p, wasm_i32x4_shuffle(a, b, 0, 4, 1, 5));
+    wasm_v128_store(p + 4, wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+}
+static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
+    v128_t a = wasm_v128_load(p), b = wasm_v128_load(p + 4);
+    *even = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6);
+    *odd = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+}
 
 #elif defined(TDM_VEC_NEON)
 #include <arm_neon.h>
@@ -52,6 +72,15 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return vsubq_f32(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return vmulq_f32(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return vmaxq_f32(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return vminq_f32(a, b); }
+static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
+    float32x4x2_t v = {{a, b}};
+    vst2q_f32(p, v);
+}
+static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
+    float32x4x2_t v = vld2q_f32(p);
+    *even = v.val[0];
+    *odd = v.val[1];
+}
 
 #else /* scalar: a one-lane "vector", so the same kernel source also builds anywhere */
 typedef float tdm_vf;
@@ -67,6 +96,14 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return a - b; }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return a * b; }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return a > b ? a : b; }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return a < b ? a : b; }
+static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
+    p[0] = a;
+    p[1] = b;
+}
+static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
+    *even = p[0];
+    *odd = p[1];
+}
 #endif
 
 #endif /* TDM_VEC_H */

@@ -34,6 +34,9 @@ typedef struct conv_geom {
     int direct;                            /* Conv: 2-D, stride 1, dilation 1: SIMD direct kernel on a padded
                                             * copy of the input, no im2col (see kernels/conv_vec.inc)    */
     int64_t hp, wp;                        /* direct: padded input height and width                   */
+    int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
+                                            * input 3 (graph.c): Winograd F(2x2,3x3)                     */
+    tdm_wino_geom wg;                      /* winograd: tile geometry of one image                    */
 } conv_geom;
 
 /* ---- attributes ---------------------------------------------------------------------------------------------- */
@@ -235,6 +238,15 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                     g->d[1] == 1 && g->d[2] == 1 && tdm_conv2d_direct_selected() != tdm_conv2d_direct__scalar;
         g->hp = g->in[1] + g->pb[1] + g->pe[1];
         g->wp = g->in[2] + g->pb[2] + g->pe[2];
+        const tdm_value *u = tdm_in(c, n, 3);
+        g->winograd = u && g->nsp == 2 && g->G == 1 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 &&
+                      g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1 && tdm_numel(u) == 16 * g->M * g->C;
+        if (g->winograd) {
+            g->direct = 0;
+            tdm_wino_geometry(&g->wg, (size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2],
+                              (size_t)g->pb[1], (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2],
+                              tdm_wino_selected()->vw, tdm_wino_selected()->nr);
+        }
     }
     return TDM_OK;
 }
@@ -290,6 +302,9 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[SP - g.nsp + i];
     tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, g.nsp + 2, dims);
     n->workspace = (size_t)conv_slots(&g) * conv_slot_floats(&g) * sizeof(float);
+    if (g.winograd)
+        n->workspace = (tdm_wino_x_floats(&g.wg) + tdm_wino_v_floats(&g.wg) + tdm_wino_m_floats(&g.wg) + 64) *
+                       sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -305,6 +320,8 @@ typedef struct conv_job {
     const float *xg, *wg, *bg, *bmat, *resg;
     float *yg;
     tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
+    const float *u;            /* winograd: transformed weights [16][M][C]                                */
+    float *planes, *V, *M;     /* winograd: scratch in the workspace                                      */
     /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
     atomic_uint *busy;
     int nslots;
@@ -471,6 +488,26 @@ static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t 
     tdm_conv2d_direct_selected()(&j->da, m0, m0 + tm, h0, h0 + th);
 }
 
+/* Winograd stages: pack + input transform per channel, one GEMM per transform point, output transform per
+ * output channel (with bias, residual and activation). */
+static void conv_wino_in_task(void *ctx, size_t ch) {
+    const conv_job *j = ctx;
+    tdm_wino_pack(&j->g->wg, j->xg, j->planes, ch, ch + 1);
+    tdm_wino_selected()->input(&j->g->wg, j->planes, j->V, ch, ch + 1);
+}
+
+static void conv_wino_gemm_task(void *ctx, size_t xi) {
+    const conv_job *j = ctx;
+    const tdm_wino_geom *w = &j->g->wg;
+    tdm_wino_selected()->gemm(w->k, w->tp, w->c, j->u + xi * w->k * w->c, w->c, j->V + xi * w->c * w->tp,
+                              j->M + xi * w->k * w->tp, w->tp);
+}
+
+static void conv_wino_out_task(void *ctx, size_t k) {
+    const conv_job *j = ctx;
+    tdm_wino_selected()->output(&j->g->wg, j->M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, k, k + 1);
+}
+
 /* Claims a free im2col slot. At most one task per pool thread runs at a time and there are at least as many slots as
  * threads, so a free slot always exists; the loop only retries lost races. */
 static int conv_slot_claim(atomic_uint *busy, int nslots) {
@@ -532,6 +569,21 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
                   .act_b = n->act_beta};
     if (g.depthwise) {
         tdm_parallelize_1d(c->pool, conv_depthwise_task, &j, (size_t)(g.N * g.M));
+        return TDM_OK;
+    }
+    if (g.winograd) { /* one image at a time; each of the three stages is split over the threads */
+        j.u = tdm_in(c, n, 3)->data;
+        j.planes = c->workspace;
+        j.V = j.planes + ((tdm_wino_x_floats(&g.wg) + 15) & ~(size_t)15);
+        j.M = j.V + tdm_wino_v_floats(&g.wg);
+        for (int64_t img = 0; img < g.N; img++) {
+            j.xg = j.x + (size_t)(img * g.C * g.in_sz);
+            j.yg = j.y + (size_t)(img * g.M * g.out_sz);
+            j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+            tdm_parallelize_1d(c->pool, conv_wino_in_task, &j, (size_t)g.C);
+            tdm_parallelize_1d(c->pool, conv_wino_gemm_task, &j, 16);
+            tdm_parallelize_1d(c->pool, conv_wino_out_task, &j, (size_t)g.M);
+        }
         return TDM_OK;
     }
     size_t K = (size_t)(g.Cg * g.ksz), tm, tn, threads = (size_t)tdm_pool_threads(c->pool);

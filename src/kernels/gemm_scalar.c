@@ -1,0 +1,5 @@
+/* gemm_scalar.c - the packed-B GEMM of gemm_vec.inc in portable C (one-lane vectors, panels 3 floats wide), for the
+ * Winograd path on targets without a SIMD variant. The general-purpose portable GEMM is gemm_blocked.c. */
+#define GEMM_FN tdm_sgemm_4x3__scalar
+#define GEMM_PACKED_FN tdm_sgemm_packed_4x3__scalar
+#include "gemm_vec.inc"
