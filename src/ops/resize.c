@@ -517,51 +517,57 @@ typedef struct pass_job {
     double extrap;
 } pass_job;
 
-/* One output row (outer o, output coordinate j) of a pass along one axis: dst[o, j, :] = sum_t w * src[o, idx, :]. */
-#define DEFINE_PASS_ROW(NAME, T)                                                                                  \
-    static void NAME(const pass_job *p, int64_t o, int64_t j) {                                                  \
-        int64_t inner = p->inner;                                                                                \
+/* Output rows j0..j1 of outer slice o of a pass along one axis: dst[o, j, :] = sum_t w[j][t] * src[o, idx[j][t], :].
+ * The innermost axis (inner == 1) is a short dot product per element; other axes are vector updates of inner. */
+#define DEFINE_PASS_ROWS(NAME, T)                                                                                 \
+    static void NAME(const pass_job *p, int64_t o, int64_t j0, int64_t j1) {                                     \
+        const int64_t inner = p->inner;                                                                          \
+        const int taps = p->taps;                                                                                \
         const T *s = (const T *)p->src + o * p->lin * inner;                                                     \
-        T *d = (T *)p->dst + (o * p->lout + j) * inner;                                                          \
-        if (p->ext[j]) {                                                                                         \
-            for (int64_t i = 0; i < inner; i++) d[i] = (T)p->extrap;                                             \
-            return;                                                                                              \
-        }                                                                                                        \
-        const int32_t *ix = p->idx + j * p->taps;                                                                \
-        const double *w = p->w + j * p->taps;                                                                    \
+        T *dst = (T *)p->dst + o * p->lout * inner;                                                              \
         if (inner == 1) {                                                                                        \
-            T acc = 0;                                                                                           \
-            for (int t = 0; t < p->taps; t++)                                                                    \
-                if (w[t] != 0) acc += (T)w[t] * s[ix[t]];                                                        \
-            d[0] = acc;                                                                                          \
+            for (int64_t j = j0; j < j1; j++) {                                                                  \
+                const int32_t *ix = p->idx + j * taps;                                                           \
+                const double *w = p->w + j * taps;                                                               \
+                T acc = (T)w[0] * s[ix[0]] + (T)w[1] * s[ix[1]];                                                 \
+                if (taps == 4) acc += (T)w[2] * s[ix[2]] + (T)w[3] * s[ix[3]];                                   \
+                dst[j] = p->ext[j] ? (T)p->extrap : acc;                                                         \
+            }                                                                                                    \
             return;                                                                                              \
         }                                                                                                        \
-        int first = 1;                                                                                           \
-        for (int t = 0; t < p->taps; t++) {                                                                      \
-            if (w[t] == 0) continue;                                                                             \
-            const T wt = (T)w[t];                                                                                \
-            const T *row = s + (int64_t)ix[t] * inner;                                                           \
+        for (int64_t j = j0; j < j1; j++) {                                                                      \
+            T *d = dst + j * inner;                                                                              \
+            if (p->ext[j]) {                                                                                     \
+                for (int64_t i = 0; i < inner; i++) d[i] = (T)p->extrap;                                         \
+                continue;                                                                                        \
+            }                                                                                                    \
+            const int32_t *ix = p->idx + j * taps;                                                               \
+            const double *w = p->w + j * taps;                                                                   \
+            int first = 1;                                                                                       \
+            for (int t = 0; t < taps; t++) {                                                                     \
+                if (w[t] == 0) continue;                                                                         \
+                const T wt = (T)w[t];                                                                            \
+                const T *row = s + (int64_t)ix[t] * inner;                                                       \
+                if (first)                                                                                       \
+                    for (int64_t i = 0; i < inner; i++) d[i] = wt * row[i];                                      \
+                else                                                                                             \
+                    for (int64_t i = 0; i < inner; i++) d[i] += wt * row[i];                                     \
+                first = 0;                                                                                       \
+            }                                                                                                    \
             if (first)                                                                                           \
-                for (int64_t i = 0; i < inner; i++) d[i] = wt * row[i];                                          \
-            else                                                                                                 \
-                for (int64_t i = 0; i < inner; i++) d[i] += wt * row[i];                                         \
-            first = 0;                                                                                           \
+                for (int64_t i = 0; i < inner; i++) d[i] = 0;                                                    \
         }                                                                                                        \
-        if (first)                                                                                               \
-            for (int64_t i = 0; i < inner; i++) d[i] = 0;                                                        \
     }
 
-DEFINE_PASS_ROW(pass_row_f32, float)
-DEFINE_PASS_ROW(pass_row_f64, double)
+DEFINE_PASS_ROWS(pass_rows_f32, float)
+DEFINE_PASS_ROWS(pass_rows_f64, double)
 
 static void pass_task_f32(void *ctx, size_t i0, size_t j0, size_t ti, size_t tj) {
-    for (size_t o = i0; o < i0 + ti; o++)
-        for (size_t j = j0; j < j0 + tj; j++) pass_row_f32(ctx, (int64_t)o, (int64_t)j);
+    for (size_t o = i0; o < i0 + ti; o++) pass_rows_f32(ctx, (int64_t)o, (int64_t)j0, (int64_t)(j0 + tj));
 }
 
 static void pass_task_f64(void *ctx, size_t i0, size_t j0, size_t ti, size_t tj) {
-    for (size_t o = i0; o < i0 + ti; o++)
-        for (size_t j = j0; j < j0 + tj; j++) pass_row_f64(ctx, (int64_t)o, (int64_t)j);
+    for (size_t o = i0; o < i0 + ti; o++) pass_rows_f64(ctx, (int64_t)o, (int64_t)j0, (int64_t)(j0 + tj));
 }
 
 /* ---- Resize: nearest gather ------------------------------------------------------------------------------------- */
@@ -575,6 +581,7 @@ typedef struct gather_job {
     const int32_t *idx[TDM_MAX_RANK];
     const uint8_t *ext[TDM_MAX_RANK];
     int64_t rows, row_len, chunk;
+    int any_ext;                       /* tf_crop_and_resize: some coordinates take the extrapolation value   */
     unsigned char extrap[8];
 } gather_job;
 
@@ -608,9 +615,12 @@ static void gather_task(void *ctx, size_t t) {
         }
         char *dst = p->dst + (size_t)(row * p->row_len) * es;
         const char *src = p->src + (size_t)base * es;
-        if (es == 4 && !out_side) {
-            for (int64_t j = 0; j < p->row_len; j++)
-                memcpy(dst + j * 4, el[j] ? (const char *)p->extrap : src + (size_t)il[j] * 4, 4);
+        if (!p->any_ext && es == 4) {
+            for (int64_t j = 0; j < p->row_len; j++) memcpy(dst + j * 4, src + (size_t)il[j] * 4, 4);
+            continue;
+        }
+        if (!p->any_ext && es == 1) {
+            for (int64_t j = 0; j < p->row_len; j++) dst[j] = src[il[j]];
             continue;
         }
         for (int64_t j = 0; j < p->row_len; j++)
@@ -660,6 +670,7 @@ tdm_status resize_run(tdm_ctx *c, const tdm_node *n) {
             j.ext[d] = (const uint8_t *)(ws + g.off_ext[d]);
         }
         put_scalar(j.extrap, x->dtype, p->extrapolation);
+        j.any_ext = p->coord == CT_TF_CROP_AND_RESIZE;
         j.row_len = g.out[r - 1];
         j.rows = total / j.row_len;
         j.chunk = 16384 / j.row_len + 1;
@@ -714,8 +725,8 @@ typedef struct topk_params {
 tdm_status resize_topk_check(tdm_ctx *c, tdm_node *n) {
     topk_params *p = tdm_node_params(c, n, sizeof *p);
     if (!p) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
-    if (!tdm_in(c, n, 0) || !tdm_out(c, n, 0) || !tdm_out(c, n, 1))
-        return tdm_node_error(n, TDM_INVALID_MODEL, "needs input X and outputs Values, Indices");
+    if (!tdm_in(c, n, 0) || (!tdm_out(c, n, 0) && !tdm_out(c, n, 1)))
+        return tdm_node_error(n, TDM_INVALID_MODEL, "needs input X and output Values or Indices");
     tdm_status st;
     if ((st = tdm_attr_int(n, "axis", -1, &p->axis))) return st;
     if ((st = tdm_attr_int(n, "largest", 1, &p->largest))) return st;
@@ -764,8 +775,8 @@ tdm_status resize_topk_shape(tdm_ctx *c, tdm_node *n) {
     int64_t d[TDM_MAX_RANK];
     memcpy(d, x->dims, sizeof d);
     d[a] = k;
-    tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, d);
-    tdm_set_shape(tdm_out(c, n, 1), TDM_INT64, x->rank, d);
+    if (tdm_out(c, n, 0)) tdm_set_shape(tdm_out(c, n, 0), x->dtype, x->rank, d);
+    if (tdm_out(c, n, 1)) tdm_set_shape(tdm_out(c, n, 1), TDM_INT64, x->rank, d);
     n->workspace = (size_t)k * sizeof(int64_t);
     n->macs = 0;
     return TDM_OK;
@@ -823,12 +834,9 @@ tdm_status resize_topk_shape(tdm_ctx *c, tdm_node *n) {
                     h[end] = t;                                                                                  \
                     topk_sift_##SUF(s, inner, h, end, j->largest);                                               \
                 }                                                                                                \
-                T *vals = (T *)j->vals + o * k * inner + in;                                                     \
-                int64_t *idx = j->idx + o * k * inner + in;                                                      \
-                for (int64_t r = 0; r < cnt; r++) {                                                              \
-                    vals[r * inner] = s[h[r] * inner];                                                           \
-                    idx[r * inner] = h[r];                                                                       \
-                }                                                                                                \
+                int64_t off = o * k * inner + in;                                                                \
+                for (int64_t r = 0; r < cnt && j->vals; r++) ((T *)j->vals)[off + r * inner] = s[h[r] * inner];  \
+                for (int64_t r = 0; r < cnt && j->idx; r++) j->idx[off + r * inner] = h[r];                      \
             }                                                                                                    \
     }
 
@@ -856,10 +864,11 @@ DEFINE_TOPK(u64, uint64_t, NO_NAN)
 tdm_status resize_topk_run(tdm_ctx *c, const tdm_node *n) {
     const topk_params *p = n->params;
     const tdm_value *x = tdm_in(c, n, 0), *v = tdm_out(c, n, 0), *ix = tdm_out(c, n, 1);
+    const tdm_value *any = v ? v : ix;
     int a = tdm_axis(p->axis, x->rank);
-    topk_job j = {x->data, v->data, ix->data, c->workspace, prod(x->dims, 0, a), x->dims[a],
-                  prod(x->dims, a + 1, x->rank), v->dims[a], p->largest != 0};
-    if (tdm_numel(v) == 0) return TDM_OK;
+    topk_job j = {x->data, v ? v->data : NULL, ix ? ix->data : NULL, c->workspace, prod(x->dims, 0, a), x->dims[a],
+                  prod(x->dims, a + 1, x->rank), any->dims[a], p->largest != 0};
+    if (tdm_numel(any) == 0) return TDM_OK;
     switch (x->dtype) {
     case TDM_FLOAT: topk_run_f32(&j); break;
     case TDM_DOUBLE: topk_run_f64(&j); break;
