@@ -40,12 +40,13 @@ static double real_at(const tdm_value *v, int64_t i) {
     return v->dtype == TDM_DOUBLE ? ((const double *)v->data)[i] : (double)((const float *)v->data)[i];
 }
 
-/* Store v as one element of dtype dt, saturating integers (the extrapolation value of nearest mode). */
+/* Store v as one element of dtype dt at dst (any alignment), saturating integers: the extrapolation value of nearest
+ * mode. */
 static void put_scalar(void *dst, tdm_dtype dt, double v) {
     double lo = 0, hi = 0;
     switch (dt) {
-    case TDM_FLOAT: *(float *)dst = (float)v; return;
-    case TDM_DOUBLE: *(double *)dst = v; return;
+    case TDM_FLOAT: { float f = (float)v; memcpy(dst, &f, sizeof f); return; }
+    case TDM_DOUBLE: memcpy(dst, &v, sizeof v); return;
     case TDM_BOOL: *(uint8_t *)dst = v != 0; return;
     case TDM_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
     case TDM_UINT8: hi = UINT8_MAX; break;
@@ -58,17 +59,18 @@ static void put_scalar(void *dst, tdm_dtype dt, double v) {
     default: return;
     }
     v = v != v ? 0 : v < lo ? lo : v > hi ? hi : v;
+    union { int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32; int64_t i64; uint64_t u64; } u;
     switch (dt) {
-    case TDM_INT8: *(int8_t *)dst = (int8_t)v; break;
-    case TDM_UINT8: *(uint8_t *)dst = (uint8_t)v; break;
-    case TDM_INT16: *(int16_t *)dst = (int16_t)v; break;
-    case TDM_UINT16: *(uint16_t *)dst = (uint16_t)v; break;
-    case TDM_INT32: *(int32_t *)dst = (int32_t)v; break;
-    case TDM_UINT32: *(uint32_t *)dst = (uint32_t)v; break;
-    case TDM_INT64: *(int64_t *)dst = (int64_t)v; break;
-    case TDM_UINT64: *(uint64_t *)dst = (uint64_t)v; break;
-    default: break;
+    case TDM_INT8: u.i8 = (int8_t)v; break;
+    case TDM_UINT8: u.u8 = (uint8_t)v; break;
+    case TDM_INT16: u.i16 = (int16_t)v; break;
+    case TDM_UINT16: u.u16 = (uint16_t)v; break;
+    case TDM_INT32: u.i32 = (int32_t)v; break;
+    case TDM_UINT32: u.u32 = (uint32_t)v; break;
+    case TDM_INT64: u.i64 = (int64_t)v; break;
+    default: u.u64 = (uint64_t)v; break;
     }
+    memcpy(dst, &u, tdm_dtype_size(dt));
 }
 
 /* ---- Resize / Upsample: attributes ------------------------------------------------------------------------------ */
