@@ -388,6 +388,7 @@ static tdm_status add_winograd_weights(tdm_model *m) {
         int64_t K = w->dims[0], C = w->dims[1], ud[3] = {16, K, C};
         int uid = new_const(m, w->name, "_winograd", 3, ud);
         if (uid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming weights");
+        m->values[uid].derived = 1;
         n = &m->nodes[i]; /* values moved, nodes did not; re-read the weight pointer */
         tdm_wino_weights(m->values[n->in[1]].data, (size_t)K, (size_t)C, m->values[uid].data);
         int *ni = tdm_realloc(&m->alloc, n->in, 4 * sizeof(int));
@@ -444,7 +445,7 @@ static tdm_status compact_weights(tdm_model *m) {
             x->data = (char *)m->weights + off;
             if (b) memcpy(x->data, old, b);
             off += (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1);
-            if (x->dtype == TDM_FLOAT) m->params += tdm_numel(x);
+            if (x->dtype == TDM_FLOAT && !x->derived) m->params += tdm_numel(x);
         } else {
             x->data = NULL;
         }

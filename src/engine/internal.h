@@ -76,6 +76,8 @@ typedef struct tdm_value {
     int def, last_use;              /* node positions; -1 for inputs; INT32_MAX for outputs             */
     size_t offset;                  /* arena offset                                                     */
     int consumers;                  /* number of node input slots referring to this value               */
+    int derived;                    /* a constant the engine computed for speed (Winograd weights): counted
+                                     * in weights bytes, not in the model's parameters                  */
 } tdm_value;
 
 /* An ONNX attribute, as parsed. Arrays and strings are owned by the model. */

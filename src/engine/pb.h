@@ -24,7 +24,8 @@ int tdm_pb_fixed64(tdm_pb *r, int wire, uint64_t *v);
 int tdm_pb_skip(tdm_pb *r, int wire);
 
 /* A repeated scalar field may come packed (one LEN record) or unpacked (one record per element). These append to a
- * growable array. elem: 0 varint (as int64), 4 fixed32, 8 fixed64. */
+ * growable array. elem: 0 varint (as int64), 4 fixed32, 8 fixed64. Returns 0, -1 on malformed input, or -2 when the
+ * array cannot grow (out of memory). */
 typedef struct tdm_pb_array {
     void *data;
     size_t n, cap;

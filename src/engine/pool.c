@@ -1,5 +1,8 @@
 /* pool.c - a small pthread pool in the shape of pthreadpool: a NULL pool means serial, the calling thread always
- * takes part, and work items are handed out through one atomic counter. A pool of T threads starts T-1 workers. */
+ * takes part, and work items are handed out through one atomic counter. A pool of T threads starts T-1 workers.
+ * A batch-1 inference makes a few hundred parallel calls of a few microseconds each, so waking through a condition
+ * variable every time would cost more than the work: workers and the caller spin briefly on atomics first and only
+ * then sleep. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -12,9 +15,10 @@ struct tdm_pool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     /* the current job */
-    uint64_t generation;  /* bumped for every job; workers run each generation once */
-    int active;           /* workers still inside the current job */
-    int stop;
+    atomic_uint_fast64_t generation; /* bumped for every job; workers run each generation once */
+    atomic_int active;    /* workers still inside the current job */
+    atomic_int stop;
+    int sleeping;         /* workers blocked on `wake` (under mu) */
     void (*job)(tdm_pool *p);
     atomic_size_t next;   /* next item to claim */
     size_t range;
@@ -39,20 +43,38 @@ static void run_items(tdm_pool *p) {
     }
 }
 
+#define SPIN_ITERS 20000 /* about 50-100 us of pause instructions before a thread blocks */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg) {
     tdm_pool *p = arg;
     uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->stop) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+        for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
+                        !atomic_load_explicit(&p->stop, memory_order_relaxed);
+             i++)
+            cpu_relax();
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
+            pthread_mutex_lock(&p->mu);
+            p->sleeping++;
+            while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mu);
+            p->sleeping--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) break;
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         run_items(p);
-        pthread_mutex_lock(&p->mu);
-        if (--p->active == 0) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu); /* the caller may be asleep on `done` */
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -84,7 +106,7 @@ tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads) {
 void tdm_pool_destroy(tdm_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->threads - 1; i++) pthread_join(p->workers[i], NULL);
@@ -98,18 +120,22 @@ void tdm_pool_destroy(tdm_pool *p) {
 
 int tdm_pool_threads(const tdm_pool *p) { return p ? p->threads : 1; }
 
-/* Publish a job, take part in it, and wait until every worker has left it. */
+/* Publish a job, take part in it, and wait until every worker has left it. The job fields are written before the
+ * generation bump (release), and workers read them after seeing it (acquire). */
 static void pool_run(tdm_pool *p) {
-    pthread_mutex_lock(&p->mu);
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    p->active = p->threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
+    atomic_store_explicit(&p->active, p->threads - 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    pthread_mutex_lock(&p->mu); /* a worker between its last check and its wait holds mu: it cannot miss this */
+    if (p->sleeping) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_items(p);
-    pthread_mutex_lock(&p->mu);
-    while (p->active > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->active, memory_order_acquire) > 0; i++) cpu_relax();
+    if (atomic_load_explicit(&p->active, memory_order_acquire) > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->active) > 0) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range) {

@@ -552,7 +552,7 @@ tdm_status reduce_softmax_shape(tdm_ctx *c, tdm_node *n) {
  * cannot overflow. ws holds 2 * inner scratch elements when inner > 1. Hardmax marks the first maximum. */
 #define SOFTMAX_KERNEL(S, T, F)                                                                                      \
     static void softmax_block_##S(const T *x, T *y, size_t A, size_t inner, int mode, T *ws) {                       \
-        T *mx = ws, *sum = ws + inner;                                                                               \
+        T *mx = ws, *sum = ws ? ws + inner : NULL; /* no workspace when inner == 1 */                          \
         if (inner == 1) {                                                                                            \
             T m = x[0], s = 0;                                                                                       \
             size_t arg = 0;                                                                                          \
