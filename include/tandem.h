@@ -78,6 +78,8 @@ typedef struct tdm_load_options {
 
 typedef struct tdm_session_options {
     int threads;               /* 0 or 1: run on the calling thread only, no extra threads are created      */
+    int profile;               /* 1: time every executed node (tdm_session_exec_node_ms); costs two clock
+                                * reads per node                                                           */
 } tdm_session_options;
 
 /* Shape and type of a model input or output. dims[i] is -1 where the model leaves the dimension symbolic; then
@@ -179,6 +181,10 @@ tdm_status tdm_session_stats(tdm_session *session, tdm_stats *stats_out);
 /* The node list that actually runs, after folding and fusion: op name (e.g. "Conv+Relu") per executed node. */
 int tdm_session_num_exec_nodes(tdm_session *session);
 const char *tdm_session_exec_node_op(tdm_session *session, int index);
+/* Name of executed node `index` (owned by the model) and, with opts.profile, the milliseconds it has taken summed over
+ * every run since the last plan (0 without profiling). */
+const char *tdm_session_exec_node_name(tdm_session *session, int index);
+double tdm_session_exec_node_ms(tdm_session *session, int index);
 
 /* ---- TensorProto files (the ONNX test-data layout) ------------------------------------------------------------- */
 

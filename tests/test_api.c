@@ -247,7 +247,7 @@ static void test_invalid_arguments(void) {
     CHECK_INVALID(tdm_model_source_node(m, tdm_model_num_source_nodes(m), &op, &name));
 
     tdm_session *s = (tdm_session *)1;
-    tdm_session_options bad_threads = {-1}, huge_threads = {100000};
+    tdm_session_options bad_threads = {.threads = -1}, huge_threads = {.threads = 100000};
     CHECK_INVALID(tdm_session_create(NULL, NULL, &s));
     CHECK(s == NULL, "session_out not NULL after a failed create");
     CHECK_INVALID(tdm_session_create(m, NULL, NULL));
@@ -538,7 +538,7 @@ static void oom_session(const char *model_path, const char *dataset, int nin, in
     long n;
     for (n = 1; n < 1000000; n++) {
         tdm_session *s = NULL;
-        tdm_session_options so = {threads};
+        tdm_session_options so = {.threads = threads};
         arm(&c, n);
         tdm_status st = tdm_session_create(m, &so, &s);
         if (!st) st = tdm_session_plan(s);
@@ -697,7 +697,7 @@ static void test_threads(void) {
     int64_t nref = 0;
     int bitwise = 1;
     for (int threads = 0; threads <= 3; threads++) {
-        tdm_session_options so = {threads};
+        tdm_session_options so = {.threads = threads};
         tdm_session *s = NULL;
         char why[512] = "";
         if (tdm_session_create(m, &so, &s)) {
@@ -742,7 +742,7 @@ typedef struct worker {
 
 static void *worker_main(void *arg) {
     worker *w = arg;
-    tdm_session_options so = {w->threads};
+    tdm_session_options so = {.threads = w->threads};
     tdm_session *s = NULL;
     if (tdm_session_create(w->m, &so, &s)) {
         snprintf(w->why, sizeof w->why, "session: %s", tdm_last_error());

@@ -48,7 +48,7 @@ static int run_test(const char *dir, int threads, char *why, size_t why_len) {
     int nsets;
     char **sets = tu_list(dir, "test_data_set_", &nsets);
     int result = R_PASS;
-    tdm_session_options so = {threads};
+    tdm_session_options so = {.threads = threads};
     for (int k = 0; k < nsets && result == R_PASS; k++) {
         tdm_session *s = NULL;
         if ((st = tdm_session_create(m, &so, &s))) {

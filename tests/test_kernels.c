@@ -270,10 +270,17 @@ static void test_winograd(void) {
                 conv_ref(x, c, h, w, wt, k, 3, 3, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f, want);
                 memset(got, 0xff, k * ho * wo * 4);
                 tdm_wino_pack(&g, x, X, 0, c);
-                ks[f]->input(&g, X, V, 0, c);
-                for (size_t xi = 0; xi < 16; xi++)
-                    ks[f]->gemm(k, g.tp, c, u + xi * k * c, c, V + xi * c * g.tp, M + xi * k * g.tp, g.tp);
-                ks[f]->output(&g, M, bias, with_res ? res : NULL, got, act, -0.5f, 0.5f, 0, k);
+                /* two tile ranges split at a panel boundary, as two threads would do them */
+                size_t mid = g.tp / g.nr / 2 * g.nr;
+                for (int part = 0; part < 2; part++) {
+                    size_t t0 = part ? mid : 0, t1 = part ? g.tp : mid;
+                    if (t0 == t1) continue;
+                    ks[f]->input(&g, X, V, t0, t1);
+                    for (size_t xi = 0; xi < 16; xi++)
+                        ks[f]->gemm(k, t1 - t0, c, u + xi * k * c, c, V + xi * c * g.tp + t0 * c, M + xi * k * g.tp + t0,
+                                    g.tp);
+                    ks[f]->output(&g, M, bias, with_res ? res : NULL, got, act, -0.5f, 0.5f, t0, t1);
+                }
                 double e = max_rel(got, want, k * ho * wo);
                 check(e < 1e-5, "winograd %s c%zu k%zu %zux%zu pad %zu act %d: error %.3g", f ? tdm_kernel_isa() : "scalar",
                       c, k, h, w, p, act, e);

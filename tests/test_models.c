@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
         char **sets = tu_list(dir, "test_data_set_", &nsets);
         for (const char *t = threads_list; *t;) {
             int threads = atoi(t);
-            tdm_session_options so = {threads};
+            tdm_session_options so = {.threads = threads};
             tdm_session *s = NULL;
             if (tdm_session_create(m, &so, &s)) {
                 printf("FAIL %s threads=%d: session: %s\n", models[k], threads, tdm_last_error());

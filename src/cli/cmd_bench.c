@@ -33,13 +33,16 @@ int cmd_bench(int argc, char **argv) {
     cli_args a;
     const char *opt, *pos, *model_path = NULL;
     int64_t threads = 1, batch = 1, runs = 100, warmup = 5;
-    int json = 0;
+    int json = 0, profile = 0;
     cli_args_init(&a, argc, argv);
     while (cli_next_arg(&a, &opt, &pos)) {
         const char *v;
         if (!opt) {
             if (model_path) return cli_usage_error("bench: unexpected argument '%s'", pos);
             model_path = pos;
+        } else if (!strcmp(opt, "profile")) {
+            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
+            profile = 1;
         } else if (!strcmp(opt, "json")) {
             if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
             json = 1;
@@ -62,7 +65,7 @@ int cmd_bench(int argc, char **argv) {
     int rc = CLI_ERR;
     tdm_session *s = NULL;
     double *times = NULL;
-    tdm_session_options so = {(int)threads};
+    tdm_session_options so = {(int)threads, profile};
     double t1 = cli_now_ms();
     tdm_status st = tdm_session_create(m, &so, &s);
     if (st) {
@@ -177,6 +180,29 @@ int cmd_bench(int argc, char **argv) {
         printf("memory       peak RSS %.1f MiB   arena %.1f KiB   workspace %.1f KiB   weights %.1f KiB\n",
                (double)rss / 1048576.0, (double)stats.arena_bytes / 1024.0, (double)stats.workspace_bytes / 1024.0,
                (double)stats.weights_bytes / 1024.0);
+    }
+    if (profile && !json) { /* per node, summed over warm-up and timed runs, slowest first */
+        int ne = tdm_session_num_exec_nodes(s);
+        double total = 0;
+        int *order = malloc((size_t)(ne ? ne : 1) * sizeof *order);
+        for (int i = 0; i < ne; i++) {
+            order[i] = i;
+            total += tdm_session_exec_node_ms(s, i);
+        }
+        for (int i = 1; i < ne; i++) /* insertion sort: a few hundred nodes at most */
+            for (int k = i; k > 0 && tdm_session_exec_node_ms(s, order[k]) > tdm_session_exec_node_ms(s, order[k - 1]);
+                 k--) {
+                int t = order[k];
+                order[k] = order[k - 1];
+                order[k - 1] = t;
+            }
+        printf("\nprofile (per run, over %lld runs; %d nodes)\n", (long long)(runs + warmup + 1), ne);
+        for (int i = 0; i < ne && i < 25; i++) {
+            double ms = tdm_session_exec_node_ms(s, order[i]) / (double)(runs + warmup + 1);
+            printf("  %7.4f ms  %5.1f %%  %-22s %s\n", ms, total > 0 ? 100.0 * tdm_session_exec_node_ms(s, order[i]) / total : 0.0,
+                   tdm_session_exec_node_op(s, order[i]), tdm_session_exec_node_name(s, order[i]));
+        }
+        free(order);
     }
     rc = CLI_OK;
 out:

@@ -157,7 +157,7 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "tandem: warning: the model's batch size is fixed at %lld; --batch %lld ignored\n",
                 (long long)batch, (long long)o.batch);
 
-    tdm_session_options so = {(int)o.threads};
+    tdm_session_options so = {.threads = (int)o.threads};
     if ((st = tdm_session_create(m, &so, &s)) != TDM_OK) {
         cli_engine_error(st, "cannot create a session");
         goto done;

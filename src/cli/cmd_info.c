@@ -197,7 +197,7 @@ int cmd_info(int argc, char **argv) {
     int nsrc_hist = info_histogram(src_ops, nsrc, &src_hist);
 
     /* The plan at batch 1: symbolic dims default to 1 in a fresh session. */
-    tdm_session_options so = {1};
+    tdm_session_options so = {.threads = 1};
     tdm_stats stats;
     memset(&stats, 0, sizeof stats);
     if ((st = tdm_session_create(m, &so, &s)) != TDM_OK) {

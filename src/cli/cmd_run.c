@@ -369,7 +369,7 @@ int cmd_run(int argc, char **argv) {
         if (run_prepare_input(&o, i, &ins[i]) != CLI_OK) goto done;
     }
 
-    tdm_session_options so = {(int)o.threads};
+    tdm_session_options so = {.threads = (int)o.threads};
     if ((st = tdm_session_create(m, &so, &s)) != TDM_OK) {
         cli_engine_error(st, "cannot create a session");
         goto done;

@@ -32,12 +32,13 @@ static const cli_command cli_commands[] = {
      "  --batch B         images per run (default 64)\n"
      "  --threads N       worker threads (default 1)\n"
      "  --json            print one JSON object instead of a summary line\n"},
-    {"bench", cmd_bench, "bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--json]",
+    {"bench", cmd_bench, "bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--profile] [--json]",
      "time a model: load, set-up, first run, steady-state p50/p90/p99, throughput, peak RSS, arena",
      "  --threads N       worker threads (default 1)\n"
      "  --batch B         size of the symbolic batch dimension (default 1)\n"
      "  --runs R          timed runs (default 100)\n"
      "  --warmup W        untimed runs after the first (default 5)\n"
+     "  --profile         time every executed node and print the slowest\n"
      "  --json            print one JSON object instead of a table\n"},
     {"export-image", cmd_export_image, "export-image --dataset FILE --index I --output FILE.png [--scale S]",
      "write one record of a CIFAR-layout dataset as a PNG (label printed as JSON)",

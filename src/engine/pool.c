@@ -14,14 +14,14 @@ struct tdm_pool {
     pthread_t *workers;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    /* the current job */
-    atomic_uint_fast64_t generation; /* bumped for every job; workers run each generation once */
-    atomic_int active;    /* workers still inside the current job */
+    /* the current job; the three hot atomics sit on cache lines of their own: spinning threads poll `generation`
+     * and `active` while the others claim items from `next` */
+    _Alignas(64) atomic_uint_fast64_t generation; /* bumped for every job; workers run each generation once */
     atomic_int stop;
     int sleeping;         /* workers blocked on `wake` (under mu) */
-    void (*job)(tdm_pool *p);
-    atomic_size_t next;   /* next item to claim */
-    size_t range;
+    _Alignas(64) atomic_int active; /* workers still inside the current job */
+    _Alignas(64) atomic_size_t next; /* next item to claim */
+    _Alignas(64) size_t range;
     tdm_task_1d fn1;
     tdm_task_2d_tile fn2;
     void *ctx;
@@ -80,12 +80,13 @@ static void *worker_main(void *arg) {
 
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads) {
     if (threads <= 1) return NULL;
-    tdm_pool *p = tdm_calloc(a, 1, sizeof *p);
+    tdm_pool *p = tdm_malloc_aligned(a, sizeof *p); /* _Alignas(64) members: a 64-byte-aligned block */
     if (!p) return NULL;
+    memset(p, 0, sizeof *p);
     p->alloc = a;
     p->workers = tdm_calloc(a, (size_t)threads - 1, sizeof(pthread_t));
     if (!p->workers) {
-        tdm_free(a, p);
+        tdm_free_aligned(a, p);
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
@@ -115,7 +116,7 @@ void tdm_pool_destroy(tdm_pool *p) {
     pthread_cond_destroy(&p->done);
     const tdm_alloc *a = p->alloc;
     tdm_free(a, p->workers);
-    tdm_free(a, p);
+    tdm_free_aligned(a, p);
 }
 
 int tdm_pool_threads(const tdm_pool *p) { return p ? p->threads : 1; }

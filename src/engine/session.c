@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "model.h"
 #include "pb.h"
@@ -165,6 +166,8 @@ static void plan_release(tdm_session *s) {
     tdm_free(a, s->values);
     tdm_free(a, s->nodes);
     tdm_free(a, s->exec);
+    tdm_free(a, s->node_ms);
+    s->node_ms = NULL;
     tdm_free(a, s->exec_pos);
     tdm_free(a, s->exec_uses);
     s->exec_pos = s->exec_uses = NULL;
@@ -435,6 +438,10 @@ static tdm_status plan(tdm_session *s) {
             }
         }
     }
+    if (s->profile && s->n_exec && !(s->node_ms = tdm_calloc(a, (size_t)s->n_exec, sizeof(double)))) {
+        st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+        goto fail;
+    }
     s->arena_bytes = pl.end;
     s->arena = tdm_malloc_aligned(a, s->arena_bytes ? s->arena_bytes : 1);
     s->workspace = s->workspace_bytes ? tdm_malloc_aligned(a, s->workspace_bytes) : NULL;
@@ -470,6 +477,7 @@ tdm_status tdm_session_create(const tdm_model *m, const tdm_session_options *opt
     s->alloc = m->alloc;
     s->optimize = m->optimize;
     s->threads = threads < 1 ? 1 : threads;
+    s->profile = opts && opts->profile;
     int ni = m->n_inputs ? m->n_inputs : 1;
     s->in_dims = tdm_calloc(&s->alloc, (size_t)ni, sizeof *s->in_dims);
     s->in_rank = tdm_calloc(&s->alloc, (size_t)ni, sizeof(int));
@@ -600,6 +608,18 @@ tdm_status tdm_session_run(tdm_session *s) {
     tdm_status st = tdm_session_plan(s);
     if (st) return st;
     tdm_ctx c = {&s->alloc, s->model->opset, s->values, s->model->n_values, s->workspace, s->pool};
+    if (s->node_ms) {
+        for (int k = 0; k < s->n_exec; k++) {
+            const tdm_node *n = &s->nodes[s->exec[k]];
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            st = n->op->run(&c, n);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            s->node_ms[k] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            if (st) return st;
+        }
+        return TDM_OK;
+    }
     for (int k = 0; k < s->n_exec; k++) {
         const tdm_node *n = &s->nodes[s->exec[k]];
         if ((st = n->op->run(&c, n))) return st;
@@ -654,3 +674,13 @@ const char *tdm_session_exec_node_op(tdm_session *s, int index) {
     return s->exec_names[index];
 }
 
+
+const char *tdm_session_exec_node_name(tdm_session *s, int index) {
+    if (!s || tdm_session_plan(s) || index < 0 || index >= s->n_exec) return NULL;
+    return s->nodes[s->exec[index]].name;
+}
+
+double tdm_session_exec_node_ms(tdm_session *s, int index) {
+    if (!s || !s->node_ms || index < 0 || index >= s->n_exec) return 0.0;
+    return s->node_ms[index];
+}

@@ -67,18 +67,20 @@ size_t tdm_wino_m_floats(const tdm_wino_geom *g);
 void tdm_wino_weights(const float *w, size_t k, size_t c, float *u);
 /* x: one image's [c][h][w] -> the padded copy X, for channels [c0, c1). */
 void tdm_wino_pack(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1);
-typedef void (*tdm_wino_input_fn)(const tdm_wino_geom *g, const float *X, float *V, size_t c0, size_t c1);
+/* The transforms work on a range of tiles [t0, t1) (multiples of vw) across every channel, so that threads can split
+ * one image by tiles and keep their part of V and M in their own caches. */
+typedef void (*tdm_wino_input_fn)(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 typedef void (*tdm_wino_output_fn)(const tdm_wino_geom *g, const float *M, const float *bias, const float *res,
-                                   float *y, int act, float alpha, float beta, size_t k0, size_t k1);
+                                   float *y, int act, float alpha, float beta, size_t t0, size_t t1);
 /* C[m x n] = A[m x k] (row stride lda) * B, where B is packed in panels of k x NR (gemm_vec.inc). */
 typedef void (*tdm_sgemm_packed_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                     float *c, size_t ldc);
-void tdm_wino_input__scalar(const tdm_wino_geom *g, const float *X, float *V, size_t c0, size_t c1);
+void tdm_wino_input__scalar(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 void tdm_wino_output__scalar(const tdm_wino_geom *g, const float *M, const float *bias, const float *res, float *y,
-                             int act, float alpha, float beta, size_t k0, size_t k1);
-void tdm_wino_input__avx2_fma(const tdm_wino_geom *g, const float *X, float *V, size_t c0, size_t c1);
+                             int act, float alpha, float beta, size_t t0, size_t t1);
+void tdm_wino_input__avx2_fma(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 void tdm_wino_output__avx2_fma(const tdm_wino_geom *g, const float *M, const float *bias, const float *res, float *y,
-                               int act, float alpha, float beta, size_t k0, size_t k1);
+                               int act, float alpha, float beta, size_t t0, size_t t1);
 void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                   float *c, size_t ldc);
 void tdm_sgemm_packed_4x24__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,

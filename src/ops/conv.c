@@ -241,6 +241,12 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         const tdm_value *u = tdm_in(c, n, 3);
         g->winograd = u && g->nsp == 2 && g->G == 1 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 &&
                       g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1 && tdm_numel(u) == 16 * g->M * g->C;
+        if (g->winograd) { /* only when the tiles fill the GEMM panels well: small maps (8x8) run direct */
+            const tdm_wino_kernels *wk = tdm_wino_selected();
+            size_t ty = (size_t)(g->out[1] + 1) / 2, tx = (size_t)(g->out[2] + 1) / 2;
+            size_t t = ty * ((tx + wk->vw - 1) / wk->vw * wk->vw), tp = (t + wk->nr - 1) / wk->nr * wk->nr;
+            g->winograd = 4 * ty * tx >= 3 * tp;
+        }
         if (g->winograd) {
             g->direct = 0;
             tdm_wino_geometry(&g->wg, (size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2],
@@ -294,6 +300,13 @@ static int conv_slots(const conv_geom *g) {
     return (int)s;
 }
 
+static size_t conv_wino_slot_floats(const conv_geom *g);
+
+/* Winograd scratch slots: one per thread when the batch has an image for each (and the bitmask of slots fits). */
+static int conv_wino_slots(const conv_geom *g, int threads) {
+    return threads > 1 && g->N >= threads && threads <= 32 ? threads : 1;
+}
+
 tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     conv_geom g;
     tdm_status st = conv_geometry(c, n, 0, &g);
@@ -302,8 +315,8 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[SP - g.nsp + i];
     tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, g.nsp + 2, dims);
     n->workspace = (size_t)conv_slots(&g) * conv_slot_floats(&g) * sizeof(float);
-    if (g.winograd)
-        n->workspace = (tdm_wino_x_floats(&g.wg) + tdm_wino_v_floats(&g.wg) + tdm_wino_m_floats(&g.wg) + 64) *
+    if (g.winograd) /* one slot per thread when whole images are spread over the threads, else one */
+        n->workspace = (size_t)conv_wino_slots(&g, tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) *
                        sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
@@ -322,6 +335,7 @@ typedef struct conv_job {
     tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
     const float *u;            /* winograd: transformed weights [16][M][C]                                */
     float *planes, *V, *M;     /* winograd: scratch in the workspace                                      */
+    size_t parts;              /* winograd: channel chunks per stage (one per thread)                     */
     /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
     atomic_uint *busy;
     int nslots;
@@ -488,24 +502,60 @@ static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t 
     tdm_conv2d_direct_selected()(&j->da, m0, m0 + tm, h0, h0 + th);
 }
 
-/* Winograd stages: pack + input transform per channel, one GEMM per transform point, output transform per
- * output channel (with bias, residual and activation). */
-static void conv_wino_in_task(void *ctx, size_t ch) {
-    const conv_job *j = ctx;
-    tdm_wino_pack(&j->g->wg, j->xg, j->planes, ch, ch + 1);
-    tdm_wino_selected()->input(&j->g->wg, j->planes, j->V, ch, ch + 1);
+static int conv_slot_claim(atomic_uint *busy, int nslots);
+
+/* Winograd stages for one image on several threads: the padded copy split by channels, then everything else split
+ * by tiles (below). */
+static size_t conv_chunk(size_t n, size_t parts, size_t i, size_t *end) {
+    size_t per = (n + parts - 1) / parts, b = i * per;
+    *end = b + per < n ? b + per : n;
+    return b < n ? b : n;
 }
 
-static void conv_wino_gemm_task(void *ctx, size_t xi) {
+static void conv_wino_pack_task(void *ctx, size_t part) {
+    const conv_job *j = ctx;
+    size_t e, b = conv_chunk(j->g->wg.c, j->parts, part, &e);
+    if (b < e) tdm_wino_pack(&j->g->wg, j->xg, j->planes, b, e);
+}
+
+/* Everything after the padded copy for the tiles of whole GEMM panels [p0, p1): the input transform, the 16 GEMMs
+ * on those panels and the output transform. A thread's V and M slices stay in its own caches. */
+static void conv_wino_tiles_task(void *ctx, size_t part) {
     const conv_job *j = ctx;
     const tdm_wino_geom *w = &j->g->wg;
-    tdm_wino_selected()->gemm(w->k, w->tp, w->c, j->u + xi * w->k * w->c, w->c, j->V + xi * w->c * w->tp,
-                              j->M + xi * w->k * w->tp, w->tp);
+    const tdm_wino_kernels *k = tdm_wino_selected();
+    size_t p1, p0 = conv_chunk(w->tp / w->nr, j->parts, part, &p1);
+    size_t t0 = p0 * w->nr, t1 = p1 * w->nr;
+    if (t0 == t1) return;
+    k->input(w, j->planes, j->V, t0, t1);
+    for (size_t xi = 0; xi < 16; xi++)
+        k->gemm(w->k, t1 - t0, w->c, j->u + xi * w->k * w->c, w->c, j->V + xi * w->c * w->tp + t0 * w->c,
+                j->M + xi * w->k * w->tp + t0, w->tp);
+    k->output(w, j->M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, t0, t1);
 }
 
-static void conv_wino_out_task(void *ctx, size_t k) {
-    const conv_job *j = ctx;
-    tdm_wino_selected()->output(&j->g->wg, j->M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, k, k + 1);
+/* Floats of one image's Winograd scratch (padded input, V, M), rounded to keep every slot 64-byte aligned. */
+static size_t conv_wino_slot_floats(const conv_geom *g) {
+    size_t x = (tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15;
+    return (x + tdm_wino_v_floats(&g->wg) + tdm_wino_m_floats(&g->wg) + 15) & ~(size_t)15;
+}
+
+/* Batches with at least one image per thread: each task runs whole images, serially, in its own scratch slot. */
+static void conv_wino_image_task(void *ctx, size_t img) {
+    const conv_job *shared = ctx;
+    const conv_geom *g = shared->g;
+    conv_job j = *shared;
+    int slot = conv_slot_claim(shared->busy, shared->nslots);
+    j.planes = shared->planes + (size_t)slot * conv_wino_slot_floats(g);
+    j.V = j.planes + ((tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15);
+    j.M = j.V + tdm_wino_v_floats(&g->wg);
+    j.parts = 1;
+    j.xg = j.x + img * (size_t)(g->C * g->in_sz);
+    j.yg = j.y + img * (size_t)(g->M * g->out_sz);
+    j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+    conv_wino_pack_task(&j, 0);
+    conv_wino_tiles_task(&j, 0);
+    atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
 }
 
 /* Claims a free im2col slot. At most one task per pool thread runs at a time and there are at least as many slots as
@@ -571,18 +621,28 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         tdm_parallelize_1d(c->pool, conv_depthwise_task, &j, (size_t)(g.N * g.M));
         return TDM_OK;
     }
-    if (g.winograd) { /* one image at a time; each of the three stages is split over the threads */
+    if (g.winograd) {
+        int threads = tdm_pool_threads(c->pool);
         j.u = tdm_in(c, n, 3)->data;
         j.planes = c->workspace;
+        if (conv_wino_slots(&g, threads) > 1) { /* whole images per thread */
+            atomic_uint busy;
+            atomic_init(&busy, 0u);
+            j.busy = &busy;
+            j.nslots = conv_wino_slots(&g, threads);
+            tdm_parallelize_1d(c->pool, conv_wino_image_task, &j, (size_t)g.N);
+            return TDM_OK;
+        }
+        /* one image at a time; each of the three stages is split over the threads */
         j.V = j.planes + ((tdm_wino_x_floats(&g.wg) + 15) & ~(size_t)15);
         j.M = j.V + tdm_wino_v_floats(&g.wg);
+        j.parts = (size_t)threads;
         for (int64_t img = 0; img < g.N; img++) {
             j.xg = j.x + (size_t)(img * g.C * g.in_sz);
             j.yg = j.y + (size_t)(img * g.M * g.out_sz);
             j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
-            tdm_parallelize_1d(c->pool, conv_wino_in_task, &j, (size_t)g.C);
-            tdm_parallelize_1d(c->pool, conv_wino_gemm_task, &j, 16);
-            tdm_parallelize_1d(c->pool, conv_wino_out_task, &j, (size_t)g.M);
+            tdm_parallelize_1d(c->pool, conv_wino_pack_task, &j, j.parts);
+            tdm_parallelize_1d(c->pool, conv_wino_tiles_task, &j, j.parts);
         }
         return TDM_OK;
     }

@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *op, *name;
         if (tdm_model_source_node(m, i, &op, &name) == TDM_OK && (!op || !name)) __builtin_trap();
     }
-    tdm_session_options so = {1};
+    tdm_session_options so = {.threads = 1};
     tdm_session *s = NULL;
     if (tdm_session_create(m, &so, &s) == TDM_OK) {
         run_once(s, m);
