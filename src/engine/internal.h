@@ -223,12 +223,18 @@ static inline int tdm_axis(int64_t axis, int rank) {
 
 typedef void (*tdm_task_1d)(void *ctx, size_t i);
 typedef void (*tdm_task_2d_tile)(void *ctx, size_t i, size_t j, size_t ti, size_t tj);
+typedef void (*tdm_task_static)(void *ctx, size_t part, size_t parts);
 
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads); /* threads <= 1 returns NULL (serial) */
 void tdm_pool_destroy(tdm_pool *p);
 int tdm_pool_threads(const tdm_pool *p); /* 1 for NULL */
 /* Call fn(ctx, i) for i in [0, range), spread over the pool. NULL pool: a plain loop on this thread. */
 void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range);
+/* Call fn(ctx, part, parts) for every part in [0, parts), parts = the pool's thread count (1 for a NULL pool, on
+ * this thread). Part i runs on thread i (0 is the caller) whenever that thread is ready in time, so ops that split
+ * every layer the same way (by image rows, say) keep each thread's share of the activations in its own caches from
+ * one layer to the next; a part whose thread is late is taken by another thread rather than waited for. */
+void tdm_parallelize_static(tdm_pool *p, tdm_task_static fn, void *ctx);
 /* Call fn(ctx, i, j, ti, tj) for tiles of [0,ri) x [0,rj); ti, tj are the tile extents (clipped at the edges). */
 void tdm_parallelize_2d_tile(tdm_pool *p, tdm_task_2d_tile fn, void *ctx, size_t ri, size_t rj, size_t tile_i,
                              size_t tile_j);

@@ -21,14 +21,36 @@ struct tdm_pool {
     int sleeping;         /* workers blocked on `wake` (under mu) */
     _Alignas(64) atomic_int active; /* workers still inside the current job */
     _Alignas(64) atomic_size_t next; /* next item to claim */
+    atomic_uint_fast64_t claimed;     /* static mode: parts started */
     _Alignas(64) size_t range;
     tdm_task_1d fn1;
     tdm_task_2d_tile fn2;
+    tdm_task_static fns;  /* static mode: every thread calls fns(ctx, its index, threads) once */
+    atomic_int next_id;   /* worker indices, taken at start-up */
     void *ctx;
     size_t ri, rj, ti, tj, tiles_j;
 };
 
-static void run_items(tdm_pool *p) {
+static void run_items(tdm_pool *p, int me) {
+    if (p->fns) {
+        /* Each thread takes its own part first, then any part nobody has started: the parts land on the same threads
+         * as long as every thread shows up in time, and a descheduled worker's part is done by someone else instead
+         * of being waited for (what matters on a shared, oversubscribed machine). */
+        size_t parts = (size_t)p->threads;
+        for (size_t k = 0; k < parts; k++) {
+            size_t part = ((size_t)me + k) % parts;
+            uint64_t bit = (uint64_t)1 << (part % 64);
+            if (parts > 64) { /* more parts than bits: plain claiming in order */
+                size_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+                if (i >= parts) break;
+                part = i;
+            } else if (atomic_fetch_or_explicit(&p->claimed, bit, memory_order_relaxed) & bit) {
+                continue;
+            }
+            p->fns(p->ctx, part, parts);
+        }
+        return;
+    }
     size_t i;
     while ((i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->range) {
         if (p->fn1) {
@@ -54,6 +76,7 @@ static inline void cpu_relax(void) {
 static void *worker_main(void *arg) {
     tdm_pool *p = arg;
     uint64_t seen = 0;
+    int me = atomic_fetch_add(&p->next_id, 1) + 1; /* the caller is 0 */
     for (;;) {
         for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
                         !atomic_load_explicit(&p->stop, memory_order_relaxed);
@@ -68,7 +91,7 @@ static void *worker_main(void *arg) {
         }
         if (atomic_load(&p->stop)) break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        run_items(p);
+        run_items(p, me);
         if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->mu); /* the caller may be asleep on `done` */
             pthread_cond_signal(&p->done);
@@ -125,12 +148,13 @@ int tdm_pool_threads(const tdm_pool *p) { return p ? p->threads : 1; }
  * generation bump (release), and workers read them after seeing it (acquire). */
 static void pool_run(tdm_pool *p) {
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->claimed, 0, memory_order_relaxed);
     atomic_store_explicit(&p->active, p->threads - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
     pthread_mutex_lock(&p->mu); /* a worker between its last check and its wait holds mu: it cannot miss this */
     if (p->sleeping) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_items(p);
+    run_items(p, 0);
     for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->active, memory_order_acquire) > 0; i++) cpu_relax();
     if (atomic_load_explicit(&p->active, memory_order_acquire) > 0) {
         pthread_mutex_lock(&p->mu);
@@ -146,6 +170,7 @@ void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range) {
     }
     p->fn1 = fn;
     p->fn2 = NULL;
+    p->fns = NULL;
     p->ctx = ctx;
     p->range = range;
     pool_run(p);
@@ -165,6 +190,7 @@ void tdm_parallelize_2d_tile(tdm_pool *p, tdm_task_2d_tile fn, void *ctx, size_t
     }
     p->fn1 = NULL;
     p->fn2 = fn;
+    p->fns = NULL;
     p->ctx = ctx;
     p->ri = ri;
     p->rj = rj;
@@ -172,5 +198,18 @@ void tdm_parallelize_2d_tile(tdm_pool *p, tdm_task_2d_tile fn, void *ctx, size_t
     p->tj = tile_j;
     p->tiles_j = nj;
     p->range = ni * nj;
+    pool_run(p);
+}
+
+void tdm_parallelize_static(tdm_pool *p, tdm_task_static fn, void *ctx) {
+    if (!p) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    p->fn1 = NULL;
+    p->fn2 = NULL;
+    p->fns = fn;
+    p->ctx = ctx;
+    p->range = 0;
     pool_run(p);
 }

@@ -335,7 +335,6 @@ typedef struct conv_job {
     tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
     const float *u;            /* winograd: transformed weights [16][M][C]                                */
     float *planes, *V, *M;     /* winograd: scratch in the workspace                                      */
-    size_t parts;              /* winograd: channel chunks per stage (one per thread)                     */
     /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
     atomic_uint *busy;
     int nslots;
@@ -474,27 +473,53 @@ static void conv_depthwise_task(void *ctx, size_t plane) {
     tdm_act(y, (size_t)g->out_sz, j->act, j->act_a, j->act_b);
 }
 
-/* Direct path: copy one group's input channels into xp with the padding as zeros, and fill the kernel arguments. */
-static void conv_direct_prepare(conv_job *j, float *xp) {
+/* Direct path: copy padded rows [r0, r1) of one group's input channels into xp, the padding as zeros. */
+static void conv_direct_pad_rows(const conv_job *j, float *xp, size_t r0, size_t r1) {
     const conv_geom *g = j->g;
     size_t hp = (size_t)g->hp, wp = (size_t)g->wp, plane = hp * wp;
     size_t top = (size_t)g->pb[1], left = (size_t)g->pb[2], h = (size_t)g->in[1], w = (size_t)g->in[2];
     for (size_t ch = 0; ch < (size_t)g->Cg; ch++) {
         float *d = xp + ch * plane;
         const float *src = j->xg + ch * h * w;
-        memset(d, 0, top * wp * sizeof(float));
-        for (size_t r = 0; r < h; r++) {
-            float *dr = d + (top + r) * wp;
+        for (size_t r = r0; r < r1; r++) {
+            float *dr = d + r * wp;
+            if (r < top || r - top >= h) {
+                memset(dr, 0, wp * sizeof(float));
+                continue;
+            }
             memset(dr, 0, left * sizeof(float));
-            memcpy(dr + left, src + r * w, w * sizeof(float));
+            memcpy(dr + left, src + (r - top) * w, w * sizeof(float));
             memset(dr + left + w, 0, (wp - left - w) * sizeof(float));
         }
-        memset(d + (top + h) * wp, 0, (hp - top - h) * wp * sizeof(float));
     }
-    memset(xp + (size_t)g->Cg * plane, 0, TDM_CONV_SLACK * sizeof(float));
-    tdm_conv2d_direct_args a = {xp, (size_t)g->Cg, hp, wp, (size_t)g->k[1], (size_t)g->k[2], (size_t)g->out[1],
-                                (size_t)g->out[2], j->wg, j->bg, j->resg, j->yg, j->act, j->act_a, j->act_b};
+    if (r1 == hp) memset(xp + (size_t)g->Cg * plane, 0, TDM_CONV_SLACK * sizeof(float));
+}
+
+/* Fill the kernel arguments for the current (image, group), the padded input in xp. */
+static void conv_direct_args(conv_job *j, float *xp) {
+    const conv_geom *g = j->g;
+    tdm_conv2d_direct_args a = {xp, (size_t)g->Cg, (size_t)g->hp, (size_t)g->wp, (size_t)g->k[1], (size_t)g->k[2],
+                                (size_t)g->out[1], (size_t)g->out[2], j->wg, j->bg, j->resg, j->yg, j->act, j->act_a,
+                                j->act_b};
     j->da = a;
+}
+
+static void conv_direct_prepare(conv_job *j, float *xp) {
+    conv_direct_pad_rows(j, xp, 0, (size_t)j->g->hp);
+    conv_direct_args(j, xp);
+}
+
+/* Static split of one image by rows, the same in every layer (see tdm_parallelize_static): pad, then compute. */
+static void conv_direct_pad_task(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    size_t hp = (size_t)j->g->hp;
+    conv_direct_pad_rows(j, (float *)j->da.xp, hp * part / parts, hp * (part + 1) / parts);
+}
+
+static void conv_direct_rows_task(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    size_t ho = (size_t)j->g->out[1], h0 = ho * part / parts, h1 = ho * (part + 1) / parts;
+    if (h0 < h1) tdm_conv2d_direct_selected()(&j->da, 0, (size_t)j->g->Mg, h0, h1);
 }
 
 static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t th) {
@@ -506,27 +531,42 @@ static int conv_slot_claim(atomic_uint *busy, int nslots);
 
 /* Winograd stages for one image on several threads: the padded copy split by channels, then everything else split
  * by tiles (below). */
-static size_t conv_chunk(size_t n, size_t parts, size_t i, size_t *end) {
-    size_t per = (n + parts - 1) / parts, b = i * per;
-    *end = b + per < n ? b + per : n;
-    return b < n ? b : n;
+/* Static split of one image over `parts` threads by tile rows, with boundaries where a whole number of GEMM panels
+ * ends (so each part's V and M are whole panels). Part p gets tile rows [*b, *e); the last part also takes the panel
+ * padding. Every layer splits the same way, so a thread reads mostly the rows it wrote in the layer before. */
+static void conv_wino_rows(const tdm_wino_geom *w, size_t part, size_t parts, size_t *b, size_t *e) {
+    size_t a = w->txp, bq = w->nr;
+    while (bq) { /* gcd(txp, nr) */
+        size_t t = a % bq;
+        a = bq;
+        bq = t;
+    }
+    size_t unit = w->nr / a; /* tile rows per whole number of panels */
+    size_t units = (w->ty + unit - 1) / unit;
+    size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
+    *b = u0 * unit < w->ty ? u0 * unit : w->ty;
+    *e = part + 1 == parts ? w->ty : (u1 * unit < w->ty ? u1 * unit : w->ty);
 }
 
-static void conv_wino_pack_task(void *ctx, size_t part) {
+static void conv_wino_pack_task(void *ctx, size_t part, size_t parts) {
     const conv_job *j = ctx;
-    size_t e, b = conv_chunk(j->g->wg.c, j->parts, part, &e);
-    if (b < e) tdm_wino_pack(&j->g->wg, j->xg, j->planes, b, e);
+    const tdm_wino_geom *w = &j->g->wg;
+    size_t b, e;
+    conv_wino_rows(w, part, parts, &b, &e);
+    size_t r0 = 2 * b, r1 = part + 1 == parts ? w->hq : 2 * e;
+    if (r0 < r1) tdm_wino_pack_rows(w, j->xg, j->planes, 0, w->c, r0, r1);
 }
 
-/* Everything after the padded copy for the tiles of whole GEMM panels [p0, p1): the input transform, the 16 GEMMs
- * on those panels and the output transform. A thread's V and M slices stay in its own caches. */
-static void conv_wino_tiles_task(void *ctx, size_t part) {
+/* Everything after the padded copy for this part's tiles: the input transform, the 16 GEMMs on its panels and the
+ * output transform. */
+static void conv_wino_tiles_task(void *ctx, size_t part, size_t parts) {
     const conv_job *j = ctx;
     const tdm_wino_geom *w = &j->g->wg;
     const tdm_wino_kernels *k = tdm_wino_selected();
-    size_t p1, p0 = conv_chunk(w->tp / w->nr, j->parts, part, &p1);
-    size_t t0 = p0 * w->nr, t1 = p1 * w->nr;
-    if (t0 == t1) return;
+    size_t b, e;
+    conv_wino_rows(w, part, parts, &b, &e);
+    size_t t0 = b * w->txp, t1 = part + 1 == parts ? w->tp : e * w->txp;
+    if (t0 >= t1) return;
     k->input(w, j->planes, j->V, t0, t1);
     for (size_t xi = 0; xi < 16; xi++)
         k->gemm(w->k, t1 - t0, w->c, j->u + xi * w->k * w->c, w->c, j->V + xi * w->c * w->tp + t0 * w->c,
@@ -549,12 +589,11 @@ static void conv_wino_image_task(void *ctx, size_t img) {
     j.planes = shared->planes + (size_t)slot * conv_wino_slot_floats(g);
     j.V = j.planes + ((tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15);
     j.M = j.V + tdm_wino_v_floats(&g->wg);
-    j.parts = 1;
     j.xg = j.x + img * (size_t)(g->C * g->in_sz);
     j.yg = j.y + img * (size_t)(g->M * g->out_sz);
     j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
-    conv_wino_pack_task(&j, 0);
-    conv_wino_tiles_task(&j, 0);
+    conv_wino_pack_task(&j, 0, 1);
+    conv_wino_tiles_task(&j, 0, 1);
     atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
 }
 
@@ -636,13 +675,12 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         /* one image at a time; each of the three stages is split over the threads */
         j.V = j.planes + ((tdm_wino_x_floats(&g.wg) + 15) & ~(size_t)15);
         j.M = j.V + tdm_wino_v_floats(&g.wg);
-        j.parts = (size_t)threads;
         for (int64_t img = 0; img < g.N; img++) {
             j.xg = j.x + (size_t)(img * g.C * g.in_sz);
             j.yg = j.y + (size_t)(img * g.M * g.out_sz);
             j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
-            tdm_parallelize_1d(c->pool, conv_wino_pack_task, &j, j.parts);
-            tdm_parallelize_1d(c->pool, conv_wino_tiles_task, &j, j.parts);
+            tdm_parallelize_static(c->pool, conv_wino_pack_task, &j);
+            tdm_parallelize_static(c->pool, conv_wino_tiles_task, &j);
         }
         return TDM_OK;
     }
@@ -657,9 +695,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         tdm_parallelize_1d(c->pool, conv_image_task, &j, (size_t)g.N);
         return TDM_OK;
     }
-    if (g.direct) { /* one image at a time: pad it, then split output channels x rows over the threads */
-        size_t rows = (size_t)g.out[1], th = rows;
-        if (threads > 1) th = (rows + 4 * threads - 1) / (4 * threads);
+    if (g.direct) { /* one image at a time: pad it, then compute, both split by rows over the threads */
         for (int64_t img = 0; img < g.N; img++)
             for (int64_t grp = 0; grp < g.G; grp++) {
                 j.xg = j.x + (size_t)((img * g.C + grp * g.Cg) * g.in_sz);
@@ -667,8 +703,9 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
                 j.bg = j.bias ? j.bias + grp * g.Mg : NULL;
                 j.yg = j.y + (size_t)((img * g.M + grp * g.Mg) * g.out_sz);
                 j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
-                conv_direct_prepare(&j, j.col);
-                tdm_parallelize_2d_tile(c->pool, conv_direct_tile, &j, (size_t)g.Mg, rows, (size_t)g.Mg, th);
+                conv_direct_args(&j, j.col);
+                tdm_parallelize_static(c->pool, conv_direct_pad_task, &j);
+                tdm_parallelize_static(c->pool, conv_direct_rows_task, &j);
             }
         return TDM_OK;
     }
