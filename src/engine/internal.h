@@ -199,6 +199,12 @@ tdm_status tdm_attr_ints(const tdm_node *n, const char *name, int64_t *out, int 
 /* String attribute; *out = def when absent. Owned by the model. */
 tdm_status tdm_attr_string(const tdm_node *n, const char *name, const char *def, const char **out);
 
+/* An ints attribute of at most max entries, every one >= lo (strides, kernel shapes, dilations, pads). */
+tdm_status tdm_attr_ints_min(const tdm_node *n, const char *name, int64_t *out, int max, int *count, int64_t lo);
+/* The auto_pad attribute of Conv, ConvTranspose and the pools. */
+enum { TDM_AUTO_PAD_NOTSET = 0, TDM_AUTO_PAD_SAME_UPPER, TDM_AUTO_PAD_SAME_LOWER, TDM_AUTO_PAD_VALID };
+tdm_status tdm_attr_auto_pad(const tdm_node *n, int *out);
+
 /* Allocate n->params (zeroed) of `size` bytes; freed with the model. */
 void *tdm_node_params(tdm_ctx *c, tdm_node *n, size_t size);
 

@@ -176,6 +176,32 @@ tdm_status tdm_attr_string(const tdm_node *n, const char *name, const char *def,
     return TDM_OK;
 }
 
+tdm_status tdm_attr_ints_min(const tdm_node *n, const char *name, int64_t *out, int max, int *count, int64_t lo) {
+    const tdm_attr *a = tdm_attr_find(n, name);
+    if (a && a->type == TDM_ATTR_INTS && a->n > max)
+        return tdm_node_error(n, TDM_UNSUPPORTED, "attribute %s has %d entries; at most %d spatial dims are supported",
+                              name, a->n, max);
+    tdm_status st = tdm_attr_ints(n, name, out, max, count);
+    if (st) return st;
+    for (int i = 0; i < *count; i++)
+        if (out[i] < lo)
+            return tdm_node_error(n, TDM_INVALID_MODEL, "attribute %s[%d] = %lld, must be >= %lld", name, i,
+                                  (long long)out[i], (long long)lo);
+    return TDM_OK;
+}
+
+tdm_status tdm_attr_auto_pad(const tdm_node *n, int *out) {
+    const char *s;
+    tdm_status st = tdm_attr_string(n, "auto_pad", "NOTSET", &s);
+    if (st) return st;
+    if (strcmp(s, "NOTSET") == 0) *out = TDM_AUTO_PAD_NOTSET;
+    else if (strcmp(s, "SAME_UPPER") == 0) *out = TDM_AUTO_PAD_SAME_UPPER;
+    else if (strcmp(s, "SAME_LOWER") == 0) *out = TDM_AUTO_PAD_SAME_LOWER;
+    else if (strcmp(s, "VALID") == 0) *out = TDM_AUTO_PAD_VALID;
+    else return tdm_node_error(n, TDM_INVALID_MODEL, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", s);
+    return TDM_OK;
+}
+
 /* params live with the model; the model frees them when it frees its nodes. */
 void *tdm_node_params(tdm_ctx *c, tdm_node *n, size_t size) {
     if (n->params) tdm_free(c->alloc, n->params);

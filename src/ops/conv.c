@@ -6,7 +6,6 @@
 #include "../kernels/kernels.h"
 #include "ops.h"
 
-enum { PAD_NOTSET = 0, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
 
 #define SP 3 /* spatial dims handled; 1-D and 2-D are run as 3-D with leading unit dims */
 /* im2col buffers planned for Conv, so that up to this many images of a batch run at once, one per thread; bounded
@@ -41,49 +40,21 @@ typedef struct conv_geom {
 
 /* ---- attributes ---------------------------------------------------------------------------------------------- */
 
-static tdm_status conv_parse_auto_pad(const tdm_node *n, int *out) {
-    const char *s;
-    tdm_status st = tdm_attr_string(n, "auto_pad", "NOTSET", &s);
-    if (st) return st;
-    if (strcmp(s, "NOTSET") == 0) *out = PAD_NOTSET;
-    else if (strcmp(s, "SAME_UPPER") == 0) *out = PAD_SAME_UPPER;
-    else if (strcmp(s, "SAME_LOWER") == 0) *out = PAD_SAME_LOWER;
-    else if (strcmp(s, "VALID") == 0) *out = PAD_VALID;
-    else return tdm_node_error(n, TDM_INVALID_MODEL, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", s);
-    return TDM_OK;
-}
-
-/* Reads an ints attribute of at most max entries, every one >= lo. */
-static tdm_status conv_ints_min(const tdm_node *n, const char *name, int64_t *out, int max, int *count, int64_t lo) {
-    const tdm_attr *a = tdm_attr_find(n, name);
-    if (a && a->type == TDM_ATTR_INTS && a->n > max)
-        return tdm_node_error(n, TDM_UNSUPPORTED, "attribute %s has %d entries; at most %d spatial dims are supported",
-                              name, a->n, max);
-    tdm_status st = tdm_attr_ints(n, name, out, max, count);
-    if (st) return st;
-    for (int i = 0; i < *count; i++)
-        if (out[i] < lo)
-            return tdm_node_error(n, TDM_INVALID_MODEL, "attribute %s[%d] = %lld, must be >= %lld", name, i,
-                                  (long long)out[i], (long long)lo);
-    return TDM_OK;
-}
-
-/* Shared by Conv and ConvTranspose: parse and validate the attributes into n->params. */
 static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
     conv_params *p = tdm_node_params(c, n, sizeof *p);
     if (!p) return tdm_node_error(n, TDM_OUT_OF_MEMORY, "out of memory");
     tdm_status st;
-    if ((st = conv_parse_auto_pad(n, &p->auto_pad))) return st;
-    if ((st = conv_ints_min(n, "kernel_shape", p->kshape, SP, &p->n_kshape, 1))) return st;
-    if ((st = conv_ints_min(n, "strides", p->strides, SP, &p->n_strides, 1))) return st;
-    if ((st = conv_ints_min(n, "dilations", p->dil, SP, &p->n_dil, 1))) return st;
-    if ((st = conv_ints_min(n, "pads", p->pads, 2 * SP, &p->n_pads, 0))) return st;
+    if ((st = tdm_attr_auto_pad(n, &p->auto_pad))) return st;
+    if ((st = tdm_attr_ints_min(n, "kernel_shape", p->kshape, SP, &p->n_kshape, 1))) return st;
+    if ((st = tdm_attr_ints_min(n, "strides", p->strides, SP, &p->n_strides, 1))) return st;
+    if ((st = tdm_attr_ints_min(n, "dilations", p->dil, SP, &p->n_dil, 1))) return st;
+    if ((st = tdm_attr_ints_min(n, "pads", p->pads, 2 * SP, &p->n_pads, 0))) return st;
     if ((st = tdm_attr_int(n, "group", 1, &p->group))) return st;
     if (p->group < 1) return tdm_node_error(n, TDM_INVALID_MODEL, "group = %lld, must be >= 1", (long long)p->group);
     if (p->n_pads % 2) return tdm_node_error(n, TDM_INVALID_MODEL, "pads has an odd number (%d) of entries", p->n_pads);
     if (transpose) {
-        if ((st = conv_ints_min(n, "output_padding", p->out_pad, SP, &p->n_out_pad, 0))) return st;
-        if ((st = conv_ints_min(n, "output_shape", p->out_shape, SP + 2, &p->n_out_shape, 1))) return st;
+        if ((st = tdm_attr_ints_min(n, "output_padding", p->out_pad, SP, &p->n_out_pad, 0))) return st;
+        if ((st = tdm_attr_ints_min(n, "output_shape", p->out_shape, SP + 2, &p->n_out_shape, 1))) return st;
     }
     if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1))
         return tdm_node_error(n, TDM_INVALID_MODEL, "needs inputs X and W");
@@ -171,14 +142,14 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         int64_t s = p->n_strides ? p->strides[i] : 1, d = p->n_dil ? p->dil[i] : 1;
         int64_t dk = (k - 1) * d + 1, pb = 0, pe = 0, out;
         if (!transpose) {
-            if (p->auto_pad == PAD_SAME_UPPER || p->auto_pad == PAD_SAME_LOWER) {
+            if (p->auto_pad == TDM_AUTO_PAD_SAME_UPPER || p->auto_pad == TDM_AUTO_PAD_SAME_LOWER) {
                 out = (in + s - 1) / s;
                 int64_t total = (out - 1) * s + dk - in;
                 if (total < 0) total = 0;
-                pb = p->auto_pad == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+                pb = p->auto_pad == TDM_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
                 pe = total - pb;
             } else {
-                if (p->auto_pad == PAD_NOTSET && p->n_pads) {
+                if (p->auto_pad == TDM_AUTO_PAD_NOTSET && p->n_pads) {
                     pb = p->pads[i];
                     pe = p->pads[i + nsp];
                 }
@@ -192,10 +163,10 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         } else {
             int64_t opad = p->n_out_pad ? p->out_pad[i] : 0;
             int64_t full = s * (in - 1) + opad + dk; /* output length before removing any padding */
-            if (p->n_out_shape || p->auto_pad == PAD_SAME_UPPER || p->auto_pad == PAD_SAME_LOWER) {
+            if (p->n_out_shape || p->auto_pad == TDM_AUTO_PAD_SAME_UPPER || p->auto_pad == TDM_AUTO_PAD_SAME_LOWER) {
                 out = p->n_out_shape ? p->out_shape[p->n_out_shape - nsp + i] : in * s;
                 int64_t total = full - out; /* may be negative: the output then extends past the full result */
-                if (p->auto_pad == PAD_SAME_UPPER) {
+                if (p->auto_pad == TDM_AUTO_PAD_SAME_UPPER) {
                     pb = conv_floor_div(total, 2);
                     pe = total - pb;
                 } else {
@@ -203,7 +174,7 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                     pb = total - pe;
                 }
             } else {
-                if (p->auto_pad == PAD_NOTSET && p->n_pads) {
+                if (p->auto_pad == TDM_AUTO_PAD_NOTSET && p->n_pads) {
                     pb = p->pads[i];
                     pe = p->pads[i + nsp];
                 }

@@ -4,7 +4,6 @@
 
 #include "ops.h"
 
-enum { POOL_PAD_NOTSET = 0, POOL_PAD_SAME_UPPER, POOL_PAD_SAME_LOWER, POOL_PAD_VALID };
 enum { POOL_MAX = 0, POOL_AVG, POOL_LP };
 
 #define PSP 3 /* spatial dims handled; lower ranks run as 3-D with leading unit dims */
@@ -28,19 +27,6 @@ typedef struct pool_geom {
 
 /* ---- attributes ---------------------------------------------------------------------------------------------- */
 
-static tdm_status pool_ints_min(const tdm_node *n, const char *name, int64_t *out, int max, int *count, int64_t lo) {
-    const tdm_attr *a = tdm_attr_find(n, name);
-    if (a && a->type == TDM_ATTR_INTS && a->n > max)
-        return tdm_node_error(n, TDM_UNSUPPORTED, "attribute %s has %d entries; at most %d spatial dims are supported",
-                              name, a->n, max);
-    tdm_status st = tdm_attr_ints(n, name, out, max, count);
-    if (st) return st;
-    for (int i = 0; i < *count; i++)
-        if (out[i] < lo)
-            return tdm_node_error(n, TDM_INVALID_MODEL, "attribute %s[%d] = %lld, must be >= %lld", name, i,
-                                  (long long)out[i], (long long)lo);
-    return TDM_OK;
-}
 
 /* The Lp exponent: an int since opset 2, a float in opset 1. */
 static tdm_status pool_parse_p(const tdm_node *n, float *p) {
@@ -63,20 +49,12 @@ static tdm_status pool_parse(tdm_ctx *c, tdm_node *n, int kind, int global) {
     if (kind == POOL_LP && (st = pool_parse_p(n, &p->p))) return st;
     if (global) return TDM_OK;
 
-    const char *ap;
-    if ((st = tdm_attr_string(n, "auto_pad", "NOTSET", &ap))) return st;
-    if (strcmp(ap, "NOTSET") == 0) p->auto_pad = POOL_PAD_NOTSET;
-    else if (strcmp(ap, "SAME_UPPER") == 0) p->auto_pad = POOL_PAD_SAME_UPPER;
-    else if (strcmp(ap, "SAME_LOWER") == 0) p->auto_pad = POOL_PAD_SAME_LOWER;
-    else if (strcmp(ap, "VALID") == 0) p->auto_pad = POOL_PAD_VALID;
-    else
-        return tdm_node_error(n, TDM_INVALID_MODEL, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID",
-                              ap);
-    if ((st = pool_ints_min(n, "kernel_shape", p->kshape, PSP, &p->n_kshape, 1))) return st;
+    if ((st = tdm_attr_auto_pad(n, &p->auto_pad))) return st;
+    if ((st = tdm_attr_ints_min(n, "kernel_shape", p->kshape, PSP, &p->n_kshape, 1))) return st;
     if (!p->n_kshape) return tdm_node_error(n, TDM_INVALID_MODEL, "attribute kernel_shape is required");
-    if ((st = pool_ints_min(n, "strides", p->strides, PSP, &p->n_strides, 1))) return st;
-    if ((st = pool_ints_min(n, "dilations", p->dil, PSP, &p->n_dil, 1))) return st;
-    if ((st = pool_ints_min(n, "pads", p->pads, 2 * PSP, &p->n_pads, 0))) return st;
+    if ((st = tdm_attr_ints_min(n, "strides", p->strides, PSP, &p->n_strides, 1))) return st;
+    if ((st = tdm_attr_ints_min(n, "dilations", p->dil, PSP, &p->n_dil, 1))) return st;
+    if ((st = tdm_attr_ints_min(n, "pads", p->pads, 2 * PSP, &p->n_pads, 0))) return st;
     if ((st = tdm_attr_int(n, "ceil_mode", 0, &p->ceil_mode))) return st;
     if ((st = tdm_attr_int(n, "count_include_pad", 0, &p->count_include_pad))) return st;
     if ((st = tdm_attr_int(n, "storage_order", 0, &p->storage_order))) return st;
@@ -126,14 +104,14 @@ static tdm_status pool_geometry(tdm_ctx *c, const tdm_node *n, pool_geom *g) {
             s = p->n_strides ? p->strides[i] : 1;
             d = p->n_dil ? p->dil[i] : 1;
             int64_t dk = (k - 1) * d + 1;
-            if (p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER) {
+            if (p->auto_pad == TDM_AUTO_PAD_SAME_UPPER || p->auto_pad == TDM_AUTO_PAD_SAME_LOWER) {
                 out = (in + s - 1) / s;
                 int64_t total = (out - 1) * s + dk - in;
                 if (total < 0) total = 0;
-                pb = p->auto_pad == POOL_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+                pb = p->auto_pad == TDM_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
                 pe = total - pb;
             } else {
-                if (p->auto_pad == POOL_PAD_NOTSET && p->n_pads) {
+                if (p->auto_pad == TDM_AUTO_PAD_NOTSET && p->n_pads) {
                     pb = p->pads[i];
                     pe = p->pads[i + nsp];
                 }
@@ -142,7 +120,7 @@ static tdm_status pool_geometry(tdm_ctx *c, const tdm_node *n, pool_geom *g) {
                     return tdm_node_error(n, TDM_SHAPE_MISMATCH,
                                           "spatial dim %d: input %lld (padded %lld) is smaller than the window %lld", i,
                                           (long long)in, (long long)(in + pb + pe), (long long)dk);
-                out = (p->ceil_mode && p->auto_pad == POOL_PAD_NOTSET ? (span + s - 1) / s : span / s) + 1;
+                out = (p->ceil_mode && p->auto_pad == TDM_AUTO_PAD_NOTSET ? (span + s - 1) / s : span / s) + 1;
                 /* ceil_mode: a last window that would start inside the end padding is dropped */
                 if (p->ceil_mode && out > 1 && (out - 1) * s >= in + pb) out--;
             }
