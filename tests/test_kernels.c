@@ -291,6 +291,48 @@ static void test_winograd(void) {
     }
 }
 
+/* Depthwise plane kernels (scalar and selected) against a plain loop, stride 1 and 2, odd sizes, each activation. */
+static void test_dwconv(void) {
+    static const size_t shapes[][4] = {/* h, w, k, pad */ {32, 32, 3, 1}, {7, 13, 3, 1}, {1, 1, 3, 1}, {9, 17, 5, 2},
+                                       {16, 16, 3, 0}, {5, 30, 1, 0}, {3, 8, 3, 1}};
+    tdm_dwconv_fn fns[2] = {tdm_dwconv__scalar, tdm_dwconv_selected()};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t stride = 1; stride <= 2; stride++) {
+            size_t h = shapes[si][0], w = shapes[si][1], k = shapes[si][2], p = shapes[si][3];
+            size_t hp = h + 2 * p, wp = w + 2 * p;
+            if (hp < k || wp < k) continue;
+            size_t ho = (hp - k) / stride + 1, wo = (wp - k) / stride + 1;
+            float *xp = calloc(hp * wp + TDM_CONV_SLACK, 4), *wt = malloc(k * k * 4), *res = malloc(ho * wo * 4);
+            float *want = malloc(ho * wo * 4), *got = malloc(ho * wo * 4);
+            for (size_t r = 0; r < h; r++)
+                for (size_t c = 0; c < w; c++) xp[(r + p) * wp + c + p] = frand();
+            for (size_t i = 0; i < k * k; i++) wt[i] = frand();
+            for (size_t i = 0; i < ho * wo; i++) res[i] = frand();
+            for (size_t ai = 0; ai < sizeof test_acts / sizeof test_acts[0]; ai++) {
+                int act = test_acts[ai], with_res = (int)(ai & 1);
+                for (size_t oy = 0; oy < ho; oy++)
+                    for (size_t ox = 0; ox < wo; ox++) {
+                        double acc = 0.25;
+                        for (size_t dy = 0; dy < k; dy++)
+                            for (size_t dx = 0; dx < k; dx++)
+                                acc += (double)wt[dy * k + dx] * xp[(oy * stride + dy) * wp + ox * stride + dx];
+                        if (with_res) acc += res[oy * wo + ox];
+                        want[oy * wo + ox] = act_ref((float)acc, act, -0.5f, 0.5f);
+                    }
+                for (int f = 0; f < 2; f++) {
+                    memset(got, 0xff, ho * wo * 4);
+                    tdm_dwconv_args a = {xp, wt, with_res ? res : NULL, got, hp, wp, k, k, stride, ho, wo, 0.25f,
+                                         -0.5f, 0.5f, act};
+                    fns[f](&a);
+                    double e = max_rel(got, want, ho * wo);
+                    check(e < 1e-5, "dwconv %s %zux%zu k%zu stride %zu act %d: error %.3g", f ? tdm_kernel_isa() : "scalar",
+                          h, w, k, stride, act, e);
+                }
+            }
+            free(xp), free(wt), free(res), free(want), free(got);
+        }
+}
+
 int main(void) {
     printf("kernel variants selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
@@ -300,6 +342,7 @@ int main(void) {
 #endif
     test_conv_direct();
     test_winograd();
+    test_dwconv();
     test_gemm_sizes("dispatch", tdm_sgemm);
     test_gemm_sizes("selected", tdm_sgemm_selected());
     test_gemm_empty();

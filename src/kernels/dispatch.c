@@ -16,6 +16,7 @@
 
 static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
 static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
+static tdm_dwconv_fn dw_impl = tdm_dwconv__scalar;
 static tdm_wino_kernels wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3};
 static const char *isa_name = "scalar";
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
@@ -27,6 +28,7 @@ static void choose(void) {
     if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         sgemm_impl = tdm_sgemm_4x24__avx2_fma;
         conv_impl = tdm_conv2d_direct__avx2_fma;
+        dw_impl = tdm_dwconv__avx2_fma;
         wino.input = tdm_wino_input__avx2_fma;
         wino.output = tdm_wino_output__avx2_fma;
         wino.gemm = tdm_sgemm_packed_4x24__avx2_fma;
@@ -53,6 +55,11 @@ tdm_sgemm_fn tdm_sgemm_selected(void) { return sgemm_variant(); }
 const tdm_wino_kernels *tdm_wino_selected(void) {
     pthread_once(&chosen, choose);
     return &wino;
+}
+
+tdm_dwconv_fn tdm_dwconv_selected(void) {
+    pthread_once(&chosen, choose);
+    return dw_impl;
 }
 
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) {

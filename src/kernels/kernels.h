@@ -98,6 +98,20 @@ typedef struct tdm_wino_kernels {
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 
+/* Depthwise convolution of one padded channel plane (dw_vec.inc): stride 1 or 2, dilation 1. xp is [hp][wp] with
+ * TDM_CONV_SLACK readable floats after it; output y is [ho][wo] with ho = (hp - kh) / stride + 1 (likewise wo). */
+typedef struct tdm_dwconv_args {
+    const float *xp, *w, *res;   /* res: NULL or a plane shaped like y, added before the activation */
+    float *y;
+    size_t hp, wp, kh, kw, stride, ho, wo;
+    float bias, alpha, beta;
+    int act;
+} tdm_dwconv_args;
+typedef void (*tdm_dwconv_fn)(const tdm_dwconv_args *a);
+void tdm_dwconv__scalar(const tdm_dwconv_args *a);
+void tdm_dwconv__avx2_fma(const tdm_dwconv_args *a);
+tdm_dwconv_fn tdm_dwconv_selected(void);
+
 /* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;
  * SIMD microkernels will slot in here). */
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,

@@ -33,6 +33,8 @@ typedef struct conv_geom {
     int direct;                            /* Conv: 2-D, stride 1, dilation 1: SIMD direct kernel on a padded
                                             * copy of the input, no im2col (see kernels/conv_vec.inc)    */
     int64_t hp, wp;                        /* direct: padded input height and width                   */
+    int dw_simd;                           /* Conv: depthwise 2-D, stride 1 or 2, dilation 1: SIMD kernel
+                                            * on a padded copy of each plane (kernels/dw_vec.inc)       */
     int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
                                             * input 3 (graph.c): Winograd F(2x2,3x3)                     */
     tdm_wino_geom wg;                      /* winograd: tile geometry of one image                    */
@@ -209,6 +211,8 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                     g->d[1] == 1 && g->d[2] == 1 && tdm_conv2d_direct_selected() != tdm_conv2d_direct__scalar;
         g->hp = g->in[1] + g->pb[1] + g->pe[1];
         g->wp = g->in[2] + g->pb[2] + g->pe[2];
+        g->dw_simd = g->depthwise && g->nsp == 2 && g->s[1] == g->s[2] && (g->s[1] == 1 || g->s[1] == 2) &&
+                     g->d[1] == 1 && g->d[2] == 1 && tdm_dwconv_selected() != tdm_dwconv__scalar;
         const tdm_value *u = tdm_in(c, n, 3);
         g->winograd = u && g->nsp == 2 && g->G == 1 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 &&
                       g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1 && tdm_numel(u) == 16 * g->M * g->C;
@@ -273,6 +277,12 @@ static int conv_slots(const conv_geom *g) {
 
 static size_t conv_wino_slot_floats(const conv_geom *g);
 
+/* Scratch slots of the SIMD depthwise path: one padded plane per thread. */
+static int conv_dw_slots(int threads) { return threads < 1 ? 1 : threads > 32 ? 32 : threads; }
+static size_t conv_dw_slot_floats(const conv_geom *g) {
+    return ((size_t)(g->hp * g->wp) + TDM_CONV_SLACK + 15) & ~(size_t)15;
+}
+
 /* Winograd scratch slots: one per thread when the batch has an image for each (and the bitmask of slots fits). */
 static int conv_wino_slots(const conv_geom *g, int threads) {
     return threads > 1 && g->N >= threads && threads <= 32 ? threads : 1;
@@ -286,6 +296,8 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[SP - g.nsp + i];
     tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, g.nsp + 2, dims);
     n->workspace = (size_t)conv_slots(&g) * conv_slot_floats(&g) * sizeof(float);
+    if (g.dw_simd)
+        n->workspace = (size_t)conv_dw_slots(tdm_pool_threads(c->pool)) * conv_dw_slot_floats(&g) * sizeof(float);
     if (g.winograd) /* one slot per thread when whole images are spread over the threads, else one */
         n->workspace = (size_t)conv_wino_slots(&g, tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) *
                        sizeof(float);
@@ -444,27 +456,62 @@ static void conv_depthwise_task(void *ctx, size_t plane) {
     tdm_act(y, (size_t)g->out_sz, j->act, j->act_a, j->act_b);
 }
 
-/* Direct path: copy padded rows [r0, r1) of one group's input channels into xp, the padding as zeros. */
+/* Copy rows [r0, r1) of the padded version of one plane src (h x w) into d (hp x wp), the padding as zeros. */
+static void conv_pad_plane(const conv_geom *g, const float *src, float *d, size_t r0, size_t r1) {
+    size_t wp = (size_t)g->wp, top = (size_t)g->pb[1], left = (size_t)g->pb[2];
+    size_t h = (size_t)g->in[1], w = (size_t)g->in[2];
+    for (size_t r = r0; r < r1; r++) {
+        float *dr = d + r * wp;
+        if (r < top || r - top >= h) {
+            memset(dr, 0, wp * sizeof(float));
+            continue;
+        }
+        memset(dr, 0, left * sizeof(float));
+        memcpy(dr + left, src + (r - top) * w, w * sizeof(float));
+        memset(dr + left + w, 0, (wp - left - w) * sizeof(float));
+    }
+}
+
+/* Direct path: copy padded rows [r0, r1) of one group's input channels into xp. */
 static void conv_direct_pad_rows(const conv_job *j, float *xp, size_t r0, size_t r1) {
     const conv_geom *g = j->g;
-    size_t hp = (size_t)g->hp, wp = (size_t)g->wp, plane = hp * wp;
-    size_t top = (size_t)g->pb[1], left = (size_t)g->pb[2], h = (size_t)g->in[1], w = (size_t)g->in[2];
-    for (size_t ch = 0; ch < (size_t)g->Cg; ch++) {
-        float *d = xp + ch * plane;
-        const float *src = j->xg + ch * h * w;
-        for (size_t r = r0; r < r1; r++) {
-            float *dr = d + r * wp;
-            if (r < top || r - top >= h) {
-                memset(dr, 0, wp * sizeof(float));
-                continue;
-            }
-            memset(dr, 0, left * sizeof(float));
-            memcpy(dr + left, src + (r - top) * w, w * sizeof(float));
-            memset(dr + left + w, 0, (wp - left - w) * sizeof(float));
-        }
-    }
+    size_t hp = (size_t)g->hp, plane = hp * (size_t)g->wp, in_sz = (size_t)(g->in[1] * g->in[2]);
+    for (size_t ch = 0; ch < (size_t)g->Cg; ch++) conv_pad_plane(g, j->xg + ch * in_sz, xp + ch * plane, r0, r1);
     if (r1 == hp) memset(xp + (size_t)g->Cg * plane, 0, TDM_CONV_SLACK * sizeof(float));
 }
+
+static int conv_slot_claim(atomic_uint *busy, int nslots);
+
+/* Depthwise with the SIMD kernel: output plane `plane` (= image * M + m) from input channel m / Mg, padded into a
+ * scratch slot of this task's own. */
+static void conv_dw_simd_task(void *ctx, size_t plane) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    size_t img = plane / (size_t)g->M, m = plane % (size_t)g->M;
+    size_t hp = (size_t)g->hp, wp = (size_t)g->wp;
+    int slot = conv_slot_claim(j->busy, j->nslots);
+    float *xp = j->col + (size_t)slot * j->slot_floats;
+    conv_pad_plane(g, j->x + (img * (size_t)g->C + m / (size_t)g->Mg) * (size_t)g->in_sz, xp, 0, hp);
+    memset(xp + hp * wp, 0, TDM_CONV_SLACK * sizeof(float));
+    tdm_dwconv_args a = {xp,
+                         j->w + m * (size_t)g->ksz,
+                         j->res ? j->res + plane * (size_t)g->out_sz : NULL,
+                         j->y + plane * (size_t)g->out_sz,
+                         hp,
+                         wp,
+                         (size_t)g->k[1],
+                         (size_t)g->k[2],
+                         (size_t)g->s[1],
+                         (size_t)g->out[1],
+                         (size_t)g->out[2],
+                         j->bias ? j->bias[m] : 0.0f,
+                         j->act_a,
+                         j->act_b,
+                         j->act};
+    tdm_dwconv_selected()(&a);
+    atomic_fetch_and_explicit(j->busy, ~(1u << slot), memory_order_release);
+}
+
 
 /* Fill the kernel arguments for the current (image, group), the padded input in xp. */
 static void conv_direct_args(conv_job *j, float *xp) {
@@ -498,7 +545,6 @@ static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t 
     tdm_conv2d_direct_selected()(&j->da, m0, m0 + tm, h0, h0 + th);
 }
 
-static int conv_slot_claim(atomic_uint *busy, int nslots);
 
 /* Winograd stages for one image on several threads: the padded copy split by channels, then everything else split
  * by tiles (below). */
@@ -627,6 +673,15 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
                   .act = n->act,
                   .act_a = n->act_alpha,
                   .act_b = n->act_beta};
+    if (g.dw_simd) {
+        atomic_uint busy;
+        atomic_init(&busy, 0u);
+        j.busy = &busy;
+        j.nslots = conv_dw_slots(tdm_pool_threads(c->pool));
+        j.slot_floats = conv_dw_slot_floats(&g);
+        tdm_parallelize_1d(c->pool, conv_dw_simd_task, &j, (size_t)(g.N * g.M));
+        return TDM_OK;
+    }
     if (g.depthwise) {
         tdm_parallelize_1d(c->pool, conv_depthwise_task, &j, (size_t)(g.N * g.M));
         return TDM_OK;

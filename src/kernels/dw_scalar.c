@@ -1,0 +1,4 @@
+/* dw_scalar.c - the depthwise convolution (dw_vec.inc) in portable C (one-lane vectors): the fallback and the
+ * reference point of the kernel tests. */
+#define DW_FN tdm_dwconv__scalar
+#include "dw_vec.inc"
