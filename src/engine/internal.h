@@ -204,6 +204,10 @@ tdm_status tdm_attr_ints_min(const tdm_node *n, const char *name, int64_t *out, 
 /* The auto_pad attribute of Conv, ConvTranspose and the pools. */
 enum { TDM_AUTO_PAD_NOTSET = 0, TDM_AUTO_PAD_SAME_UPPER, TDM_AUTO_PAD_SAME_LOWER, TDM_AUTO_PAD_VALID };
 tdm_status tdm_attr_auto_pad(const tdm_node *n, int *out);
+/* SAME_UPPER / SAME_LOWER padding of one spatial axis: output ceil(in / stride), the padding split with the odd unit
+ * at the end (upper) or the beginning (lower). dk is the dilated kernel extent. */
+void tdm_same_pad(int64_t in, int64_t stride, int64_t dk, int upper, int64_t *out, int64_t *pad_begin,
+                  int64_t *pad_end);
 
 /* Allocate n->params (zeroed) of `size` bytes; freed with the model. */
 void *tdm_node_params(tdm_ctx *c, tdm_node *n, size_t size);

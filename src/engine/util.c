@@ -202,6 +202,15 @@ tdm_status tdm_attr_auto_pad(const tdm_node *n, int *out) {
     return TDM_OK;
 }
 
+void tdm_same_pad(int64_t in, int64_t stride, int64_t dk, int upper, int64_t *out, int64_t *pad_begin,
+                  int64_t *pad_end) {
+    *out = (in + stride - 1) / stride;
+    int64_t total = (*out - 1) * stride + dk - in;
+    if (total < 0) total = 0;
+    *pad_begin = upper ? total / 2 : total - total / 2;
+    *pad_end = total - *pad_begin;
+}
+
 /* params live with the model; the model frees them when it frees its nodes. */
 void *tdm_node_params(tdm_ctx *c, tdm_node *n, size_t size) {
     if (n->params) tdm_free(c->alloc, n->params);

@@ -145,11 +145,7 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         int64_t dk = (k - 1) * d + 1, pb = 0, pe = 0, out;
         if (!transpose) {
             if (p->auto_pad == TDM_AUTO_PAD_SAME_UPPER || p->auto_pad == TDM_AUTO_PAD_SAME_LOWER) {
-                out = (in + s - 1) / s;
-                int64_t total = (out - 1) * s + dk - in;
-                if (total < 0) total = 0;
-                pb = p->auto_pad == TDM_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-                pe = total - pb;
+                tdm_same_pad(in, s, dk, p->auto_pad == TDM_AUTO_PAD_SAME_UPPER, &out, &pb, &pe);
             } else {
                 if (p->auto_pad == TDM_AUTO_PAD_NOTSET && p->n_pads) {
                     pb = p->pads[i];
