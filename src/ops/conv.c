@@ -476,6 +476,18 @@ static void conv_direct_pad_rows(const conv_job *j, float *xp, size_t r0, size_t
     if (r1 == hp) memset(xp + (size_t)g->Cg * plane, 0, TDM_CONV_SLACK * sizeof(float));
 }
 
+/* Point the job at (image, group): its input channels, weights, bias, output and residual planes. Winograd runs with
+ * one group, where this is the whole image. */
+static void conv_job_at(conv_job *j, size_t img, size_t grp) {
+    const conv_geom *g = j->g;
+    size_t K = (size_t)(g->Cg * g->ksz);
+    j->xg = j->x + (img * (size_t)g->C + grp * (size_t)g->Cg) * (size_t)g->in_sz;
+    j->wg = j->w + grp * (size_t)g->Mg * K;
+    j->bg = j->bias ? j->bias + grp * (size_t)g->Mg : NULL;
+    j->yg = j->y + (img * (size_t)g->M + grp * (size_t)g->Mg) * (size_t)g->out_sz;
+    j->resg = j->res ? j->res + (j->yg - j->y) : NULL;
+}
+
 static int conv_slot_claim(atomic_uint *busy, int nslots);
 
 /* Depthwise with the SIMD kernel: output plane `plane` (= image * M + m) from input channel m / Mg, padded into a
@@ -602,9 +614,7 @@ static void conv_wino_image_task(void *ctx, size_t img) {
     j.planes = shared->planes + (size_t)slot * conv_wino_slot_floats(g);
     j.V = j.planes + ((tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15);
     j.M = j.V + tdm_wino_v_floats(&g->wg);
-    j.xg = j.x + img * (size_t)(g->C * g->in_sz);
-    j.yg = j.y + img * (size_t)(g->M * g->out_sz);
-    j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+    conv_job_at(&j, img, 0);
     conv_wino_pack_task(&j, 0, 1);
     conv_wino_tiles_task(&j, 0, 1);
     atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
@@ -631,13 +641,8 @@ static void conv_image_task(void *ctx, size_t img) {
     conv_job j = *shared;
     int slot = g->pointwise ? -1 : conv_slot_claim(shared->busy, shared->nslots);
     if (slot >= 0) j.col = shared->col + (size_t)slot * shared->slot_floats;
-    size_t K = (size_t)(g->Cg * g->ksz);
     for (int64_t grp = 0; grp < g->G; grp++) {
-        j.xg = j.x + (img * (size_t)g->C + (size_t)(grp * g->Cg)) * (size_t)g->in_sz;
-        j.wg = j.w + (size_t)(grp * g->Mg) * K;
-        j.bg = j.bias ? j.bias + grp * g->Mg : NULL;
-        j.yg = j.y + (img * (size_t)g->M + (size_t)(grp * g->Mg)) * (size_t)g->out_sz;
-        j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+        conv_job_at(&j, img, (size_t)grp);
         if (g->direct) {
             conv_direct_prepare(&j, j.col);
             conv_direct_tile(&j, 0, 0, (size_t)g->Mg, (size_t)g->out[1]);
@@ -698,15 +703,13 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         j.V = j.planes + ((tdm_wino_x_floats(&g.wg) + 15) & ~(size_t)15);
         j.M = j.V + tdm_wino_v_floats(&g.wg);
         for (int64_t img = 0; img < g.N; img++) {
-            j.xg = j.x + (size_t)(img * g.C * g.in_sz);
-            j.yg = j.y + (size_t)(img * g.M * g.out_sz);
-            j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+            conv_job_at(&j, (size_t)img, 0);
             tdm_parallelize_static(c->pool, conv_wino_pack_task, &j);
             tdm_parallelize_static(c->pool, conv_wino_tiles_task, &j);
         }
         return TDM_OK;
     }
-    size_t K = (size_t)(g.Cg * g.ksz), tm, tn, threads = (size_t)tdm_pool_threads(c->pool);
+    size_t tm, tn, threads = (size_t)tdm_pool_threads(c->pool);
     int nslots = conv_slots(&g);
     if (threads > 1 && (size_t)g.N >= threads && (g.pointwise || (size_t)nslots >= threads)) {
         atomic_uint busy;
@@ -720,11 +723,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     if (g.direct) { /* one image at a time: pad it, then compute, both split by rows over the threads */
         for (int64_t img = 0; img < g.N; img++)
             for (int64_t grp = 0; grp < g.G; grp++) {
-                j.xg = j.x + (size_t)((img * g.C + grp * g.Cg) * g.in_sz);
-                j.wg = j.w + (size_t)(grp * g.Mg) * K;
-                j.bg = j.bias ? j.bias + grp * g.Mg : NULL;
-                j.yg = j.y + (size_t)((img * g.M + grp * g.Mg) * g.out_sz);
-                j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+                conv_job_at(&j, (size_t)img, (size_t)grp);
                 conv_direct_args(&j, j.col);
                 tdm_parallelize_static(c->pool, conv_direct_pad_task, &j);
                 tdm_parallelize_static(c->pool, conv_direct_rows_task, &j);
@@ -738,11 +737,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     int fused = !g.pointwise && threads > 1 && tm == (size_t)g.Mg && ntn >= threads;
     for (int64_t img = 0; img < g.N; img++)
         for (int64_t grp = 0; grp < g.G; grp++) {
-            j.xg = j.x + (size_t)((img * g.C + grp * g.Cg) * g.in_sz);
-            j.wg = j.w + (size_t)(grp * g.Mg) * K;
-            j.bg = j.bias ? j.bias + grp * g.Mg : NULL;
-            j.yg = j.y + (size_t)((img * g.M + grp * g.Mg) * g.out_sz);
-            j.resg = j.res ? j.res + (j.yg - j.y) : NULL;
+            conv_job_at(&j, (size_t)img, (size_t)grp);
             if (g.pointwise) {
                 j.bmat = j.xg;
             } else {
