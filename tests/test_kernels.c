@@ -269,7 +269,7 @@ static void test_winograd(void) {
                 int act = test_acts[ai], with_res = (int)(ai & 1);
                 conv_ref(x, c, h, w, wt, k, 3, 3, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f, want);
                 memset(got, 0xff, k * ho * wo * 4);
-                tdm_wino_pack(&g, x, X, 0, c);
+                tdm_wino_pack_rows(&g, x, X, 0, c, 0, g.hq);
                 /* two tile ranges split at a panel boundary, as two threads would do them */
                 size_t mid = g.tp / g.nr / 2 * g.nr;
                 for (int part = 0; part < 2; part++) {

@@ -209,6 +209,10 @@ tdm_status tdm_attr_auto_pad(const tdm_node *n, int *out);
 void tdm_same_pad(int64_t in, int64_t stride, int64_t dk, int upper, int64_t *out, int64_t *pad_begin,
                   int64_t *pad_end);
 
+/* The index range [lo, hi) of i in [0, n) for which start + i * step lands inside [0, in): the valid taps of a
+ * pooling window, or the output positions a convolution tap reaches. step > 0. */
+void tdm_valid_range(int64_t start, int64_t step, int64_t n, int64_t in, int64_t *lo, int64_t *hi);
+
 /* Allocate n->params (zeroed) of `size` bytes; freed with the model. */
 void *tdm_node_params(tdm_ctx *c, tdm_node *n, size_t size);
 

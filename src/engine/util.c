@@ -211,6 +211,15 @@ void tdm_same_pad(int64_t in, int64_t stride, int64_t dk, int upper, int64_t *ou
     *pad_end = total - *pad_begin;
 }
 
+void tdm_valid_range(int64_t start, int64_t step, int64_t n, int64_t in, int64_t *lo, int64_t *hi) {
+    int64_t l = start >= 0 ? 0 : (-start + step - 1) / step;
+    int64_t h = in - 1 - start >= 0 ? (in - 1 - start) / step + 1 : 0;
+    if (h > n) h = n;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
 /* params live with the model; the model frees them when it frees its nodes. */
 void *tdm_node_params(tdm_ctx *c, tdm_node *n, size_t size) {
     if (n->params) tdm_free(c->alloc, n->params);

@@ -65,9 +65,7 @@ size_t tdm_wino_v_floats(const tdm_wino_geom *g);
 size_t tdm_wino_m_floats(const tdm_wino_geom *g);
 /* w: [k][c][3][3] -> u: [16][k][c]. */
 void tdm_wino_weights(const float *w, size_t k, size_t c, float *u);
-/* x: one image's [c][h][w] -> the padded copy X, for channels [c0, c1). */
-void tdm_wino_pack(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1);
-/* The same for channels [c0, c1) and padded rows [r0, r1) only. */
+/* x: one image's [c][h][w] -> the padded copy X, for channels [c0, c1) and padded rows [r0, r1). */
 void tdm_wino_pack_rows(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1, size_t r0, size_t r1);
 /* The transforms work on a range of tiles [t0, t1) (multiples of vw) across every channel, so that threads can split
  * one image by tiles and keep their part of V and M in their own caches. */

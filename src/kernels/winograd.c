@@ -42,10 +42,6 @@ void tdm_wino_weights(const float *w, size_t k, size_t c, float *u) {
         }
 }
 
-void tdm_wino_pack(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; c++) tdm_wino_pack_rows(g, x, X, c, c + 1, 0, g->hq);
-}
-
 void tdm_wino_pack_rows(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1, size_t r0, size_t r1) {
     const size_t plane = g->hq * g->wq, left = g->pl, w = g->w;
     for (size_t c = c0; c < c1; c++) {

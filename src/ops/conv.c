@@ -320,15 +320,6 @@ typedef struct conv_job {
     size_t slot_floats;
 } conv_job;
 
-/* Output index range [lo, hi) along one axis for which o * s + off lands inside [0, in). */
-static void conv_valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi) {
-    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t h = in - 1 - off >= 0 ? (in - 1 - off) / s + 1 : 0;
-    if (h > out) h = out;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
 
 /* im2col of input channels [ci0, ci1) of the current group, restricted to output columns [c0, c1): fills those
  * columns of rows ci*ksz .. (ci+1)*ksz-1 of the K x out_sz matrix. The row order (channel, k0, k1, k2) matches the
@@ -344,7 +335,7 @@ static void conv_im2col(const conv_geom *g, const float *xg, float *col, size_t 
             for (int64_t t1 = 0; t1 < g->k[1]; t1++)
                 for (int64_t t2 = 0; t2 < g->k[2]; t2++, dst += g->out_sz) {
                     int64_t off2 = t2 * g->d[2] - g->pb[2], lo, hi;
-                    conv_valid_range(off2, s2, g->in[2], O2, &lo, &hi);
+                    tdm_valid_range(off2, s2, O2, g->in[2], &lo, &hi);
                     for (int64_t r = r_first; r <= r_last; r++) {
                         int64_t o0 = r / O1, o1 = r % O1, base = r * O2;
                         int64_t a = c0 > base ? c0 - base : 0, b = c1 < base + O2 ? c1 - base : O2;
@@ -432,7 +423,7 @@ static void conv_depthwise_task(void *ctx, size_t plane) {
             for (int64_t t2 = 0; t2 < g->k[2]; t2++) {
                 float wv = wm[(t0 * g->k[1] + t1) * g->k[2] + t2];
                 int64_t off2 = t2 * g->d[2] - g->pb[2], lo, hi;
-                conv_valid_range(off2, s2, g->in[2], O2, &lo, &hi);
+                tdm_valid_range(off2, s2, O2, g->in[2], &lo, &hi);
                 for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
                     int64_t i0 = o0 * g->s[0] - g->pb[0] + t0 * g->d[0];
                     if (i0 < 0 || i0 >= g->in[0]) continue;

@@ -145,15 +145,6 @@ typedef struct pool_job {
     tdm_dtype dt;
 } pool_job;
 
-/* Window taps along one axis: t in [lo, hi) keep start + t*d inside [0, in). */
-static void pool_taps(int64_t start, int64_t d, int64_t k, int64_t in, int64_t *lo, int64_t *hi) {
-    int64_t l = start >= 0 ? 0 : (-start + d - 1) / d;
-    int64_t h = in - 1 - start >= 0 ? (in - 1 - start) / d + 1 : 0;
-    if (h > k) h = k;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
 
 /* Flat spatial index of an input position as MaxPool's Indices report it: row-major, or column-major over the
  * model's spatial axes with storage_order 1. */
@@ -172,13 +163,13 @@ static int64_t pool_spatial_index(const pool_geom *g, int col_major, int64_t i0,
         size_t o = 0;                                                                                                \
         for (int64_t o0 = 0; o0 < g->out[0]; o0++) {                                                                 \
             int64_t s0 = o0 * g->s[0] - g->pb[0], l0, h0;                                                            \
-            pool_taps(s0, g->d[0], g->k[0], g->in[0], &l0, &h0);                                                     \
+            tdm_valid_range(s0, g->d[0], g->k[0], g->in[0], &l0, &h0);                                                     \
             for (int64_t o1 = 0; o1 < g->out[1]; o1++) {                                                             \
                 int64_t s1 = o1 * g->s[1] - g->pb[1], l1, h1;                                                        \
-                pool_taps(s1, g->d[1], g->k[1], g->in[1], &l1, &h1);                                                 \
+                tdm_valid_range(s1, g->d[1], g->k[1], g->in[1], &l1, &h1);                                                 \
                 for (int64_t o2 = 0; o2 < g->out[2]; o2++, o++) {                                                    \
                     int64_t s2 = o2 * g->s[2] - g->pb[2], l2, h2;                                                    \
-                    pool_taps(s2, g->d[2], g->k[2], g->in[2], &l2, &h2);                                             \
+                    tdm_valid_range(s2, g->d[2], g->k[2], g->in[2], &l2, &h2);                                             \
                     T best = 0;                                                                                      \
                     int64_t bi0 = 0, bi1 = 0, bi2 = 0;                                                               \
                     int found = 0;                                                                                   \
@@ -222,16 +213,16 @@ static void pool_avg_lp_plane(const pool_job *j, size_t plane) {
     size_t o = 0;
     for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
         int64_t s0 = o0 * g->s[0] - g->pb[0], l0, h0, c0l, c0h;
-        pool_taps(s0, g->d[0], g->k[0], g->in[0], &l0, &h0);
-        pool_taps(s0 + g->pb[0], g->d[0], g->k[0], g->in[0] + g->pb[0] + g->pe[0], &c0l, &c0h);
+        tdm_valid_range(s0, g->d[0], g->k[0], g->in[0], &l0, &h0);
+        tdm_valid_range(s0 + g->pb[0], g->d[0], g->k[0], g->in[0] + g->pb[0] + g->pe[0], &c0l, &c0h);
         for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
             int64_t s1 = o1 * g->s[1] - g->pb[1], l1, h1, c1l, c1h;
-            pool_taps(s1, g->d[1], g->k[1], g->in[1], &l1, &h1);
-            pool_taps(s1 + g->pb[1], g->d[1], g->k[1], g->in[1] + g->pb[1] + g->pe[1], &c1l, &c1h);
+            tdm_valid_range(s1, g->d[1], g->k[1], g->in[1], &l1, &h1);
+            tdm_valid_range(s1 + g->pb[1], g->d[1], g->k[1], g->in[1] + g->pb[1] + g->pe[1], &c1l, &c1h);
             for (int64_t o2 = 0; o2 < g->out[2]; o2++, o++) {
                 int64_t s2 = o2 * g->s[2] - g->pb[2], l2, h2, c2l, c2h;
-                pool_taps(s2, g->d[2], g->k[2], g->in[2], &l2, &h2);
-                pool_taps(s2 + g->pb[2], g->d[2], g->k[2], g->in[2] + g->pb[2] + g->pe[2], &c2l, &c2h);
+                tdm_valid_range(s2, g->d[2], g->k[2], g->in[2], &l2, &h2);
+                tdm_valid_range(s2 + g->pb[2], g->d[2], g->k[2], g->in[2] + g->pb[2] + g->pe[2], &c2l, &c2h);
                 double acc = 0.0;
                 for (int64_t t0 = l0; t0 < h0; t0++) {
                     int64_t i0 = s0 + t0 * g->d[0];
