@@ -22,10 +22,12 @@ endif
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -pthread
 LDFLAGS := $(SANFL) -pthread
 LDLIBS  := -lm
+# the CLI (not the engine) links Debian's libraries: stb_image for images, and the server's HTTP, JSON and stores
+CLI_LIBS := -lstb -lmicrohttpd -lcjson -lsqlite3 -lpq
 
 ENGINE_SRC := $(wildcard src/engine/*.c) $(wildcard src/ops/*.c) $(wildcard src/kernels/*.c)
 ENGINE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
-CLI_SRC    := $(wildcard src/cli/*.c)
+CLI_SRC    := $(wildcard src/cli/*.c) $(wildcard src/server/*.c) $(wildcard src/study/*.c)
 CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_PROGS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*.c))
 
@@ -47,13 +49,14 @@ $(BUILD)/libtandem.a: $(ENGINE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/tandem: $(CLI_OBJ) $(BUILD)/libtandem.a
-	$(CC) $(LDFLAGS) -o $@ $^ -lstb $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BUILD)/%: tests/%.c $(BUILD)/libtandem.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libtandem.a $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/npm-deps.sh
 
 test: deps
 	$(MAKE) check
@@ -96,3 +99,6 @@ build/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) include/tandem.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJ) -lm
 
 -include $(FUZZ_OBJ:.o=.d)
+
+# ---- further parts, one fragment each (mk/wasm.mk: the WebAssembly build, ...) ------------------------------------
+-include $(wildcard mk/*.mk)

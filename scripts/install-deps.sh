@@ -8,7 +8,13 @@ pkgs=(
   libstb-dev                # PNG/JPEG decoding in the CLI
   clang libclang-rt-14-dev  # the libFuzzer target
   libonnx-testdata          # the official ONNX node tests (conformance)
-  nodejs                    # JSON checks in the CLI tests
+  nodejs                    # JSON checks in the CLI tests, the benchmarks' baselines, the browser tests
+  emscripten                # the WebAssembly build (make wasm)
+  chromium                  # headless browser tests and bench/compare-browser
+  libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev   # tandem serve: HTTP, JSON, the results stores
+  postgresql                # a real local PostgreSQL for the store's tests
+  wrk                       # bench/compare-server's load generator
+  python3-onnx              # onnx.checker over the zoo's models (tests only)
 )
 missing=()
 for p in "${pkgs[@]}"; do

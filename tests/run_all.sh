@@ -26,6 +26,12 @@ suite eval tests/eval_test.sh
 suite cli tests/cli_test.sh
 suite bad-input tests/bad_input.sh
 [ "$SAN" = 1 ] || suite fuzz-smoke tests/fuzz_smoke.sh
+# the parts beyond the engine; each folder's run.sh prints its own `N passed, M failed` line
+[ -x tests/server/run.sh ] && suite server tests/server/run.sh
+[ -x tests/zoo/run.sh ] && suite zoo tests/zoo/run.sh
+# the WebAssembly build is tested once, in the optimised pass (emscripten has its own runtime, not ASan's)
+[ "$SAN" = 1 ] || { [ -x tests/wasm/run.sh ] && suite wasm tests/wasm/run.sh; }
+[ "$SAN" = 1 ] || { [ -x tests/e2e/run.sh ] && suite browser-e2e tests/e2e/run.sh; }
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"
