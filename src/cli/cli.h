@@ -26,6 +26,9 @@ int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export_image(int argc, char **argv);
+int cmd_zoo(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 
 /* ---- errors (main.c) ---- */
 
@@ -120,5 +123,9 @@ int cli_is_image(const unsigned char *head, size_t n);
  * malloc'd (free()). Returns CLI_OK or CLI_ERR (after printing). */
 int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
                    int nstats, float **data_out);
+/* The same from image bytes in memory, printing nothing: returns CLI_OK, or CLI_ERR with the reason in err (for
+ * `tandem serve`, which answers it as a 400). */
+int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int64_t *h, int64_t *w,
+                     const float *mean, const float *std, int nstats, float **data_out, char *err, size_t errlen);
 
 #endif /* TANDEM_CLI_H */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -141,6 +143,17 @@ int cmd_bench(int argc, char **argv) {
         json_writer w;
         json_init(&w, stdout);
         json_object_begin(&w);
+        /* a versioned result document: `tandem serve`'s results store (POST /api/results) takes it as it is */
+        json_kv_string(&w, "schema", "tandem.bench/1");
+        json_kv_string(&w, "source", "native");
+        json_kv_string(&w, "engine", "tandem");
+        char created[32], host[256] = "";
+        time_t now = time(NULL);
+        struct tm tmv;
+        strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+        json_kv_string(&w, "created", created);
+        if (gethostname(host, sizeof host - 1) == 0) json_kv_string(&w, "host", host);
+        json_kv_int(&w, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
         json_kv_string(&w, "model", model_path);
         json_kv_int(&w, "threads", threads);
         json_kv_int(&w, "batch", batch);

@@ -1,5 +1,6 @@
-/* image.c - turns a PNG or JPEG file into a normalised float32 NCHW tensor for `tandem run`: decode (Debian's
- * stb_image, built into libstb), bilinear resize to the model's input size, scale to [0,1], (x - mean) / std. */
+/* image.c - turns a PNG or JPEG file (or, for `tandem serve`'s /classify, bytes in memory) into a normalised float32
+ * NCHW tensor: decode (Debian's stb_image, built into libstb), bilinear resize to the model's input size, scale to
+ * [0,1], (x - mean) / std. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -35,43 +36,42 @@ static void cli_resize_axis(int64_t in, int64_t out, int64_t *lo, int64_t *hi, f
     }
 }
 
-int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
-                   int nstats, float **data_out) {
+int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int64_t *h, int64_t *w,
+                     const float *mean, const float *std, int nstats, float **data_out, char *err, size_t errlen) {
     *data_out = NULL;
-    char *bytes = NULL;
-    size_t size = 0;
     int rc = CLI_ERR;
     unsigned char *pix = NULL;
     float *out = NULL;
     int64_t *ylo = NULL, *yhi = NULL, *xlo = NULL, *xhi = NULL;
     float *yf = NULL, *xf = NULL;
 
-    if (channels != 1 && channels != 3 && channels != 4)
-        return cli_error("image '%s': the model input has %d channels; images give 1, 3 or 4", path, channels);
-    if (cli_read_file("image", path, CLI_IMAGE_MAX_BYTES, &bytes, &size) != CLI_OK) return CLI_ERR;
+    if (channels != 1 && channels != 3 && channels != 4) {
+        snprintf(err, errlen, "the model input has %d channels; images give 1, 3 or 4", channels);
+        return CLI_ERR;
+    }
     if (size > (size_t)0x7FFFFFFF) {
-        cli_error("image '%s' is too large", path);
-        goto done;
+        snprintf(err, errlen, "the image is too large");
+        return CLI_ERR;
     }
     int iw = 0, ih = 0, ic = 0;
-    if (!stbi_info_from_memory((const unsigned char *)bytes, (int)size, &iw, &ih, &ic)) {
+    if (!stbi_info_from_memory(bytes, (int)size, &iw, &ih, &ic)) {
         const char *why = stbi_failure_reason();
-        cli_error("cannot decode image '%s': %s", path, why ? why : "unknown format");
+        snprintf(err, errlen, "cannot decode the image: %s", why ? why : "unknown format");
         goto done;
     }
     if (iw <= 0 || ih <= 0 || (int64_t)iw * ih > CLI_IMAGE_MAX_PIXELS) {
-        cli_error("image '%s': %d x %d pixels is out of range", path, iw, ih);
+        snprintf(err, errlen, "%d x %d pixels is out of range", iw, ih);
         goto done;
     }
-    pix = stbi_load_from_memory((const unsigned char *)bytes, (int)size, &iw, &ih, &ic, channels);
+    pix = stbi_load_from_memory(bytes, (int)size, &iw, &ih, &ic, channels);
     if (!pix) {
         const char *why = stbi_failure_reason();
-        cli_error("cannot decode image '%s': %s", path, why ? why : "corrupt data");
+        snprintf(err, errlen, "cannot decode the image: %s", why ? why : "corrupt data");
         goto done;
     }
     int64_t oh = *h > 0 ? *h : ih, ow = *w > 0 ? *w : iw;
     if (oh * ow > CLI_IMAGE_MAX_PIXELS) {
-        cli_error("image '%s': target size %lld x %lld is too large", path, (long long)oh, (long long)ow);
+        snprintf(err, errlen, "target size %lld x %lld is too large", (long long)oh, (long long)ow);
         goto done;
     }
     out = malloc((size_t)(channels * oh * ow) * sizeof *out);
@@ -82,7 +82,7 @@ int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const
     xhi = malloc((size_t)ow * sizeof *xhi);
     xf = malloc((size_t)ow * sizeof *xf);
     if (!out || !ylo || !yhi || !yf || !xlo || !xhi || !xf) {
-        cli_error("out of memory decoding image '%s'", path);
+        snprintf(err, errlen, "out of memory decoding the image");
         goto done;
     }
     cli_resize_axis(ih, oh, ylo, yhi, yf);
@@ -120,6 +120,20 @@ done:
     free(xhi);
     free(xf);
     if (pix) stbi_image_free(pix);
-    free(bytes);
     return rc;
+}
+
+int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
+                   int nstats, float **data_out) {
+    *data_out = NULL;
+    char *bytes = NULL, err[256];
+    size_t size = 0;
+    if (channels != 1 && channels != 3 && channels != 4)
+        return cli_error("image '%s': the model input has %d channels; images give 1, 3 or 4", path, channels);
+    if (cli_read_file("image", path, CLI_IMAGE_MAX_BYTES, &bytes, &size) != CLI_OK) return CLI_ERR;
+    int rc = cli_image_decode((const unsigned char *)bytes, size, channels, h, w, mean, std, nstats, data_out, err,
+                              sizeof err);
+    free(bytes);
+    if (rc != CLI_OK) return cli_error("image '%s': %s", path, err);
+    return CLI_OK;
 }

@@ -40,12 +40,54 @@ static const cli_command cli_commands[] = {
      "  --warmup W        untimed runs after the first (default 5)\n"
      "  --profile         time every executed node and print the slowest\n"
      "  --json            print one JSON object instead of a table\n"},
+    {"study", cmd_study,
+     "study [--models a,b] [--out DIR] [--threads 1,2] [--throttle 1,2,4,6] [--networks lan,wifi,4g,3g]\n"
+     "            [--runs R] [--images N] [--no-browser] [--no-cloud] [--quick] [--post URL] [--report-from URL|FILE]",
+     "on-device or cloud? measure native, browser and cloud paths on this machine and write the report",
+     "  --models a,b      zoo names, model folders or .onnx files (default: cifar100_resnet20,32,44,56 from the zoo)\n"
+     "  --out DIR         where the report, results and models go (default study-out)\n"
+     "  --threads 1,2     thread counts, native and in the browser (default 1..CPUs)\n"
+     "  --throttle 1,2,4  client CPU slow-downs emulated in Chromium, standing in for weaker devices (default 1,2,4,6)\n"
+     "  --networks ...    emulated networks for the cloud path: lan, wifi, 4g, 3g, slow3g (default lan,wifi,4g,3g)\n"
+     "  --runs R          timed runs per measurement (default 30)\n"
+     "  --images N        images for the phase split, agreement and cloud requests (default 20)\n"
+     "  --no-browser, --no-cloud   skip the client or the cloud path\n"
+     "  --quick           a reduced study (10 runs, 5 images), for tests\n"
+     "  --post URL        also send the results to a tandem server's store (URL/api/results)\n"
+     "  --report-from X   no measuring: rebuild the report from a results.json, or from every device's results in\n"
+     "                    a tandem server's store (crowd mode)\n"},
+    {"serve", cmd_serve,
+     "serve --models DIR [--port P] [--host H] [--threads N] [--workers W] [--db URL] [--web DIR]",
+     "KServe v2 inference server with dynamic batching, /metrics, the client page and the results store",
+     "  --models DIR      model repository: DIR/<name>/model.onnx [+ config.json]\n"
+     "  --port P          TCP port (default 8000; 0 picks a free one, printed at start)\n"
+     "  --host H          address to listen on (default: every interface)\n"
+     "  --threads N       engine threads per inference worker (default 1)\n"
+     "  --workers W       inference workers (default: cores / threads)\n"
+     "  --io-threads N    HTTP I/O threads (default 2)\n"
+     "  --db URL          results store: sqlite:PATH, PATH.db or postgresql://... (default tandem-results.db)\n"
+     "  --web DIR         static files at / (default: web/ beside the binary)\n"
+     "  --max-body-mb M   request body limit (default 32)\n"
+     "  --max-header-kb K request line + headers limit (default 64)\n"
+     "  --max-elements N  elements per input tensor (default 16777216)\n"
+     "  --max-connections N  open connections (default 512)\n"
+     "  --timeout S       idle connection timeout in seconds (default 30)\n"
+     "  --drain-timeout S on SIGTERM, wait at most S seconds for requests in flight (default 30)\n"},
     {"export-image", cmd_export_image, "export-image --dataset FILE --index I --output FILE.png [--scale S]",
      "write one record of a CIFAR-layout dataset as a PNG (label printed as JSON)",
      "  --dataset FILE    records of 1 label byte + 3072 pixel bytes\n"
      "  --index I         record number (default 0)\n"
      "  --output FILE     the PNG to write (-o also works)\n"
      "  --scale S         upscale by S with nearest neighbour (default 1)\n"},
+    {"zoo", cmd_zoo, "zoo NAME --output FILE.onnx [--seed S] [--weights TRAINED.onnx] [--verbose] | zoo --list [--json]",
+     "write a model of the CIFAR zoo (ResNet, MobileNetV2, ShuffleNetV2, VGG-BN) as ONNX with seeded weights",
+     "  --output FILE     the ONNX file to write (-o also works)\n"
+     "  --seed S          seed of the generated weights (default 0); the same name and seed give the same bytes\n"
+     "  --weights FILE    copy the weights of a trained ONNX model of the same architecture (by name and shape,\n"
+     "                    else by the order of its Conv/Gemm/BatchNormalization nodes; folded BatchNorms work)\n"
+     "  --verbose         say how --weights matched\n"
+     "  --list            list the zoo's names with their parameter counts\n"
+     "  --json            with --list: one JSON array\n"},
 };
 #define CLI_NUM_COMMANDS ((int)(sizeof cli_commands / sizeof cli_commands[0]))
 

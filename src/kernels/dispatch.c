@@ -8,10 +8,14 @@
 #include "kernels.h"
 
 /* The variant set is chosen once, on first use: AVX2+FMA where the CPU has both (checked at run time, since the
- * binary is built for baseline x86-64), else the portable blocked GEMM. TDM_KERNELS=scalar forces the portable
- * path, for comparisons and for tests of the fallback. */
+ * binary is built for baseline x86-64), WebAssembly SIMD128 when emcc builds with -msimd128 (a wasm engine that
+ * lacks SIMD rejects the whole module, so there is nothing to check at run time), else the portable blocked GEMM.
+ * TDM_KERNELS=scalar forces the portable path, for comparisons and for tests of the fallback. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define TDM_HAVE_AVX2_KERNELS 1
+#endif
+#if defined(__wasm_simd128__)
+#define TDM_HAVE_WASM128_KERNELS 1
 #endif
 
 static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
@@ -35,6 +39,20 @@ static void choose(void) {
         wino.vw = 8;
         wino.nr = 24;
         isa_name = "avx2_fma";
+    }
+#endif
+#ifdef TDM_HAVE_WASM128_KERNELS
+    const char *force = getenv("TDM_KERNELS");
+    if (!(force && strcmp(force, "scalar") == 0)) {
+        sgemm_impl = tdm_sgemm_4x12__wasm_simd128;
+        conv_impl = tdm_conv2d_direct__wasm_simd128;
+        dw_impl = tdm_dwconv__wasm_simd128;
+        wino.input = tdm_wino_input__wasm_simd128;
+        wino.output = tdm_wino_output__wasm_simd128;
+        wino.gemm = tdm_sgemm_packed_4x12__wasm_simd128;
+        wino.vw = 4;
+        wino.nr = 12;
+        isa_name = "wasm_simd128";
     }
 #endif
 }

@@ -25,6 +25,8 @@ void tdm_sgemm_blocked(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
 /* SIMD variants of the same contract (gemm_vec.inc compiled per ISA). Call only where the CPU supports the ISA. */
 void tdm_sgemm_4x24__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+void tdm_sgemm_4x12__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                                  size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 /* Direct 2-D convolution, stride 1, dilation 1, one image and one group (conv_vec.inc).
  *   xp:   the input padded on every side, [C][Hp][Wp], with TDM_CONV_SLACK readable floats after its end (tiles read
@@ -46,6 +48,7 @@ typedef struct tdm_conv2d_direct_args {
 typedef void (*tdm_conv2d_direct_fn)(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 void tdm_conv2d_direct__scalar(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 void tdm_conv2d_direct__avx2_fma(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
+void tdm_conv2d_direct__wasm_simd128(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 /* The best direct-convolution variant for this CPU. */
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void);
 
@@ -81,10 +84,15 @@ void tdm_wino_output__scalar(const tdm_wino_geom *g, const float *M, const float
 void tdm_wino_input__avx2_fma(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 void tdm_wino_output__avx2_fma(const tdm_wino_geom *g, const float *M, const float *bias, const float *res, float *y,
                                int act, float alpha, float beta, size_t t0, size_t t1);
+void tdm_wino_input__wasm_simd128(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
+void tdm_wino_output__wasm_simd128(const tdm_wino_geom *g, const float *M, const float *bias, const float *res,
+                                   float *y, int act, float alpha, float beta, size_t t0, size_t t1);
 void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                   float *c, size_t ldc);
 void tdm_sgemm_packed_4x24__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                      float *c, size_t ldc);
+void tdm_sgemm_packed_4x12__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
+                                         float *c, size_t ldc);
 void tdm_sgemm_4x3__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                            size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 /* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width. */
@@ -108,6 +116,7 @@ typedef struct tdm_dwconv_args {
 typedef void (*tdm_dwconv_fn)(const tdm_dwconv_args *a);
 void tdm_dwconv__scalar(const tdm_dwconv_args *a);
 void tdm_dwconv__avx2_fma(const tdm_dwconv_args *a);
+void tdm_dwconv__wasm_simd128(const tdm_dwconv_args *a);
 tdm_dwconv_fn tdm_dwconv_selected(void);
 
 /* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;

@@ -1,0 +1,119 @@
+# wasm.mk - the WebAssembly build of the engine (emscripten) and the deployable web folder.
+#   make wasm         build/web/wasm/tandem-simd.{mjs,wasm}               SIMD128, no threads
+#                     build/web/wasm/tandem-simd-mt.{mjs,wasm,worker.js}  SIMD128 + pthreads (needs crossOriginIsolated)
+#   make web          build/web/: the page and JS API from web/, the wasm files, onnxruntime-web's dist files and uPlot
+#                     from node_modules (everything local, relative URLs)
+#   make wasm-tests   the C test programs built for Node (tests/wasm/run.sh runs them)
+# The engine sources are the native build's (src/engine, src/ops, src/kernels); the kernels pick their SIMD128 variants
+# under __wasm_simd128__ (src/kernels/dispatch.c). src/wasm/ holds the exports for JS and is not part of the native
+# build. Objects go to build/wasm/obj-{simd,mt}/ (the native build dir's .d files are not mixed with these).
+EMCC      ?= emcc
+export NODE_PATH ?= /usr/share/nodejs
+WASM_DIR  := build/wasm
+WEB_DIR   := build/web
+
+# clang has no -Wformat-truncation (a GCC warning the native build turns off)
+WASM_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -O3 -msimd128 $(filter-out -Wno-format-truncation,$(WARN)) -Iinclude
+WASM_SRC    := $(ENGINE_SRC) src/wasm/tandem_wasm.c
+WASM_OBJ_SIMD := $(patsubst src/%.c,$(WASM_DIR)/obj-simd/%.o,$(WASM_SRC))
+WASM_OBJ_MT   := $(patsubst src/%.c,$(WASM_DIR)/obj-mt/%.o,$(WASM_SRC))
+WASM_ENGINE_SIMD := $(filter-out $(WASM_DIR)/obj-simd/wasm/%,$(WASM_OBJ_SIMD))
+WASM_ENGINE_MT   := $(filter-out $(WASM_DIR)/obj-mt/wasm/%,$(WASM_OBJ_MT))
+
+# Memory: start small and grow (memory.buffer never shrinks, so its size is also the peak the page reports). A 512 KiB
+# main stack and 256 KiB per pthread cover the engine (its largest stack buffer is one 12 KiB packed GEMM panel).
+WASM_LDFLAGS := -O3 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=2MB -sMAXIMUM_MEMORY=2GB \
+                -sTOTAL_STACK=512KB -sDEFAULT_PTHREAD_STACK_SIZE=256KB
+WASM_EXPORT_NAMES := malloc free tdmw_open tdmw_close tdmw_last_error tdmw_kernel_isa tdmw_version tdmw_threads \
+    tdmw_load_ms tdmw_num_inputs tdmw_num_outputs tdmw_io_name tdmw_io_dtype tdmw_io_rank tdmw_io_dim \
+    tdmw_set_input_shape tdmw_input_data tdmw_input_numel tdmw_run tdmw_run_ms tdmw_output_rank tdmw_output_dim \
+    tdmw_output_data tdmw_output_numel tdmw_bench tdmw_heap_bytes tdmw_num_exec_nodes tdmw_exec_node_op \
+    tdmw_exec_node_name tdmw_exec_node_ms
+wasm_comma := ,
+wasm_space := $(subst ,, )
+WASM_EXPORTS := $(subst $(wasm_space),$(wasm_comma),$(strip $(addprefix _,$(WASM_EXPORT_NAMES))))
+# The browser modules: ES6 factories for a (module) Worker or the page. The threaded build starts its pthread pool when
+# the module is created, sized by the factory argument {tdmPoolSize}: the engine's pool of T threads runs T-1 workers
+# beside the calling thread, and pthread_create can only take an already-loaded worker without returning to the event
+# loop, so the loader passes T-1 (web/tandem-worker.mjs).
+WASM_WEBFLAGS := -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createTandemModule -sENVIRONMENT=web,worker \
+                 -sFILESYSTEM=0 -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) -sEXPORTED_RUNTIME_METHODS=UTF8ToString
+WASM_MTFLAGS  := -pthread -sPTHREAD_POOL_SIZE=Module.tdmPoolSize -sPTHREAD_POOL_SIZE_STRICT=2
+
+.PHONY: wasm web wasm-tests
+wasm: $(WEB_DIR)/wasm/tandem-simd.mjs $(WEB_DIR)/wasm/tandem-simd-mt.mjs
+
+$(WASM_DIR)/obj-simd/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_CFLAGS) -MMD -MP -c $< -o $@
+
+$(WASM_DIR)/obj-mt/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_CFLAGS) -pthread -MMD -MP -c $< -o $@
+
+$(WEB_DIR)/wasm/tandem-simd.mjs: $(WASM_OBJ_SIMD)
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) -o $@ $^
+
+$(WEB_DIR)/wasm/tandem-simd-mt.mjs: $(WASM_OBJ_MT)
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) $(WASM_MTFLAGS) -o $@ $^
+
+# ---- the deployable folder -----------------------------------------------------------------------------------------
+ORT_DIST   := node_modules/onnxruntime-web/dist
+# ort.wasm.min.mjs is the CPU (wasm) bundle; it loads ort-wasm-simd-threaded.{mjs,wasm} from env.wasm.wasmPaths
+ORT_FILES  := ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
+UPLOT_DIST := node_modules/uplot/dist
+WEB_SRC    := $(wildcard web/*)
+
+web: wasm $(WEB_SRC)
+	@mkdir -p $(WEB_DIR)/vendor/ort $(WEB_DIR)/vendor/uplot
+	@test -d $(ORT_DIST) || { echo "make web: $(ORT_DIST) is missing: run scripts/npm-deps.sh" >&2; exit 1; }
+	@test -d $(UPLOT_DIST) || { echo "make web: $(UPLOT_DIST) is missing: run scripts/npm-deps.sh" >&2; exit 1; }
+	cp -r $(WEB_SRC) $(WEB_DIR)/
+	cp $(addprefix $(ORT_DIST)/,$(ORT_FILES)) $(WEB_DIR)/vendor/ort/
+	cp $(UPLOT_DIST)/uPlot.esm.js $(UPLOT_DIST)/uPlot.min.css $(WEB_DIR)/vendor/uplot/
+
+# ---- the test programs under Node (tests/wasm/run.sh) ----------------------------------------------------------------
+# Plain (non-ES6) output with NODERAWFS, so the C tests read ../shared and libonnx-testdata through Node's fs. The
+# threaded variant pre-starts 2 workers (the test runs up to 3 threads) and exits when main returns.
+WASM_TEST_DIR   := $(WASM_DIR)/test
+WASM_TESTFLAGS  := $(WASM_LDFLAGS) -sNODERAWFS=1 -sENVIRONMENT=node -sEXIT_RUNTIME=1
+WASM_TEST_PROGS := $(WASM_TEST_DIR)/test_kernels.js $(WASM_TEST_DIR)/test_conformance.js \
+                   $(WASM_TEST_DIR)/test_models.js $(WASM_TEST_DIR)/test_models_mt.js
+wasm-tests: $(WASM_TEST_PROGS)
+
+$(WASM_TEST_DIR)/package.json:
+	@mkdir -p $(dir $@)
+	echo '{"type":"commonjs"}' > $@
+
+$(WASM_TEST_DIR)/shim_%.o: tests/wasm/shim_%.c
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_CFLAGS) -Isrc -c $< -o $@
+
+$(WASM_TEST_DIR)/test_%.o: tests/test_%.c $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_CFLAGS) -Isrc -c $< -o $@
+
+$(WASM_TEST_DIR)/test_kernels.js: $(WASM_TEST_DIR)/test_kernels.o $(WASM_TEST_DIR)/shim_kernels.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
+	$(EMCC) $(WASM_TESTFLAGS) -o $@ $^
+
+$(WASM_TEST_DIR)/test_conformance.js: $(WASM_TEST_DIR)/test_conformance.o $(WASM_TEST_DIR)/shim_conformance.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
+	$(EMCC) $(WASM_TESTFLAGS) -o $@ $^
+
+$(WASM_TEST_DIR)/test_models.js: $(WASM_TEST_DIR)/test_models.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
+	$(EMCC) $(WASM_TESTFLAGS) -o $@ $^
+
+$(WASM_TEST_DIR)/test_models_mt.o: tests/test_models.c $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(EMCC) $(WASM_CFLAGS) -pthread -Isrc -c $< -o $@
+
+# the same exports as the browser build, as a CommonJS factory for Node (bench/browser/node-profile.cjs)
+$(WASM_TEST_DIR)/tandem-node.js: $(WASM_OBJ_SIMD) | $(WASM_TEST_DIR)/package.json
+	$(EMCC) $(WASM_LDFLAGS) -sMODULARIZE=1 -sEXPORT_NAME=createTandemModule -sENVIRONMENT=node -sFILESYSTEM=0 \
+	    -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) -sEXPORTED_RUNTIME_METHODS=UTF8ToString -o $@ $^
+
+$(WASM_TEST_DIR)/test_models_mt.js: $(WASM_TEST_DIR)/test_models_mt.o $(WASM_ENGINE_MT) | $(WASM_TEST_DIR)/package.json
+	$(EMCC) $(WASM_TESTFLAGS) -pthread -sPTHREAD_POOL_SIZE=2 -o $@ $^
+
+-include $(WASM_OBJ_SIMD:.o=.d) $(WASM_OBJ_MT:.o=.d)

@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// study-browser.mjs - the browser half of `tandem study` (which starts it; a browser demands JS). It drives headless
+// Debian Chromium through playwright-core against the study's own `tandem serve`, and measures:
+//   client   tandem's wasm build through web/tandem.mjs at each thread count, on this machine and under CDP CPU
+//            throttling (stand-ins for weaker devices): set-up (fetch, compile, load), first run, steady-state
+//            runs, and per image the browser's own preprocessing (canvas decode + normalise), inference and
+//            probability (softmax + top-5), with the top-1 for the agreement check;
+//   qoe      a requestAnimationFrame animation idle, then while the engine infers in a worker and on the main thread;
+//   cloud    the page POSTing each image to /v2/models/<name>/classify under CDP network emulation, every request
+//            split by Resource Timing and the server's Server-Timing header.
+//   node scripts/study-browser.mjs --plan plan.json --out browser.json
+// The plan comes from `tandem study` (src/study/study.c); the output is read back by it. Progress goes to stderr.
+import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const planPath = arg('plan'), outPath = arg('out');
+if (!planPath || !outPath) {
+  console.error('usage: node scripts/study-browser.mjs --plan plan.json --out browser.json');
+  process.exit(2);
+}
+const plan = JSON.parse(readFileSync(planPath, 'utf8'));
+const t0 = Date.now();
+let done = 0, total = 0;
+function progress(msg) {
+  const s = (Date.now() - t0) / 1000;
+  const eta = done > 0 ? ` (ETA ${Math.round((s / done) * (total - done))} s)` : '';
+  process.stderr.write(`[browser ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}] ` +
+    `${done}/${total} ${msg}${eta}\n`);
+}
+
+function stats(v) {
+  if (!v.length) return null;
+  const s = [...v].sort((a, b) => a - b), n = s.length;
+  return {
+    median: n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]),
+    p25: s[Math.floor((n - 1) / 4)], p75: s[Math.floor((3 * (n - 1) + 3) / 4)], min: s[0], max: s[n - 1], n,
+  };
+}
+
+const images = readdirSync(plan.image_dir).filter((f) => f.endsWith('.png')).sort().slice(0, plan.images)
+  .map((f) => readFileSync(path.join(plan.image_dir, f)).toString('base64'));
+
+let chromium;
+try {
+  ({ chromium } = require(path.join(ROOT, 'node_modules', 'playwright-core')));
+} catch (e) {
+  console.error('study-browser: playwright-core is missing (scripts/npm-deps.sh installs it)');
+  process.exit(1);
+}
+
+// ---- code that runs inside the page ---------------------------------------------------------------------------
+
+// One client measurement: load the engine, benchmark it, then the per-image pipeline. Runs in the page.
+async function pageClient({ model, threads, worker, runs, images, mean, std, qoe }) {
+  const api = await import('/tandem.mjs');
+  const url = `/v2/models/${model}/file`;
+  const eng = await api.load(url, { threads, worker });
+  const out = {
+    build: eng.build, build_reason: eng.buildReason, threads: eng.threads, model_bytes: eng.modelBytes,
+    fetch_ms: eng.timings.fetch_ms, compile_ms: eng.timings.compile_ms, load_ms: eng.timings.load_ms,
+  };
+  out.setup_ms = eng.timings.total_ms ?? (out.fetch_ms + out.compile_ms + out.load_ms);
+  const H = 32, W = 32;
+  async function preprocess(b64) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const t = performance.now();
+    const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+    const cv = new OffscreenCanvas(W, H), cx = cv.getContext('2d');
+    cx.drawImage(bmp, 0, 0, W, H);
+    const px = cx.getImageData(0, 0, W, H).data, x = new Float32Array(3 * H * W);
+    for (let i = 0; i < H * W; i++)
+      for (let c = 0; c < 3; c++) x[c * H * W + i] = (px[4 * i + c] / 255 - mean[c]) / std[c];
+    return { x, ms: performance.now() - t };
+  }
+  function probability(logits) {
+    const t = performance.now();
+    let mx = -Infinity;
+    for (const v of logits) mx = v > mx ? v : mx;
+    const p = new Float32Array(logits.length);
+    let sum = 0;
+    for (let i = 0; i < p.length; i++) sum += p[i] = Math.exp(logits[i] - mx);
+    const idx = [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, 5);
+    return { top1: idx[0], probs: idx.map((i) => p[i] / sum), ms: performance.now() - t };
+  }
+  const first = await preprocess(images[0]);
+  const b = await eng.bench({ data: first.x, dims: [1, 3, H, W] }, { runs, warmup: 3 });
+  Object.assign(out, { first_run_ms: b.first_run_ms, p50_ms: b.p50_ms, p90_ms: b.p90_ms, p99_ms: b.p99_ms,
+    mean_ms: b.mean_ms, throughput_ips: b.throughput_ips, times_ms: b.times_ms, runs: b.times_ms.length });
+  out.preprocess = []; out.inference = []; out.probability = []; out.top1 = [];
+  for (const img of images) {
+    const p = await preprocess(img);
+    const r = await eng.run([{ data: p.x, dims: [1, 3, H, W] }]);
+    const q = probability(r.outputs[0].data);
+    out.preprocess.push(p.ms); out.inference.push(r.run_ms); out.probability.push(q.ms); out.top1.push(q.top1);
+  }
+  const heap = await eng.heapBytes();
+  out.heap_bytes = heap.heap_bytes; out.peak_heap_bytes = heap.peak_heap_bytes ?? heap.heap_bytes;
+  if (qoe) { // frames while this engine runs back to back, in its worker, against the same page idle
+    const n = Math.ceil(qoe.ms / Math.max(0.05, b.p50_ms)); // back-to-back runs for about qoe.ms
+    out.qoe_worker = await frames(async () => { await eng.bench({ data: first.x, dims: [1, 3, H, W] }, { runs: n, warmup: 0 }); }, qoe.ms);
+  }
+  await eng.free();
+  if (qoe) {
+    out.qoe_idle = await frames(() => new Promise((res) => setTimeout(res, qoe.ms)), qoe.ms);
+    const main = await api.load(url, { threads: 1, worker: false });
+    out.qoe_main = await frames(async () => {
+      const end = performance.now() + qoe.ms;
+      // an app that infers in a loop on the main thread and yields to the event loop between runs
+      while (performance.now() < end) {
+        await main.run([{ data: first.x, dims: [1, 3, H, W] }]);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }, qoe.ms);
+    await main.free();
+  }
+  return out;
+
+  // Run work() while a requestAnimationFrame animation moves a box; report the frame intervals.
+  async function frames(work, minMs) {
+    const box = document.createElement('div');
+    box.style.cssText = 'position:fixed;left:0;top:0;width:20px;height:20px;background:#c33';
+    document.body.appendChild(box);
+    const dts = [];
+    let last = performance.now(), running = true;
+    const tick = (t) => {
+      dts.push(t - last); last = t;
+      box.style.transform = `translateX(${(t / 4) % 300}px)`;
+      if (running) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame((t) => { last = t; requestAnimationFrame(tick); });
+    const start = performance.now();
+    await work();
+    while (performance.now() - start < minMs) await new Promise((r) => setTimeout(r, 20));
+    running = false;
+    const now = performance.now();
+    if (now - last > 1) dts.push(now - last); // a frame still pending when the work ended (all of it if none came)
+    const span = now - start;
+    box.remove();
+    const s = [...dts].sort((a, b) => a - b);
+    return {
+      frames: dts.length, fps: (1000 * dts.length) / span, frame_mean_ms: dts.reduce((a, b) => a + b, 0) / (dts.length || 1),
+      frame_p95_ms: s[Math.min(s.length - 1, Math.floor(0.95 * s.length))] ?? 0, long_frames: dts.filter((d) => d > 50).length,
+    };
+  }
+}
+
+// One cloud request per image under the current network conditions. Runs in the page.
+async function pageCloud({ model, images, tag }) {
+  const rows = [];
+  for (let i = 0; i < images.length; i++) {
+    const bytes = Uint8Array.from(atob(images[i]), (c) => c.charCodeAt(0));
+    const url = `/v2/models/${model}/classify?top=5&study=${tag}-${i}`;
+    const t = performance.now();
+    const resp = await fetch(url, { method: 'POST', body: bytes, headers: { 'Content-Type': 'image/png' } });
+    const body = await resp.text();
+    const wall = performance.now() - t;
+    const e = performance.getEntriesByName(new URL(url, location.href).href).pop();
+    const st = {};
+    for (const s of e?.serverTiming ?? []) st[s.name] = s.duration;
+    let top1 = -1;
+    try {
+      const j = JSON.parse(body);
+      const list = j.top ?? j.predictions ?? j.results ?? j.classes ?? (Array.isArray(j) ? j : []);
+      const f = Array.isArray(list) ? list[0] : undefined;
+      top1 = f?.index ?? f?.class ?? f?.id ?? -1;
+    } catch { /* a non-JSON answer leaves top1 at -1 */ }
+    rows.push({
+      status: resp.status, total_ms: e ? e.responseEnd - e.startTime : wall, wall_ms: wall,
+      ttfb_ms: e ? e.responseStart - e.requestStart : NaN, download_ms: e ? e.responseEnd - e.responseStart : NaN,
+      server: st, request_bytes: bytes.length, response_bytes: e?.encodedBodySize || body.length, top1,
+    });
+  }
+  return rows;
+}
+
+// ---- the run --------------------------------------------------------------------------------------------------
+
+const modelsInfo = await (await fetch(`${plan.url}/api/models`)).json().catch(() => ({ models: [] }));
+const norm = {};
+for (const m of modelsInfo.models ?? []) norm[m.name] = m.preprocess ?? {};
+const result = { device: {}, models: {} };
+const throttles = plan.client ? plan.throttle : [];
+total = plan.models.length * (throttles.reduce((a, r) => a + (r > 1 ? 1 : plan.threads.length), 0) +
+  (plan.cloud ? plan.networks.length : 0));
+
+// playwright gives the browser a fresh temporary profile of its own
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+let failed = 0;
+try {
+  const ctx = await browser.newContext();
+  async function freshPage() {
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => process.stderr.write(`study-browser: page error: ${e.message}\n`));
+    await page.goto(`${plan.url}/`, { waitUntil: 'load' });
+    return page;
+  }
+  const maxThreads = Math.max(...plan.threads);
+  for (const model of plan.models) {
+    const entry = result.models[model] = { client: [], qoe: [], cloud: [] };
+    const pre = norm[model] ?? {};
+    const mean = pre.mean ?? [0, 0, 0], std = pre.std ?? [1, 1, 1];
+    for (const rate of throttles) {
+      // Chromium's CPU throttling slows the page's main thread only, not its workers (measured: a throttled worker
+      // ran as fast as an unthrottled one), so a weaker device is emulated with the engine on the main thread at
+      // 1 thread; the report labels those rows "main".
+      for (const threads of rate > 1 ? [1] : plan.threads) {
+        progress(`client: ${model}, ${threads} thread(s), CPU ${rate}x`);
+        const page = await freshPage();
+        const cdp = await ctx.newCDPSession(page);
+        if (rate > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate });
+        const qoe = rate === 1 && threads === maxThreads ? { ms: 3000 } : null;
+        const worker = rate === 1;
+        try {
+          if (Object.keys(result.device).length === 0) {
+            result.device = await page.evaluate(() => ({
+              user_agent: navigator.userAgent, hardware_concurrency: navigator.hardwareConcurrency,
+              device_memory: navigator.deviceMemory ?? null, cross_origin_isolated: crossOriginIsolated,
+              platform: navigator.platform,
+            }));
+          }
+          const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, images, mean, std, qoe });
+          const row = {
+            throttle: rate, threads: r.threads, build: r.build, build_reason: r.build_reason, mode: worker ? 'worker' : 'main',
+            setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
+            first_run_ms: r.first_run_ms, p50_ms: r.p50_ms, p90_ms: r.p90_ms, p99_ms: r.p99_ms, mean_ms: r.mean_ms,
+            throughput_ips: r.throughput_ips, runs: r.runs, heap_bytes: r.heap_bytes, peak_heap_bytes: r.peak_heap_bytes,
+            model_bytes: r.model_bytes, inference_ms: stats(r.times_ms), image_inference_ms: stats(r.inference),
+            preprocess_ms: stats(r.preprocess), probability_ms: stats(r.probability), top1: r.top1,
+          };
+          entry.client.push(row);
+          if (r.qoe_worker) {
+            entry.qoe.push({ mode: 'worker', threads: r.threads, throttle: rate, idle: r.qoe_idle, busy: r.qoe_worker });
+            entry.qoe.push({ mode: 'main', threads: 1, throttle: rate, idle: r.qoe_idle, busy: r.qoe_main });
+          }
+        } catch (e) {
+          failed++;
+          process.stderr.write(`study-browser: client ${model} t${threads} ${rate}x failed: ${e.message}\n`);
+        }
+        await cdp.detach().catch(() => {});
+        await page.close();
+        done++;
+      }
+    }
+    if (!plan.cloud) continue;
+    for (const net of plan.networks) {
+      progress(`cloud: ${model} over ${net.name} (RTT ${net.rtt_ms} ms)`);
+      const page = await freshPage();
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false, latency: net.rtt_ms,
+        downloadThroughput: net.down_kbps > 0 ? (net.down_kbps * 1000) / 8 : -1,
+        uploadThroughput: net.up_kbps > 0 ? (net.up_kbps * 1000) / 8 : -1,
+      });
+      try {
+        const rows = await page.evaluate(pageCloud, { model, images, tag: net.name });
+        const ok = rows.filter((r) => r.status === 200);
+        if (ok.length < rows.length) process.stderr.write(`study-browser: ${rows.length - ok.length} cloud requests failed\n`);
+        const sv = (k) => stats(ok.map((r) => r.server[k] ?? 0));
+        const server = ok.map((r) => Object.values(r.server).reduce((a, b) => a + b, 0));
+        entry.cloud.push({
+          network: net.name, rtt_ms: net.rtt_ms, down_kbps: net.down_kbps, up_kbps: net.up_kbps,
+          requests: rows.length, errors: rows.length - ok.length,
+          request_bytes: stats(ok.map((r) => r.request_bytes))?.median ?? 0,
+          response_bytes: stats(ok.map((r) => r.response_bytes))?.median ?? 0,
+          total_ms: stats(ok.map((r) => r.total_ms)), server_ms: stats(server),
+          server_queue_ms: sv('queue'), server_preprocess_ms: sv('preprocess'), server_infer_ms: sv('infer'),
+          server_postprocess_ms: sv('postprocess'),
+          upload_ms: stats(ok.map((r, i) => r.ttfb_ms - server[i])), download_ms: stats(ok.map((r) => r.download_ms)),
+          top1: rows.map((r) => r.top1),
+        });
+      } catch (e) {
+        failed++;
+        process.stderr.write(`study-browser: cloud ${model} ${net.name} failed: ${e.message}\n`);
+      }
+      await cdp.detach().catch(() => {});
+      await page.close();
+      done++;
+    }
+  }
+} finally {
+  await browser.close();
+}
+writeFileSync(outPath, JSON.stringify(result, null, 1));
+progress(`done${failed ? `, ${failed} measurement(s) failed` : ''}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,659 @@
+/* study.c - `tandem study`: tandem's main job. For the user's models it measures, on this machine:
+ *   native   `tandem bench` at threads 1..N, and the phase split of one prediction (load, plan, preprocess,
+ *            inference, probability), CPU-seconds and RAPL energy where present;
+ *   client   the wasm build in headless Chromium at threads 1..N, on this machine and on CPU-throttled
+ *            stand-ins for weaker devices, with frame smoothness in worker and main-thread mode;
+ *   cloud    the browser sending real images to `tandem serve` under emulated networks, each request split into
+ *            network and server parts from the Server-Timing header;
+ * checks that browser and native agree on the top-1, then writes results.json/.csv, report.md and report.html with
+ * the decision per (model, device, network) and the bandwidth and RTT at which it flips. The browser and cloud
+ * paths run in scripts/study-browser.mjs (Node + playwright-core: a browser demands JS); this file plans, starts
+ * the server and the driver, and collects. `--report-from` rebuilds a report from stored results. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stb/stb_image_write.h>
+
+#include "../cli/cli.h"
+#include "study.h"
+#include "study_http.h"
+
+static double study_t0;
+
+double study_now_ms(void) { return cli_now_ms(); }
+
+void study_progress(const char *fmt, ...) {
+    double s = (study_now_ms() - study_t0) / 1000.0;
+    fprintf(stderr, "[study %02d:%02d] ", (int)s / 60, (int)s % 60);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int study_spawn_capture(char *const argv[], char **out) {
+    int pfd[2];
+    if (out) *out = NULL;
+    if (pipe(pfd)) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]), close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]), close(pfd[1]);
+        execvp(argv[0], argv);
+        fprintf(stderr, "tandem: study: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf && n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) free(buf);
+            buf = nb, cap *= 2;
+        }
+        char sink[4096];
+        ssize_t k = read(pfd[0], buf ? buf + n : sink, buf ? cap - n - 1 : sizeof sink);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        if (buf) n += (size_t)k;
+    }
+    close(pfd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (buf) buf[n] = 0;
+    if (out) *out = buf;
+    else free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* ---- the plan ---------------------------------------------------------------------------------------------- */
+
+/* Network profiles, close to Chromium DevTools' presets. */
+static const study_network known_networks[] = {
+    {"lan", 1, 0, 0},               /* loopback-class LAN: no bandwidth cap */
+    {"wifi", 10, 40000, 15000},     /* good home Wi-Fi */
+    {"4g", 60, 9000, 3000},         /* DevTools "Fast 4G"-like */
+    {"3g", 300, 1600, 750},         /* DevTools "Fast 3G"-like */
+    {"slow3g", 400, 400, 400},      /* DevTools "Slow 3G"-like */
+};
+
+static int parse_int_list(const char *opt, const char *s, int *v, int max, int lo, int hi) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end == s || x < lo || x > hi || n == max || (*end && *end != ',')) {
+            cli_usage_error("--%s wants up to %d comma-separated integers in [%d, %d]", opt, max, lo, hi);
+            return -1;
+        }
+        v[n++] = (int)x;
+        s = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static int mkdir_p(const char *dir) {
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0777) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+static char *path_join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    int ok = in && out;
+    char buf[65536];
+    size_t k;
+    while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, k, out) == k;
+    if (in) fclose(in);
+    if (out && fclose(out)) ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* mean/std from an info.json or config.json beside a model, when present. */
+static void read_norm(const char *json_path, float mean[3], float std[3]) {
+    char *text = NULL;
+    size_t n;
+    FILE *f = fopen(json_path, "rb");
+    if (!f) return;
+    fclose(f);
+    if (cli_read_file("model info", json_path, 1 << 20, &text, &n)) return;
+    cJSON *j = cJSON_Parse(text);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "mean"), *s = cJSON_GetObjectItemCaseSensitive(j, "std");
+    if (cJSON_GetArraySize(m) == 3 && cJSON_GetArraySize(s) == 3)
+        for (int c = 0; c < 3; c++) {
+            mean[c] = (float)cJSON_GetArrayItem(m, c)->valuedouble;
+            std[c] = (float)cJSON_GetArrayItem(s, c)->valuedouble;
+        }
+    cJSON_Delete(j);
+    free(text);
+}
+
+/* Put model m into OUT/repo/<name>/ (model.onnx + config.json): a zoo name is generated with seeded weights, a
+ * folder or .onnx file is copied. */
+static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], float std[3]) {
+    const char *arg = p->model_arg[m];
+    char name[256], src_dir[PATH_MAX] = "";
+    struct stat st;
+    const char *src_file = NULL;
+    char tmp[PATH_MAX];
+    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(tmp, sizeof tmp, "%s/model.onnx", arg);
+        src_file = tmp;
+        snprintf(src_dir, sizeof src_dir, "%s", arg);
+        const char *b = strrchr(arg, '/');
+        snprintf(name, sizeof name, "%s", b && b[1] ? b + 1 : arg);
+    } else if (stat(arg, &st) == 0) {
+        src_file = arg;
+        const char *b = strrchr(arg, '/');
+        snprintf(name, sizeof name, "%s", b ? b + 1 : arg);
+        char *dot = strrchr(name, '.');
+        if (dot && dot != name) *dot = 0;
+    } else {
+        snprintf(name, sizeof name, "%s", arg);
+    }
+    for (char *c = name; *c; c++)
+        if (!(*c == '_' || *c == '-' || *c == '.' || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= 'A' && *c <= 'Z')))
+            *c = '_';
+    char *dir = path_join(repo, name);
+    p->model_name[m] = strdup(name);
+    p->model_path[m] = dir ? path_join(dir, "model.onnx") : NULL;
+    if (!dir || !p->model_name[m] || !p->model_path[m] || mkdir_p(dir)) return cli_error("study: cannot create %s", repo);
+    /* CIFAR-100 normalisation of pytorch-cifar-models; a CIFAR-10 model gets CIFAR-10's */
+    float m100[3] = {0.5071f, 0.4865f, 0.4409f}, s100[3] = {0.2673f, 0.2564f, 0.2762f};
+    float m10[3] = {0.4914f, 0.4822f, 0.4465f}, s10[3] = {0.2023f, 0.1994f, 0.2010f};
+    int c10 = strncmp(name, "cifar10_", 8) == 0;
+    memcpy(mean, c10 ? m10 : m100, sizeof m100);
+    memcpy(std, c10 ? s10 : s100, sizeof s100);
+    if (src_file) {
+        if (copy_file(src_file, p->model_path[m])) return cli_error("study: cannot copy model '%s'", src_file);
+        if (src_dir[0]) {
+            snprintf(tmp, sizeof tmp, "%s/info.json", src_dir);
+            read_norm(tmp, mean, std);
+            snprintf(tmp, sizeof tmp, "%s/config.json", src_dir);
+            read_norm(tmp, mean, std);
+        }
+    } else {
+        study_progress("zoo: writing %s with seeded weights", name);
+        char *argv[] = {(char *)p->self_exe, "zoo", name, "-o", p->model_path[m], NULL};
+        char *out = NULL;
+        int rc = study_spawn_capture(argv, &out);
+        free(out);
+        if (rc) return cli_error("study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo --list)",
+                                 arg);
+    }
+    char cfg[1024], labels[PATH_MAX] = "";
+    snprintf(tmp, sizeof tmp, "%s/data/cifar10_classes.txt", p->shared_dir);
+    if (c10 && file_exists(tmp)) {
+        char *lf = path_join(dir, "labels.txt");
+        if (lf && copy_file(tmp, lf) == 0) snprintf(labels, sizeof labels, ", \"labels_file\": \"labels.txt\"");
+        free(lf);
+    }
+    snprintf(cfg, sizeof cfg,
+             "{\"mean\": [%.4f, %.4f, %.4f], \"std\": [%.4f, %.4f, %.4f], \"size\": [32, 32], \"max_batch\": 8, "
+             "\"max_delay_us\": 1000%s}\n",
+             mean[0], mean[1], mean[2], std[0], std[1], std[2], labels);
+    char *cf = path_join(dir, "config.json");
+    int rc = cf ? write_text(cf, cfg) : -1;
+    free(cf);
+    free(dir);
+    return rc ? cli_error("study: cannot write config.json for %s", name) : CLI_OK;
+}
+
+/* The study's images as PNG files: CIFAR-10 test records from the shared data when present (real photos), else
+ * seeded synthetic pictures (smooth colour fields with shapes), so the study runs on a machine without the data. */
+static int prepare_images(const study_plan *p, const char *dir, char *source, size_t cap) {
+    if (mkdir_p(dir)) return cli_error("study: cannot create %s", dir);
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/data/cifar10_test_jpeg75.bin", p->shared_dir);
+    FILE *f = fopen(bin, "rb");
+    snprintf(source, cap, f ? "CIFAR-10 test images (%s)" : "seeded synthetic 32x32 images (no %s here)", bin);
+    cli_rng rng = {0x5eed5eedULL};
+    for (int i = 0; i < p->images; i++) {
+        unsigned char rec[3073], rgb[32 * 32 * 3];
+        if (f && fread(rec, 1, sizeof rec, f) == sizeof rec) {
+            for (int k = 0; k < 1024; k++)
+                for (int c = 0; c < 3; c++) rgb[3 * k + c] = rec[1 + c * 1024 + k];
+        } else {
+            double base[3], cx = 32 * cli_rng_uniform(&rng), cy = 32 * cli_rng_uniform(&rng);
+            double r2 = 20 + 80 * cli_rng_uniform(&rng);
+            for (int c = 0; c < 3; c++) base[c] = 255 * cli_rng_uniform(&rng);
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                    for (int c = 0; c < 3; c++) {
+                        double v = base[c] * (0.6 + 0.4 * x / 31.0) + 40 * cli_rng_uniform(&rng);
+                        if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r2) v = 255 - v;
+                        rgb[(y * 32 + x) * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    }
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/img_%03d.png", dir, i);
+        if (!stbi_write_png(path, 32, 32, 3, rgb, 32 * 3)) {
+            if (f) fclose(f);
+            return cli_error("study: cannot write %s", path);
+        }
+    }
+    if (f) fclose(f);
+    return CLI_OK;
+}
+
+/* ---- tandem serve and the browser driver --------------------------------------------------------------------- */
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static pid_t start_server(const study_plan *p, const char *repo, const char *db, int port, char *url, size_t cap) {
+    char ports[16], threads[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    snprintf(threads, sizeof threads, "%d", p->threads[p->n_threads - 1]);
+    snprintf(url, cap, "http://127.0.0.1:%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = {(char *)p->self_exe, "serve", "--models", (char *)repo, "--port", ports, "--host", "127.0.0.1",
+                        "--db", (char *)db, NULL};
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0) return -1;
+    char health[256];
+    snprintf(health, sizeof health, "%s/v2/health/ready", url);
+    for (int i = 0; i < 300; i++) { /* up to 30 s: it loads and plans every model */
+        study_http_response r;
+        if (study_http(health, "GET", NULL, NULL, 0, 2000, &r) == 0) {
+            free(r.body);
+            if (r.status == 200) return pid;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) return -1;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static void stop_server(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) return;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* scripts/study-browser.mjs beside the binary's source tree (build/tandem -> scripts/). */
+static int driver_path(const study_plan *p, char *out, size_t cap) {
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s", p->self_exe);
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash) break;
+        *slash = 0;
+        snprintf(out, cap, "%s/scripts/study-browser.mjs", exe);
+        if (file_exists(out)) return 0;
+    }
+    return -1;
+}
+
+static cJSON *plan_json(const study_plan *p, const char *url, const char *image_dir) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "url", url);
+    cJSON_AddStringToObject(j, "image_dir", image_dir);
+    cJSON_AddNumberToObject(j, "images", p->images);
+    cJSON_AddNumberToObject(j, "runs", p->runs);
+    cJSON_AddBoolToObject(j, "client", p->browser);
+    cJSON_AddBoolToObject(j, "cloud", p->cloud);
+    cJSON *models = cJSON_AddArrayToObject(j, "models");
+    for (int m = 0; m < p->n_models; m++) cJSON_AddItemToArray(models, cJSON_CreateString(p->model_name[m]));
+    cJSON_AddItemToObject(j, "threads", cJSON_CreateIntArray(p->threads, p->n_threads));
+    cJSON_AddItemToObject(j, "throttle", cJSON_CreateDoubleArray(p->throttle, p->n_throttle));
+    cJSON *nets = cJSON_AddArrayToObject(j, "networks");
+    for (int i = 0; i < p->n_networks; i++) {
+        cJSON *n = cJSON_CreateObject();
+        cJSON_AddStringToObject(n, "name", p->networks[i].name);
+        cJSON_AddNumberToObject(n, "rtt_ms", p->networks[i].rtt_ms);
+        cJSON_AddNumberToObject(n, "down_kbps", p->networks[i].down_kbps);
+        cJSON_AddNumberToObject(n, "up_kbps", p->networks[i].up_kbps);
+        cJSON_AddItemToArray(nets, n);
+    }
+    return j;
+}
+
+static cJSON *read_json_file(const char *path) {
+    char *text = NULL;
+    size_t n;
+    if (cli_read_file("results", path, (size_t)1 << 30, &text, &n)) return NULL;
+    cJSON *j = cJSON_ParseWithLength(text, n);
+    if (!j) cli_error("study: %s is not valid JSON", path);
+    free(text);
+    return j;
+}
+
+static int write_json_file(const char *path, const cJSON *j) {
+    char *text = cJSON_Print(j);
+    int rc = text ? write_text(path, text) : -1;
+    free(text);
+    return rc;
+}
+
+static void host_facts(cJSON *o) {
+    char host[256] = "", line[512], cpu[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    cJSON_AddStringToObject(o, "host", host);
+    cJSON_AddNumberToObject(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
+            cpu[strcspn(cpu, "\n")] = 0;
+            break;
+        }
+    if (f) fclose(f);
+    cJSON_AddStringToObject(o, "cpu", cpu);
+    cJSON_AddNumberToObject(o, "memory_bytes", (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
+    cJSON_AddStringToObject(o, "kernel_isa", tdm_kernel_isa());
+}
+
+/* ---- the command --------------------------------------------------------------------------------------------- */
+
+static int report_from(const char *src, const char *out_dir) {
+    cJSON *results = NULL;
+    if (!strncmp(src, "http://", 7)) {
+        char url[2048];
+        size_t sl = strlen(src);
+        while (sl > 7 && src[sl - 1] == '/') sl--;
+        snprintf(url, sizeof url, "%.*s/api/results?format=json&limit=100000", (int)sl, src);
+        study_http_response r;
+        if (study_http(url, "GET", NULL, NULL, 0, 30000, &r)) return cli_error("study: cannot reach %s", url);
+        cJSON *docs = r.status == 200 ? cJSON_ParseWithLength(r.body, r.len) : NULL;
+        free(r.body);
+        if (!docs) return cli_error("study: %s answered %d, not a JSON list of results", url, r.status);
+        cJSON *list = cJSON_IsArray(docs) ? docs : cJSON_GetObjectItemCaseSensitive(docs, "results");
+        /* the newest full study becomes the base; every browser result from any device joins the crowd table */
+        cJSON *crowd = cJSON_CreateArray(), *el;
+        cJSON_ArrayForEach(el, list) {
+            const cJSON *doc = cJSON_GetObjectItemCaseSensitive(el, "document");
+            if (!doc) doc = el;
+            const cJSON *schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
+            if (!cJSON_IsString(schema)) continue;
+            if (!strcmp(schema->valuestring, "tandem.study/1")) {
+                cJSON_Delete(results);
+                results = cJSON_Duplicate(doc, 1);
+            } else if (!strcmp(schema->valuestring, "tandem.result/1")) {
+                cJSON_AddItemToArray(crowd, cJSON_Duplicate(doc, 1));
+            }
+        }
+        cJSON_Delete(docs);
+        if (!results) {
+            results = cJSON_CreateObject();
+            cJSON_AddStringToObject(results, "schema", "tandem.study/1");
+            cJSON_AddArrayToObject(results, "models");
+        }
+        cJSON_DeleteItemFromObject(results, "crowd");
+        cJSON_AddItemToObject(results, "crowd", crowd);
+        study_progress("report: %d device results from %s", cJSON_GetArraySize(crowd), src);
+    } else {
+        if (!(results = read_json_file(src))) return CLI_ERR;
+    }
+    if (mkdir_p(out_dir)) return cli_error("study: cannot create %s", out_dir);
+    char *rj = path_join(out_dir, "results.json");
+    int rc = study_write_report(results, out_dir) || write_json_file(rj, results) ? CLI_ERR : CLI_OK;
+    free(rj);
+    cJSON_Delete(results);
+    if (rc == CLI_OK) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", out_dir, out_dir);
+    return rc;
+}
+
+int cmd_study(int argc, char **argv) {
+    study_t0 = study_now_ms();
+    static study_plan plan;
+    study_plan *p = &plan;
+    memset(p, 0, sizeof *p);
+    p->out_dir = "study-out";
+    p->shared_dir = getenv("TDM_SHARED") ? getenv("TDM_SHARED") : "../shared";
+    p->runs = 30;
+    p->images = 20;
+    p->browser = p->cloud = 1;
+    const char *models = "cifar100_resnet20,cifar100_resnet32,cifar100_resnet44,cifar100_resnet56";
+    const char *report_src = NULL, *networks = "lan,wifi,4g,3g";
+    int quick = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    if (ncpu > STUDY_MAX_LIST) ncpu = STUDY_MAX_LIST;
+    p->n_threads = ncpu;
+    for (int i = 0; i < ncpu; i++) p->threads[i] = i + 1;
+    int thr_int[STUDY_MAX_LIST] = {1, 2, 4, 6};
+    p->n_throttle = 4;
+
+    cli_args a;
+    const char *opt, *pos, *v;
+    int64_t n64;
+    cli_args_init(&a, argc, argv);
+    while (cli_next_arg(&a, &opt, &pos)) {
+        if (!opt) return cli_usage_error("study: unexpected argument '%s'", pos);
+        if (!strcmp(opt, "quick")) {
+            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
+            quick = 1;
+            continue;
+        }
+        if (!strcmp(opt, "no-browser") || !strcmp(opt, "no-cloud")) {
+            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
+            if (opt[3] == 'b') p->browser = 0;
+            else p->cloud = 0;
+            continue;
+        }
+        if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
+        if (!strcmp(opt, "models")) models = v;
+        else if (!strcmp(opt, "out")) p->out_dir = v;
+        else if (!strcmp(opt, "shared")) p->shared_dir = v;
+        else if (!strcmp(opt, "networks")) networks = v;
+        else if (!strcmp(opt, "report-from")) report_src = v;
+        else if (!strcmp(opt, "post")) p->post_url = v;
+        else if (!strcmp(opt, "threads")) {
+            if ((p->n_threads = parse_int_list(opt, v, p->threads, STUDY_MAX_LIST, 1, 64)) < 0) return CLI_USAGE;
+        } else if (!strcmp(opt, "throttle")) {
+            if ((p->n_throttle = parse_int_list(opt, v, thr_int, STUDY_MAX_LIST, 1, 20)) < 0) return CLI_USAGE;
+        } else if (!strcmp(opt, "runs")) {
+            if (!cli_parse_int(opt, v, 3, 100000, &n64)) return CLI_USAGE;
+            p->runs = (int)n64;
+        } else if (!strcmp(opt, "images")) {
+            if (!cli_parse_int(opt, v, 1, 10000, &n64)) return CLI_USAGE;
+            p->images = (int)n64;
+        } else return cli_usage_error("study: unknown option --%s", opt);
+    }
+    if (report_src) return report_from(report_src, p->out_dir);
+    if (quick) { /* the test's reduced study: small and fast, every path still exercised */
+        p->runs = p->runs < 10 ? p->runs : 10;
+        p->images = p->images < 5 ? p->images : 5;
+    }
+    for (int i = 0; i < p->n_throttle; i++) p->throttle[i] = thr_int[i];
+    /* networks by name */
+    char nbuf[256];
+    snprintf(nbuf, sizeof nbuf, "%s", networks);
+    for (char *save = NULL, *tok = strtok_r(nbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (size_t k = 0; k < sizeof known_networks / sizeof known_networks[0]; k++)
+            if (!strcmp(tok, known_networks[k].name) && p->n_networks < STUDY_MAX_LIST)
+                p->networks[p->n_networks++] = known_networks[k], found = 1;
+        if (!found) return cli_usage_error("study: unknown network '%s' (lan, wifi, 4g, 3g, slow3g)", tok);
+    }
+    /* models */
+    char *mbuf = strdup(models);
+    for (char *save = NULL, *tok = strtok_r(mbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (p->n_models == STUDY_MAX_MODELS) return cli_usage_error("study: at most %d models", STUDY_MAX_MODELS);
+        p->model_arg[p->n_models++] = tok;
+    }
+    if (p->n_models == 0) return cli_usage_error("study: --models names no model");
+    static char exe[PATH_MAX];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (el <= 0) return cli_error("study: cannot find this program's path");
+    exe[el] = 0;
+    p->self_exe = exe;
+
+    char *repo = path_join(p->out_dir, "repo"), *imgdir = path_join(p->out_dir, "images");
+    if (!repo || !imgdir || mkdir_p(repo)) return cli_error("study: cannot create %s", p->out_dir);
+    static float mean[STUDY_MAX_MODELS][3], stdv[STUDY_MAX_MODELS][3];
+    for (int m = 0; m < p->n_models; m++)
+        if (prepare_model(p, m, repo, mean[m], stdv[m])) return CLI_ERR;
+    char image_source[PATH_MAX + 64];
+    if (prepare_images(p, imgdir, image_source, sizeof image_source)) return CLI_ERR;
+
+    cJSON *results = cJSON_CreateObject();
+    cJSON_AddStringToObject(results, "schema", "tandem.study/1");
+    cJSON_AddStringToObject(results, "source", "study");
+    cJSON_AddStringToObject(results, "engine", "tandem");
+    char created[32];
+    time_t now = time(NULL);
+    struct tm tmv;
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    cJSON_AddStringToObject(results, "created", created);
+    cJSON_AddStringToObject(results, "version", TDM_VERSION);
+    host_facts(cJSON_AddObjectToObject(results, "machine"));
+    cJSON_AddStringToObject(results, "images_source", image_source);
+    cJSON *mlist = cJSON_AddArrayToObject(results, "models");
+
+    /* native */
+    for (int m = 0; m < p->n_models; m++) {
+        memcpy(p->mean, mean[m], sizeof p->mean);
+        memcpy(p->std, stdv[m], sizeof p->std);
+        cJSON *entry = cJSON_CreateObject();
+        cJSON_AddItemToArray(mlist, entry);
+        cJSON_AddStringToObject(entry, "name", p->model_name[m]);
+        struct stat st;
+        cJSON_AddNumberToObject(entry, "bytes", stat(p->model_path[m], &st) ? 0 : (double)st.st_size);
+        cJSON_AddItemToObject(entry, "mean", cJSON_CreateFloatArray(p->mean, 3));
+        cJSON_AddItemToObject(entry, "std", cJSON_CreateFloatArray(p->std, 3));
+        cJSON *nat = study_native_model(p, m, imgdir);
+        if (!nat) {
+            cJSON_Delete(results);
+            return CLI_ERR;
+        }
+        cJSON_AddItemToObject(entry, "native", nat);
+    }
+
+    /* client and cloud through the browser driver, against our own server */
+    int rc = CLI_OK;
+    if (p->browser || p->cloud) {
+        char drv[PATH_MAX], url[128];
+        int port = free_port();
+        char *db = path_join(p->out_dir, "results.db");
+        if (driver_path(p, drv, sizeof drv)) {
+            rc = cli_error("study: scripts/study-browser.mjs not found beside %s (run from a tandem checkout, or "
+                           "use --no-browser --no-cloud)", p->self_exe);
+        } else {
+            study_progress("cloud: starting tandem serve on port %d", port);
+            pid_t srv = start_server(p, repo, db, port, url, sizeof url);
+            if (srv < 0) rc = cli_error("study: tandem serve did not become ready");
+            else {
+                char *pj = path_join(p->out_dir, "plan.json"), *bj = path_join(p->out_dir, "browser.json");
+                cJSON *plan_doc = plan_json(p, url, imgdir);
+                write_json_file(pj, plan_doc);
+                cJSON_Delete(plan_doc);
+                char *argv2[] = {"node", drv, "--plan", pj, "--out", bj, NULL};
+                study_progress("browser: headless Chromium via %s", drv);
+                int drc = study_spawn_capture(argv2, NULL);
+                stop_server(srv);
+                cJSON *bres = drc == 0 ? read_json_file(bj) : NULL;
+                if (!bres) rc = cli_error("study: the browser driver failed (exit %d)", drc);
+                else {
+                    /* attach per-model browser results */
+                    cJSON *me;
+                    cJSON_AddItemToObject(results, "browser_device",
+                                          cJSON_DetachItemFromObjectCaseSensitive(bres, "device"));
+                    cJSON_ArrayForEach(me, mlist) {
+                        const char *name = cJSON_GetObjectItemCaseSensitive(me, "name")->valuestring;
+                        cJSON *bm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bres, "models"), name);
+                        if (!bm) continue;
+                        cJSON *f;
+                        cJSON_ArrayForEach(f, bm) cJSON_AddItemToObject(me, f->string, cJSON_Duplicate(f, 1));
+                    }
+                    cJSON_Delete(bres);
+                }
+                free(pj), free(bj);
+            }
+        }
+        free(db);
+    }
+    if (rc) {
+        cJSON_Delete(results);
+        return rc;
+    }
+    cJSON_AddNumberToObject(results, "duration_s", (study_now_ms() - study_t0) / 1000.0);
+    study_progress("report: writing %s/report.html, report.md, results.json, results.csv", p->out_dir);
+    char *rj = path_join(p->out_dir, "results.json");
+    if (study_write_report(results, p->out_dir) || write_json_file(rj, results)) rc = cli_error("study: cannot write the report");
+    if (!rc && p->post_url) {
+        char url[2048];
+        snprintf(url, sizeof url, "%s/api/results", p->post_url);
+        char *text = cJSON_PrintUnformatted(results);
+        study_http_response r;
+        if (!text || study_http(url, "POST", "application/json", text, strlen(text), 30000, &r))
+            rc = cli_error("study: cannot POST the results to %s", url);
+        else if (r.status / 100 != 2)
+            rc = cli_error("study: %s answered %d: %.200s", url, r.status, r.body ? r.body : "");
+        else study_progress("posted the results to %s", url);
+        if (text && r.body) free(r.body);
+        free(text);
+    }
+    free(rj);
+    cJSON_Delete(results);
+    free(repo), free(imgdir), free(mbuf);
+    if (!rc) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", p->out_dir, p->out_dir);
+    return rc;
+}

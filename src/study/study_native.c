@@ -1,0 +1,230 @@
+/* study_native.c - the native side of `tandem study`: for one model, the phase split of an on-device prediction
+ * (model load, plan, preprocessing, inference, probability computation; the split of Guo 2018) measured in-process
+ * on the study's images, the native top-1 of each image (for the agreement check), CPU-seconds and, where Linux
+ * exposes RAPL, energy per inference; then `tandem bench` in a child process at every thread count (a child, so
+ * that its peak RSS belongs to that model alone). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../cli/cli.h"
+#include "study.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+cJSON *study_stats(double *v, int n) {
+    if (n <= 0) return NULL;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    cJSON *o = cJSON_CreateObject();
+    double med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    cJSON_AddNumberToObject(o, "median", med);
+    cJSON_AddNumberToObject(o, "p25", v[(n - 1) / 4]);
+    cJSON_AddNumberToObject(o, "p75", v[(3 * (n - 1) + 3) / 4]);
+    cJSON_AddNumberToObject(o, "min", v[0]);
+    cJSON_AddNumberToObject(o, "max", v[n - 1]);
+    cJSON_AddNumberToObject(o, "n", n);
+    return o;
+}
+
+double study_median(const cJSON *s) {
+    if (cJSON_IsNumber(s)) return s->valuedouble;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "median");
+    return cJSON_IsNumber(m) ? m->valuedouble : NAN;
+}
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Package energy from Linux powercap (RAPL) in microjoules, or -1 when it is not exposed or not readable. */
+static double rapl_uj(void) {
+    FILE *f = fopen("/sys/class/powercap/intel-rapl:0/energy_uj", "r");
+    if (!f) return -1;
+    double v = -1;
+    if (fscanf(f, "%lf", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+/* Softmax over row[k] into prob, then the index of the largest k (probability computation as the apps do it). */
+static int softmax_top(const float *row, int64_t k, float *prob, int top, int *idx) {
+    float mx = row[0];
+    for (int64_t i = 1; i < k; i++) mx = row[i] > mx ? row[i] : mx;
+    double sum = 0;
+    for (int64_t i = 0; i < k; i++) sum += prob[i] = expf(row[i] - mx);
+    for (int64_t i = 0; i < k; i++) prob[i] = (float)(prob[i] / sum);
+    int n = top < k ? top : (int)k;
+    for (int t = 0; t < n; t++) { /* partial selection, k is small (classes) */
+        int best = -1;
+        for (int64_t i = 0; i < k; i++) {
+            int taken = 0;
+            for (int u = 0; u < t; u++) taken |= idx[u] == i;
+            if (!taken && (best < 0 || prob[i] > prob[best])) best = (int)i;
+        }
+        idx[t] = best;
+    }
+    return idx[0];
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The study's PNG images, sorted by name. */
+static int list_images(const char *dir, char ***out) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    char **v = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".png")) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nv = realloc(v, (size_t)cap * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        size_t pl = strlen(dir) + l + 2;
+        if (!(v[n] = malloc(pl))) break;
+        snprintf(v[n++], pl, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    qsort(v, (size_t)n, sizeof *v, name_cmp);
+    *out = v;
+    return n;
+}
+
+/* Phase split and top-1 over the images, in this process, at 1 thread: the on-device pipeline of one prediction. */
+static cJSON *native_phases(const study_plan *p, int m, const char *image_dir) {
+    const char *path = p->model_path[m];
+    char **img = NULL;
+    int nimg = list_images(image_dir, &img);
+    if (nimg > p->images) nimg = p->images;
+    enum { REP = 5 };
+    double load[REP], plan[REP];
+    tdm_model *model = NULL;
+    tdm_session *s = NULL;
+    cJSON *o = NULL;
+    double *pre = calloc((size_t)nimg + 1, sizeof *pre), *inf = calloc((size_t)nimg + 1, sizeof *inf);
+    double *prob = calloc((size_t)nimg + 1, sizeof *prob);
+    float *pbuf = NULL;
+    if (!pre || !inf || !prob) goto out;
+    for (int r = 0; r < REP; r++) { /* load and plan from a warm page cache, as a returning visitor would */
+        if (model) tdm_model_free(model), model = NULL;
+        if (s) tdm_session_free(s), s = NULL;
+        double t0 = study_now_ms();
+        tdm_status st;
+        if ((st = tdm_model_load_file(path, NULL, &model))) {
+            cli_engine_error(st, "study: load");
+            goto out;
+        }
+        double t1 = study_now_ms();
+        tdm_session_options so = {.threads = 1};
+        int64_t dims[4] = {1, 3, 32, 32};
+        if ((st = tdm_session_create(model, &so, &s)) || (st = tdm_session_set_input_shape(s, 0, dims, 4))) {
+            cli_engine_error(st, "study: plan");
+            goto out;
+        }
+        load[r] = t1 - t0;
+        plan[r] = study_now_ms() - t1;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "load_ms", study_stats(load, REP));
+    cJSON_AddItemToObject(o, "plan_ms", study_stats(plan, REP));
+    cJSON *top1 = cJSON_AddArrayToObject(o, "top1");
+    int64_t classes = 0;
+    double e0 = rapl_uj(), c0 = cpu_seconds(), w0 = study_now_ms();
+    for (int i = 0; i < nimg; i++) {
+        int64_t h = 32, w = 32;
+        float *x = NULL;
+        double t0 = study_now_ms();
+        if (cli_image_load(img[i], 3, &h, &w, p->mean, p->std, 3, &x)) goto fail;
+        double t1 = study_now_ms();
+        tdm_tensor_info info;
+        const float *y;
+        tdm_status st;
+        if ((st = tdm_session_set_input(s, 0, x, (size_t)(3 * h * w) * sizeof(float))) || (st = tdm_session_run(s)) ||
+            (st = tdm_session_output(s, 0, &info, (const void **)&y))) {
+            free(x);
+            cli_engine_error(st, "study: run");
+            goto fail;
+        }
+        double t2 = study_now_ms();
+        classes = info.dims[info.rank - 1];
+        if (!pbuf && !(pbuf = malloc((size_t)classes * sizeof *pbuf))) goto fail;
+        int idx[5];
+        cJSON_AddItemToArray(top1, cJSON_CreateNumber(softmax_top(y, classes, pbuf, 5, idx)));
+        double t3 = study_now_ms();
+        free(x);
+        pre[i] = t1 - t0, inf[i] = t2 - t1, prob[i] = t3 - t2;
+    }
+    double wall = study_now_ms() - w0, cpu = cpu_seconds() - c0, e1 = rapl_uj();
+    cJSON_AddNumberToObject(o, "images", nimg);
+    cJSON_AddNumberToObject(o, "classes", (double)classes);
+    cJSON_AddItemToObject(o, "preprocess_ms", study_stats(pre, nimg));
+    cJSON_AddItemToObject(o, "inference_ms", study_stats(inf, nimg));
+    cJSON_AddItemToObject(o, "probability_ms", study_stats(prob, nimg));
+    if (nimg > 0) {
+        cJSON_AddNumberToObject(o, "cpu_s_per_inference", cpu / nimg);
+        cJSON_AddNumberToObject(o, "wall_ms_per_prediction", wall / nimg);
+        if (e0 >= 0 && e1 >= e0) cJSON_AddNumberToObject(o, "energy_j_per_inference", (e1 - e0) / 1e6 / nimg);
+        else cJSON_AddStringToObject(o, "energy", "not available here (no readable RAPL powercap)");
+    }
+    goto out;
+fail:
+    cJSON_Delete(o);
+    o = NULL;
+out:
+    free(pre), free(inf), free(prob), free(pbuf);
+    for (int i = 0; i < nimg; i++) free(img[i]);
+    free(img);
+    if (s) tdm_session_free(s);
+    if (model) tdm_model_free(model);
+    return o;
+}
+
+/* `tandem bench` in a child at one thread count; the parsed JSON, or NULL. */
+static cJSON *native_bench(const study_plan *p, int m, int threads) {
+    char th[16], runs[16];
+    snprintf(th, sizeof th, "%d", threads);
+    snprintf(runs, sizeof runs, "%d", p->runs);
+    char *argv[] = {(char *)p->self_exe, "bench", p->model_path[m], "--threads", th, "--runs", runs, "--warmup", "5",
+                    "--json", NULL};
+    char *out = NULL;
+    int rc = study_spawn_capture(argv, &out);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    if (!j) fprintf(stderr, "tandem: study: `tandem bench %s --threads %d` failed (exit %d)\n", p->model_path[m],
+                    threads, rc);
+    free(out);
+    return j;
+}
+
+cJSON *study_native_model(const study_plan *p, int m, const char *image_dir) {
+    struct stat st;
+    if (stat(p->model_path[m], &st)) return NULL;
+    study_progress("native: %s: phase split over %d images", p->model_name[m], p->images);
+    cJSON *phases = native_phases(p, m, image_dir);
+    if (!phases) return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "phases", phases);
+    cJSON *bench = cJSON_AddArrayToObject(o, "bench");
+    for (int t = 0; t < p->n_threads; t++) {
+        study_progress("native: %s: tandem bench at %d thread(s), %d runs", p->model_name[m], p->threads[t], p->runs);
+        cJSON *b = native_bench(p, m, p->threads[t]);
+        if (!b) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+        cJSON_AddItemToArray(bench, b);
+    }
+    return o;
+}

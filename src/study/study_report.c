@@ -1,0 +1,644 @@
+/* study_report.c - turns a study's results (results.json's tree) into the report: report.md, a self-contained
+ * report.html with inline SVG charts, and results.csv with one row per figure. The tables put our measurements
+ * beside the three published studies:
+ *   Kanev 2023     prediction time and predictions/s per model and platform (server CPU, browser, weak clients);
+ *   Wang et al.    in-browser/native latency (16.9x), memory/model size (334.6x), frame-time impact (+67.2 %);
+ *   Guo 2018       the phase breakdown of one prediction on-device and in the cloud;
+ * then the decision: per model, device and network, which placement answers first and by how much, with the RTT
+ * and uplink bandwidth at which that answer flips. Every figure carries its run count and its spread. The cloud
+ * time is modelled as server + base + RTT + bytes/bandwidth, with base (the loopback overhead) and the server part
+ * measured; the report shows the model's prediction beside the measured time for each emulated network. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "study.h"
+
+typedef struct rep {
+    FILE *md, *html, *csv;
+    int in_table;
+} rep;
+
+/* ---- lookups into the results tree ---- */
+
+static const cJSON *jget(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = jget(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : study_median(v);
+}
+static const char *jstr(const cJSON *o, const char *k, const char *def) {
+    const cJSON *v = jget(o, k);
+    return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+/* ---- output helpers: every text goes to both the markdown and the HTML ---- */
+
+static void html_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else fputc(*s, f);
+    }
+}
+
+static void rep_h(rep *r, int level, const char *title) {
+    fprintf(r->md, "\n%.*s %s\n\n", level, "####", title);
+    fprintf(r->html, "<h%d>", level);
+    html_escape(r->html, title);
+    fprintf(r->html, "</h%d>\n", level);
+}
+
+static void rep_p(rep *r, const char *fmt, ...) {
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(r->md, "%s\n\n", buf);
+    fputs("<p>", r->html);
+    html_escape(r->html, buf);
+    fputs("</p>\n", r->html);
+}
+
+/* Cells separated by '|' as markdown: " | " between them. */
+static void md_cells(FILE *f, const char *cells) {
+    for (; *cells; cells++) {
+        if (*cells == '|') fputs(" | ", f);
+        else fputc(*cells, f);
+    }
+}
+
+/* "12.3 MB"-style number with unit, or "-" when not measured. */
+static const char *fmt_num(char *buf, size_t cap, double v, const char *unit) {
+    if (isnan(v)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, "%.3g %s", v, unit);
+    return buf;
+}
+
+/* A table: cells separated by '|' in one string; the first call after rep_table is the header. */
+static void rep_table(rep *r, const char *header) {
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", header);
+    int n = 1;
+    for (char *c = buf; *c; c++) n += *c == '|';
+    fputs("| ", r->md);
+    md_cells(r->md, header);
+    fputs(" |\n|", r->md);
+    for (int i = 0; i < n; i++) fputs("---|", r->md);
+    fputs("\n", r->md);
+    fputs("<table><thead><tr>", r->html);
+    for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+        fputs("<th>", r->html);
+        html_escape(r->html, t);
+        fputs("</th>", r->html);
+    }
+    fputs("</tr></thead><tbody>\n", r->html);
+    r->in_table = 1;
+}
+
+static void rep_row(rep *r, const char *cls, const char *fmt, ...) {
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fputs("| ", r->md);
+    md_cells(r->md, buf);
+    fputs(" |\n", r->md);
+    fprintf(r->html, "<tr%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
+    for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+        fputs("<td>", r->html);
+        html_escape(r->html, t);
+        fputs("</td>", r->html);
+    }
+    fputs("</tr>\n", r->html);
+}
+
+static void rep_table_end(rep *r) {
+    fputs("\n", r->md);
+    fputs("</tbody></table>\n", r->html);
+    r->in_table = 0;
+}
+
+/* "1.23 ms [1.20-1.31] n=30" from a stats object. */
+static const char *fmt_stats(char *buf, size_t cap, const cJSON *s, const char *unit) {
+    if (!s) return snprintf(buf, cap, "-"), buf;
+    double med = study_median(s);
+    if (cJSON_IsNumber(s)) snprintf(buf, cap, "%.3g %s", med, unit);
+    else snprintf(buf, cap, "%.3g %s [%.3g-%.3g] n=%d", med, unit, jnum(s, "p25"), jnum(s, "p75"), (int)jnum(s, "n"));
+    return buf;
+}
+
+static void csv_row(rep *r, const char *section, const char *model, const char *platform, const char *network,
+                    const char *metric, const char *unit, const cJSON *s) {
+    if (!s) return;
+    double med = study_median(s);
+    if (isnan(med)) return;
+    fprintf(r->csv, "%s,%s,\"%s\",%s,%s,%s,%.6g", section, model, platform, network ? network : "", metric, unit, med);
+    if (cJSON_IsObject(s))
+        fprintf(r->csv, ",%.6g,%.6g,%d\n", jnum(s, "p25"), jnum(s, "p75"), (int)jnum(s, "n"));
+    else fputs(",,,1\n", r->csv);
+}
+
+/* ---- SVG charts ---- */
+
+typedef struct bar {
+    char label[96];
+    int nseg;
+    double seg[8];
+} bar;
+
+static const char *seg_colors[8] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+                                    "#9c755f"};
+
+/* Horizontal (stacked) bars with a legend; log10 axis when log is set (single segment only). */
+static void svg_bars(FILE *f, const char *title, const char *unit, const bar *b, int n, const char *const *legend,
+                     int nleg, int log) {
+    int W = 860, left = 300, rowh = 20, top = 36, H = top + n * rowh + 40;
+    double mx = 0;
+    for (int i = 0; i < n; i++) {
+        double t = 0;
+        for (int s = 0; s < b[i].nseg; s++) t += b[i].seg[s] > 0 ? b[i].seg[s] : 0;
+        mx = t > mx ? t : mx;
+    }
+    if (mx <= 0) return;
+    double lo = log ? pow(10, floor(log10(fmax(1e-3, mx / 1e4)))) : 0;
+    if (log) {
+        double mn = mx;
+        for (int i = 0; i < n; i++)
+            if (b[i].seg[0] > 0 && b[i].seg[0] < mn) mn = b[i].seg[0];
+        lo = pow(10, floor(log10(mn)));
+    }
+    double hi = log ? pow(10, ceil(log10(mx))) : mx * 1.05;
+    fprintf(f, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<text x=\"%d\" y=\"18\" font-weight=\"bold\">",
+            W, H, 4);
+    html_escape(f, title);
+    fprintf(f, " (%s%s)</text>\n", unit, log ? ", log scale" : "");
+    for (int i = 0; i < n; i++) {
+        int y = top + i * rowh;
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6, y + 14);
+        html_escape(f, b[i].label);
+        fputs("</text>", f);
+        double x = 0, total = 0;
+        for (int s = 0; s < b[i].nseg; s++) {
+            double v = b[i].seg[s] > 0 ? b[i].seg[s] : 0;
+            double x0 = log ? 0 : x / hi, x1;
+            if (log) x1 = v > lo ? log10(v / lo) / log10(hi / lo) : 0;
+            else x1 = (x + v) / hi;
+            int px0 = left + (int)(x0 * (W - left - 70)), px1 = left + (int)(x1 * (W - left - 70));
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>", px0, y + 3,
+                    px1 - px0 > 0 ? px1 - px0 : 0, rowh - 6, seg_colors[s % 8]);
+            x += v, total += v;
+        }
+        double xe = log ? (total > lo ? log10(total / lo) / log10(hi / lo) : 0) : x / hi;
+        fprintf(f, "<text x=\"%d\" y=\"%d\">%.3g</text>\n", left + (int)(xe * (W - left - 70)) + 4, y + 14, total);
+    }
+    int ly = top + n * rowh + 24, lx = left;
+    for (int s = 0; s < nleg; s++) {
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">", lx,
+                ly - 9, seg_colors[s % 8], lx + 14, ly);
+        html_escape(f, legend[s]);
+        fputs("</text>", f);
+        lx += 20 + 7 * (int)strlen(legend[s]);
+    }
+    fputs("</svg></figure>\n", f);
+}
+
+/* ---- the sections ---- */
+
+/* The bench object at `threads` (or NULL). */
+static const cJSON *native_bench_at(const cJSON *model, int threads) {
+    const cJSON *b;
+    cJSON_ArrayForEach(b, jget(jget(model, "native"), "bench")) if ((int)jnum(b, "threads") == threads) return b;
+    return NULL;
+}
+
+/* The client result at (throttle, threads, mode) or NULL. */
+static const cJSON *client_at(const cJSON *model, double throttle, int threads, const char *mode) {
+    const cJSON *c;
+    cJSON_ArrayForEach(c, jget(model, "client")) {
+        if (fabs(jnum(c, "throttle") - throttle) < 1e-9 && (threads <= 0 || (int)jnum(c, "threads") == threads) &&
+            !strcmp(jstr(c, "mode", "worker"), mode))
+            return c;
+    }
+    return NULL;
+}
+
+/* The fastest client result (lowest p50) at a throttle, any thread count, worker mode when measured (throttled
+ * devices are measured on the main thread: Chromium throttles only that thread). */
+static const cJSON *client_best(const cJSON *model, double throttle) {
+    const cJSON *c, *best = NULL;
+    for (int any = 0; any < 2 && !best; any++)
+        cJSON_ArrayForEach(c, jget(model, "client")) {
+            if (fabs(jnum(c, "throttle") - throttle) > 1e-9) continue;
+            if (!any && strcmp(jstr(c, "mode", "worker"), "worker")) continue;
+            if (!best || jnum(c, "p50_ms") < jnum(best, "p50_ms")) best = c;
+        }
+    return best;
+}
+
+/* Distinct throttle factors seen in the client results, ascending. */
+static int throttles(const cJSON *models, double *t, int max) {
+    int n = 0;
+    const cJSON *m, *c;
+    cJSON_ArrayForEach(m, models) cJSON_ArrayForEach(c, jget(m, "client")) {
+        double v = jnum(c, "throttle");
+        int seen = 0;
+        for (int i = 0; i < n; i++) seen |= fabs(t[i] - v) < 1e-9;
+        if (!seen && n < max) t[n++] = v;
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1], t[j - 1] = x;
+        }
+    return n;
+}
+
+static void device_name(char *buf, size_t cap, double throttle) {
+    if (throttle <= 1) snprintf(buf, cap, "browser, this machine");
+    else snprintf(buf, cap, "browser, %gx slower CPU", throttle);
+}
+
+static void section_kanev(rep *r, const cJSON *models, FILE *h) {
+    rep_h(r, 2, "Prediction time per platform (Kanev 2023's table)");
+    rep_p(r, "Batch-1 steady-state inference, median with [p25-p75] and run count. Kanev found Chrome about 10x "
+             "slower than a Colab CPU, and a weak laptop still at 79 predictions/s with ResNet-20.");
+    rep_table(r, "model|platform|threads|prediction time|predictions/s|vs native 1 thread");
+    bar bars[256];
+    int nb = 0;
+    double th[STUDY_MAX_LIST];
+    int nt = throttles(models, th, STUDY_MAX_LIST);
+    const cJSON *m;
+    char s1[128], dev[96];
+    cJSON_ArrayForEach(m, models) {
+        const char *name = jstr(m, "name", "?");
+        const cJSON *n1 = native_bench_at(m, 1), *b;
+        double base = n1 ? jnum(n1, "p50_ms") : NAN;
+        cJSON_ArrayForEach(b, jget(jget(m, "native"), "bench")) {
+            double p50 = jnum(b, "p50_ms");
+            snprintf(s1, sizeof s1, "%.3g ms [p90 %.3g] n=%d", p50, jnum(b, "p90_ms"), (int)jnum(b, "runs"));
+            rep_row(r, NULL, "%s|server CPU (native tandem)|%d|%s|%.0f|%.2fx", name, (int)jnum(b, "threads"), s1,
+                    1000.0 / p50, p50 / base);
+            snprintf(dev, sizeof dev, "native, %d thread(s)", (int)jnum(b, "threads"));
+            csv_row(r, "kanev", name, dev, NULL, "p50_ms", "ms", jget(b, "p50_ms"));
+            if (nb < 256) {
+                bar *x = &bars[nb++];
+                snprintf(x->label, sizeof x->label, "%s native t%d", name, (int)jnum(b, "threads"));
+                x->nseg = 1, x->seg[0] = p50;
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            const cJSON *c;
+            cJSON_ArrayForEach(c, jget(m, "client")) {
+                if (fabs(jnum(c, "throttle") - th[t]) > 1e-9) continue;
+                double p50 = jnum(c, "p50_ms");
+                device_name(dev, sizeof dev, th[t]);
+                rep_row(r, NULL, "%s|%s (tandem wasm, %s, %s)|%d|%s|%.0f|%.2fx", name, dev, jstr(c, "build", "?"),
+                        jstr(c, "mode", "worker"),
+                        (int)jnum(c, "threads"), fmt_stats(s1, sizeof s1, jget(c, "inference_ms"), "ms"), 1000.0 / p50,
+                        p50 / base);
+                char plat[128];
+                snprintf(plat, sizeof plat, "%s, %d thread(s)", dev, (int)jnum(c, "threads"));
+                csv_row(r, "kanev", name, plat, NULL, "p50_ms", "ms", jget(c, "inference_ms"));
+                if (nb < 256) {
+                    bar *x = &bars[nb++];
+                    snprintf(x->label, sizeof x->label, "%s %s t%d", name, th[t] <= 1 ? "browser" : "throttled",
+                             (int)jnum(c, "threads"));
+                    if (th[t] > 1) snprintf(x->label, sizeof x->label, "%s browser %gx t%d", name, th[t], (int)jnum(c, "threads"));
+                    x->nseg = 1, x->seg[0] = p50;
+                }
+            }
+        }
+    }
+    rep_table_end(r);
+    svg_bars(h, "Batch-1 prediction time by platform", "ms", bars, nb, NULL, 0, 1);
+}
+
+static void section_wang(rep *r, const cJSON *models) {
+    rep_h(r, 2, "In-browser against native (Wang et al. 2024's ratios)");
+    rep_p(r, "Wang et al. measured in-browser inference 16.9x slower than native on average, memory up to 334.6x the "
+             "model's size, and GUI rendering 67.2%% slower while inference ran. Ours, same engine on both sides, "
+             "same machine, same thread count:");
+    rep_table(r, "model|threads|browser/native latency|paper|wasm heap / model size|native peak RSS / model size|paper");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, models) {
+        const char *name = jstr(m, "name", "?");
+        double bytes = jnum(m, "bytes");
+        const cJSON *b;
+        cJSON_ArrayForEach(b, jget(jget(m, "native"), "bench")) {
+            int t = (int)jnum(b, "threads");
+            const cJSON *c = client_at(m, 1, t, "worker");
+            if (!c) continue;
+            double ratio = jnum(c, "p50_ms") / jnum(b, "p50_ms");
+            double heap = jnum(c, "peak_heap_bytes");
+            if (isnan(heap)) heap = jnum(c, "heap_bytes");
+            rep_row(r, NULL, "%s|%d|%.2fx|16.9x|%.1fx|%.1fx|334.6x", name, t, ratio, heap / bytes,
+                    jnum(b, "peak_rss_bytes") / bytes);
+            char plat[32];
+            snprintf(plat, sizeof plat, "threads %d", t);
+            cJSON *tmp = cJSON_CreateNumber(ratio);
+            csv_row(r, "wang", name, plat, NULL, "browser_over_native", "x", tmp);
+            cJSON_SetNumberValue(tmp, heap / bytes);
+            csv_row(r, "wang", name, plat, NULL, "heap_over_model", "x", tmp);
+            cJSON_Delete(tmp);
+        }
+    }
+    rep_table_end(r);
+    rep_table(r, "model|mode|threads|fps idle|fps inferring|p95 frame idle|p95 frame inferring|frame-time change|frames over 50 ms|paper");
+    cJSON_ArrayForEach(m, models) {
+        const cJSON *q;
+        cJSON_ArrayForEach(q, jget(m, "qoe")) {
+            const cJSON *idle = jget(q, "idle"), *busy = jget(q, "busy");
+            double fi = jnum(idle, "frame_mean_ms"), fb = jnum(busy, "frame_mean_ms");
+            rep_row(r, NULL, "%s|%s|%d|%.1f|%.1f|%.1f ms|%.1f ms|%+.1f%%|%d of %d|+67.2%%", jstr(m, "name", "?"),
+                    jstr(q, "mode", "?"), (int)jnum(q, "threads"), jnum(idle, "fps"), jnum(busy, "fps"),
+                    jnum(idle, "frame_p95_ms"), jnum(busy, "frame_p95_ms"), 100.0 * (fb / fi - 1),
+                    (int)jnum(busy, "long_frames"), (int)jnum(busy, "frames"));
+            cJSON *tmp = cJSON_CreateNumber(jnum(busy, "frame_p95_ms"));
+            csv_row(r, "wang", jstr(m, "name", "?"), jstr(q, "mode", "?"), NULL, "frame_p95_ms", "ms", tmp);
+            cJSON_Delete(tmp);
+        }
+    }
+    rep_table_end(r);
+}
+
+/* Cloud model: T = server + base + rtt + up_bytes*8/up_kbps + down_bytes*8/down_kbps (ms, kbps = bits/ms). */
+static double transfer_ms(double bytes, double kbps) { return kbps > 0 ? bytes * 8.0 / kbps : 0; }
+
+typedef struct cloud_fit {
+    double server, base, up_bytes, down_bytes;
+} cloud_fit;
+
+static int cloud_fit_of(const cJSON *model, cloud_fit *f) {
+    const cJSON *c, *lan = NULL;
+    cJSON_ArrayForEach(c, jget(model, "cloud")) if (!lan || jnum(c, "rtt_ms") < jnum(lan, "rtt_ms")) lan = c;
+    if (!lan) return -1;
+    f->server = jnum(lan, "server_ms");
+    f->up_bytes = jnum(lan, "request_bytes");
+    f->down_bytes = jnum(lan, "response_bytes");
+    f->base = jnum(lan, "total_ms") - f->server - jnum(lan, "rtt_ms") -
+              transfer_ms(f->up_bytes, jnum(lan, "up_kbps")) - transfer_ms(f->down_bytes, jnum(lan, "down_kbps"));
+    if (!(f->base > 0)) f->base = 0;
+    return isnan(f->server) ? -1 : 0;
+}
+
+static double cloud_model(const cloud_fit *f, double rtt, double up, double down) {
+    return f->server + f->base + rtt + transfer_ms(f->up_bytes, up) + transfer_ms(f->down_bytes, down);
+}
+
+static void section_guo(rep *r, const cJSON *models, FILE *h) {
+    rep_h(r, 2, "Where the time goes (Guo 2018's breakdown)");
+    rep_p(r, "One prediction split into its phases. On-device: model download (loopback here; see the decision "
+             "table for real networks), load and plan (wasm compile + model parse + plan), preprocessing (decode, "
+             "resize, normalise), inference, probability (softmax + top-5). Cloud: network (upload + download, "
+             "under each emulated network) and the server's own split from its Server-Timing header. Guo found "
+             "model loading and probability computation to be the on-device bottlenecks.");
+    rep_table(r, "model|path|download|load + plan|preprocess|inference|probability|network|server queue|total");
+    bar bars[256];
+    int nb = 0;
+    const cJSON *m;
+    char a[5][96];
+    cJSON_ArrayForEach(m, models) {
+        const char *name = jstr(m, "name", "?");
+        const cJSON *ph = jget(jget(m, "native"), "phases");
+        if (ph) {
+            double lp = jnum(ph, "load_ms") + jnum(ph, "plan_ms");
+            rep_row(r, NULL, "%s|native, on-device|0 (local file)|%.3g ms|%s|%s|%s|-|-|%.3g ms", name, lp,
+                    fmt_stats(a[0], 96, jget(ph, "preprocess_ms"), "ms"), fmt_stats(a[1], 96, jget(ph, "inference_ms"), "ms"),
+                    fmt_stats(a[2], 96, jget(ph, "probability_ms"), "ms"),
+                    lp + jnum(ph, "preprocess_ms") + jnum(ph, "inference_ms") + jnum(ph, "probability_ms"));
+            if (nb < 256) {
+                bar *x = &bars[nb++];
+                snprintf(x->label, sizeof x->label, "%s native", name);
+                x->nseg = 6;
+                double v[6] = {0, lp, jnum(ph, "preprocess_ms"), jnum(ph, "inference_ms"), jnum(ph, "probability_ms"), 0};
+                memcpy(x->seg, v, sizeof v);
+            }
+        }
+        const cJSON *c = client_best(m, 1);
+        if (c) {
+            double dl = jnum(c, "fetch_ms"), lp = jnum(c, "compile_ms") + jnum(c, "load_ms");
+            double pre = jnum(c, "preprocess_ms"), inf = jnum(c, "inference_ms"), pr = jnum(c, "probability_ms");
+            rep_row(r, NULL, "%s|browser, on-device (t%d)|%.3g ms|%.3g ms|%s|%s|%s|-|-|%.3g ms", name,
+                    (int)jnum(c, "threads"), dl, lp, fmt_stats(a[0], 96, jget(c, "preprocess_ms"), "ms"),
+                    fmt_stats(a[1], 96, jget(c, "inference_ms"), "ms"), fmt_stats(a[2], 96, jget(c, "probability_ms"), "ms"),
+                    dl + lp + pre + inf + pr);
+            if (nb < 256) {
+                bar *x = &bars[nb++];
+                snprintf(x->label, sizeof x->label, "%s browser t%d", name, (int)jnum(c, "threads"));
+                x->nseg = 6;
+                double v[6] = {dl, lp, pre, inf, pr, 0};
+                memcpy(x->seg, v, sizeof v);
+            }
+        }
+        const cJSON *cl;
+        cJSON_ArrayForEach(cl, jget(m, "cloud")) {
+            double net = jnum(cl, "total_ms") - jnum(cl, "server_ms");
+            rep_row(r, NULL, "%s|cloud over %s|-|- (loaded at start)|%.3g ms|%.3g ms|%.3g ms|%.3g ms|%.3g ms|%s", name,
+                    jstr(cl, "network", "?"), jnum(cl, "server_preprocess_ms"), jnum(cl, "server_infer_ms"),
+                    jnum(cl, "server_postprocess_ms"), net, jnum(cl, "server_queue_ms"),
+                    fmt_stats(a[3], 96, jget(cl, "total_ms"), "ms"));
+            csv_row(r, "guo", name, "cloud", jstr(cl, "network", "?"), "total_ms", "ms", jget(cl, "total_ms"));
+            if (nb < 256) {
+                bar *x = &bars[nb++];
+                snprintf(x->label, sizeof x->label, "%s cloud %s", name, jstr(cl, "network", "?"));
+                x->nseg = 6;
+                double v[6] = {0, 0, jnum(cl, "server_preprocess_ms"), jnum(cl, "server_infer_ms") + jnum(cl, "server_queue_ms"),
+                               jnum(cl, "server_postprocess_ms"), net};
+                memcpy(x->seg, v, sizeof v);
+            }
+        }
+    }
+    rep_table_end(r);
+    static const char *const legend[] = {"model download", "load + plan", "preprocess", "inference (+queue)",
+                                         "probability", "network"};
+    svg_bars(h, "One prediction, phase by phase", "ms", bars, nb, legend, 6, 0);
+}
+
+static void section_decision(rep *r, cJSON *results, const cJSON *models) {
+    rep_h(r, 2, "The decision: on-device or cloud");
+    rep_p(r, "Steady state: a prediction once the model is loaded (on-device: preprocess + inference + probability "
+             "in the browser at its fastest thread count; cloud: the measured request under the emulated network). "
+             "First prediction: on-device adds downloading the model over that network, compiling and loading it. "
+             "Break-even: the round-trip time, and the uplink bandwidth at the network's RTT, at which the cloud "
+             "would answer as fast as the device (from the cloud model server + base + RTT + bytes/bandwidth, fitted "
+             "on the LAN measurement; the measured and modelled cloud times sit side by side).");
+    rep_table(r, "model|device|network|on-device|cloud measured|cloud model|steady-state winner|first prediction winner|break-even RTT|break-even uplink");
+    cJSON *dec = cJSON_AddArrayToObject(results, "decisions");
+    double th[STUDY_MAX_LIST];
+    int nt = throttles(models, th, STUDY_MAX_LIST);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, models) {
+        cloud_fit fit;
+        if (cloud_fit_of(m, &fit)) continue;
+        const char *name = jstr(m, "name", "?");
+        for (int t = 0; t < nt; t++) {
+            const cJSON *c = client_best(m, th[t]);
+            if (!c) continue;
+            double dev = jnum(c, "preprocess_ms") + jnum(c, "inference_ms") + jnum(c, "probability_ms");
+            double setup = jnum(c, "compile_ms") + jnum(c, "load_ms") + jnum(c, "first_run_ms") - jnum(c, "inference_ms");
+            char dn[96];
+            device_name(dn, sizeof dn, th[t]);
+            const cJSON *cl;
+            cJSON_ArrayForEach(cl, jget(m, "cloud")) {
+                double rtt = jnum(cl, "rtt_ms"), up = jnum(cl, "up_kbps"), down = jnum(cl, "down_kbps");
+                double meas = jnum(cl, "total_ms"), model = cloud_model(&fit, rtt, up, down);
+                double dl = rtt + transfer_ms(jnum(m, "bytes"), down);
+                double first_dev = dl + setup + dev;
+                const char *win = dev <= meas ? "on-device" : "cloud";
+                double by = dev <= meas ? meas / dev : dev / meas;
+                const char *fwin = first_dev <= meas ? "on-device" : "cloud";
+                double fby = first_dev <= meas ? meas / first_dev : first_dev / meas;
+                /* break-even RTT at this network's bandwidth, and uplink at this RTT */
+                double rtt_be = dev - (model - rtt);
+                double avail = dev - fit.server - fit.base - rtt - transfer_ms(fit.down_bytes, down);
+                char rtts[64], ups[64];
+                if (rtt_be <= 0) snprintf(rtts, sizeof rtts, "none: the device wins even at 0 ms");
+                else snprintf(rtts, sizeof rtts, "cloud wins below %.3g ms", rtt_be);
+                if (avail <= 0) snprintf(ups, sizeof ups, "none at %.0f ms RTT", rtt);
+                else snprintf(ups, sizeof ups, "cloud wins above %.3g Mbit/s", fit.up_bytes * 8.0 / avail / 1000.0);
+                char mstr[96];
+                rep_row(r, !strcmp(win, "cloud") ? "cloud" : "device",
+                        "%s|%s|%s|%.3g ms|%s|%.3g ms|%s by %.2fx|%s by %.2fx|%s|%s", name, dn, jstr(cl, "network", "?"),
+                        dev, fmt_stats(mstr, sizeof mstr, jget(cl, "total_ms"), "ms"), model, win, by, fwin, fby, rtts, ups);
+                cJSON *d = cJSON_CreateObject();
+                cJSON_AddStringToObject(d, "model", name);
+                cJSON_AddStringToObject(d, "device", dn);
+                cJSON_AddNumberToObject(d, "throttle", th[t]);
+                cJSON_AddStringToObject(d, "network", jstr(cl, "network", "?"));
+                cJSON_AddNumberToObject(d, "on_device_ms", dev);
+                cJSON_AddNumberToObject(d, "first_on_device_ms", first_dev);
+                cJSON_AddNumberToObject(d, "cloud_ms", meas);
+                cJSON_AddNumberToObject(d, "cloud_model_ms", model);
+                cJSON_AddStringToObject(d, "winner", win);
+                cJSON_AddNumberToObject(d, "by", by);
+                cJSON_AddStringToObject(d, "first_winner", fwin);
+                cJSON_AddNumberToObject(d, "break_even_rtt_ms", rtt_be > 0 ? rtt_be : 0);
+                cJSON_AddNumberToObject(d, "break_even_up_mbps", avail > 0 ? fit.up_bytes * 8.0 / avail / 1000.0 : 0);
+                cJSON_AddItemToArray(dec, d);
+                cJSON *tmp = cJSON_CreateNumber(dev);
+                csv_row(r, "decision", name, dn, jstr(cl, "network", "?"), "on_device_ms", "ms", tmp);
+                cJSON_SetNumberValue(tmp, meas);
+                csv_row(r, "decision", name, dn, jstr(cl, "network", "?"), "cloud_ms", "ms", tmp);
+                cJSON_Delete(tmp);
+            }
+        }
+    }
+    rep_table_end(r);
+}
+
+static void section_agreement(rep *r, const cJSON *models) {
+    rep_h(r, 2, "Do the browser and the server agree?");
+    rep_p(r, "Top-1 class of the same images (decoded by the browser's canvas on the client path, by stb_image on "
+             "the native and cloud paths) against native tandem's.");
+    rep_table(r, "model|path|images|top-1 equal to native|share");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, models) {
+        const cJSON *nat = jget(jget(jget(m, "native"), "phases"), "top1");
+        int n = cJSON_GetArraySize(nat);
+        const cJSON *src[2] = {client_best(m, 1), NULL};
+        const cJSON *cl;
+        cJSON_ArrayForEach(cl, jget(m, "cloud")) { src[1] = cl; break; }
+        static const char *const names[2] = {"browser (wasm)", "cloud (tandem serve)"};
+        for (int k = 0; k < 2; k++) {
+            const cJSON *t = jget(src[k], "top1");
+            int cnt = cJSON_GetArraySize(t), eq = 0, tot = cnt < n ? cnt : n;
+            if (!t) continue;
+            for (int i = 0; i < tot; i++) eq += cJSON_GetArrayItem(t, i)->valueint == cJSON_GetArrayItem(nat, i)->valueint;
+            rep_row(r, eq == tot ? NULL : "cloud", "%s|%s|%d|%d|%.1f%%", jstr(m, "name", "?"), names[k], tot, eq,
+                    tot ? 100.0 * eq / tot : 0);
+        }
+    }
+    rep_table_end(r);
+}
+
+static void section_cost(rep *r, const cJSON *results, const cJSON *models) {
+    rep_h(r, 2, "Memory, set-up and energy");
+    rep_table(r, "model|model file|native set-up (load + plan)|browser set-up (fetch + compile + load)|native peak RSS|wasm heap|CPU-seconds per inference|energy per inference");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, models) {
+        const cJSON *ph = jget(jget(m, "native"), "phases"), *b = native_bench_at(m, 1), *c = client_at(m, 1, 1, "worker");
+        if (!c) c = client_best(m, 1);
+        const cJSON *e = jget(ph, "energy_j_per_inference");
+        char en[96];
+        if (e) snprintf(en, sizeof en, "%.3g J", e->valuedouble);
+        else snprintf(en, sizeof en, "%s", jstr(ph, "energy", "not measured"));
+        char f1[48], f2[48], f3[48];
+        rep_row(r, NULL, "%s|%.0f kB|%.3g ms|%s|%.1f MB|%s|%.3g|%s", jstr(m, "name", "?"), jnum(m, "bytes") / 1e3,
+                jnum(ph, "load_ms") + jnum(ph, "plan_ms"), fmt_num(f1, sizeof f1, c ? jnum(c, "setup_ms") : NAN, "ms"),
+                b ? jnum(b, "peak_rss_bytes") / 1e6 : NAN,
+                fmt_num(f2, sizeof f2, c ? jnum(c, "peak_heap_bytes") / 1e6 : NAN, "MB"),
+                jnum(ph, "cpu_s_per_inference"), en);
+        (void)f3;
+    }
+    rep_table_end(r);
+    (void)results;
+}
+
+static void section_crowd(rep *r, const cJSON *crowd) {
+    if (cJSON_GetArraySize(crowd) == 0) return;
+    rep_h(r, 2, "Devices that reported (crowd mode)");
+    rep_p(r, "Results that devices on the network sent to the server's store (the page's \"Run the standard study "
+             "on this device\" button, or its \"Send to server\").");
+    rep_table(r, "device|model|engine|build|threads|mode|set-up|first run|p50|predictions/s|frame p95");
+    const cJSON *d;
+    cJSON_ArrayForEach(d, crowd) {
+        const cJSON *dev = jget(d, "device"), *f = jget(d, "figures");
+        const char *label = jstr(dev, "label", NULL);
+        char ua[160];
+        snprintf(ua, sizeof ua, "%s", label ? label : jstr(dev, "user_agent", "?"));
+        for (char *c = ua; *c; c++)
+            if (*c == '|') *c = '/';
+        rep_row(r, NULL, "%s|%s|%s|%s|%d|%s|%.3g ms|%.3g ms|%.3g ms|%.0f|%.3g ms", ua, jstr(jget(d, "model"), "name", "?"),
+                jstr(d, "engine", "?"), jstr(d, "build", "-"), (int)jnum(d, "threads"), jstr(d, "mode", "-"),
+                jnum(f, "setup_ms"), jnum(f, "first_run_ms"), jnum(f, "p50_ms"), jnum(f, "throughput_ips"),
+                jnum(f, "frame_p95_ms"));
+    }
+    rep_table_end(r);
+}
+
+int study_write_report(cJSON *results, const char *dir) {
+    char path[3][4096];
+    snprintf(path[0], sizeof path[0], "%s/report.md", dir);
+    snprintf(path[1], sizeof path[1], "%s/report.html", dir);
+    snprintf(path[2], sizeof path[2], "%s/results.csv", dir);
+    rep r = {fopen(path[0], "w"), fopen(path[1], "w"), fopen(path[2], "w"), 0};
+    if (!r.md || !r.html || !r.csv) {
+        fprintf(stderr, "tandem: study: cannot write the report into %s\n", dir);
+        if (r.md) fclose(r.md);
+        if (r.html) fclose(r.html);
+        if (r.csv) fclose(r.csv);
+        return -1;
+    }
+    const cJSON *models = jget(results, "models"), *mach = jget(results, "machine"), *bd = jget(results, "browser_device");
+    fputs("section,model,platform,network,metric,unit,median,p25,p75,n\n", r.csv);
+    fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>tandem study</title><style>"
+          "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+          "table{border-collapse:collapse;margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;"
+          "text-align:left}th{background:#f2f2f2}tr.cloud td{background:#eef4ff}tr.device td{background:#f1faf0}"
+          "h1{margin-bottom:0}figure{margin:1em 0}</style></head><body>\n",
+          r.html);
+    fputs("# tandem study: on-device or cloud?\n", r.md);
+    fputs("<h1>tandem study: on-device or cloud?</h1>\n", r.html);
+    rep_p(&r, "Created %s on %s (%s, %d CPUs, kernels %s); %s; took %.0f s. Browser: %s.", jstr(results, "created", "?"),
+          jstr(mach, "host", "?"), jstr(mach, "cpu", "?"), (int)jnum(mach, "cpus"), jstr(mach, "kernel_isa", "?"),
+          jstr(results, "images_source", "images: -"), jnum(results, "duration_s"), jstr(bd, "user_agent", "not run"));
+    section_decision(&r, results, models);
+    section_kanev(&r, models, r.html);
+    section_wang(&r, models);
+    section_guo(&r, models, r.html);
+    section_agreement(&r, models);
+    section_cost(&r, results, models);
+    section_crowd(&r, jget(results, "crowd"));
+    fputs("\nThe figures behind every table are in results.json and results.csv.\n", r.md);
+    fputs("<p>The figures behind every table are in results.json and results.csv.</p></body></html>\n", r.html);
+    int bad = ferror(r.md) || ferror(r.html) || ferror(r.csv);
+    bad |= fclose(r.md) | fclose(r.html) | fclose(r.csv);
+    return bad ? -1 : 0;
+}
