@@ -1,5 +1,8 @@
 # Makefile - builds the engine library, the `tandem` CLI and the test programs.
 #   make               build/tandem and the test programs
+#   make study         tandem's main job: installs what is missing, builds the CLI and the web folder, then runs the
+#                      default study (native, browser, cloud) and writes study-out/report.html (STUDY_ARGS=... to pass
+#                      options, e.g. STUDY_ARGS="--models cifar100_resnet20 --quick")
 #   make demo          installs what is missing, builds, classifies a CIFAR-10 test image with a real model
 #   make test          installs what is missing, then every test suite twice: optimised (build/), then under
 #                      ASan+UBSan (build-san/). `make check` runs only the optimised pass, `make SAN=1 check` only
@@ -31,7 +34,7 @@ CLI_SRC    := $(wildcard src/cli/*.c) $(wildcard src/server/*.c) $(wildcard src/
 CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_PROGS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*.c))
 
-.PHONY: all test check clean deps demo
+.PHONY: all test check clean deps demo study
 all: $(BUILD)/tandem $(TEST_PROGS)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -69,6 +72,11 @@ SHARED ?= ../shared
 demo: deps
 	$(MAKE) all
 	scripts/demo.sh $(BUILD) $(SHARED)
+
+STUDY_ARGS ?=
+study: deps
+	$(MAKE) all web
+	$(BUILD)/tandem study --out study-out $(STUDY_ARGS)
 
 clean:
 	rm -rf build build-san

@@ -9,7 +9,13 @@ import { Charts, configLabel } from './charts.mjs';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const RANDOM_SEED = 1;
-const UA_MEMORY_TIMEOUT_MS = 60000;
+const DEFAULT_MODEL = 'cifar10_resnet20';
+// measureUserAgentSpecificMemory() answers after the next garbage collection (Chromium: within about 20 s; 14 s
+// seen here) and only once every worker of the page has answered too. With wasm threads it did not answer within
+// 60 s here (a pthread worker blocked in Atomics.wait never reaches its event loop), so the page waits less there
+// and then reports why there is no figure. ?memtimeout=S sets both.
+const UA_MEMORY_TIMEOUT_MS = (Number(params.get('memtimeout')) || 25) * 1000;
+const UA_MEMORY_TIMEOUT_THREADS_MS = (Number(params.get('memtimeout')) || 8) * 1000;
 
 // The engines' JS APIs load lazily, so a missing or broken file becomes a message on the page, not a blank page.
 let tandemApi = null, ortApi = null;
@@ -121,6 +127,7 @@ function fmtNum(v, d = 1) {
 function fmtMB(b) {
   return b == null || !Number.isFinite(b) ? '–' : (b / (1024 * 1024)).toFixed(b < 10 * 1048576 ? 2 : 1);
 }
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 function fmtBytes(b) {
   if (b == null) return '?';
   return b >= 1048576 ? `${(b / 1048576).toFixed(2)} MB` : `${(b / 1024).toFixed(1)} kB`;
@@ -164,7 +171,8 @@ function deviceFacts() {
 function resultDevice() {
   const f = deviceFacts();
   return { user_agent: f.user_agent, hardware_concurrency: f.hardware_concurrency, device_memory: f.device_memory,
-           platform: f.platform, label: $('device-label').value.trim(), cross_origin_isolated: f.cross_origin_isolated };
+           platform: f.platform, label: $('device-label').value.trim(),
+           cross_origin_isolated: f.cross_origin_isolated };
 }
 
 function yesNo(v, yes = 'yes', no = 'no') {
@@ -189,7 +197,7 @@ function renderDevice() {
       'performance.measureUserAgentSpecificMemory()');
   const b = S.lastBuild;
   add('tandem build in use', b
-    ? el('span', {}, el('strong', { text: b.build }), ` · ${b.threads} thread${b.threads === 1 ? '' : 's'} · ${b.reason}`)
+    ? el('span', {}, el('strong', { text: b.build }), ` · ${plural(b.threads, 'thread')} · ${b.reason}`)
     : el('span', { class: 'muted', text: 'not loaded yet (Classify or Run benchmark)' }));
   $('device-hint').textContent = f.cross_origin_isolated ? ''
     : 'This page is not cross-origin isolated (COOP/COEP headers missing), so tandem falls back to its ' +
@@ -209,7 +217,9 @@ function preprocess() {
   const mean = parseList($('pre-mean').value);
   const std = parseList($('pre-std').value);
   if (!mean) throw new Error(`pre-processing mean '${$('pre-mean').value}' is not a list of numbers`);
-  if (!std || std.some((x) => x === 0)) throw new Error(`pre-processing std '${$('pre-std').value}' must be nonzero numbers`);
+  if (!std || std.some((x) => x === 0)) {
+    throw new Error(`pre-processing std '${$('pre-std').value}' must be nonzero numbers`);
+  }
   const sz = $('pre-size').value.trim();
   let size = null;
   if (sz) {
@@ -242,13 +252,18 @@ async function loadModelList() {
     S.models = [];
     $('model-info').textContent = `The server lists no models (${e.message}); choose your own .onnx file.`;
   }
-  for (const m of S.models) sel.append(el('option', { value: `server:${m.name}`, text: `${m.name} (${fmtBytes(m.bytes)})` }));
+  for (const m of S.models) {
+    sel.append(el('option', { value: `server:${m.name}`, text: `${m.name} (${fmtBytes(m.bytes)})` }));
+  }
   sel.append(el('option', { value: 'file', text: 'Your own .onnx file…' }));
 }
 
 function selectServerModel(name) {
   const m = S.models.find((x) => x.name === name);
-  if (!m) throw new Error(`the server has no model '${name}' (it has: ${S.models.map((x) => x.name).join(', ') || 'none'})`);
+  if (!m) {
+    const have = S.models.map((x) => x.name).join(', ') || 'none';
+    throw new Error(`the server has no model '${name}' (it has: ${have})`);
+  }
   $('model-select').value = `server:${name}`;
   $('model-file-row').hidden = true;
   S.model = { name: m.name, source: 'server', url: new URL(m.file, location.href).href, bytes: m.bytes ?? null,
@@ -256,8 +271,11 @@ function selectServerModel(name) {
               preprocess: m.preprocess || {}, labels: Array.isArray(m.labels) ? m.labels : null };
   fillPreprocess(m.preprocess);
   const inp = m.inputs?.[0];
-  $('model-info').textContent = `${fmtBytes(m.bytes)} · input ${inp ? `${inp.name} ${inp.datatype || ''} [${(inp.shape || []).join(', ')}]` : '?'}` +
-    ` · ${m.labels ? `${m.labels.length} labels` : 'no labels (class indices shown)'}`;
+  const pre = m.preprocess || {};
+  $('model-info').textContent = `${fmtBytes(m.bytes)} · input '${inp?.name ?? '?'}' ${inp?.datatype || ''} ` +
+    `[${(inp?.shape || []).join(', ')}] · ` +
+    `${m.labels ? `${m.labels.length} labels` : 'no labels (class indices shown)'}` +
+    ` · mean ${(pre.mean || [0]).join('/')}, std ${(pre.std || [1]).join('/')}`;
   dropClassifyEngine();
   refreshPreview();
 }
@@ -335,7 +353,7 @@ async function selectInput(value) {
 // The model's first input as concrete dims: from the engine once loaded, else from the server's description.
 function inputDims(engInputs) {
   const pre = preprocess();
-  const decl = engInputs?.[0]?.dims || S.model?.inputs?.[0]?.dims;
+  const decl = engInputs?.[0]?.dims?.length ? engInputs[0].dims : S.model?.inputs?.[0]?.dims;
   if (!decl || !decl.length) return null;
   return concreteDims(decl, pre.size);
 }
@@ -346,7 +364,8 @@ function makeInput(engInputs) {
   if (!dims) throw new Error('the model input shape is unknown');
   if (S.image) {
     if (dims.length !== 4) throw new Error(`an image needs a [N, C, H, W] input; the model takes [${dims.join(', ')}]`);
-    const t = imageToTensor(S.image, { channels: dims[1], height: dims[2], width: dims[3], mean: pre.mean, std: pre.std });
+    const t = imageToTensor(S.image, { channels: dims[1], height: dims[2], width: dims[3],
+                                       mean: pre.mean, std: pre.std });
     if (dims[0] > 1) { // fill the batch with copies
       const one = t.data.length, data = new Float32Array(one * dims[0]);
       for (let b = 0; b < dims[0]; b++) data.set(t.data, b * one);
@@ -354,7 +373,9 @@ function makeInput(engInputs) {
     }
     return t;
   }
-  if (S.inputDesc === 'no image chosen yet') throw new Error('no image chosen: choose an image file, a sample or random');
+  if (S.inputDesc === 'no image chosen yet') {
+    throw new Error('no image chosen: choose an image file, a sample or random');
+  }
   return randomTensor(dims, RANDOM_SEED);
 }
 
@@ -365,9 +386,12 @@ function refreshPreview() {
     const dims = inputDims(null);
     if (!dims || dims.length !== 4 || !S.image) {
       cv.getContext('2d').clearRect(0, 0, cv.width, cv.height);
-      info.textContent = S.image ? `${S.inputDesc}: ${S.image.width}×${S.image.height} px (resized once the model's input size is known)`
-        : S.inputDesc.startsWith('random') ? `Random input, uniform in [0, 1), seed ${RANDOM_SEED}: the same on every engine.`
-          : info.textContent;
+      if (S.image) {
+        info.textContent = `${S.inputDesc}: ${S.image.width}×${S.image.height} px ` +
+          '(resized once the model\'s input size is known)';
+      } else if (S.inputDesc.startsWith('random')) {
+        info.textContent = `Random input, uniform in [0, 1), seed ${RANDOM_SEED}: the same on every engine.`;
+      }
       return;
     }
     const t = makeInput(null);
@@ -410,8 +434,8 @@ async function loadEngine(engine, { threads, build, worker }) {
   if (S.model.source === 'file' && !S.model.inputs && eng.inputs) {
     S.model.inputs = eng.inputs.map((i) => ({ name: i.name, dims: i.dims }));
     const i0 = eng.inputs[0];
-    $('model-info').textContent = `${S.model.fileName} · ${fmtBytes(S.model.bytes)} · input ${i0?.name} ` +
-      `[${(i0?.dims || []).join(', ')}]`;
+    $('model-info').textContent = `${S.model.fileName} · ${fmtBytes(S.model.bytes)} · input '${i0?.name}' ` +
+      `[${(i0?.dims || []).join(', ')}] · check the pre-processing below`;
     refreshPreview();
   }
   return { eng, wall };
@@ -441,7 +465,8 @@ function renderPredictions(top, meta) {
     ol.append(el('li', { 'data-index': String(p.index) },
       el('span', { class: 'pred-label', text: p.label ?? `class ${p.index}` }),
       el('span', { class: 'pred-bar' }, el('span', { class: 'pred-fill', style: `width:${pct.toFixed(1)}%` })),
-      el('span', { class: 'pred-prob', text: Number.isFinite(p.prob) ? `${pct.toFixed(1)} %` : '?' })));
+      el('span', { class: 'pred-prob',
+                   text: !Number.isFinite(p.prob) ? '?' : pct < 0.1 ? '< 0.1 %' : `${pct.toFixed(1)} %` })));
   }
   $('pred-meta').textContent = meta;
   $('predictions').hidden = false;
@@ -463,7 +488,7 @@ async function classify(opts = {}) {
   const r = await eng.run([input]);
   const out = r.outputs[0];
   const top = topK(firstRow(out), 5, S.model.labels);
-  renderPredictions(top, `· ${S.inputDesc} · tandem ${eng.build}, ${eng.threads} thread${eng.threads === 1 ? '' : 's'}, ` +
+  renderPredictions(top, `· ${S.inputDesc} · tandem ${eng.build}, ${plural(eng.threads, 'thread')}, ` +
                          `${fmtMs(r.run_ms)} ms in the engine`);
   refreshPreview();
   status(`Top-1: ${top[0]?.label ?? `class ${top[0]?.index}`} (${(top[0]?.prob * 100).toFixed(1)} %).`);
@@ -477,8 +502,10 @@ const anim = new Animation($('anim'));
 
 function withTimeout(promise, ms, what) {
   let timer;
-  return Promise.race([promise, new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} took over ${ms / 1000} s`)), ms); })])
-    .finally(() => clearTimeout(timer));
+  const expire = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, expire]).finally(() => clearTimeout(timer));
 }
 
 // One configuration: load afresh (set-up), bench while the animation records frames (first run + timed runs),
@@ -499,10 +526,11 @@ async function benchConfig({ engine = 'tandem', mode = 'worker', threads, build 
     if (measureMemory && typeof performance.measureUserAgentSpecificMemory === 'function' && self.crossOriginIsolated) {
       onStatus('measuring page memory (the browser may take a while)');
       try {
-        ua = await withTimeout(performance.measureUserAgentSpecificMemory(), UA_MEMORY_TIMEOUT_MS,
+        ua = await withTimeout(performance.measureUserAgentSpecificMemory(),
+                               eng.threads > 1 ? UA_MEMORY_TIMEOUT_THREADS_MS : UA_MEMORY_TIMEOUT_MS,
                                'measureUserAgentSpecificMemory()');
       } catch (e) {
-        uaNote = e.message;
+        uaNote = e.message + (eng.threads > 1 ? ' (with wasm threads it may wait for blocked thread workers)' : '');
       }
     } else {
       uaNote = measureMemory ? 'performance.measureUserAgentSpecificMemory() is not available here' : 'not requested';
@@ -589,7 +617,7 @@ async function runSuite(opts = {}) {
   const configs = opts.configs || configsChosen();
   if (!configs.length) throw new Error('choose at least one configuration to run');
   if (!S.model) throw new Error('no model chosen');
-  makeInput(S.model.inputs); // input errors before any loading
+  if (S.model.inputs) makeInput(S.model.inputs); // input errors before any loading (own files: known after loading)
   await dropClassifyEngine(); // nothing else resident while measuring memory
   S.inBench = true;
   try {
@@ -608,7 +636,8 @@ async function runConfigs(o, configs) {
   for (let i = 0; i < configs.length; i++) {
     const c = configs[i];
     const threads = c.engine === 'ort' && used[c.mode] ? used[c.mode] : o.threads;
-    const name = `${c.engine === 'tandem' ? 'tandem' : 'onnxruntime-web'} (${c.mode === 'main' ? 'main thread' : 'worker'})`;
+    const name = `${c.engine === 'tandem' ? 'tandem' : 'onnxruntime-web'} ` +
+      `(${c.mode === 'main' ? 'main thread' : 'worker'})`;
     const doc = await benchConfig({ ...o, ...c, threads,
       onStatus: (s) => status(`[${i + 1}/${configs.length}] ${name}: ${s}…`, (i + 0.5) / configs.length) });
     if (c.engine === 'tandem') used[c.mode] = doc.threads;
@@ -646,14 +675,61 @@ const ROWS = [
   ['fps', 'Animation frame rate', 'fps', (v) => fmtNum(v, 1), 'high'],
   ['frame_p95_ms', 'Frame time p95', 'ms', fmtMs, 'low'],
   ['long_frames', 'Frames over 50 ms', 'count', (v) => (v == null ? '–' : String(v)), 'low'],
+  ['extra.frames', '… frames measured (benchmark window)', 'count', (v) => (v == null ? '–' : String(v)), null, 'sub'],
 ];
 
-function ratioCell(a, b, better) {
-  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return el('td', { class: 'num ratio', text: '–' });
+const figure = (r, key) => (key.startsWith('extra.') ? r.extra[key.slice(6)] : r.figures[key]);
+
+function ratioCell(a, b, better, key) {
+  if (key === 'long_frames' && Number.isInteger(a) && Number.isInteger(b)) { // counts: a ratio of 0 or n/0 says little
+    const cls = a === b ? 'even' : a < b ? 'good' : 'worse';
+    return el('td', { class: `num ratio ${cls}`, text: `${a} vs ${b}` });
+  }
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
+    return el('td', { class: 'num ratio', text: '–' });
+  }
   const r = a / b;
   const good = better === 'low' ? r < 1 : r > 1;
   const cls = Math.abs(r - 1) < 0.03 ? 'even' : good ? 'good' : 'worse';
   return el('td', { class: `num ratio ${cls}`, text: `${r.toFixed(2)}×` });
+}
+
+// The few numbers a person looks for first, as tiles above the table: tandem against onnxruntime-web (worker mode)
+// and the page's smoothness with the engine in a worker against on the main thread.
+function renderHeadline(res) {
+  const box = $('headline');
+  box.textContent = '';
+  const t = res.find((r) => r.engine === 'tandem-wasm' && r.mode === 'worker') ||
+            res.find((r) => r.engine === 'tandem-wasm');
+  if (!t) return;
+  const o = res.find((r) => r.engine === 'onnxruntime-web' && r.mode === t.mode);
+  const m = res.find((r) => r.engine === 'tandem-wasm' && r.mode === 'main');
+  const tile = (title, value, detail, cls = '') =>
+    box.append(el('div', { class: `tile ${cls}` }, el('div', { class: 'tile-title', text: title }),
+                  el('div', { class: 'tile-value', text: value }), el('div', { class: 'tile-detail', text: detail })));
+  const versus = (key, fmt, unit) => {
+    const a = t.figures[key], b = o?.figures[key];
+    if (!o || !(a > 0) || !(b > 0)) return { value: `${fmt(a)} ${unit}`, detail: 'tandem', cls: '' };
+    const r = b / a;
+    return { value: r >= 1 ? `${r.toFixed(2)}× faster` : `${(1 / r).toFixed(2)}× slower`,
+             detail: `tandem ${fmt(a)} ${unit} · onnxruntime-web ${fmt(b)} ${unit}`, cls: r >= 1 ? 'good' : 'worse' };
+  };
+  const lat = versus('p50_ms', fmtMs, 'ms');
+  tile('Latency p50 (batch 1)', lat.value, lat.detail, lat.cls);
+  const set = versus('setup_ms', fmtMs, 'ms');
+  tile('Set-up (download + compile + load)', set.value, set.detail, set.cls);
+  const h = t.figures.heap_bytes, ho = o?.figures.heap_bytes;
+  tile('wasm heap', `${fmtMB(h)} MB`, `${fmtNum(t.figures.memory_ratio, 1)}× the model file` +
+       (ho ? ` · onnxruntime-web ${fmtMB(ho)} MB` : ''), ho ? (h <= ho ? 'good' : 'worse') : '');
+  const w = res.find((r) => r.engine === 'tandem-wasm' && r.mode === 'worker');
+  if (w || m) {
+    const part = (r, name) => (r ? `${name}: ${fmtNum(r.figures.fps, 0)} fps, frame p95 ` +
+                                   `${fmtMs(r.figures.frame_p95_ms)} ms` : null);
+    tile('Smoothness while inferring',
+         w ? `${fmtNum(w.figures.fps, 0)} fps in a worker` : `${fmtNum(m.figures.fps, 0)} fps on the main thread`,
+         [part(w, 'worker'), part(m, 'main thread')].filter(Boolean).join(' · '),
+         w && w.figures.long_frames === 0 ? 'good' : '');
+  }
 }
 
 function renderResults() {
@@ -696,22 +772,26 @@ function renderResults() {
     const tr = el('tr', { class: sub ? 'sub' : '', 'data-figure': key },
       el('th', { class: 'fig', text: label }), el('td', { class: 'unit', text: unit }));
     for (const r of res) {
-      let v = r.figures[key];
+      const v = figure(r, key);
       let txt = fmt(v);
       if (key === 'ua_memory_bytes' && v == null) txt = r.extra.ua_memory_note ? 'n/a' : '–';
       const td = el('td', { class: 'num', text: txt });
       if (key === 'ua_memory_bytes' && v == null && r.extra.ua_memory_note) td.title = r.extra.ua_memory_note;
       tr.append(td);
     }
-    for (const p of pairs) tr.append(ratioCell(p.t.figures[key], p.o.figures[key], better));
+    for (const p of pairs) {
+      tr.append(better ? ratioCell(figure(p.t, key), figure(p.o, key), better, key) : el('td', { class: 'num ratio' }));
+    }
     tbody.append(tr);
   }
   // predictions agree?
   tbody.append(el('tr', { class: 'group' }, el('th', { colspan: String(ncol), text: 'Prediction' })));
-  const tr = el('tr', {}, el('th', { class: 'fig', text: 'Top-1 (probability)' }), el('td', { class: 'unit', text: '' }));
+  const tr = el('tr', {}, el('th', { class: 'fig', text: 'Top-1 (probability)' }),
+                el('td', { class: 'unit', text: '' }));
   for (const r of res) {
     const t = r.extra.top5?.[0];
-    tr.append(el('td', { class: 'num', text: t ? `${t.label ?? `class ${t.index}`} (${(t.prob * 100).toFixed(1)} %)` : '–' }));
+    const txt = t ? `${t.label ?? `class ${t.index}`} (${(t.prob * 100).toFixed(1)} %)` : '–';
+    tr.append(el('td', { class: 'num', text: txt }));
   }
   for (const p of pairs) {
     const same = p.t.extra.top5?.[0]?.index === p.o.extra.top5?.[0]?.index;
@@ -719,6 +799,9 @@ function renderResults() {
   }
   tbody.append(tr);
   tbl.append(thead, tbody);
+  const notes = [...new Set(res.map((r) => r.extra.ua_memory_note).filter((n) => n && n !== 'not requested'))];
+  $('results-notes').textContent = notes.length ? `Whole-page memory n/a: ${notes.join('; ')}.` : '';
+  renderHeadline(res);
   const r0 = res[0];
   $('results-meta').textContent = `· ${r0.model.name} (${fmtBytes(r0.model.bytes)}) · input ${r0.extra.input} · ` +
     `${r0.runs} timed runs after ${r0.extra.warmup} warm-up`;
@@ -730,18 +813,29 @@ function updateExportButtons() {
   const has = S.results.length > 0;
   $('btn-download').disabled = !has;
   $('btn-send').disabled = !has;
+  $('btn-charts').disabled = !has;
   $('export-hint').textContent = has ? `${S.results.length} result document${S.results.length === 1 ? '' : 's'} ` +
     '(schema tandem.result/1).' : 'Run a benchmark first.';
 }
 
-function download() {
-  const blob = new Blob([JSON.stringify(S.results, null, 2)], { type: 'application/json' });
+function saveBlob(blob, ext) {
   const a = el('a', { href: URL.createObjectURL(blob),
-    download: `tandem-${S.results[0]?.model.name ?? 'results'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json` });
+    download: `tandem-${S.results[0]?.model.name ?? 'results'}-` +
+              `${new Date().toISOString().replace(/[:.]/g, '-')}.${ext}` });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+function download() {
+  saveBlob(new Blob([JSON.stringify(S.results, null, 2)], { type: 'application/json' }), 'json');
+}
+
+async function downloadCharts() {
+  const r0 = S.results[0];
+  const caption = r0 ? `tandem · ${r0.model.name} · ${r0.extra.input} · ${r0.device.user_agent}` : '';
+  saveBlob(await charts.toPng(caption), 'png');
 }
 
 // POST each result to /api/results; shows what the server answered (201 {"id":N}) or why it could not.
@@ -779,6 +873,15 @@ async function sendToServer() {
 
 const charts = new Charts($('chart-latency'), $('chart-frames'));
 
+// Say when the chosen thread count will not be what tandem runs with (the same rule as tandem.mjs's chooseBuild).
+function threadsHint() {
+  const t = Number($('threads').value), b = $('build').value;
+  let hint = '';
+  if (t > 1 && b === 'simd') hint = 'the simd build runs on 1 thread';
+  else if (t > 1 && !self.crossOriginIsolated) hint = 'not cross-origin isolated: 1 thread';
+  $('threads-hint').textContent = hint;
+}
+
 function initControls() {
   const hc = navigator.hardwareConcurrency || 1;
   const sel = $('threads');
@@ -791,7 +894,8 @@ function initControls() {
   if (params.get('warmup')) $('warmup').value = params.get('warmup');
   $('device-label').value = params.get('label') || localStorage.getItem('tandem.deviceLabel') || '';
 
-  $('device-label').addEventListener('change', () => localStorage.setItem('tandem.deviceLabel', $('device-label').value));
+  $('device-label').addEventListener('change',
+                                    () => localStorage.setItem('tandem.deviceLabel', $('device-label').value));
   $('model-select').addEventListener('change', () => action('Model', async () => {
     const v = $('model-select').value;
     if (v === 'file') {
@@ -799,14 +903,21 @@ function initControls() {
       await selectFileModel($('model-file').files[0]);
     } else selectServerModel(v.slice('server:'.length));
   }));
-  $('model-file').addEventListener('change', () => action('Model file', () => selectFileModel($('model-file').files[0])));
+  $('model-file').addEventListener('change',
+                                  () => action('Model file', () => selectFileModel($('model-file').files[0])));
   $('input-select').addEventListener('change', () => action('Input', () => selectInput($('input-select').value)));
   $('input-file').addEventListener('change', () => action('Image', () => selectInput('file')));
-  for (const id of ['pre-mean', 'pre-std', 'pre-size']) $(id).addEventListener('change', () => { dropClassifyEngineResult(); refreshPreview(); });
-  for (const id of ['threads', 'build']) $(id).addEventListener('change', () => dropClassifyEngine());
+  for (const id of ['pre-mean', 'pre-std', 'pre-size']) {
+    $(id).addEventListener('change', () => { dropClassifyEngineResult(); refreshPreview(); });
+  }
+  for (const id of ['threads', 'build']) {
+    $(id).addEventListener('change', () => { dropClassifyEngine(); threadsHint(); });
+  }
+  threadsHint();
   $('btn-classify').addEventListener('click', () => action('Classify', () => classify()));
   $('btn-bench').addEventListener('click', () => action('Benchmark', () => runSuite()));
   $('btn-download').addEventListener('click', download);
+  $('btn-charts').addEventListener('click', () => action('Charts', downloadCharts));
   $('btn-send').addEventListener('click', () => action('Send to server', sendToServer));
   $('error-close').addEventListener('click', clearError);
   window.addEventListener('unhandledrejection', (ev) => showError(ev.reason, 'Unexpected'));
@@ -819,8 +930,10 @@ async function init() {
   status('Fetching the model list…');
   await Promise.all([loadModelList(), loadSampleList()]);
   const want = params.get('model');
-  if (want && S.models.some((m) => m.name === want)) selectServerModel(want);
-  else if (S.models.length) selectServerModel(S.models[0].name);
+  // default: ?model=, else the demo model (trained, small), else the first model with labels, else the first
+  const pick = [want, DEFAULT_MODEL, S.models.find((m) => m.labels)?.name, S.models[0]?.name]
+    .find((n) => n && S.models.some((m) => m.name === n));
+  if (pick) selectServerModel(pick);
   else {
     $('model-select').value = 'file';
     $('model-file-row').hidden = false;
@@ -830,7 +943,7 @@ async function init() {
   if (inp === 'random') $('input-select').value = 'random';
   else if (inp && S.samples.some((s) => s.name === inp)) $('input-select').value = `sample:${inp}`;
   await selectInput($('input-select').value).catch((e) => showError(e, 'Input'));
-  anim.start();
+  anim.draw(performance.now()); // animates only while a benchmark runs (no idle CPU use)
   status(S.model ? 'Ready. Classify an input, or run the benchmark.' : 'Ready. Choose an .onnx model file to begin.');
   document.body.dataset.state = 'idle';
 }
@@ -859,7 +972,8 @@ window.tandemPage = {
     S.inBench = true;
     let doc;
     try {
-      doc = await benchConfig({ ...o, onStatus: (s) => status(`${o.engine || 'tandem'} (${o.mode || 'worker'}): ${s}…`) });
+      const tag = `${o.engine || 'tandem'} (${o.mode || 'worker'})`;
+      doc = await benchConfig({ ...o, onStatus: (s) => status(`${tag}: ${s}…`) });
     } finally {
       S.inBench = false;
     }

@@ -34,13 +34,14 @@ async function fetchBytes(url) {
 
 /* Load the build's module factory and instantiate it. The threaded build pre-starts threads-1 pthread workers (the
  * engine's pool runs T-1 workers beside the calling thread, and pthread_create cannot wait for a worker to load
- * without returning to the event loop). */
+ * without returning to the event loop), and at least one: emscripten 3.1.6's loader waits for the pool's workers to
+ * load before it resolves, and with an empty pool that wait never ends. */
 async function instantiate(build, threads, wasmBase) {
   const url = new URL(`tandem-${build}.mjs`, wasmBase);
   const { default: factory } = await import(url.href);
   const args = { print: (s) => console.log(s), printErr: (s) => console.warn(s) };
   if (build === 'simd-mt') {
-    args.tdmPoolSize = Math.max(threads - 1, 0);
+    args.tdmPoolSize = Math.max(threads - 1, 1);
     args.mainScriptUrlOrBlob = url.href;
   }
   return factory(args);

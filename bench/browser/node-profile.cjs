@@ -9,7 +9,7 @@ async function main() {
   const [file, runsArg] = process.argv.slice(2);
   if (!file) { console.error('usage: node-profile.cjs MODEL.onnx [runs]'); process.exit(2); }
   const runs = Number(runsArg || 200);
-  const factory = require(path.resolve(__dirname, '../../build/wasm/test/tandem-node.js'));
+  const factory = require(process.env.TDM_NODE_MODULE || path.resolve(__dirname, '../../build/wasm/test/tandem-node.js'));
   const mod = await factory();
   const bytes = fs.readFileSync(file);
   const p = mod._malloc(bytes.length);

@@ -67,10 +67,13 @@ static const cli_command cli_commands[] = {
      "  --io-threads N    HTTP I/O threads (default 2)\n"
      "  --db URL          results store: sqlite:PATH, PATH.db or postgresql://... (default tandem-results.db)\n"
      "  --web DIR         static files at / (default: web/ beside the binary)\n"
+     "  --samples DIR     PNG/JPEG images listed at /api/samples (cat_3.png is labelled cat)\n"
      "  --max-body-mb M   request body limit (default 32)\n"
      "  --max-header-kb K request line + headers limit (default 64)\n"
      "  --max-elements N  elements per input tensor (default 16777216)\n"
      "  --max-connections N  open connections (default 512)\n"
+     "  --max-buffered-mb M  request bodies held at once, over all connections (default 512; 503 beyond)\n"
+     "  --max-queue N     queued requests per model (default 1024; 503 beyond)\n"
      "  --timeout S       idle connection timeout in seconds (default 30)\n"
      "  --drain-timeout S on SIGTERM, wait at most S seconds for requests in flight (default 30)\n"},
     {"export-image", cmd_export_image, "export-image --dataset FILE --index I --output FILE.png [--scale S]",

@@ -44,14 +44,14 @@ static void choose(void) {
 #ifdef TDM_HAVE_WASM128_KERNELS
     const char *force = getenv("TDM_KERNELS");
     if (!(force && strcmp(force, "scalar") == 0)) {
-        sgemm_impl = tdm_sgemm_4x12__wasm_simd128;
+        sgemm_impl = tdm_sgemm__wasm_simd128;
         conv_impl = tdm_conv2d_direct__wasm_simd128;
         dw_impl = tdm_dwconv__wasm_simd128;
         wino.input = tdm_wino_input__wasm_simd128;
         wino.output = tdm_wino_output__wasm_simd128;
-        wino.gemm = tdm_sgemm_packed_4x12__wasm_simd128;
+        wino.gemm = tdm_sgemm_packed__wasm_simd128;
         wino.vw = 4;
-        wino.nr = 12;
+        wino.nr = tdm_sgemm_packed_nr__wasm_simd128;
         isa_name = "wasm_simd128";
     }
 #endif

@@ -25,8 +25,8 @@ void tdm_sgemm_blocked(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
 /* SIMD variants of the same contract (gemm_vec.inc compiled per ISA). Call only where the CPU supports the ISA. */
 void tdm_sgemm_4x24__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
-void tdm_sgemm_4x12__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
-                                  size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                             size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 /* Direct 2-D convolution, stride 1, dilation 1, one image and one group (conv_vec.inc).
  *   xp:   the input padded on every side, [C][Hp][Wp], with TDM_CONV_SLACK readable floats after its end (tiles read
@@ -91,8 +91,9 @@ void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, 
                                   float *c, size_t ldc);
 void tdm_sgemm_packed_4x24__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                      float *c, size_t ldc);
-void tdm_sgemm_packed_4x12__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
-                                         float *c, size_t ldc);
+void tdm_sgemm_packed__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
+                                    float *c, size_t ldc);
+extern const size_t tdm_sgemm_packed_nr__wasm_simd128; /* its panel width NR */
 void tdm_sgemm_4x3__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                            size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 /* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width. */

@@ -32,7 +32,7 @@ static struct {
     pthread_cond_t cond;
     srv_repo *repo;
     bat_worker *workers;
-    int nworkers, threads;
+    int nworkers, threads, max_queue;
     int stopping;
     int64_t queued;
 } bat;
@@ -73,9 +73,10 @@ int srv_batcher_submit(srv_job *job) {
     job->batch = m->batchable ? job->req.in[0].dims[0] : 1;
     job->next = NULL;
     pthread_mutex_lock(&bat.lock);
-    if (bat.stopping) {
+    if (bat.stopping || m->queued >= bat.max_queue) {
+        int rc = bat.stopping ? -1 : -2;
         pthread_mutex_unlock(&bat.lock);
-        return -1;
+        return rc;
     }
     job->t_enqueue = srv_now();
     if (m->tail) m->tail->next = job;
@@ -98,10 +99,10 @@ static srv_model *bat_pick_model(void) {
     return best;
 }
 
-/* Sum of the batches that could join the head job right now (lock held). */
+/* The batch the head job would run in right now: itself plus the compatible jobs that fit (lock held). */
 static int64_t bat_fill(const srv_model *m) {
-    int64_t total = 0;
-    for (const srv_job *j = m->head; j; j = j->next)
+    int64_t total = m->head->batch;
+    for (const srv_job *j = m->head->next; j; j = j->next)
         if (bat_compatible(m->head, j) && total + j->batch <= m->max_batch) total += j->batch;
     return total;
 }
@@ -133,7 +134,7 @@ static int bat_take(srv_model *m, srv_job **out, int max) {
 }
 
 /* A session of this worker shaped for the jobs' stacked inputs. */
-static tdm_session *bat_session(bat_worker *w, srv_model *m, srv_job **jobs, int n, int64_t total, char *err,
+static tdm_session *bat_session(bat_worker *w, srv_model *m, srv_job **jobs, int64_t total, char *err,
                                 size_t errlen) {
     if (!w->slots[m->index]) {
         w->slots[m->index] = calloc((size_t)m->max_batch + 1, sizeof(bat_slot));
@@ -168,7 +169,6 @@ static tdm_session *bat_session(bat_worker *w, srv_model *m, srv_job **jobs, int
         sl->rank[i] = t->rank;
         memcpy(sl->dims[i], dims, sizeof dims);
     }
-    (void)n;
     return sl->s;
 }
 
@@ -247,13 +247,12 @@ static void bat_run(bat_worker *w, srv_model *m, srv_job **jobs, int n) {
     for (int i = 0; i < n; i++) {
         total += jobs[i]->batch;
         jobs[i]->queue_ms = (t0 - jobs[i]->t_enqueue) * 1e3;
-        jobs[i]->batch_run = m->batchable ? total : 1;
         srv_metrics_queue(m, t0 - jobs[i]->t_enqueue);
     }
     for (int i = 0; i < n; i++) jobs[i]->batch_run = m->batchable ? total : 1;
     srv_metrics_batch(m, m->batchable ? total : 1);
     tdm_status st = TDM_OK;
-    tdm_session *s = bat_session(w, m, jobs, n, total, err, sizeof err);
+    tdm_session *s = bat_session(w, m, jobs, total, err, sizeof err);
     if (!s) goto fail;
     for (int i = 0; i < m->nin && st == TDM_OK; i++) {
         if (n == 1) {
@@ -374,6 +373,7 @@ int srv_batcher_start(srv_repo *repo, const srv_batcher_opts *o, char *err, size
     bat.repo = repo;
     bat.nworkers = o->workers;
     bat.threads = o->threads;
+    bat.max_queue = o->max_queue > 0 ? o->max_queue : 1024;
     bat.workers = calloc((size_t)o->workers, sizeof *bat.workers);
     if (!bat.workers) {
         snprintf(err, errlen, "out of memory");

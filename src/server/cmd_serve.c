@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 typedef struct serve_opts {
-    const char *models, *host, *db, *web;
+    const char *models, *host, *db, *web, *samples;
     int64_t port, threads, workers, io_threads, max_conns, max_body_mb, max_header_kb, max_elems, timeout_s,
-        drain_s;
+        drain_s, max_buffered_mb, max_queue;
 } serve_opts;
 
 /* build/web beside the binary (build/tandem), when it exists. */
@@ -43,17 +43,21 @@ static char *serve_default_web(void) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    serve_opts o = {NULL, NULL, NULL, NULL, 8000, 1, 0, 2, 512, 32, 64, (int64_t)16 << 20, 30, 30};
+    serve_opts o = {NULL, NULL, NULL, NULL, NULL, 8000, 1, 0, 2, 512, 32, 64, (int64_t)16 << 20, 30, 30, 512, 1024};
     cli_args a;
     const char *opt, *pos;
     cli_args_init(&a, argc, argv);
     while (cli_next_arg(&a, &opt, &pos)) {
         const char *v;
         if (!opt) return cli_usage_error("serve: unexpected argument '%s'", pos);
-        if (!strcmp(opt, "models") || !strcmp(opt, "host") || !strcmp(opt, "db") || !strcmp(opt, "web")) {
+        if (!strcmp(opt, "models") || !strcmp(opt, "host") || !strcmp(opt, "db") || !strcmp(opt, "web") ||
+            !strcmp(opt, "samples")) {
             if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            *(!strcmp(opt, "models") ? &o.models : !strcmp(opt, "host") ? &o.host : !strcmp(opt, "db") ? &o.db
-                                                                                                       : &o.web) = v;
+            *(!strcmp(opt, "models")  ? &o.models
+              : !strcmp(opt, "host")  ? &o.host
+              : !strcmp(opt, "db")    ? &o.db
+              : !strcmp(opt, "web")   ? &o.web
+                                      : &o.samples) = v;
             continue;
         }
         static const struct { const char *name; size_t off; int64_t lo, hi; } nums[] = {
@@ -67,6 +71,8 @@ int cmd_serve(int argc, char **argv) {
             {"max-elements", offsetof(serve_opts, max_elems), 1, (int64_t)1 << 32},
             {"timeout", offsetof(serve_opts, timeout_s), 1, 3600},
             {"drain-timeout", offsetof(serve_opts, drain_s), 0, 3600},
+            {"max-buffered-mb", offsetof(serve_opts, max_buffered_mb), 1, 1 << 20},
+            {"max-queue", offsetof(serve_opts, max_queue), 1, 1 << 20},
         };
         size_t k = 0;
         while (k < sizeof nums / sizeof nums[0] && strcmp(opt, nums[k].name) != 0) k++;
@@ -82,6 +88,13 @@ int cmd_serve(int argc, char **argv) {
         web = strdup(o.web);
     } else {
         web = serve_default_web();
+    }
+    if (o.samples) {
+        struct stat sb;
+        if (stat(o.samples, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            free(web);
+            return cli_error("--samples '%s' is not a folder", o.samples);
+        }
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
@@ -114,14 +127,22 @@ int cmd_serve(int argc, char **argv) {
         store = NULL;
         goto out;
     }
-    srv_batcher_opts bo = {(int)o.workers, (int)o.threads};
+    srv_batcher_opts bo = {(int)o.workers, (int)o.threads, (int)o.max_queue};
     if (srv_batcher_start(&repo, &bo, err, sizeof err) != 0) {
         cli_error("%s", err);
         goto out;
     }
     batcher = 1;
-    srv_http_opts ho = {o.host, (int)o.port, (int)o.io_threads, (unsigned)o.max_conns,
-                        (size_t)o.max_body_mb << 20, (size_t)o.max_header_kb << 10, (unsigned)o.timeout_s, web};
+    srv_http_opts ho = {o.host,
+                        (int)o.port,
+                        (int)o.io_threads,
+                        (unsigned)o.max_conns,
+                        (size_t)o.max_body_mb << 20,
+                        (size_t)o.max_buffered_mb << 20,
+                        (size_t)o.max_header_kb << 10,
+                        (unsigned)o.timeout_s,
+                        web,
+                        o.samples};
     int port = 0;
     if (srv_http_start(&repo, store, &ho, &port, err, sizeof err) != 0) {
         cli_error("%s", err);

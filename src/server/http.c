@@ -11,6 +11,7 @@
 #include "../cli/cli.h"
 #include "../cli/json.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -29,7 +30,7 @@
 
 enum {
     R_NONE, R_STATIC, R_V2, R_LIVE, R_READY, R_MODEL_META, R_MODEL_READY, R_INFER, R_CLASSIFY, R_MODEL_FILE,
-    R_METRICS, R_API_MODELS, R_RESULTS_POST, R_RESULTS_GET, R_OPTIONS, R_NOT_FOUND, R_METHOD
+    R_METRICS, R_API_MODELS, R_RESULTS_POST, R_RESULTS_GET, R_SAMPLES, R_SAMPLE_FILE, R_OPTIONS, R_NOT_FOUND, R_METHOD
 };
 
 typedef struct http_req {
@@ -37,7 +38,7 @@ typedef struct http_req {
     srv_model *model;
     char *body;
     size_t len, cap;
-    int too_large;
+    int too_large;            /* 1: over max_body (413); 2: over the server's body budget (503); 3: answered 413 */
     double t_arrival;
     double pre_ms;
     int status;               /* the status sent, for metrics */
@@ -54,6 +55,7 @@ static struct {
     srv_http_opts o;
     atomic_int ready;
     atomic_llong inflight;
+    atomic_llong buffered;    /* bytes of request bodies held right now, against o.max_buffered */
 } H;
 
 static void http_sleep_ms(long ms) {
@@ -197,6 +199,10 @@ static void http_route(http_req *rq, const char *method, const char *url) {
     else if (strcmp(url, "/api/results") == 0) {
         rq->allow = "GET, HEAD, POST";
         rq->route = get ? R_RESULTS_GET : post ? R_RESULTS_POST : R_METHOD;
+    } else if (strcmp(url, "/api/samples") == 0) {
+        rq->route = !H.o.samples_dir ? R_NOT_FOUND : get ? R_SAMPLES : R_METHOD;
+    } else if (strncmp(url, "/api/samples/", 13) == 0) {
+        rq->route = !H.o.samples_dir ? R_NOT_FOUND : get ? R_SAMPLE_FILE : R_METHOD;
     } else if (http_model_url(url, &name, &nlen, &suffix, &badv)) {
         rq->model = srv_repo_find(H.repo, name, nlen);
         int what = strcmp(suffix, "") == 0           ? R_MODEL_META
@@ -434,6 +440,87 @@ static enum MHD_Result http_results_get(http_req *rq) {
     return http_send(rq, 200, out, outlen, csv ? "text/csv; charset=utf-8" : "application/json", NULL);
 }
 
+/* Free a request's body and return its bytes to the budget. */
+static void http_body_drop(http_req *rq) {
+    if (rq->cap) atomic_fetch_sub(&H.buffered, (long long)rq->cap);
+    free(rq->body);
+    rq->body = NULL;
+    rq->len = rq->cap = 0;
+}
+
+/* Sample images for the page: the PNG/JPEG files of --samples DIR; "cat_3.png" is labelled "cat". */
+static int http_sample_ok(const char *name) {
+    if (!name[0] || name[0] == '.' || strchr(name, '/') || strchr(name, '\\')) return 0;
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+static int http_cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static enum MHD_Result http_samples(http_req *rq) {
+    DIR *d = opendir(H.o.samples_dir);
+    if (!d) return http_error(rq, 500, "cannot read the samples folder");
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!http_sample_ok(e->d_name) || n >= 10000) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        if ((names[n] = strdup(e->d_name)) != NULL) n++;
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, http_cmp_str);
+    http_doc doc;
+    enum MHD_Result ok;
+    if (http_doc_begin(&doc)) {
+        ok = http_error(rq, 500, "out of memory");
+    } else {
+        json_object_begin(&doc.w);
+        json_key(&doc.w, "samples");
+        json_array_begin(&doc.w);
+        for (size_t i = 0; i < n; i++) {
+            char base[512], label[512], url[600];
+            snprintf(base, sizeof base, "%s", names[i]);
+            char *dot = strrchr(base, '.');
+            if (dot) *dot = 0;
+            snprintf(label, sizeof label, "%s", base);
+            char *us = strrchr(label, '_');
+            if (us && us[1] && strspn(us + 1, "0123456789") == strlen(us + 1)) *us = 0;
+            snprintf(url, sizeof url, "/api/samples/%s", names[i]);
+            json_object_begin(&doc.w);
+            json_kv_string(&doc.w, "name", base);
+            json_kv_string(&doc.w, "label", label);
+            json_kv_string(&doc.w, "url", url);
+            json_object_end(&doc.w);
+        }
+        json_array_end(&doc.w);
+        json_object_end(&doc.w);
+        ok = http_doc_send(rq, &doc, 200);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return ok;
+}
+
+static enum MHD_Result http_sample_file(http_req *rq, const char *url) {
+    const char *name = url + 13;
+    if (!http_sample_ok(name)) return http_error(rq, 404, "not found");
+    size_t len = strlen(H.o.samples_dir) + strlen(name) + 2;
+    char *path = malloc(len);
+    if (!path) return http_error(rq, 500, "out of memory");
+    snprintf(path, len, "%s/%s", H.o.samples_dir, name);
+    enum MHD_Result ok = http_file(rq, path, http_mime(path));
+    free(path);
+    return ok;
+}
+
 /* ---- inference ----------------------------------------------------------------------------------------------------- */
 
 static void http_job_done(srv_job *job, void *arg) {
@@ -541,18 +628,18 @@ static enum MHD_Result http_infer_start(http_req *rq) {
     memset(&rq->job, 0, sizeof rq->job);
     int rc = rq->route == R_INFER ? http_prepare_infer(rq, &ret) : http_prepare_classify(rq, &ret);
     rq->pre_ms = (srv_now() - t0) * 1e3;
-    free(rq->body); /* the parsed tensors hold what is needed */
-    rq->body = NULL;
-    rq->len = rq->cap = 0;
+    http_body_drop(rq); /* the parsed tensors hold what is needed */
     if (rc) return ret;
     rq->job.model = rq->model;
     rq->job.done = http_job_done;
     rq->job.done_arg = rq;
     atomic_store(&rq->job_state, 1);
     MHD_suspend_connection(rq->conn);
-    if (srv_batcher_submit(&rq->job) != 0) {
+    int sub = srv_batcher_submit(&rq->job);
+    if (sub != 0) {
         atomic_store(&rq->job_state, 0);
         MHD_resume_connection(rq->conn);
+        if (sub == -2) return http_error(rq, 503, "model '%s': its queue is full; retry later", rq->model->name);
         return http_error(rq, 503, "the server is shutting down");
     }
     return MHD_YES;
@@ -587,18 +674,18 @@ static enum MHD_Result http_dispatch(http_req *rq, const char *url) {
     switch (rq->route) {
     case R_V2: return http_v2(rq);
     case R_LIVE: return http_send(rq, 200, NULL, 0, NULL, NULL);
-    case R_READY:
-        if (!atomic_load(&H.ready)) return http_error(rq, 503, "the server is shutting down");
-        return http_send(rq, 200, NULL, 0, NULL, NULL);
+    case R_READY: /* the protocol: 200 = true, 4xx = false, the body empty */
+        return http_send(rq, atomic_load(&H.ready) ? 200 : 400, NULL, 0, NULL, NULL);
     case R_MODEL_META: return http_model_meta(rq);
     case R_MODEL_READY:
-        if (!atomic_load(&H.ready)) return http_error(rq, 503, "the server is shutting down");
-        return http_send(rq, 200, NULL, 0, NULL, NULL);
+        return http_send(rq, atomic_load(&H.ready) ? 200 : 400, NULL, 0, NULL, NULL);
     case R_MODEL_FILE: return http_file(rq, rq->model->path, "application/octet-stream");
     case R_METRICS: return http_metrics(rq);
     case R_API_MODELS: return http_api_models(rq);
     case R_RESULTS_POST: return http_results_post(rq);
     case R_RESULTS_GET: return http_results_get(rq);
+    case R_SAMPLES: return http_samples(rq);
+    case R_SAMPLE_FILE: return http_sample_file(rq, url);
     case R_STATIC: return http_static(rq, url);
     case R_INFER:
     case R_CLASSIFY: return http_infer_start(rq);
@@ -651,8 +738,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (cl) {
             char *end;
             unsigned long long v = strtoull(cl, &end, 10);
-            if (*end == 0 && v > H.o.max_body)
+            if (*end == 0 && v > H.o.max_body) {
+                rq->too_large = 3; /* answered now; whatever of the body still arrives is dropped */
                 return http_error(rq, 413, "the request body of %llu bytes exceeds the limit of %zu", v, H.o.max_body);
+            }
         }
         return MHD_YES;
     }
@@ -662,19 +751,27 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         int wants_body = rq->route == R_INFER || rq->route == R_CLASSIFY || rq->route == R_RESULTS_POST;
         if (!wants_body || rq->too_large) return MHD_YES;
         if (rq->len + n > H.o.max_body) { /* chunked uploads have no Content-Length to check up front */
+            http_body_drop(rq);
             rq->too_large = 1;
-            free(rq->body);
-            rq->body = NULL;
-            rq->len = rq->cap = 0;
             return MHD_YES;
         }
         if (rq->len + n + 1 > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 4096;
             while (cap < rq->len + n + 1) cap *= 2;
             if (cap > H.o.max_body + 1) cap = H.o.max_body + 1;
+            /* all bodies together stay under the budget, so many clients cannot exhaust memory */
+            long long grow = (long long)(cap - rq->cap);
+            if (atomic_fetch_add(&H.buffered, grow) + grow > (long long)H.o.max_buffered) {
+                atomic_fetch_sub(&H.buffered, grow);
+                http_body_drop(rq);
+                rq->too_large = 2;
+                return MHD_YES;
+            }
             char *nb = realloc(rq->body, cap);
             if (!nb) {
-                rq->too_large = 1;
+                atomic_fetch_sub(&H.buffered, grow);
+                http_body_drop(rq);
+                rq->too_large = 2;
                 return MHD_YES;
             }
             rq->body = nb;
@@ -687,6 +784,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     }
     if (atomic_load(&rq->job_state) == 2) return http_infer_finish(rq);
     if (atomic_load(&rq->job_state) == 1) return MHD_YES; /* spurious call while suspended */
+    if (rq->too_large == 3) return MHD_YES;
+    if (rq->too_large == 2) return http_error(rq, 503, "the server holds too many request bodies; retry later");
     if (rq->too_large) return http_error(rq, 413, "the request body exceeds the limit of %zu bytes", H.o.max_body);
     return http_dispatch(rq, url);
 }
@@ -704,7 +803,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
      * cannot happen for a suspended connection (libmicrohttpd does not time those out) but stays safe if it does. */
     while (atomic_load(&rq->job_state) == 1) http_sleep_ms(1);
     srv_job_clear(&rq->job);
-    free(rq->body);
+    http_body_drop(rq);
     free(rq);
     srv_metrics_inflight(-1);
     atomic_fetch_sub(&H.inflight, 1);

@@ -162,11 +162,12 @@ struct srv_job {
 typedef struct srv_batcher_opts {
     int workers;              /* inference workers */
     int threads;              /* engine threads per worker session */
+    int max_queue;            /* queued jobs per model */
 } srv_batcher_opts;
 
 int srv_batcher_start(srv_repo *repo, const srv_batcher_opts *o, char *err, size_t errlen);
-/* Queue a job; a worker later fills its result and calls job->done. Returns 0, or -1 when stopping (then the job
- * was not queued). */
+/* Queue a job; a worker later fills its result and calls job->done. Returns 0, -1 when stopping or -2 when the
+ * model's queue holds max_queue jobs already (then the job was not queued). */
 int srv_batcher_submit(srv_job *job);
 /* Finish the queued jobs, then stop and join the workers. */
 void srv_batcher_stop(void);
@@ -183,9 +184,11 @@ typedef struct srv_http_opts {
     int io_threads;           /* libmicrohttpd's internal thread pool */
     unsigned max_conns;
     size_t max_body;          /* bytes of a request body */
+    size_t max_buffered;      /* bytes of all request bodies held at once (503 beyond) */
     size_t max_header;        /* bytes of a request's line and headers (libmicrohttpd's per-connection buffer) */
     unsigned timeout_s;       /* idle connections are closed after this */
     const char *web_dir;      /* static files at /; NULL: none */
+    const char *samples_dir;  /* images listed at /api/samples; NULL: none (404) */
 } srv_http_opts;
 
 /* Start serving. *port_out receives the bound port. Returns 0 or -1 with a message in err. */

@@ -33,6 +33,7 @@ static const struct {
 } store_schemas[] = {
     {"tandem.result", 1}, /* the page, `tandem study` and the server's own figures (docs: the web contract) */
     {"tandem.bench", 1},  /* `tandem bench --json`, as it prints it */
+    {"tandem.study", 1},  /* `tandem study`'s results.json (--post URL), which `--report-from URL` reads back */
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
@@ -165,7 +166,8 @@ static int normalize_time(const char *s, char out[32]) {
     int offset_min = 0;
     if (*p == 'Z' || *p == 'z') {
         p++;
-    } else if (*p == '+' || *p == '-') {
+    } else if (*p == '+' || *p == '-' || (*p == ' ' && isdigit((unsigned char)p[1]))) {
+        /* a space stands for '+': what an unencoded "+01:00" becomes in a URL query (?since=...+01:00) */
         int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
         if (!read_digits(&p, 2, &oh)) return 0;
         if (*p == ':') p++;
@@ -381,6 +383,29 @@ static int json_strict_compact(const char *s, size_t len, char *out, size_t *out
     return 1;
 }
 
+/* An indexed key given twice: cJSON reads the first, JavaScript's JSON.parse the last, so the index and a reader of the
+ * document would disagree. Returns -1 with err set, or 0. */
+static int indexed_key_twice(const cJSON *doc, char *err, size_t errlen) {
+    static const char *const keys[] = {"schema", "source", "model", "engine", "threads", "created"};
+    const cJSON *model = NULL;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        int n = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, doc) {
+            if (it->string && !strcmp(it->string, keys[k])) {
+                n++;
+                if (k == 2) model = it;
+            }
+        }
+        if (n > 1) return fail(err, errlen, -1, "the key \"%s\" appears %d times in the document", keys[k], n);
+    }
+    int names = 0;
+    const cJSON *it;
+    if (cJSON_IsObject(model)) cJSON_ArrayForEach(it, model) names += it->string && !strcmp(it->string, "name");
+    if (names > 1) return fail(err, errlen, -1, "the key \"model\".\"name\" appears %d times", names);
+    return 0;
+}
+
 /* ---- insert ----------------------------------------------------------------------------------------------------- */
 
 int store_insert(tdm_store *st, const char *json, size_t len, int64_t *id_out, char *err, size_t errlen) {
@@ -420,6 +445,7 @@ int store_insert(tdm_store *st, const char *json, size_t len, int64_t *id_out, c
         fail(err, errlen, -1, "the document must be a JSON object");
         goto out;
     }
+    if (indexed_key_twice(doc, err, errlen)) goto out;
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
     if (!schema) {
         fail(err, errlen, -1, "the document has no \"schema\" field (expected e.g. \"schema\": \"tandem.result/1\")");
@@ -443,8 +469,8 @@ int store_insert(tdm_store *st, const char *json, size_t len, int64_t *id_out, c
     row.model = has_model ? model : NULL;
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(doc, "threads");
     if (th && !cJSON_IsNull(th)) {
-        if (!cJSON_IsNumber(th) || th->valuedouble != (double)(int64_t)th->valuedouble || th->valuedouble < 0 ||
-            th->valuedouble > 1e6) {
+        double v = cJSON_IsNumber(th) ? th->valuedouble : -1; /* range first: casting 1e999 (inf) would be UB */
+        if (!(v >= 0 && v <= 1e6) || v != (double)(int64_t)v) {
             fail(err, errlen, -1, "\"threads\" must be a whole number between 0 and 1000000");
             goto out;
         }

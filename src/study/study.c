@@ -233,8 +233,7 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
         free(lf);
     }
     snprintf(cfg, sizeof cfg,
-             "{\"mean\": [%.4f, %.4f, %.4f], \"std\": [%.4f, %.4f, %.4f], \"size\": [32, 32], \"max_batch\": 8, "
-             "\"max_delay_us\": 1000%s}\n",
+             "{\"mean\": [%.4f, %.4f, %.4f], \"std\": [%.4f, %.4f, %.4f], \"size\": [32, 32], \"max_batch\": 1%s}\n",
              mean[0], mean[1], mean[2], std[0], std[1], std[2], labels);
     char *cf = path_join(dir, "config.json");
     int rc = cf ? write_text(cf, cfg) : -1;

@@ -22,6 +22,10 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 mkdir -p "$OUT"
 # mk/wasm.mk always assembles build/web (whatever $BUILD is)
-make -s web >"$OUT/make-web.log" 2>&1 || { tail -20 "$OUT/make-web.log"; fail "make web failed (log: $OUT/make-web.log)"; }
-exec node tests/e2e/e2e.mjs --build-dir "$BUILD" --web build/web --shared "$SHARED" --out "$OUT" --chromium "$CHROMIUM" \
-  --runs "${E2E_RUNS:-30}"
+if ! make -s web >"$OUT/make-web.log" 2>&1; then
+  tail -20 "$OUT/make-web.log"
+  fail "make web failed (log: $OUT/make-web.log)"
+fi
+# a hung browser or page ends the run after 15 minutes (e2e.mjs stops its server and prints the summary on SIGTERM)
+exec timeout 900 node tests/e2e/e2e.mjs --build-dir "$BUILD" --web build/web --shared "$SHARED" --out "$OUT" \
+  --chromium "$CHROMIUM" --runs "${E2E_RUNS:-30}"

@@ -70,10 +70,40 @@ if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
     /usr/bin/python3 tests/server/make_kserve_example.py "$repo/kserve_example" && have_example=1
 fi
 [ $have_example = 1 ] || echo "note: python3-onnx is absent: the KServe specification example is skipped"
+mkdir -p "$tmp/samples"
+{ printf '\x89PNG\r\n\x1a\n'; printf 'sample bytes'; } >"$tmp/samples/dog_5.png"
+cp "$tmp/samples/dog_5.png" "$tmp/samples/.hidden.png"
+printf 'not an image\n' >"$tmp/samples/notes.txt"
 printf '<!doctype html><title>t</title>\n' >"$tmp/web/index.html"
 printf 'export const x = 1;\n' >"$tmp/web/app.mjs"
 printf '\0asm\1\0\0\0' >"$tmp/web/sub/t.wasm"
 printf 'index of sub\n' >"$tmp/web/sub/index.html"
+
+# ---- start-up errors: a clear message and a nonzero exit, never a half-configured server ---------------------------
+serve_fails() { # serve_fails NAME WANT_EXIT GREP ARGS...
+    local name=$1 want=$2 pat=$3; shift 3
+    timeout 20 "$TANDEM" serve --host 127.0.0.1 --port 0 --db "sqlite:$tmp/never.db" "$@" >"$tmp/fail.log" 2>&1
+    local rc=$?
+    if [ $rc = "$want" ] && grep -q "$pat" "$tmp/fail.log"; then ok "$name (exit $rc: $(head -c 120 "$tmp/fail.log" | tr '\n' ' '))"
+    else bad "$name: exit $rc, want $want with '$pat': $(head -c 300 "$tmp/fail.log")"; fi
+}
+serve_fails "serve without --models" 2 "models DIR is required"
+serve_fails "serve with an unknown option" 2 "unknown option" --models "$repo" --bogus 1
+serve_fails "serve --threads 0" 2 "threads" --models "$repo" --threads 0
+serve_fails "a missing repository" 1 "cannot open the model repository" --models "$tmp/nope"
+mkdir -p "$tmp/badrepo/broken" "$tmp/badcfg/m" "$tmp/empty"
+head -c 4000 /dev/urandom >"$tmp/badrepo/broken/model.onnx"
+serve_fails "a repository with a corrupt model.onnx" 1 "cannot load" --models "$tmp/badrepo"
+ln -s "$(realpath "$M20/model.onnx")" "$tmp/badcfg/m/model.onnx"
+echo '{"mean": [0.5, 0.5], "std": [1]}' >"$tmp/badcfg/m/config.json"
+serve_fails "a config.json with mismatched mean/std" 1 "mean" --models "$tmp/badcfg"
+echo '{"max_batch": 0}' >"$tmp/badcfg/m/config.json"
+serve_fails "a config.json with max_batch 0" 1 "max_batch" --models "$tmp/badcfg"
+echo '{"labels_file": "missing.txt"}' >"$tmp/badcfg/m/config.json"
+serve_fails "a config.json naming a missing labels_file" 1 "labels_file" --models "$tmp/badcfg"
+echo '{not json' >"$tmp/badcfg/m/config.json"
+serve_fails "a config.json that is not JSON" 1 "not a JSON object" --models "$tmp/badcfg"
+serve_fails "an empty repository" 1 "no models" --models "$tmp/empty"
 
 # start_server LOG ARGS...: starts tandem serve on a free port; sets $pid and $port
 start_server() {
@@ -91,11 +121,15 @@ start_server() {
     [ -n "$port" ]
 }
 
-if ! start_server "$tmp/a.log" --db "sqlite:$tmp/results.db"; then
+if ! start_server "$tmp/a.log" --db "sqlite:$tmp/results.db" --samples "$tmp/samples"; then
     cat "$tmp/a.log"; echo "FAIL: the server did not start"; echo "0 passed, 1 failed"; exit 1
 fi
 U=http://127.0.0.1:$port
 echo "server A on port $port (pid $pid)"
+timeout 20 "$TANDEM" serve --models "$repo" --host 127.0.0.1 --port "$port" --db "sqlite:$tmp/never.db" >"$tmp/fail.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "cannot listen" "$tmp/fail.log"; then ok "a port in use (exit 1: $(tail -1 "$tmp/fail.log"))"
+else bad "a port in use: exit $rc: $(tail -2 "$tmp/fail.log")"; fi
 
 # http METHOD PATH [curl args...]: body to $tmp/body, headers to $tmp/hdr, prints the status code
 http() {
@@ -295,6 +329,14 @@ expect "/api/models: file URL, bytes, inputs, preprocess, labels" jcheck "(() =>
 code=$(http GET /v2/models/cifar10_resnet20/file)
 expect "GET /v2/models/<name>/file returns model.onnx byte for byte" sh -c "[ $code = 200 ] && cmp -s '$tmp/body' '$M20/model.onnx' && grep -qi '^Content-Type: application/octet-stream' '$tmp/hdr'"
 
+status_is "GET /api/samples" 200 GET /api/samples
+expect "/api/samples lists dog_5.png only, labelled dog" jcheck 'd.samples.length === 1 && d.samples[0].name === "dog_5" && d.samples[0].label === "dog" && d.samples[0].url === "/api/samples/dog_5.png"'
+code=$(http GET /api/samples/dog_5.png)
+expect "GET /api/samples/dog_5.png returns the file as image/png" sh -c "[ $code = 200 ] && cmp -s '$tmp/body' '$tmp/samples/dog_5.png' && grep -qi '^Content-Type: image/png' '$tmp/hdr'"
+status_is "a sample that is not an image" 404 GET /api/samples/notes.txt
+status_is "a hidden sample" 404 GET /api/samples/.hidden.png
+status_is "a sample path outside the folder" 404 GET /api/samples/../a.log
+
 # ---- results API (the store's own suites test it in depth) ------------------------------------------------------------
 status_is "POST /api/results" 201 POST /api/results -H 'Content-Type: application/json' \
     -d '{"schema":"tandem.result/1","source":"server","created":"2026-11-23T22:00:00Z","model":{"name":"cifar10_resnet20","bytes":1},"engine":"tandem","threads":1,"figures":{"p50_ms":1.25},"extra":{"t":"run.sh"}}'
@@ -312,8 +354,10 @@ status_is "GET /metrics" 200 GET /metrics
 expect "/metrics is Prometheus text (version 0.0.4)" grep -qi '^Content-Type: text/plain; version=0.0.4' "$tmp/hdr"
 expect "/metrics: families, cumulative histograms, +Inf == _count, batches above 1" node tests/server/check_metrics.mjs cifar10_resnet20 <"$tmp/body"
 
+node -e "console.log(JSON.stringify({id:'drain',inputs:[{name:'input',shape:[1,3,32,32],datatype:'FP32',data:Array(3072).fill(0.25)}]}))" >"$tmp/drain.json"
 # ---- limits: a second server with small ones --------------------------------------------------------------------------
-if start_server "$tmp/b.log" --db "sqlite:$tmp/results_b.db" --max-body-mb 1 --max-header-kb 16 --max-connections 4 --max-elements 4096; then
+if start_server "$tmp/b.log" --db "sqlite:$tmp/results_b.db" --max-body-mb 1 --max-header-kb 16 --max-connections 4 \
+    --max-elements 4096 --max-buffered-mb 1 --max-queue 1; then
     pid_b=$pid
     U=http://127.0.0.1:$port
     head -c 2000000 /dev/zero >"$tmp/big"
@@ -322,6 +366,16 @@ if start_server "$tmp/b.log" --db "sqlite:$tmp/results_b.db" --max-body-mb 1 --m
     status_is "tensor over --max-elements 4096 (batch 2)" 413 POST $I -d "$(img_json '[2,3,32,32]' FP32 6144)"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" "$U/v2/health/live")
     expect "headers over --max-header-kb 16 are refused (status $code)" sh -c "[ '$code' = 431 ] || [ '$code' = 413 ] || [ '$code' = 400 ]"
+    code=$("$CLIENT" budget "$port" $I 900000 900000)
+    expect "--max-buffered-mb 1: a second 0.9 MB body while one is held gets 503 (status $code)" [ "$code" = 503 ]
+    sleep 0.2
+    status_is "the body budget is released when the held request goes" 400 POST $I -d '{"inputs":[]}'
+    curl -s -o "$tmp/q1.out" -w '%{http_code}' --data-binary @"$tmp/drain.json" "$U/v2/models/cifar10_resnet20_slow/infer" >"$tmp/q1.code" &
+    qpid=$!
+    sleep 0.4 # the first request now waits in the slow model's queue for 1.5 s
+    status_is "--max-queue 1: a second request to the same model gets 503" 503 POST /v2/models/cifar10_resnet20_slow/infer --data-binary @"$tmp/drain.json"
+    wait "$qpid"
+    expect "--max-queue 1: the queued request is answered ($(cat "$tmp/q1.code"))" [ "$(cat "$tmp/q1.code")" = 200 ]
     n=$("$CLIENT" conns "$port" 10)
     expect "--max-connections 4: 10 clients at once, $n answered" [ "$n" = 4 ]
     status_is "serves again once they close" 200 GET /v2/health/live
@@ -334,15 +388,21 @@ fi
 
 # ---- SIGTERM drains a request in flight ---------------------------------------------------------------------------
 pid_a=${pids[0]}
-node -e "console.log(JSON.stringify({id:'drain',inputs:[{name:'input',shape:[1,3,32,32],datatype:'FP32',data:Array(3072).fill(0.25)}]}))" >"$tmp/drain.json"
+port_a=${U##*:}
 curl -s -o "$tmp/drain.out" -w '%{http_code}' --data-binary @"$tmp/drain.json" "$U/v2/models/cifar10_resnet20_slow/infer" >"$tmp/drain.code" &
 cpid=$!
-sleep 0.5  # the request now waits in the slow model's queue (max_delay_us 1.5 s)
+sleep 0.3  # the request now waits in the slow model's queue (max_delay_us 1.5 s)
+"$CLIENT" ready2 "$port_a" 600 >"$tmp/ready2" &
+rpid=$!
+sleep 0.2
 kill -TERM "$pid_a"
 sleep 0.3
 after=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$U/v2/health/live")
 wait "$cpid"
+wait "$rpid"
 wait "$pid_a"; rc=$?
+expect "SIGTERM: ready on a kept-alive connection turns from 200 to 400 while draining ($(cat "$tmp/ready2"))" \
+    [ "$(cat "$tmp/ready2")" = "200 400" ]
 expect "SIGTERM: the queued request still gets its answer ($(cat "$tmp/drain.code"))" sh -c "[ \"\$(cat '$tmp/drain.code')\" = 200 ] && grep -q '\"id\": \"drain\"' '$tmp/drain.out'"
 expect "SIGTERM: new connections are refused while draining (status $after)" [ "$after" = 000 ]
 expect "SIGTERM: the server exits 0 after draining" [ $rc = 0 ]

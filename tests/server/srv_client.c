@@ -6,6 +6,10 @@
  *
  *   srv_client infer PORT MODEL INPUT.pb GOLDEN.pb MODE [INPUT_NAME]   MODE: json | binary | binary-in | binary-out
  *   srv_client batch PORT MODEL INPUT.pb GOLDEN.pb THREADS ROUNDS
+ *   srv_client budget PORT PATH HOLD SECOND   holds a request with HOLD of its body bytes sent, then sends one with
+ *                                SECOND bytes on another connection and prints that one's status
+ *   srv_client ready2 PORT MS    on one keep-alive connection: GET /v2/health/ready, wait MS, again; prints both
+ *                                statuses (the SIGTERM test: ready, then not ready while draining)
  *   srv_client conns PORT N      opens N connections at once, then asks GET /v2/health/live on each; prints how
  *                                many were answered (the server's --max-connections caps it)
  * Exit 0 when every check passes; messages on stdout. */
@@ -405,6 +409,70 @@ static int cmd_conns(int n) {
     return 0;
 }
 
+static int connect_local(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port_g);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int cmd_budget(const char *path, size_t hold, size_t second) {
+    int fd = connect_local();
+    if (fd < 0) return 1;
+    char head[512];
+    int hn = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", path,
+                      hold + 100);
+    char *zeros = calloc(1, hold > second ? hold : second);
+    if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn) return 1;
+    size_t off = 0;
+    while (off < hold) {
+        ssize_t w = send(fd, zeros + off, hold - off, MSG_NOSIGNAL);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    nanosleep(&(struct timespec){0, 300000000L}, NULL); /* the server has buffered what was sent */
+    resp r;
+    int rc = http_post(path, NULL, zeros, second, &r);
+    printf("%d\n", rc == 0 ? r.status : 0);
+    resp_free(&r);
+    close(fd);
+    free(zeros);
+    return 0;
+}
+
+static int ready_once(int fd) {
+    static const char req[] = "GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    char buf[1024];
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) return 0;
+    ssize_t got = recv(fd, buf, sizeof buf - 1, 0); /* empty bodies: the whole response fits one read */
+    int status = 0;
+    if (got > 12) {
+        buf[got] = 0;
+        sscanf(buf, "HTTP/1.1 %d", &status);
+    }
+    return status;
+}
+
+static int cmd_ready2(long ms) {
+    int fd = connect_local();
+    if (fd < 0) return 1;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int a = ready_once(fd);
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+    int b = ready_once(fd);
+    close(fd);
+    printf("%d %d\n", a, b);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 7 && !strcmp(argv[1], "infer")) {
         port_g = atoi(argv[2]);
@@ -414,6 +482,14 @@ int main(int argc, char **argv) {
     if (argc >= 8 && !strcmp(argv[1], "batch")) {
         port_g = atoi(argv[2]);
         return cmd_batch(argv[3], argv[4], argv[5], atoi(argv[6]), atoi(argv[7]));
+    }
+    if (argc >= 6 && !strcmp(argv[1], "budget")) {
+        port_g = atoi(argv[2]);
+        return cmd_budget(argv[3], (size_t)atoll(argv[4]), (size_t)atoll(argv[5]));
+    }
+    if (argc >= 4 && !strcmp(argv[1], "ready2")) {
+        port_g = atoi(argv[2]);
+        return cmd_ready2(atol(argv[3]));
     }
     if (argc >= 4 && !strcmp(argv[1], "conns")) {
         port_g = atoi(argv[2]);

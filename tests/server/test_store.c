@@ -212,6 +212,8 @@ static void test_filters(void) {
     store_filter s3 = {.engine = "filt-a", .since = "2026-01-01T01:00:00.250Z"};
     n = query_ids(&s3, got, 32);
     CHECK(n == 5, "since 01:00:00.250Z among filt-a: %d, expected 5 (milliseconds count)", n);
+    store_filter s5 = {.engine = "filt-b", .since = "2026-01-01T07:00:00 01:00"}; /* "+01:00" after URL decoding */
+    CHECK(query_ids(&s5, got, 32) == 6, "since 07:00 01:00 (a URL-decoded '+') among filt-b: expected 6");
     store_filter s4 = {.engine = "filt-a", .since = "2026-01-02"};
     CHECK(query_ids(&s4, got, 32) == 0, "since the next day: expected nothing");
     store_filter l = {.engine = "filt-b", .limit = 2};
@@ -366,6 +368,8 @@ static void test_bad_documents(void) {
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"threads\":2.5}", "\"threads\" must be"},
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"threads\":\"2\"}", "\"threads\" must be"},
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"threads\":-1}", "\"threads\" must be"},
+        {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"threads\":1e999}", "\"threads\" must be"},
+        {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"threads\":-1e999}", "\"threads\" must be"},
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"created\":\"last tuesday\"}", "\"created\""},
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"created\":\"2026-13-01T00:00:00Z\"}",
          "\"created\""},
@@ -390,6 +394,11 @@ static void test_bad_documents(void) {
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"x\" 1}", "expected ':'"},
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"x\":[1,2}", "expected ','"},
         {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",7:1}", "string key"},
+        /* an indexed key twice: cJSON would index the first, JSON.parse show the last */
+        {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"source\":\"a\",\"source\":\"b\"}",
+         "\"source\" appears 2"},
+        {"{\"schema\":\"tandem.result/1\",\"engine\":\"bad-input\",\"model\":{\"name\":\"a\",\"name\":\"b\"}}",
+         "appears 2"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_bad(cases[i].doc, strlen(cases[i].doc), cases[i].want);
