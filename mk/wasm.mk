@@ -36,7 +36,7 @@ WASM_EXPORTS := $(subst $(wasm_space),$(wasm_comma),$(strip $(addprefix _,$(WASM
 # The browser modules: ES6 factories for a (module) Worker or the page. The threaded build starts its pthread pool when
 # the module is created, sized by the factory argument {tdmPoolSize}: the engine's pool of T threads runs T-1 workers
 # beside the calling thread, and pthread_create can only take an already-loaded worker without returning to the event
-# loop, so the loader passes T-1 (web/tandem-worker.mjs).
+# loop, so the loader passes T-1, and at least 1 (web/tandem-worker.mjs says why).
 WASM_WEBFLAGS := -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createTandemModule -sENVIRONMENT=web,worker \
                  -sFILESYSTEM=0 -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) -sEXPORTED_RUNTIME_METHODS=UTF8ToString
 # (growable shared memory only slows JS's access to the heap, which the loader does a few times per run)
@@ -45,21 +45,22 @@ WASM_MTFLAGS  := -pthread -sPTHREAD_POOL_SIZE=Module.tdmPoolSize -sPTHREAD_POOL_
 .PHONY: wasm web wasm-tests
 wasm: $(WEB_DIR)/wasm/tandem-simd.mjs $(WEB_DIR)/wasm/tandem-simd-mt.mjs
 
-$(WASM_DIR)/obj-simd/%.o: src/%.c
+# every wasm output depends on this file too, so changed flags rebuild it
+$(WASM_DIR)/obj-simd/%.o: src/%.c mk/wasm.mk
 	@mkdir -p $(dir $@)
 	$(EMCC) $(WASM_CFLAGS) -MMD -MP -c $< -o $@
 
-$(WASM_DIR)/obj-mt/%.o: src/%.c
+$(WASM_DIR)/obj-mt/%.o: src/%.c mk/wasm.mk
 	@mkdir -p $(dir $@)
 	$(EMCC) $(WASM_CFLAGS) -pthread -MMD -MP -c $< -o $@
 
-$(WEB_DIR)/wasm/tandem-simd.mjs: $(WASM_OBJ_SIMD)
+$(WEB_DIR)/wasm/tandem-simd.mjs: $(WASM_OBJ_SIMD) mk/wasm.mk
 	@mkdir -p $(dir $@)
-	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) -o $@ $^
+	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) -o $@ $(filter %.o,$^)
 
-$(WEB_DIR)/wasm/tandem-simd-mt.mjs: $(WASM_OBJ_MT)
+$(WEB_DIR)/wasm/tandem-simd-mt.mjs: $(WASM_OBJ_MT) mk/wasm.mk
 	@mkdir -p $(dir $@)
-	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) $(WASM_MTFLAGS) -o $@ $^
+	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) $(WASM_MTFLAGS) -o $@ $(filter %.o,$^)
 
 # ---- the deployable folder -----------------------------------------------------------------------------------------
 ORT_DIST   := node_modules/onnxruntime-web/dist
@@ -98,13 +99,13 @@ $(WASM_TEST_DIR)/test_%.o: tests/test_%.c $(wildcard tests/*.h)
 	$(EMCC) $(WASM_CFLAGS) -Isrc -c $< -o $@
 
 $(WASM_TEST_DIR)/test_kernels.js: $(WASM_TEST_DIR)/test_kernels.o $(WASM_TEST_DIR)/shim_kernels.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
-	$(EMCC) $(WASM_TESTFLAGS) -o $@ $^
+	$(EMCC) $(WASM_TESTFLAGS) -o $@ $(filter %.o,$^)
 
 $(WASM_TEST_DIR)/test_conformance.js: $(WASM_TEST_DIR)/test_conformance.o $(WASM_TEST_DIR)/shim_conformance.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
-	$(EMCC) $(WASM_TESTFLAGS) -o $@ $^
+	$(EMCC) $(WASM_TESTFLAGS) -o $@ $(filter %.o,$^)
 
 $(WASM_TEST_DIR)/test_models.js: $(WASM_TEST_DIR)/test_models.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
-	$(EMCC) $(WASM_TESTFLAGS) -o $@ $^
+	$(EMCC) $(WASM_TESTFLAGS) -o $@ $(filter %.o,$^)
 
 $(WASM_TEST_DIR)/test_models_mt.o: tests/test_models.c $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
@@ -113,9 +114,9 @@ $(WASM_TEST_DIR)/test_models_mt.o: tests/test_models.c $(wildcard tests/*.h)
 # the same exports as the browser build, as a CommonJS factory for Node (bench/browser/node-profile.cjs)
 $(WASM_TEST_DIR)/tandem-node.js: $(WASM_OBJ_SIMD) | $(WASM_TEST_DIR)/package.json
 	$(EMCC) $(WASM_LDFLAGS) -sMODULARIZE=1 -sEXPORT_NAME=createTandemModule -sENVIRONMENT=node -sFILESYSTEM=0 \
-	    -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) -sEXPORTED_RUNTIME_METHODS=UTF8ToString -o $@ $^
+	    -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) -sEXPORTED_RUNTIME_METHODS=UTF8ToString -o $@ $(filter %.o,$^)
 
 $(WASM_TEST_DIR)/test_models_mt.js: $(WASM_TEST_DIR)/test_models_mt.o $(WASM_ENGINE_MT) | $(WASM_TEST_DIR)/package.json
-	$(EMCC) $(WASM_TESTFLAGS) -pthread -sPTHREAD_POOL_SIZE=2 -o $@ $^
+	$(EMCC) $(WASM_TESTFLAGS) -pthread -sPTHREAD_POOL_SIZE=2 -Wno-pthreads-mem-growth -o $@ $(filter %.o,$^)
 
 -include $(WASM_OBJ_SIMD:.o=.d) $(WASM_OBJ_MT:.o=.d)

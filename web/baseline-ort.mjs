@@ -135,7 +135,9 @@ export async function openOrt({ threads, bytes, url }) {
   const live = () => { if (closed) throw new Error('this engine has been freed'); };
   return {
     info: {
-      build: 'ort-web', threads: ort.env.wasm.numThreads, inputs, outputs, modelBytes: modelBytes.byteLength,
+      build: 'ort-web', inputs,
+      // without cross-origin isolation onnxruntime-web runs one thread whatever numThreads says
+      threads: globalThis.crossOriginIsolated === true ? ort.env.wasm.numThreads : 1, outputs, modelBytes: modelBytes.byteLength,
       kernelIsa: 'onnxruntime-web ' + (ort.env.versions && ort.env.versions.web),
       timings: { fetch_ms: fetchMs, compile_ms: compileMs, load_ms: loadMs, total_ms: now() - t0 },
     },

@@ -461,6 +461,56 @@ static void section_guo(rep *r, const cJSON *models, FILE *h) {
     svg_bars(h, "One prediction, phase by phase", "ms", bars, nb, legend, 6, 0);
 }
 
+/* One row per (model, device): the winner on every network, and the RTT below which the cloud answers first. */
+static void section_summary(rep *r, const cJSON *decisions) {
+    const char *nets[STUDY_MAX_LIST];
+    int nn = 0;
+    const cJSON *d, *e;
+    cJSON_ArrayForEach(d, decisions) {
+        const char *n = jstr(d, "network", "?");
+        int seen = 0;
+        for (int i = 0; i < nn; i++) seen |= !strcmp(nets[i], n);
+        if (!seen && nn < STUDY_MAX_LIST) nets[nn++] = n;
+    }
+    if (!nn) return;
+    char head[512] = "model|device";
+    for (int i = 0; i < nn; i++) snprintf(head + strlen(head), sizeof head - strlen(head), "|%s", nets[i]);
+    snprintf(head + strlen(head), sizeof head - strlen(head), "|cloud answers first below RTT");
+    rep_p(r, "In short: the faster placement per network, steady state, and the round-trip time below which the "
+             "cloud would answer first at this network's bandwidth (the largest over the networks). The full table "
+             "follows.");
+    rep_table(r, head);
+    const cJSON *prev = NULL;
+    cJSON_ArrayForEach(d, decisions) {
+        /* the first decision of each (model, device) starts a row */
+        int same = prev && !strcmp(jstr(prev, "model", ""), jstr(d, "model", "")) &&
+                   !strcmp(jstr(prev, "device", ""), jstr(d, "device", ""));
+        prev = d;
+        if (same) continue;
+        char row[1024];
+        snprintf(row, sizeof row, "%s|%s", jstr(d, "model", "?"), jstr(d, "device", "?"));
+        double be = 0;
+        int cloud_any = 0;
+        for (int i = 0; i < nn; i++) {
+            char cell[64] = "-";
+            for (e = d; e; e = e->next) {
+                if (strcmp(jstr(e, "model", ""), jstr(d, "model", "")) || strcmp(jstr(e, "device", ""), jstr(d, "device", "")))
+                    break;
+                if (strcmp(jstr(e, "network", ""), nets[i])) continue;
+                snprintf(cell, sizeof cell, "%s %.2fx", jstr(e, "winner", "?"), jnum(e, "by"));
+                cloud_any |= !strcmp(jstr(e, "winner", ""), "cloud");
+                double b = jnum(e, "break_even_rtt_ms");
+                if (b > be) be = b;
+            }
+            snprintf(row + strlen(row), sizeof row - strlen(row), "|%s", cell);
+        }
+        if (be <= 0) snprintf(row + strlen(row), sizeof row - strlen(row), "|never: the device is faster");
+        else snprintf(row + strlen(row), sizeof row - strlen(row), "|%.3g ms", be);
+        rep_row(r, cloud_any ? "cloud" : "device", "%s", row);
+    }
+    rep_table_end(r);
+}
+
 static void section_decision(rep *r, cJSON *results, const cJSON *models) {
     rep_h(r, 2, "The decision: on-device or cloud");
     rep_p(r, "Steady state: a prediction once the model is loaded (on-device: preprocess + inference + probability "
@@ -469,7 +519,20 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
              "Break-even: the round-trip time, and the uplink bandwidth at the network's RTT, at which the cloud "
              "would answer as fast as the device (from the cloud model server + base + RTT + bytes/bandwidth, fitted "
              "on the LAN measurement; the measured and modelled cloud times sit side by side).");
+    /* the detailed rows go to memory first: the summary, computed from them, comes before them */
+    FILE *md = r->md, *html = r->html;
+    char *mdbuf = NULL, *htbuf = NULL;
+    size_t mdlen = 0, htlen = 0;
+    r->md = open_memstream(&mdbuf, &mdlen);
+    r->html = open_memstream(&htbuf, &htlen);
+    if (!r->md || !r->html) {
+        if (r->md) fclose(r->md);
+        if (r->html) fclose(r->html);
+        r->md = md, r->html = html;
+        return;
+    }
     rep_table(r, "model|device|network|on-device|cloud measured|cloud model|steady-state winner|first prediction winner|break-even RTT|break-even uplink");
+    cJSON_DeleteItemFromObjectCaseSensitive(results, "decisions"); /* recomputed when a report is rebuilt */
     cJSON *dec = cJSON_AddArrayToObject(results, "decisions");
     double th[STUDY_MAX_LIST];
     int nt = throttles(models, th, STUDY_MAX_LIST);
@@ -531,6 +594,14 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
         }
     }
     rep_table_end(r);
+    fclose(r->md);
+    fclose(r->html);
+    r->md = md, r->html = html;
+    section_summary(r, dec);
+    fwrite(mdbuf, 1, mdlen, md);
+    fwrite(htbuf, 1, htlen, html);
+    free(mdbuf);
+    free(htbuf);
 }
 
 static void section_agreement(rep *r, const cJSON *models) {
