@@ -599,7 +599,9 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
     r->md = md, r->html = html;
     section_summary(r, dec);
     fwrite(mdbuf, 1, mdlen, md);
+    fputs("<details><summary>Every model, device and network, with the break-even bandwidth</summary>\n", html);
     fwrite(htbuf, 1, htlen, html);
+    fputs("</details>\n", html);
     free(mdbuf);
     free(htbuf);
 }
@@ -693,7 +695,7 @@ int study_write_report(cJSON *results, const char *dir) {
           "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
           "table{border-collapse:collapse;margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;"
           "text-align:left}th{background:#f2f2f2}tr.cloud td{background:#eef4ff}tr.device td{background:#f1faf0}"
-          "h1{margin-bottom:0}figure{margin:1em 0}</style></head><body>\n",
+          "h1{margin-bottom:0}figure{margin:1em 0}summary{cursor:pointer;color:#2456a6;margin:.5em 0}</style></head><body>\n",
           r.html);
     fputs("# tandem study: on-device or cloud?\n", r.md);
     fputs("<h1>tandem study: on-device or cloud?</h1>\n", r.html);
