@@ -1,10 +1,12 @@
 // app.mjs - the measuring page's logic: model and input choice, top-5 classification, the benchmark of tandem's
 // WebAssembly engine (worker and main-thread modes) beside onnxruntime-web, device facts, the results table,
-// charts, JSON download and POST /api/results. Also exposes window.tandemPage (async functions returning the
+// charts, JSON download and POST /api/results; crowd mode (the standard suite, each result POSTed as soon as it is
+// measured) and the step / ETA progress of long runs. Also exposes window.tandemPage (async functions returning the
 // result documents of web_contract.md) and <pre id="result-json"> for headless drivers (tests/e2e, the study).
 import { decodeImage, imageToTensor, randomTensor, concreteDims, topK, drawTensor } from './preprocess.mjs';
 import { Animation } from './smoothness.mjs';
 import { Charts, configLabel } from './charts.mjs';
+import { standardModels, planSuite, stepLabel, Eta, fmtDuration } from './crowd.mjs';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -49,6 +51,8 @@ const S = {
   inBench: false,      // status lines also go beside the Run benchmark button
   lastBuild: null,     // {build, reason, threads} of the last tandem engine loaded
   classify: null,      // {key, eng} kept between Classify clicks
+  crowd: null,         // the standard suite's run: {runId, steps, rows, stop, ...}
+  store: null,         // does this server keep results (GET /api/results answered)?
 };
 
 // ---------------------------------------------------------------------------------------------- status, errors
@@ -81,7 +85,7 @@ function clearError() {
 function setBusy(busy) {
   S.busy = busy;
   document.body.dataset.state = busy ? 'running' : 'idle';
-  for (const el of document.querySelectorAll('main button, main select, main input')) {
+  for (const el of document.querySelectorAll('main button:not([data-keep-enabled]), main select, main input')) {
     if (busy) {
       el.dataset.wasDisabled = el.disabled ? '1' : '';
       el.disabled = true;
@@ -171,7 +175,7 @@ function deviceFacts() {
 function resultDevice() {
   const f = deviceFacts();
   return { user_agent: f.user_agent, hardware_concurrency: f.hardware_concurrency, device_memory: f.device_memory,
-           platform: f.platform, label: $('device-label').value.trim(),
+           platform: f.platform, label: $('device-label').value.trim() || null,
            cross_origin_isolated: f.cross_origin_isolated };
 }
 
@@ -496,6 +500,74 @@ async function classify(opts = {}) {
            output_dims: out.dims, input: S.inputDesc };
 }
 
+// ---------------------------------------------------------------------------------------------- progress
+
+// The progress panel of a run of several steps (ids PREFIX-progress, -step, -eta, -fill, -bar, -detail): which step of
+// how many, what it measures, what it is doing now, elapsed time and the time left estimated from the steps done so
+// far (crowd.mjs's Eta). The header's status line and bar say the same in one line.
+function progressView(prefix) {
+  const box = $(`${prefix}-progress`);
+  let eta = null, steps = [], timer = null, stepText = '', detailText = '';
+  let shown = 0; // the bar never moves back when the estimate of the time left grows
+  const etaText = (st) => (st.remaining_ms == null
+    ? `${fmtDuration(st.elapsed_ms)} elapsed · time left: estimated after the first step`
+    : `${fmtDuration(st.elapsed_ms)} elapsed · about ${fmtDuration(st.remaining_ms)} left`);
+  const render = () => {
+    if (!eta) return;
+    const st = eta.state();
+    shown = Math.max(shown, st.fraction);
+    const pct = Math.round(shown * 1000) / 10;
+    $(`${prefix}-fill`).style.width = `${pct}%`;
+    $(`${prefix}-bar`).setAttribute('aria-valuenow', String(Math.round(pct)));
+    $(`${prefix}-eta`).textContent = etaText(st);
+    const k = Math.max(1, eta.current + 1);
+    document.body.dataset.progress = `${k}/${steps.length}`;
+    status(`Step ${k} of ${steps.length} · ${stepText}${detailText ? `: ${detailText}` : ''} · ` +
+           (st.remaining_ms == null ? 'estimating the time left…' : `about ${fmtDuration(st.remaining_ms)} left`),
+           shown);
+  };
+  return {
+    begin(list) {
+      steps = list;
+      eta = new Eta(list);
+      shown = 0;
+      box.hidden = false;
+      box.classList.remove('finished');
+      clearInterval(timer);
+      timer = setInterval(render, 500);
+    },
+    step(i, text) {
+      eta.start(i);
+      stepText = text;
+      detailText = '';
+      $(`${prefix}-step`).textContent = `Step ${i + 1} of ${steps.length}: ${text}`;
+      $(`${prefix}-detail`).textContent = '';
+      render();
+    },
+    detail(text) {
+      detailText = text;
+      $(`${prefix}-detail`).textContent = `${text}…`;
+      render();
+    },
+    finish(i) {
+      eta.finish(i);
+      render();
+    },
+    end(text) {
+      clearInterval(timer);
+      timer = null;
+      const st = eta.state();
+      const all = st.done === steps.length;
+      $(`${prefix}-fill`).style.width = all ? '100%' : `${Math.round(shown * 1000) / 10}%`;
+      $(`${prefix}-step`).textContent = text;
+      $(`${prefix}-eta`).textContent = `took ${fmtDuration(st.elapsed_ms)}`;
+      $(`${prefix}-detail`).textContent = '';
+      box.classList.add('finished');
+      delete document.body.dataset.progress;
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------- benchmark
 
 const anim = new Animation($('anim'));
@@ -633,16 +705,23 @@ async function runConfigs(o, configs) {
   publish();
   const out = [];
   const used = {};
-  for (let i = 0; i < configs.length; i++) {
-    const c = configs[i];
-    const threads = c.engine === 'ort' && used[c.mode] ? used[c.mode] : o.threads;
-    const name = `${c.engine === 'tandem' ? 'tandem' : 'onnxruntime-web'} ` +
-      `(${c.mode === 'main' ? 'main thread' : 'worker'})`;
-    const doc = await benchConfig({ ...o, ...c, threads,
-      onStatus: (s) => status(`[${i + 1}/${configs.length}] ${name}: ${s}…`, (i + 0.5) / configs.length) });
-    if (c.engine === 'tandem') used[c.mode] = doc.threads;
-    out.push(doc);
-    addResult(doc);
+  const pv = progressView('bench');
+  // the thread count shown is the one asked for; onnxruntime-web then gets what tandem really used
+  pv.begin(configs.map((c) => ({ model: S.model.name, bytes: S.model.bytes || 1, ...c, threads: o.threads })));
+  try {
+    for (let i = 0; i < configs.length; i++) {
+      const c = configs[i];
+      const threads = c.engine === 'ort' && used[c.mode] ? used[c.mode] : o.threads;
+      pv.step(i, `${S.model.name} · ${stepLabel({ ...c, threads })}`);
+      const doc = await benchConfig({ ...o, ...c, threads, onStatus: (s) => pv.detail(s) });
+      pv.finish(i);
+      if (c.engine === 'tandem') used[c.mode] = doc.threads;
+      out.push(doc);
+      addResult(doc);
+    }
+  } finally {
+    pv.end(out.length === configs.length ? `Done: ${plural(out.length, 'configuration')} of ${S.model.name}`
+      : `Ended after ${out.length} of ${configs.length} configurations (see the error above)`);
   }
   status(`Done: ${out.length} configuration${out.length === 1 ? '' : 's'} of ${S.model.name}. ` +
          'Download the JSON or send it to the server below.', null);
@@ -812,15 +891,16 @@ function renderResults() {
 function updateExportButtons() {
   const has = S.results.length > 0;
   $('btn-download').disabled = !has;
+  $('btn-crowd-download').disabled = !S.crowd?.rows.some((r) => r.doc);
   $('btn-send').disabled = !has;
   $('btn-charts').disabled = !has;
   $('export-hint').textContent = has ? `${S.results.length} result document${S.results.length === 1 ? '' : 's'} ` +
     '(schema tandem.result/1).' : 'Run a benchmark first.';
 }
 
-function saveBlob(blob, ext) {
+function saveBlob(blob, ext, name = S.results[0]?.model.name ?? 'results') {
   const a = el('a', { href: URL.createObjectURL(blob),
-    download: `tandem-${S.results[0]?.model.name ?? 'results'}-` +
+    download: `tandem-${name}-` +
               `${new Date().toISOString().replace(/[:.]/g, '-')}.${ext}` });
   document.body.append(a);
   a.click();
@@ -838,6 +918,26 @@ async function downloadCharts() {
   saveBlob(await charts.toPng(caption), 'png');
 }
 
+// POST one result document to /api/results: {ok, status, text, id (what the store answered: 201 {"id": N})}.
+// A server without the store (the static dev server) answers 404/405/501: `unsupported` says so.
+async function postResult(doc) {
+  try {
+    const resp = await fetch('api/results', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                              body: JSON.stringify(doc) });
+    const text = await resp.text();
+    if (resp.status === 404 || resp.status === 405 || resp.status === 501) {
+      return { ok: false, status: resp.status, unsupported: true,
+               text: `this server does not accept results (POST /api/results → HTTP ${resp.status}). ` +
+                     'Serve the page with `tandem serve` to collect them, or download the JSON instead.' };
+    }
+    let id = null;
+    try { id = JSON.parse(text).id ?? null; } catch { id = null; }
+    return { ok: resp.ok, status: resp.status, text: text.slice(0, 300), id };
+  } catch (e) {
+    return { ok: false, status: 0, text: `could not reach the server: ${e.message}` };
+  }
+}
+
 // POST each result to /api/results; shows what the server answered (201 {"id":N}) or why it could not.
 async function sendToServer() {
   const box = $('send-result');
@@ -846,27 +946,211 @@ async function sendToServer() {
   const answers = [];
   for (const r of S.results) {
     const label = configLabel(r);
-    let line;
-    try {
-      const resp = await fetch('api/results', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-                                                body: JSON.stringify(r) });
-      const text = await resp.text();
-      if (resp.status === 404 || resp.status === 405 || resp.status === 501) {
-        line = { ok: false, status: resp.status,
-                 text: `this server does not accept results (POST /api/results → HTTP ${resp.status}). ` +
-                       'Serve the page with `tandem serve` to collect them, or download the JSON instead.' };
-      } else {
-        line = { ok: resp.ok, status: resp.status, text: text.slice(0, 300) };
-      }
-    } catch (e) {
-      line = { ok: false, status: 0, text: `could not reach the server: ${e.message}` };
-    }
+    const line = await postResult(r);
     answers.push({ config: label, ...line });
     box.append(el('div', { class: line.ok ? 'ok' : 'bad' }, el('strong', { text: `${label}: ` }),
       line.status ? `HTTP ${line.status} ` : '', line.text));
     if (!line.ok && (line.status === 404 || line.status === 405 || line.status === 501 || line.status === 0)) break;
   }
   return answers;
+}
+
+
+// ---------------------------------------------------------------------------------------------- crowd mode
+
+// The suite's settings: URL parameters (for tests and for running a shorter suite) over the defaults, then options
+// passed by a driver. ?suite_models=a,b  ?suite_runs=30  ?suite_warmup=3  ?suite_threads=4 (the most threads)
+function crowdSettings(opts = {}) {
+  const hc = navigator.hardwareConcurrency || 1;
+  const list = (v) => (v ? String(v).split(',').map((x) => x.trim()).filter(Boolean) : null);
+  const int = (v, lo, hi, def) => {
+    const n = Math.round(Number(v));
+    return v == null || v === '' || !Number.isFinite(n) ? def : Math.max(lo, Math.min(hi, n));
+  };
+  const o = {
+    wanted: opts.models ?? list(params.get('suite_models')),
+    runs: int(opts.runs ?? params.get('suite_runs'), 5, 2000, 200),
+    warmup: int(opts.warmup ?? params.get('suite_warmup'), 0, 100, 3),
+    maxThreads: int(opts.maxThreads ?? params.get('suite_threads'), 1, 64, Math.min(hc, 4)),
+    note: '',
+  };
+  o.maxThreads = Math.min(o.maxThreads, hc);
+  if (o.maxThreads > 1 && !self.crossOriginIsolated) {
+    o.maxThreads = 1;
+    o.note = 'this page is not cross-origin isolated, so tandem runs on one thread only';
+  }
+  o.models = standardModels(S.models, o.wanted);
+  return o;
+}
+
+// Whether this server keeps results (GET /api/results answers: `tandem serve`), asked once at start-up.
+async function probeStore() {
+  try {
+    const r = await fetch('api/results?limit=1', { cache: 'no-store' });
+    S.store = r.ok;
+  } catch {
+    S.store = false;
+  }
+}
+
+function renderCrowdPlan() {
+  let text;
+  try {
+    const o = crowdSettings();
+    const steps = planSuite(o.models, o.maxThreads);
+    text = `${plural(steps.length, 'measurement')}: ${o.models.map((m) => m.name).join(', ')} × (tandem in a ` +
+      `worker at ${o.maxThreads > 1 ? `1–${o.maxThreads} threads` : '1 thread'}, tandem on the main thread, ` +
+      `onnxruntime-web), ${o.runs} timed runs each after ${o.warmup} warm-up${o.note ? `; ${o.note}` : ''}.` +
+      (S.store === false ? ' This server keeps no results (serve the page with `tandem serve` to collect them): ' +
+                           'they stay in this page, to download as JSON.' : '');
+    $('btn-crowd').dataset.wasDisabled = '';
+    if (!S.busy) $('btn-crowd').disabled = false;
+  } catch (e) {
+    text = `Not available: ${e.message}.`;
+    $('btn-crowd').disabled = true;
+    $('btn-crowd').dataset.wasDisabled = '1';
+  }
+  $('crowd-plan').textContent = text;
+}
+
+function renderCrowd() {
+  const c = S.crowd;
+  $('crowd-results').hidden = !c || !c.rows.length;
+  if (!c) return;
+  const tbl = $('crowd-table');
+  tbl.textContent = '';
+  const head = ['#', 'Model', 'Engine (build)', 'Threads', 'Mode', 'Set-up', 'First run', 'p50', 'Pred./s',
+                'Frame p95', 'vs ort-web', 'Sent'];
+  tbl.append(el('thead', {}, el('tr', {}, ...head.map((h, i) => el('th', { class: (i > 4 && i < 11) || i === 3 ? 'n' : '',
+                                                                              text: h })))));
+  const tb = el('tbody');
+  const ms = (v) => `${fmtMs(v)} ms`;
+  for (const row of c.rows) {
+    const d = row.doc, s = row.step;
+    const tr = el('tr', { 'data-step': String(row.index + 1), class: row.error ? 'failed' : '' });
+    tr.append(el('td', { class: 'num', text: String(row.index + 1) }), el('td', { text: s.model }));
+    if (!d) {
+      tr.append(el('td', { colspan: '9', class: 'bad', text: `${stepLabel(s)}: ${row.error}` }));
+    } else {
+      const f = d.figures;
+      tr.append(el('td', { text: d.engine === 'tandem-wasm' ? `tandem-wasm (${d.build})` : d.engine }),
+                el('td', { class: 'num', text: String(d.threads) }),
+                el('td', { text: d.mode === 'main' ? 'main thread' : 'worker' }),
+                el('td', { class: 'num', text: ms(f.setup_ms) }), el('td', { class: 'num', text: ms(f.first_run_ms) }),
+                el('td', { class: 'num', text: ms(f.p50_ms) }),
+                el('td', { class: 'num', text: fmtNum(f.throughput_ips, 0) }),
+                el('td', { class: 'num', text: ms(f.frame_p95_ms) }));
+      const ort = c.rows.find((r) => r.doc && r.doc.engine === 'onnxruntime-web' && r.doc.model.name === d.model.name &&
+                                     r.doc.threads === d.threads && r.doc.mode === d.mode);
+      if (d.engine === 'tandem-wasm' && ort && f.p50_ms > 0) {
+        const r = ort.doc.figures.p50_ms / f.p50_ms;
+        tr.append(el('td', { class: `num ratio ${r >= 1 ? 'good' : 'worse'}`,
+                             text: `${r.toFixed(2)}× ${r >= 1 ? 'faster' : 'slower'}` }));
+      } else tr.append(el('td', { class: 'num ratio', text: '' }));
+    }
+    const a = row.answer;
+    const sent = !a ? el('td', { class: 'muted', text: row.error ? 'nothing to send' : 'sending…' })
+      : a.ok ? el('td', { class: 'sent ok', 'data-id': String(a.id ?? ''), text: `✓ id ${a.id}`,
+                          title: `stored in the server's results store as id ${a.id}` })
+        : el('td', { class: 'sent bad', title: a.text, text: `✗ not stored${a.status ? ` (HTTP ${a.status})` : ''}` });
+    tr.append(sent);
+    tb.append(tr);
+  }
+  tbl.append(tb);
+  const ids = c.rows.filter((r) => r.answer?.ok).map((r) => r.answer.id);
+  const measured = c.rows.filter((r) => r.doc).length;
+  $('crowd-summary').textContent = `· ${measured} of ${c.steps.length} measured, ${ids.length} stored` +
+    (ids.length ? ` (ids ${ids.join(', ')})` : '') + (c.label ? ` · device label “${c.label}”` : ' · no device label') +
+    (c.unsupported ? ' · this server keeps no results: download them below' : '');
+  const lastErr = [...c.rows].reverse().find((r) => r.answer && !r.answer.ok && !r.answer.unsupported &&
+                                                    !c.unsupported);
+  if (lastErr) $('crowd-summary').textContent += ` · last send error: ${lastErr.answer.text}`;
+  $('btn-crowd-download').disabled = S.busy || !measured;
+}
+
+// "Run the standard study on this device": every step of the plan in turn; each result is POSTed as soon as it is
+// measured (a device that closes the tab half-way has still contributed). A step that fails is shown and skipped;
+// the page's chosen model, input and pre-processing are put back afterwards.
+async function runCrowd(opts = {}) {
+  const o = crowdSettings(opts);
+  const steps = planSuite(o.models, o.maxThreads);
+  await dropClassifyEngine();
+  const saved = { model: S.model, sel: $('model-select').value, image: S.image, inputDesc: S.inputDesc,
+                  pre: ['pre-mean', 'pre-std', 'pre-size'].map((id) => $(id).value),
+                  fileRow: $('model-file-row').hidden, info: $('model-info').textContent };
+  const runId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const c = S.crowd = { runId, steps, rows: [], stop: false, stopped: false, unsupported: false, running: true,
+                        label: $('device-label').value.trim() };
+  localStorage.setItem('tandem.deviceLabel', c.label);
+  S.image = null; // the same seeded random input on every device
+  S.inputDesc = `random (seed ${RANDOM_SEED})`;
+  renderCrowd();
+  const pv = progressView('crowd');
+  pv.begin(steps);
+  $('btn-crowd-stop').hidden = false;
+  $('btn-crowd-stop').disabled = false;
+  $('btn-crowd-stop').textContent = 'Stop after this step';
+  $('btn-crowd').textContent = 'Running the standard study…';
+  try {
+    for (let i = 0; i < steps.length; i++) {
+      if (c.stop) {
+        c.stopped = true;
+        break;
+      }
+      const s = steps[i];
+      pv.step(i, `${s.model} · ${stepLabel(s)}`);
+      const row = { index: i, step: s, doc: null, error: null, answer: null };
+      try {
+        if (S.model?.source !== 'server' || S.model.name !== s.model) selectServerModel(s.model);
+        row.doc = await benchConfig({ engine: s.engine, mode: s.mode, threads: s.threads, build: 'auto',
+                                      runs: o.runs, warmup: o.warmup, measureMemory: false,
+                                      onStatus: (t) => pv.detail(t) });
+      } catch (e) {
+        row.error = (e && e.message) || String(e);
+        console.error(e);
+      }
+      c.rows.push(row);
+      renderCrowd();
+      if (row.doc) {
+        row.doc.extra.suite = { name: 'standard', run_id: runId, step: i + 1, steps: steps.length,
+                                models: o.models.map((m) => m.name) };
+        if (!c.unsupported) {
+          pv.detail('sending the result to the server');
+          row.answer = await postResult(row.doc);
+          if (row.answer.unsupported) c.unsupported = true;
+        } else row.answer = { ok: false, status: 0, text: 'not sent (this server does not accept results)' };
+      }
+      pv.finish(i);
+      renderCrowd();
+    }
+  } finally {
+    c.running = false;
+    $('btn-crowd-stop').hidden = true;
+    $('btn-crowd').textContent = 'Run the standard study on this device';
+    S.model = saved.model;
+    S.image = saved.image;
+    S.inputDesc = saved.inputDesc;
+    $('model-select').value = saved.sel;
+    ['pre-mean', 'pre-std', 'pre-size'].forEach((id, k) => { $(id).value = saved.pre[k]; });
+    $('model-file-row').hidden = saved.fileRow;
+    $('model-info').textContent = saved.info;
+    refreshPreview();
+    const measured = c.rows.filter((r) => r.doc).length;
+    const stored = c.rows.filter((r) => r.answer?.ok).length;
+    pv.end(c.stopped ? `Stopped after ${measured} of ${steps.length} measurements; ${stored} stored on the server`
+      : `Done: ${measured} of ${steps.length} measurements, ${stored} stored on the server`);
+    renderCrowd();
+  }
+  const measured = c.rows.filter((r) => r.doc);
+  const stored = c.rows.filter((r) => r.answer?.ok);
+  const failed = c.rows.filter((r) => r.error);
+  if (!measured.length) throw new Error(`no measurement succeeded: ${failed.map((r) => r.error).join('; ')}`);
+  status(`Standard study done: ${measured.length} measurements, ${stored.length} stored on the server` +
+         (failed.length ? `, ${failed.length} failed (see the table)` : '') +
+         (c.unsupported ? ' (this server does not accept results: download the JSON instead)' : '') + '. Thank you!');
+  return { run_id: runId, steps: steps.length, stopped: c.stopped, documents: measured.map((r) => r.doc),
+           ids: stored.map((r) => r.answer.id), failed: failed.map((r) => ({ step: r.index + 1, error: r.error })),
+           unsent: measured.filter((r) => !r.answer?.ok).map((r) => ({ step: r.index + 1, error: r.answer?.text })) };
 }
 
 // ---------------------------------------------------------------------------------------------- start-up
@@ -894,8 +1178,17 @@ function initControls() {
   if (params.get('warmup')) $('warmup').value = params.get('warmup');
   $('device-label').value = params.get('label') || localStorage.getItem('tandem.deviceLabel') || '';
 
-  $('device-label').addEventListener('change',
-                                    () => localStorage.setItem('tandem.deviceLabel', $('device-label').value));
+  $('device-label').addEventListener('input',
+                                    () => localStorage.setItem('tandem.deviceLabel', $('device-label').value.trim()));
+  $('btn-crowd').addEventListener('click', () => action('Standard study', () => runCrowd()));
+  $('btn-crowd-stop').addEventListener('click', () => {
+    if (S.crowd) S.crowd.stop = true;
+    $('btn-crowd-stop').disabled = true;
+    $('btn-crowd-stop').textContent = 'Stopping after this step…';
+  });
+  $('btn-crowd-download').addEventListener('click', () => saveBlob(
+    new Blob([JSON.stringify(S.crowd.rows.filter((r) => r.doc).map((r) => r.doc), null, 2)],
+             { type: 'application/json' }), 'json', 'standard-study'));
   $('model-select').addEventListener('change', () => action('Model', async () => {
     const v = $('model-select').value;
     if (v === 'file') {
@@ -920,6 +1213,10 @@ function initControls() {
   $('btn-charts').addEventListener('click', () => action('Charts', downloadCharts));
   $('btn-send').addEventListener('click', () => action('Send to server', sendToServer));
   $('error-close').addEventListener('click', clearError);
+  // leaving while the standard study runs: the browser asks first (what was measured is already on the server)
+  window.addEventListener('beforeunload', (ev) => {
+    if (S.crowd?.running) ev.preventDefault();
+  });
   window.addEventListener('unhandledrejection', (ev) => showError(ev.reason, 'Unexpected'));
   window.addEventListener('error', (ev) => showError(ev.error || ev.message, 'Unexpected'));
 }
@@ -928,7 +1225,8 @@ async function init() {
   initControls();
   renderDevice();
   status('Fetching the model list…');
-  await Promise.all([loadModelList(), loadSampleList()]);
+  await Promise.all([loadModelList(), loadSampleList(), probeStore()]);
+  renderCrowdPlan();
   const want = params.get('model');
   // default: ?model=, else the demo model (trained, small), else the first model with labels, else the first
   const pick = [want, DEFAULT_MODEL, S.models.find((m) => m.labels)?.name, S.models[0]?.name]
@@ -988,4 +1286,8 @@ window.tandemPage = {
   results: () => S.results,
   clearResults: () => { S.results = []; renderResults(); publish(); updateExportButtons(); },
   sendToServer: () => action('Send to server', sendToServer, { rethrow: true }),
+  // the "Run the standard study on this device" button; opts may override models/runs/warmup/maxThreads
+  // → {run_id, steps, stopped, documents, ids (store ids), failed, unsent}
+  runStandardStudy: (opts = {}) => action('Standard study', () => runCrowd(opts), { rethrow: true }),
+  crowdResults: () => (S.crowd ? S.crowd.rows.filter((r) => r.doc).map((r) => r.doc) : []),
 };

@@ -1,11 +1,14 @@
 /* graph.c - load-time graph preparation: Constant nodes become constants, op lookup and attribute checks, topological
  * order, Identity/Dropout removal, constant folding, BatchNormalization folded into Conv, activation epilogue fusion,
- * dead-node removal, and compaction of every constant into one weights block. */
+ * Winograd weight slots, dead-node removal, and the release of constants nothing uses.
+ *
+ * Memory: every constant keeps the block it was decoded or computed into (no compaction copy), and a pass frees a
+ * constant's data as soon as the last node reading it is gone, so the peak of a load is the live constants plus one
+ * layer's worth of transients, not twice the weights. */
 #include <math.h>
 #include <stdio.h>
 
 #include "model.h"
-#include "../kernels/kernels.h"
 
 static void attr_free(const tdm_alloc *a, tdm_attr *at) {
     tdm_free(a, at->name);
@@ -52,6 +55,18 @@ static void count_consumers(tdm_model *m) {
     for (int i = 0; i < m->n_nodes; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             if (m->nodes[i].in[j] >= 0) m->values[m->nodes[i].in[j]].consumers++;
+}
+
+/* Free the data of constants no node input (and no graph output) refers to any more. */
+static void free_dead_constants(tdm_model *m) {
+    count_consumers(m);
+    for (int v = 0; v < m->n_values; v++) {
+        tdm_value *x = &m->values[v];
+        if (x->kind == TDM_V_CONST && !x->consumers && x->data) {
+            tdm_free_aligned(&m->alloc, x->data);
+            x->data = NULL;
+        }
+    }
 }
 
 /* Replace every use of value `from` by `to` in node inputs. */
@@ -313,7 +328,7 @@ static tdm_status fold_batchnorm(tdm_model *m) {
         cv->in[2] = bid;
         cv->out[0] = bn->out[0];
         kill_node(m, bn);
-        count_consumers(m);
+        free_dead_constants(m); /* the unscaled weights, now unused: the peak grows by one layer, not the model */
     }
     compact_nodes(m);
     return TDM_OK;
@@ -365,9 +380,11 @@ static void fuse_activations(tdm_model *m) {
     compact_nodes(m);
 }
 
-/* 3x3 stride-1 convolutions with constant weights get their Winograd F(2x2,3x3) weights U = G g G^T computed once
- * here, as an extra constant input 3 that Conv uses when its plan allows (conv.c). Only where the GEMMs in the
- * transformed domain are big enough to pay for the transforms (8+ channels in and out). */
+/* 3x3 stride-1 convolutions with constant weights get a slot for their Winograd F(2x2,3x3) weights U = G g G^T: an
+ * extra constant input 3 of shape [16, M, C] that Conv uses when its plan allows (conv.c). Only where the GEMMs in the
+ * transformed domain are big enough to pay for the transforms (8+ channels in and out). The slot holds no data
+ * (`derived`, data NULL): a plan computes U only for the convolutions that pick Winograd at its shapes, and the others
+ * run without input 3 (session.c), so small maps that run direct never carry 16/9 of their weights again. */
 static tdm_status add_winograd_weights(tdm_model *m) {
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *n = &m->nodes[i];
@@ -385,12 +402,15 @@ static tdm_status add_winograd_weights(tdm_model *m) {
         if (tdm_attr_ints(n, "dilations", v, 4, &cnt)) continue;
         for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
         if (!ok) continue;
-        int64_t K = w->dims[0], C = w->dims[1], ud[3] = {16, K, C};
-        int uid = new_const(m, w->name, "_winograd", 3, ud);
-        if (uid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming weights");
-        m->values[uid].derived = 1;
-        n = &m->nodes[i]; /* values moved, nodes did not; re-read the weight pointer */
-        tdm_wino_weights(m->values[n->in[1]].data, (size_t)K, (size_t)C, m->values[uid].data);
+        char name[256];
+        snprintf(name, sizeof name, "%.200s_winograd", w->name);
+        int64_t ud[3] = {16, w->dims[0], w->dims[1]};
+        int uid = tdm_model_add_value(m, name);
+        if (uid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+        tdm_value *u = &m->values[uid]; /* values may have moved; nodes did not */
+        u->kind = TDM_V_CONST;
+        u->derived = 1;
+        tdm_set_shape(u, TDM_FLOAT, 3, ud);
         int *ni = tdm_realloc(&m->alloc, n->in, 4 * sizeof(int));
         if (!ni) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
         n->in = ni;
@@ -421,37 +441,18 @@ static void remove_dead(tdm_model *m) {
     }
 }
 
-/* Move every live constant into one aligned block; free the individual blocks and the dead constants' data. */
-static tdm_status compact_weights(tdm_model *m) {
-    count_consumers(m);
-    size_t total = 0;
-    for (int v = 0; v < m->n_values; v++) {
-        tdm_value *x = &m->values[v];
-        if (x->kind != TDM_V_CONST || !x->consumers) continue;
-        size_t b = (size_t)tdm_numel(x) * tdm_dtype_size(x->dtype);
-        total += (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1);
-    }
-    m->weights = tdm_malloc_aligned(&m->alloc, total ? total : 1);
-    if (!m->weights) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory: weights need %zu bytes", total);
-    m->weights_bytes = total;
-    size_t off = 0;
+/* Free the constants nothing uses and total the rest: every constant keeps its own aligned block. */
+static void finish_weights(tdm_model *m) {
+    free_dead_constants(m);
+    m->weights_bytes = 0;
     m->params = 0;
     for (int v = 0; v < m->n_values; v++) {
-        tdm_value *x = &m->values[v];
-        if (x->kind != TDM_V_CONST) continue;
-        void *old = x->data;
-        if (x->consumers) {
-            size_t b = (size_t)tdm_numel(x) * tdm_dtype_size(x->dtype);
-            x->data = (char *)m->weights + off;
-            if (b) memcpy(x->data, old, b);
-            off += (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1);
-            if (x->dtype == TDM_FLOAT && !x->derived) m->params += tdm_numel(x);
-        } else {
-            x->data = NULL;
-        }
-        tdm_free_aligned(&m->alloc, old);
+        const tdm_value *x = &m->values[v];
+        if (x->kind != TDM_V_CONST || !x->data) continue; /* dead, or a Winograd slot a plan fills */
+        size_t b = (size_t)tdm_numel(x) * tdm_dtype_size(x->dtype);
+        m->weights_bytes += (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1);
+        if (x->dtype == TDM_FLOAT && !x->derived) m->params += tdm_numel(x);
     }
-    return TDM_OK;
 }
 
 tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
@@ -475,11 +476,13 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     if ((st = topo_sort(m))) return st;
     remove_identities(m);
     if ((st = fold_constants(m))) return st;
+    free_dead_constants(m);
     if (optimize) {
         if ((st = fold_batchnorm(m))) return st;
         fuse_activations(m);
         if ((st = add_winograd_weights(m))) return st;
     }
     remove_dead(m);
-    return compact_weights(m);
+    finish_weights(m);
+    return TDM_OK;
 }

@@ -11,7 +11,7 @@ struct tdm_model {
     int optimize;           /* load-time and plan-time fusion enabled (tdm_load_options.no_optimize == 0)        */
     int has_opset;          /* the model imports the default domain (required once a default-domain node exists) */
     char *producer;
-    tdm_value *values;      /* every value; constants point into `weights` once loading finishes               */
+    tdm_value *values;      /* every value; each constant owns its aligned block (data), NULL once unused        */
     int n_values, cap_values;
     tdm_node *nodes;        /* topologically ordered, after load-time folding and fusion                          */
     int n_nodes;
@@ -19,8 +19,7 @@ struct tdm_model {
     int *outputs, n_outputs;
     char **src_op, **src_name; /* the nodes as written in the file, for `tandem info`                             */
     int n_src;
-    void *weights;          /* the one block holding every constant                                              */
-    size_t weights_bytes;
+    size_t weights_bytes;   /* the constants' blocks (Winograd weights are made per plan: session.c)            */
     int64_t params;
 };
 
@@ -47,6 +46,8 @@ struct tdm_session {
     void **folded;          /* blocks of values folded at plan time                                              */
     int n_folded, cap_folded;
     int keep_failed;        /* a folded block could not be recorded: the plan fails                          */
+    size_t derived_bytes;   /* Winograd or restored 3x3 weights this plan computed (kept in `folded`)            */
+    int settling;           /* the load-time shape-only plan (session.c settle_winograd): it may edit the model */
     void *arena;
     size_t arena_bytes;
     void *workspace;

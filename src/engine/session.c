@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../kernels/kernels.h"
 #include "model.h"
 #include "pb.h"
 
@@ -16,8 +17,7 @@ static void model_free_values(tdm_model *m) {
         tdm_value *x = &m->values[v];
         tdm_free(a, x->name);
         for (int i = 0; i < TDM_MAX_RANK; i++) tdm_free(a, x->dim_param[i]);
-        /* before compaction every constant owns its block; after, they point into m->weights */
-        if (x->kind == TDM_V_CONST && !m->weights) tdm_free_aligned(a, x->data);
+        if (x->kind == TDM_V_CONST) tdm_free_aligned(a, x->data); /* each constant owns its block */
     }
     tdm_free(a, m->values);
 }
@@ -37,7 +37,6 @@ void tdm_model_free(tdm_model *m) {
     tdm_free(a, m->inputs);
     tdm_free(a, m->outputs);
     tdm_free(a, m->producer);
-    tdm_free_aligned(a, m->weights);
     tdm_alloc copy = *a;
     tdm_free(&copy, m);
 }
@@ -58,6 +57,8 @@ static tdm_status record_source_nodes(tdm_model *m) {
     return TDM_OK;
 }
 
+static tdm_status settle_winograd(tdm_model *m); /* below, beside the planner */
+
 static tdm_status load_common(const void *data, size_t size, const tdm_load_options *opts, const char *base_dir,
                               tdm_model **model_out) {
     tdm_alloc al = {opts ? opts->realloc_fn : NULL, opts ? opts->realloc_user : NULL};
@@ -68,6 +69,7 @@ static tdm_status load_common(const void *data, size_t size, const tdm_load_opti
     if (!st) st = record_source_nodes(m);
     m->optimize = !(opts && opts->no_optimize);
     if (!st) st = tdm_graph_prepare(m, m->optimize);
+    if (!st) st = settle_winograd(m);
     if (!st) {
         for (int i = 0; i < m->n_inputs && !st; i++) {
             tdm_value *v = &m->values[m->inputs[i]];
@@ -163,6 +165,7 @@ static void plan_release(tdm_session *s) {
     tdm_free(a, s->folded);
     s->folded = NULL;
     s->n_folded = s->cap_folded = 0;
+    s->derived_bytes = 0;
     tdm_free(a, s->values);
     tdm_free(a, s->nodes);
     tdm_free(a, s->exec);
@@ -331,6 +334,107 @@ static void fuse_residuals(tdm_session *s) {
     s->n_exec = w;
 }
 
+/* ---- Winograd weights ------------------------------------------------------------------------------------------
+ * A 3x3 Conv may carry a Winograd slot, input 3 (graph.c): U = G g G^T, which conv.c uses when the plan's map size
+ * pays for the transforms. The plan asks the op for its shapes with and without the slot: when the slot changes
+ * nothing, the op would run direct and the session's copy of the node drops input 3; otherwise the plan makes sure U
+ * is there, computing it into a plan block when the slot is still empty. Dropping the slot is always correct (a Conv
+ * without input 3 never uses Winograd), so at worst a coincidence of scratch sizes costs speed, not a wrong result.
+ *
+ * At load, a model whose inputs have static shapes (the batch aside) is planned once for shapes only (settle_winograd):
+ * the convolutions that take Winograd there get U in the model and, when nothing else reads them, lose their 3x3
+ * weights, so the model holds one form of each weight instead of two. Should a later plan run such a convolution
+ * direct anyway (conv.c decides from the map size, which those shapes fix, so it does not today), the plan recomputes
+ * the 3x3 weights from U: exact for the corner taps, within a rounding of the others. */
+static int winograd_slot(const tdm_model *m, const tdm_node *n) {
+    if (n->n_in < 4 || n->in[3] < 0 || n->in[1] < 0 || strcmp(n->op_type, "Conv") != 0) return 0;
+    const tdm_value *u = &m->values[n->in[3]];
+    return u->kind == TDM_V_CONST && u->derived;
+}
+
+static size_t rounded(size_t b) { return (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1); }
+
+/* The 3x3 weights g [k][c][3][3] from U [16][k][c]: U = T G^T and T = G g with G's first and last rows picking a tap
+ * and its middle rows differing by the centre tap, so g = R (R U^T)^T with R(x) = (x0, x1 - x2, x3). */
+static void winograd_restore(const float *u, size_t k, size_t c, float *w) {
+    for (size_t o = 0; o < k; o++)
+        for (size_t i = 0; i < c; i++) {
+            double x[4][4], t[4][3];
+            for (int a = 0; a < 16; a++) x[a / 4][a % 4] = u[((size_t)a * k + o) * c + i];
+            for (int a = 0; a < 4; a++) {
+                t[a][0] = x[a][0];
+                t[a][1] = x[a][1] - x[a][2];
+                t[a][2] = x[a][3];
+            }
+            float *g = w + (o * c + i) * 9;
+            for (int b = 0; b < 3; b++) {
+                g[b] = (float)t[0][b];
+                g[3 + b] = (float)(t[1][b] - t[2][b]);
+                g[6 + b] = (float)t[3][b];
+            }
+        }
+}
+
+static tdm_status plan_winograd(tdm_session *s, tdm_ctx *c, tdm_node *n, int folded) {
+    tdm_value *w = tdm_in(c, n, 1), *u = tdm_in(c, n, 3);
+    int use = 0;
+    tdm_status st;
+    n->n_in = 3;
+    if (!folded) { /* folding runs the plain convolution */
+        if ((st = n->op->shape(c, n))) return st;
+        size_t ws_plain = n->workspace;
+        n->n_in = 4;
+        if ((st = n->op->shape(c, n))) return st;
+        use = n->workspace != ws_plain;
+        n->n_in = 3;
+    }
+    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || u->dims[1] != w->dims[0] ||
+        u->dims[2] != w->dims[1])
+        return TDM_OK; /* not a slot graph.c made (it checks the same), so never settled: run it plainly */
+    size_t K = (size_t)w->dims[0], C = (size_t)w->dims[1];
+    if (use) {
+        if (!u->data) {
+            if (!w->data) return TDM_OK;
+            size_t bytes = (size_t)tdm_numel(u) * sizeof(float);
+            void *block = tdm_malloc_aligned(c->alloc, bytes);
+            if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming the weights of Conv '%s'", n->name);
+            tdm_wino_weights(w->data, K, C, block);
+            if (s->settling) { /* load time: U joins the model, and the 3x3 weights go if nothing else reads them */
+                tdm_model *m = (tdm_model *)s->model;
+                tdm_value *mw = &m->values[n->in[1]];
+                m->values[n->in[3]].data = block;
+                m->weights_bytes += rounded(bytes);
+                if (mw->consumers == 1 && !mw->is_output) {
+                    m->weights_bytes -= rounded((size_t)tdm_numel(mw) * sizeof(float));
+                    tdm_free_aligned(&m->alloc, mw->data);
+                    mw->data = NULL;
+                    w->data = NULL;
+                }
+            } else {
+                keep_folded(s, block);
+                if (s->keep_failed) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+                s->derived_bytes += bytes;
+            }
+            u->data = block;
+        }
+        /* conv.c's Winograd path reads only the weights' shape; a non-NULL pointer keeps its arithmetic defined */
+        if (!w->data) w->data = u->data;
+        n->n_in = 4;
+        return TDM_OK;
+    }
+    if (!w->data && u->data) {
+        size_t bytes = (size_t)tdm_numel(w) * sizeof(float);
+        void *block = tdm_malloc_aligned(c->alloc, bytes);
+        if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory restoring the weights of Conv '%s'", n->name);
+        keep_folded(s, block);
+        if (s->keep_failed) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+        winograd_restore(u->data, K, C, block);
+        w->data = block;
+        s->derived_bytes += bytes;
+    }
+    return TDM_OK;
+}
+
 static tdm_status plan(tdm_session *s) {
     const tdm_model *m = s->model;
     const tdm_alloc *a = &s->alloc;
@@ -383,6 +487,7 @@ static tdm_status plan(tdm_session *s) {
         }
         n->workspace = 0;
         n->macs = 0;
+        if (winograd_slot(m, n) && (st = plan_winograd(s, &c, n, all_const))) goto fail;
         if (all_const || (n->op->flags & TDM_OPF_SHAPE_ONLY)) {
             st = tdm_fold_node(&c, n, keep_folded, s);
             if (!st && s->keep_failed) st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
@@ -399,6 +504,7 @@ static tdm_status plan(tdm_session *s) {
         }
         s->exec[s->n_exec++] = i;
     }
+    if (s->settling) return TDM_OK; /* shapes were all settle_winograd wanted */
     if (s->optimize) fuse_residuals(s);
     /* Lifetimes over exec positions. Graph inputs and outputs are pinned for the whole run. */
     for (int k = 0; k < s->n_exec; k++) {
@@ -470,6 +576,31 @@ fail:
 }
 
 /* ---- sessions: public ----------------------------------------------------------------------------------------- */
+
+static int is_shape_input(tdm_dtype t);
+
+/* See "Winograd weights" above: plan the model once for shapes only, at batch 1, when its inputs fix everything but
+ * the batch. Inputs that carry shapes (integers) would need their values, so such models keep their empty slots. */
+static tdm_status settle_winograd(tdm_model *m) {
+    int slots = 0;
+    for (int i = 0; i < m->n_nodes; i++) slots += winograd_slot(m, &m->nodes[i]);
+    if (!slots) return TDM_OK;
+    for (int i = 0; i < m->n_inputs; i++) {
+        const tdm_value *v = &m->values[m->inputs[i]];
+        if (v->rank < 1 || is_shape_input(v->dtype)) return TDM_OK;
+        for (int d = 1; d < v->rank; d++)
+            if (v->dims[d] < 0) return TDM_OK;
+    }
+    tdm_session *s;
+    tdm_session_options so = {1, 0};
+    tdm_status st = tdm_session_create(m, &so, &s);
+    if (st) return st;
+    s->settling = 1;
+    st = plan(s);
+    tdm_session_free(s);
+    /* out of memory fails the load; any other failure is left for a real plan to report */
+    return st == TDM_OUT_OF_MEMORY ? st : TDM_OK;
+}
 
 tdm_status tdm_session_create(const tdm_model *m, const tdm_session_options *opts, tdm_session **session_out) {
     if (session_out) *session_out = NULL;
@@ -648,7 +779,7 @@ tdm_status tdm_session_stats(tdm_session *s, tdm_stats *out) {
     tdm_status st = tdm_session_plan(s);
     if (st) return st;
     memset(out, 0, sizeof *out);
-    out->weights_bytes = s->model->weights_bytes;
+    out->weights_bytes = s->model->weights_bytes + s->derived_bytes;
     out->arena_bytes = s->arena_bytes;
     out->workspace_bytes = s->workspace_bytes;
     out->params = s->model->params;

@@ -659,7 +659,7 @@ static void section_crowd(rep *r, const cJSON *crowd) {
     rep_h(r, 2, "Devices that reported (crowd mode)");
     rep_p(r, "Results that devices on the network sent to the server's store (the page's \"Run the standard study "
              "on this device\" button, or its \"Send to server\").");
-    rep_table(r, "device|model|engine|build|threads|mode|set-up|first run|p50|predictions/s|frame p95");
+    rep_table(r, "device|model|engine|build|threads|mode|set-up|first run|p50 [p90] runs|predictions/s|frame p95");
     const cJSON *d;
     cJSON_ArrayForEach(d, crowd) {
         const cJSON *dev = jget(d, "device"), *f = jget(d, "figures");
@@ -668,10 +668,10 @@ static void section_crowd(rep *r, const cJSON *crowd) {
         snprintf(ua, sizeof ua, "%s", label ? label : jstr(dev, "user_agent", "?"));
         for (char *c = ua; *c; c++)
             if (*c == '|') *c = '/';
-        rep_row(r, NULL, "%s|%s|%s|%s|%d|%s|%.3g ms|%.3g ms|%.3g ms|%.0f|%.3g ms", ua, jstr(jget(d, "model"), "name", "?"),
-                jstr(d, "engine", "?"), jstr(d, "build", "-"), (int)jnum(d, "threads"), jstr(d, "mode", "-"),
-                jnum(f, "setup_ms"), jnum(f, "first_run_ms"), jnum(f, "p50_ms"), jnum(f, "throughput_ips"),
-                jnum(f, "frame_p95_ms"));
+        rep_row(r, NULL, "%s|%s|%s|%s|%d|%s|%.3g ms|%.3g ms|%.3g ms [%.3g] n=%d|%.0f|%.3g ms", ua,
+                jstr(jget(d, "model"), "name", "?"), jstr(d, "engine", "?"), jstr(d, "build", "-"), (int)jnum(d, "threads"),
+                jstr(d, "mode", "-"), jnum(f, "setup_ms"), jnum(f, "first_run_ms"), jnum(f, "p50_ms"), jnum(f, "p90_ms"),
+                (int)jnum(d, "runs"), jnum(f, "throughput_ips"), jnum(f, "frame_p95_ms"));
     }
     rep_table_end(r);
 }

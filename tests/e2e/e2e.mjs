@@ -6,14 +6,10 @@
 // and expects a readable error in the page. Prints `N passed, M failed`; exits nonzero on any failure.
 //
 //   node tests/e2e/e2e.mjs --build-dir build --web build/web --shared ../shared --out build/test-output/e2e [--runs 30]
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
+import { checker, startServer as startProcess, launchBrowser, waitIdle } from './lib.mjs';
 
 const args = { build: 'build', web: 'build/web', shared: '../shared', out: 'build/test-output/e2e', runs: 30,
                chromium: '/usr/bin/chromium' };
@@ -32,15 +28,9 @@ for (let i = 2; i < process.argv.length; i++) {
 const MODEL = 'cifar10_resnet20';
 const IMAGE_INDEX = 9; // a record of the shared CIFAR-10 test set
 const PROB_TOL = 1e-3; // softmax of logits that agree within the golden tolerance (1e-4 rel / 1e-5 abs)
-const STEP_TIMEOUT_MS = 240000;
 
-let passed = 0, failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` - ${detail}` : ''}`);
-  return ok;
-}
+const C = checker();
+const check = C.check;
 
 // ------------------------------------------------------------------------------------------------ native reference
 
@@ -67,38 +57,12 @@ function nativeTop(image) {
 
 // ------------------------------------------------------------------------------------------------ server + browser
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const srv = spawn(process.execPath, ['scripts/web-server.mjs', '--root', args.web,
-                                         '--models', path.join(args.shared, 'models'), '--port', '0', '--quiet'],
-                      { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('web-server.mjs printed no URL within 10 s')), 10000);
-    srv.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve({ srv, url: buf.slice(0, nl).trim() });
-      }
-    });
-    srv.on('exit', (code) => { clearTimeout(timer); reject(new Error(`web-server.mjs exited with ${code}`)); });
-  });
-}
-
-const profile = mkdtempSync(path.join(tmpdir(), 'tandem-e2e-'));
-const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // measureUserAgentSpecificMemory() otherwise waits for the next garbage collection (up to 20 s per call)
-  '--enable-blink-features=ForceEagerMeasureMemory'];
-
-async function waitIdle(page, what) {
-  await page.waitForFunction(() => ['idle', 'error'].includes(document.body.dataset.state), null,
-                             { timeout: STEP_TIMEOUT_MS, polling: 200 });
-  const state = await page.evaluate(() => document.body.dataset.state);
-  const err = await page.evaluate(() => document.body.dataset.error || '');
-  if (state === 'error') console.log(`     (${what}: the page shows: ${err})`);
-  return { state, err };
+// scripts/web-server.mjs prints its URL as the first line of stdout
+async function startServer() {
+  const { child, match } = await startProcess(process.execPath,
+    ['scripts/web-server.mjs', '--root', args.web, '--models', path.join(args.shared, 'models'), '--port', '0',
+     '--quiet'], /^(https?:\/\/\S+)\s*$/);
+  return { srv: child, url: match[1] };
 }
 
 // Figures that must be present and > 0 in every result document; long_frames may be 0 (and must be a count).
@@ -150,11 +114,9 @@ async function main() {
   server = srv;
   console.log(`web-server: ${url}`);
   const pageErrors = [];
-  let ctx = null;
   try {
-    // a persistent context on a fresh, empty profile folder (the toolchain's --user-data-dir)
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: args.chromium, args: launchArgs,
-      headless: true, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    browser = await launchBrowser(args.chromium);
+    const ctx = browser.ctx;
     const hc = await (async () => {
       const p = await ctx.newPage();
       await p.goto(url);
@@ -209,8 +171,17 @@ async function main() {
       await page.click('#btn-bench');
       check(`[${build}] buttons disabled while running`, await page.locator('#btn-bench').isDisabled() &&
             await page.locator('#btn-classify').isDisabled());
+      const stepShown = await page.waitForFunction((n) => new RegExp(`^Step [1-${n}] of ${n}: `)
+        .test(document.getElementById('bench-step').textContent), build === 'simd-mt' ? 3 : 2, { timeout: 60000 })
+        .then(() => true, () => false);
+      check(`[${build}] progress shows "Step k of n" while the benchmark runs`, stepShown,
+            await page.locator('#bench-step').innerText());
       st = await waitIdle(page, 'benchmark');
       check(`[${build}] benchmark finished without error`, st.state === 'idle', st.err);
+      const nConfigs = build === 'simd-mt' ? 3 : 2;
+      const done = await page.locator('#bench-progress').innerText();
+      check(`[${build}] the progress panel ends with the configurations done and the time taken`,
+            new RegExp(`Done: ${nConfigs} configurations of ${MODEL}[\\s\\S]*took \\d+`).test(done), done.replace(/\n+/g, " · "));
       const results = JSON.parse((await page.locator('#result-json').textContent()) || '[]');
       const want = { build, top: top32, uaMemory: dev.measure_memory && dev.cross_origin_isolated };
       const tw = results.find((r) => r.engine === 'tandem-wasm' && r.mode === 'worker');
@@ -309,20 +280,21 @@ async function main() {
     }
     check('no uncaught exceptions in the page', pageErrors.length === 0, pageErrors.join(' | '));
   } finally {
-    if (ctx) await ctx.close().catch(() => {});
+    if (browser) await browser.close();
+    browser = null;
     srv.kill('SIGTERM');
     server = null;
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 
 let server = null; // the web-server child, stopped on every way out
+let browser = null; // the browser and its temporary profile folder
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     if (server) server.kill('SIGTERM');
-    rmSync(profile, { recursive: true, force: true });
+    if (browser) rmSync(browser.profile, { recursive: true, force: true });
     console.log(`e2e: stopped by ${sig}`);
-    console.log(`${passed} passed, ${failed + 1} failed`);
+    console.log(C.summary(1));
     process.exit(1);
   });
 }
@@ -330,6 +302,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 const t0 = Date.now();
 main().catch((e) => check('e2e run completed', false, e.stack || String(e))).finally(() => {
   console.log(`e2e took ${((Date.now() - t0) / 1000).toFixed(0)} s; screenshots in ${args.out}`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  console.log(C.summary());
+  process.exit(C.failed ? 1 : 0);
 });

@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
-# run.sh - the end-to-end browser test: builds the web folder (make web), then tests/e2e/e2e.mjs serves it with
-# scripts/web-server.mjs and drives the measuring page in headless Chromium (playwright-core) for both wasm builds.
-# Skips when ../shared (override TDM_SHARED) is absent. Screenshots and the downloaded JSON go to
-# $BUILD/test-output/e2e/. Prints `N passed, M failed`.
+# run.sh - the end-to-end browser tests: builds the web folder (make web), then
+#   tests/e2e/e2e.mjs    serves it with scripts/web-server.mjs and drives the measuring page in headless Chromium
+#                        (playwright-core) for both wasm builds (skipped when ../shared, override TDM_SHARED, is absent);
+#   tests/e2e/crowd.mjs  crowd mode against `tandem serve` with a SQLite results store over zoo models: the
+#                        "Run the standard study on this device" button, its progress, the stored documents and
+#                        `tandem study --report-from` (needs no ../shared);
+#   tests/e2e/crowd_plan.mjs  unit tests of web/crowd.mjs (model choice, plan, time-left estimate), in Node.
+# Screenshots and downloads go to $BUILD/test-output/e2e/. Prints the total `N passed, M failed`.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 SHARED=${TDM_SHARED:-../shared}
 OUT=$BUILD/test-output/e2e
-model=$SHARED/models/cifar10_resnet20/model.onnx
-data=$SHARED/data/cifar10_test_jpeg75.bin
-if [ ! -f "$model" ] || [ ! -f "$data" ]; then
-  echo "SKIP: $model or $data is absent (the e2e test needs the shared models and CIFAR-10 data)"
-  echo "0 passed, 0 failed"; exit 0
-fi
 fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || fail "$CHROMIUM is missing (scripts/install-deps.sh installs Debian's chromium)"
@@ -26,6 +24,38 @@ if ! make -s web >"$OUT/make-web.log" 2>&1; then
   tail -20 "$OUT/make-web.log"
   fail "make web failed (log: $OUT/make-web.log)"
 fi
-# a hung browser or page ends the run after 15 minutes (e2e.mjs stops its server and prints the summary on SIGTERM)
-exec timeout 900 node tests/e2e/e2e.mjs --build-dir "$BUILD" --web build/web --shared "$SHARED" --out "$OUT" \
-  --chromium "$CHROMIUM" --runs "${E2E_RUNS:-30}"
+
+passed=0 failed=0
+# runs one test driver under a time limit (a hung browser or page ends it; the drivers stop their servers and print
+# their summary on SIGTERM) and adds its `N passed, M failed` line to the totals
+run() {
+  local name=$1 limit=$2; shift 2
+  local log=$OUT/$name.log
+  echo "== $name"
+  timeout "$limit" "$@" 2>&1 | tee "$log"
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    echo "FAIL: $name printed no summary (log: $log)"
+    failed=$((failed + 1))
+    return
+  fi
+  set -- $line
+  passed=$((passed + $1))
+  failed=$((failed + $3))
+}
+
+model=$SHARED/models/cifar10_resnet20/model.onnx
+data=$SHARED/data/cifar10_test_jpeg75.bin
+if [ ! -f "$model" ] || [ ! -f "$data" ]; then
+  echo "SKIP e2e.mjs: $model or $data is absent (it needs the shared models and CIFAR-10 data)"
+else
+  run e2e 900 node tests/e2e/e2e.mjs --build-dir "$BUILD" --web build/web --shared "$SHARED" --out "$OUT" \
+    --chromium "$CHROMIUM" --runs "${E2E_RUNS:-30}"
+fi
+run crowd_plan 60 node tests/e2e/crowd_plan.mjs
+run crowd 600 node tests/e2e/crowd.mjs --build-dir "$BUILD" --web build/web --out "$OUT" --chromium "$CHROMIUM" \
+  --runs "${CROWD_RUNS:-10}"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

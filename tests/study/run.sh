@@ -55,8 +55,10 @@ check(c1.length === 2 && c4.length === 1, "client results at threads 1 and 2 unt
 const fields = ['setup_ms', 'fetch_ms', 'compile_ms', 'load_ms', 'first_run_ms', 'p50_ms', 'p90_ms', 'p99_ms', 'throughput_ips', 'heap_bytes'];
 check((m.client ?? []).every((c) => fields.every((k) => pos(c[k]))), 'every client field present and positive');
 const byT = (arr, t) => arr.find((c) => c.threads === t);
-check(c4.length && c1.length && med(byT(c4, 1).inference_ms) > 1.5 * med(byT(c1, 1).inference_ms),
-  `4x throttled client slower than unthrottled (${med(byT(c4, 1)?.inference_ms)?.toFixed(2)} vs ${med(byT(c1, 1)?.inference_ms)?.toFixed(2)} ms)`);
+// the fastest run of each (the minimum is what a loaded machine disturbs least): 4x throttling must show
+const mn = (c) => c?.inference_ms?.min;
+check(c4.length && c1.length && mn(byT(c4, 1)) > 2 * mn(byT(c1, 1)),
+  `4x throttled client slower than unthrottled, fastest runs ${mn(byT(c4, 1))?.toFixed(2)} vs ${mn(byT(c1, 1))?.toFixed(2)} ms`);
 check(c1.some((c) => c.build === 'simd-mt'), 'the threaded build was chosen on the cross-origin-isolated page');
 const lan = (m.cloud ?? []).find((c) => c.network === 'lan'), g3 = (m.cloud ?? []).find((c) => c.network === '3g');
 check(lan && g3 && lan.errors === 0 && g3.errors === 0, 'cloud requests over lan and 3g without errors');
