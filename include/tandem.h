@@ -95,7 +95,8 @@ typedef struct tdm_tensor_info {
 
 /* Figures of a planned session (see tdm_session_stats). */
 typedef struct tdm_stats {
-    size_t weights_bytes;      /* the one block holding every constant after folding                         */
+    size_t weights_bytes;      /* the constants after folding (one aligned block each), plus the Winograd
+                                * transforms this session's plans computed                                   */
     size_t arena_bytes;        /* planned activation arena for the current input shapes                      */
     size_t workspace_bytes;    /* the scratch buffer, sized to the largest op                                */
     int64_t params;            /* number of constant elements of float type (the model's parameters)         */

@@ -23,9 +23,9 @@ WASM_ENGINE_MT   := $(filter-out $(WASM_DIR)/obj-mt/wasm/%,$(WASM_OBJ_MT))
 # Memory: start small and grow (memory.buffer never shrinks, so its size is also the peak the page reports). The main
 # stack is 256 KiB and each pthread's 128 KiB (the engine's largest stack buffer is one 12 KiB packed GEMM panel; the
 # conformance and model tests pass with a 128 KiB main stack under -sSTACK_OVERFLOW_CHECK=2).
-WASM_LDFLAGS := -O3 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=1MB -sMAXIMUM_MEMORY=2GB \
+WASM_LDFLAGS := -O3 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=1MB -sMEMORY_GROWTH_GEOMETRIC_STEP=0.05 -sMAXIMUM_MEMORY=2GB \
                 -sTOTAL_STACK=256KB -sDEFAULT_PTHREAD_STACK_SIZE=128KB
-WASM_EXPORT_NAMES := malloc free tdmw_open tdmw_close tdmw_last_error tdmw_kernel_isa tdmw_version tdmw_threads \
+WASM_EXPORT_NAMES := malloc free tdmw_open tdmw_open_owned tdmw_close tdmw_last_error tdmw_kernel_isa tdmw_version tdmw_threads \
     tdmw_load_ms tdmw_num_inputs tdmw_num_outputs tdmw_io_name tdmw_io_dtype tdmw_io_rank tdmw_io_dim \
     tdmw_set_input_shape tdmw_input_data tdmw_input_numel tdmw_run tdmw_run_ms tdmw_output_rank tdmw_output_dim \
     tdmw_output_data tdmw_output_numel tdmw_bench tdmw_heap_bytes tdmw_num_exec_nodes tdmw_exec_node_op \

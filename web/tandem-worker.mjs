@@ -69,7 +69,7 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
   })();
   const [modelBytes, mod] = await Promise.all([fetching, compiling]);
   const C = {};
-  for (const k of ['open', 'close', 'last_error', 'kernel_isa', 'threads', 'load_ms', 'num_inputs', 'num_outputs',
+  for (const k of ['open', 'open_owned', 'close', 'last_error', 'kernel_isa', 'threads', 'load_ms', 'num_inputs', 'num_outputs',
     'io_name', 'io_dtype', 'io_rank', 'io_dim', 'set_input_shape', 'input_data', 'input_numel', 'run', 'run_ms',
     'output_rank', 'output_dim', 'output_data', 'output_numel', 'bench', 'heap_bytes'])
     C[k] = mod[`_tdmw_${k}`];
@@ -85,14 +85,14 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
     return { heap_bytes: h, peak_heap_bytes: peakHeap };
   };
 
-  // load: copy the file into the heap, open (parse, optimise, plan), and free the copy at once
+  // load: copy the file into the heap and open it (parse, optimise, plan); open_owned frees the copy as soon as the
+  // model is parsed, before the plan, so the plan reuses that space (the wasm heap never shrinks)
   const l0 = now();
   const n = modelBytes.byteLength;
   const buf = mod._malloc(n);
   if (!buf) throw new Error(`out of memory copying a ${n}-byte model into the wasm heap`);
   new Uint8Array(memory(), buf, n).set(modelBytes);
-  const h = C.open(buf, n, threads, 0);
-  mod._free(buf);
+  const h = C.open_owned(buf, n, threads, 0); // frees buf, also on failure
   if (!h) throw new Error(`loading the model: ${lastError()}`);
   const loadMs = now() - l0;
   heap();

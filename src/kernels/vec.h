@@ -41,6 +41,11 @@ typedef v128_t tdm_vf;
  * accumulators + 3 B vectors + 1 broadcast of 4 x 12 spill in the inner loop (4 x 8: 21 % less time for ResNets in
  * Node/V8). Honoured by gemm_vec.inc where it reads TDM_GEMM_NV. */
 #define TDM_GEMM_NV 2
+/* ... and its k loop walking one pointer per row of A (gemm_vec.inc says why). */
+#define TDM_GEMM_ROW_POINTERS 1
+/* Depthwise convolution: 2 output vectors per pass, across rows on small maps (dw_vec.inc). V8/Node, MobileNetV2's
+ * depthwise layers: 2 per pass about 25 % less time than 1 a row at a time; 4 and 8 per pass are slower than 2. */
+#define TDM_DW_NV 2
 static inline tdm_vf vf_zero(void) { return wasm_f32x4_splat(0.0f); }
 static inline tdm_vf vf_set1(float x) { return wasm_f32x4_splat(x); }
 static inline tdm_vf vf_load(const float *p) { return wasm_v128_load(p); }

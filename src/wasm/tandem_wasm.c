@@ -3,8 +3,10 @@
  * 3.1.6 passes no 64-bit integers to JS without WASM_BIGINT. One tdmw handle holds a model and its session.
  *
  * The JS side loads a model by malloc-ing a buffer, copying the file into it, calling tdmw_open and freeing the
- * buffer straight away (the engine copies what it keeps); inputs are written in place through tdmw_input_data, and
- * outputs are read in place from tdmw_output_data. Errors: NULL / nonzero returns, and tdmw_last_error() says why.
+ * buffer straight away (the engine copies what it keeps); or by calling tdmw_open_owned, which takes the buffer and
+ * frees it as soon as the model is loaded, before the plan, so the plan's blocks reuse its space (the wasm heap never
+ * shrinks: for ResNet-56, 11.1 MB instead of 13.3). Inputs are written in place through tdmw_input_data, and outputs
+ * are read in place from tdmw_output_data. Errors: NULL / nonzero returns, and tdmw_last_error() says why.
  *
  * It is plain C11 against the public API and builds natively too (mk/wasm.mk builds it with emcc only). */
 #include <stdio.h>
@@ -24,6 +26,7 @@ typedef struct tdmw {
 
 /* Function prototypes: the exports (named in mk/wasm.mk's EXPORTED_FUNCTIONS). */
 tdmw *tdmw_open(const void *bytes, int size, int threads, int profile);
+tdmw *tdmw_open_owned(void *bytes, int size, int threads, int profile);
 void tdmw_close(tdmw *w);
 const char *tdmw_last_error(void);
 const char *tdmw_kernel_isa(void);
@@ -75,19 +78,23 @@ const char *tdmw_last_error(void) { return err_buf; }
 const char *tdmw_kernel_isa(void) { return tdm_kernel_isa(); }
 const char *tdmw_version(void) { return TDM_VERSION; }
 
-tdmw *tdmw_open(const void *bytes, int size, int threads, int profile) {
+/* Load, create the session and plan; `owned`: bytes came from malloc and are freed once the model is loaded. */
+static tdmw *open_model(const void *bytes, int size, int threads, int profile, void *owned) {
     if (!bytes || size <= 0) {
+        free(owned);
         set_error("no model bytes");
         return NULL;
     }
     tdmw *w = calloc(1, sizeof *w);
     if (!w) {
+        free(owned);
         set_error("out of memory");
         return NULL;
     }
     double t0 = now_ms();
     tdm_session_options so = {threads > 1 ? threads : 1, profile != 0};
     tdm_status st = tdm_model_load_memory(bytes, (size_t)size, NULL, &w->model);
+    free(owned); /* the model holds no reference to the file's bytes */
     if (!st) st = tdm_session_create(w->model, &so, &w->session);
     if (!st) st = tdm_session_plan(w->session);
     if (st) {
@@ -98,6 +105,14 @@ tdmw *tdmw_open(const void *bytes, int size, int threads, int profile) {
     w->threads = so.threads;
     w->load_ms = now_ms() - t0;
     return w;
+}
+
+tdmw *tdmw_open(const void *bytes, int size, int threads, int profile) {
+    return open_model(bytes, size, threads, profile, NULL);
+}
+
+tdmw *tdmw_open_owned(void *bytes, int size, int threads, int profile) {
+    return open_model(bytes, size, threads, profile, bytes);
 }
 
 void tdmw_close(tdmw *w) {
