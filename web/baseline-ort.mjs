@@ -12,7 +12,7 @@
 // Identity session first, since the package has no separate init call); load_ms is creating the model's session.
 // Heap: onnxruntime does not expose its wasm memory, so the WebAssembly.Memory objects created in this realm while
 // it starts are recorded (the worker realm holds nothing else; on the main thread the constructor is wrapped).
-import { modelSource, workerChannel } from './tandem.mjs';
+import { engineHandle, modelSource, workerChannel } from './tandem.mjs';
 import { summarize } from './tandem-worker.mjs';
 
 const now = () => performance.now();
@@ -202,33 +202,11 @@ export async function loadOrt(modelBytesOrUrl, opts = {}) {
     call = async (op, args = {}) => fns[op](args);
     terminate = () => {};
   }
-  let freed = false;
-  const alive = () => { if (freed) throw new Error('this engine has been freed'); };
-  return {
+  return engineHandle(call, terminate, {
     build: 'ort-web', buildReason: reason, threads: info.threads, mode: worker ? 'worker' : 'main',
     inputs: info.inputs, outputs: info.outputs, timings: { ...info.timings, total_ms: now() - t0 },
     modelBytes: info.modelBytes, kernelIsa: info.kernelIsa,
-    async run(inputs) {
-      alive();
-      const w0 = now();
-      const r = await call('run', { inputs: inputs.map((x) => ({ data: x.data, dims: Array.from(x.dims) })) });
-      return { outputs: r.outputs, run_ms: r.run_ms, wall_ms: now() - w0 };
-    },
-    async bench(input, bopts = {}) {
-      alive();
-      return call('bench', { input: { data: input.data, dims: Array.from(input.dims) },
-        opts: { runs: bopts.runs ?? 50, warmup: bopts.warmup ?? 5 } });
-    },
-    async heapBytes() {
-      alive();
-      return call('heap');
-    },
-    async free() {
-      if (freed) return;
-      freed = true;
-      try { await call('free'); } finally { terminate(); }
-    },
-  };
+  });
 }
 
 // ---- the Worker side (a worker that loadOrt started) ---------------------------------------------------------------

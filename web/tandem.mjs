@@ -102,11 +102,19 @@ export async function load(modelBytesOrUrl, opts = {}) {
     terminate = () => {};
   }
   const timings = { ...info.timings, total_ms: now() - t0 };
+  return engineHandle(call, terminate, {
+    build: info.build, buildReason: reason, threads: info.threads, mode: worker ? 'worker' : 'main',
+    inputs: info.inputs, outputs: info.outputs, timings, modelBytes: info.modelBytes, kernelIsa: info.kernelIsa,
+  });
+}
+
+/* The object load() and loadOrt() return: the facts, plus run/bench/heapBytes/free, each a message to the engine's
+ * channel (`call`); free() also ends the worker (`terminate`). Exported for web/baseline-ort.mjs. */
+export function engineHandle(call, terminate, facts) {
   let freed = false;
   const alive = () => { if (freed) throw new Error('this engine has been freed'); };
   return {
-    build: info.build, buildReason: reason, threads: info.threads, mode: worker ? 'worker' : 'main',
-    inputs: info.inputs, outputs: info.outputs, timings, modelBytes: info.modelBytes, kernelIsa: info.kernelIsa,
+    ...facts,
     async run(inputs) {
       alive();
       const w0 = now();
