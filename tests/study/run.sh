@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/study/run.sh - a reduced `tandem study` (one zoo model, few runs) through all three paths (native, the wasm
+# tests/study/run.sh - a reduced `tandem study` (one zoo model, 40 runs, 5 images) through all three paths (native, the wasm
 # client in headless Chromium with one throttled device, the cloud path over two emulated networks), then checks
 # the report's structure and that its numbers are sane: positive times, throttled clients slower, the emulated RTT
 # visible in the cloud times, the browser agreeing with native, a decision for every (device, network) pair.
@@ -19,11 +19,11 @@ fi
 make -s web >/dev/null || { bad "make web"; summary; }
 rm -rf "$OUT"; mkdir -p "$(dirname "$OUT")"
 t0=$SECONDS
-if "$BUILD/tandem" study --models cifar100_resnet20 --quick --threads 1,2 --throttle 1,4 --networks lan,3g \
+if "$BUILD/tandem" study --models cifar100_resnet20 --runs 40 --images 5 --threads 1,2 --throttle 1,4 --networks lan,3g \
      --out "$OUT" > "$OUT.stdout" 2> "$OUT.log"; then
-  ok "tandem study --quick ran in $((SECONDS - t0)) s"
+  ok "tandem study (reduced) ran in $((SECONDS - t0)) s"
 else
-  bad "tandem study --quick failed (exit $?); log: $OUT.log"; tail -20 "$OUT.log"; summary
+  bad "tandem study (reduced) failed (exit $?); log: $OUT.log"; tail -20 "$OUT.log"; summary
 fi
 for f in report.html report.md results.json results.csv; do
   [ -s "$OUT/$f" ] && ok "$f written" || bad "$f missing"
@@ -55,10 +55,11 @@ check(c1.length === 2 && c4.length === 1, "client results at threads 1 and 2 unt
 const fields = ['setup_ms', 'fetch_ms', 'compile_ms', 'load_ms', 'first_run_ms', 'p50_ms', 'p90_ms', 'p99_ms', 'throughput_ips', 'heap_bytes'];
 check((m.client ?? []).every((c) => fields.every((k) => pos(c[k]))), 'every client field present and positive');
 const byT = (arr, t) => arr.find((c) => c.threads === t);
-// the fastest run of each (the minimum is what a loaded machine disturbs least): 4x throttling must show
-const mn = (c) => c?.inference_ms?.min;
-check(c4.length && c1.length && mn(byT(c4, 1)) > 2 * mn(byT(c1, 1)),
-  `4x throttled client slower than unthrottled, fastest runs ${mn(byT(c4, 1))?.toFixed(2)} vs ${mn(byT(c1, 1))?.toFixed(2)} ms`);
+// Chromium throttles by pausing the main thread in slices, so a single short run may fall between pauses; the mean over
+// all timed runs (40 runs, a few hundred ms) is what 4x throttling must slow down
+const mean = (c) => c?.mean_ms;
+check(c4.length && c1.length && mean(byT(c4, 1)) > 2 * mean(byT(c1, 1)),
+  `4x throttled client slower than unthrottled, mean run ${mean(byT(c4, 1))?.toFixed(2)} vs ${mean(byT(c1, 1))?.toFixed(2)} ms`);
 check(c1.some((c) => c.build === 'simd-mt'), 'the threaded build was chosen on the cross-origin-isolated page');
 const lan = (m.cloud ?? []).find((c) => c.network === 'lan'), g3 = (m.cloud ?? []).find((c) => c.network === '3g');
 check(lan && g3 && lan.errors === 0 && g3.errors === 0, 'cloud requests over lan and 3g without errors');
