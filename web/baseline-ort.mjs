@@ -13,7 +13,7 @@
 // Heap: onnxruntime does not expose its wasm memory, so the WebAssembly.Memory objects created in this realm while
 // it starts are recorded (the worker realm holds nothing else; on the main thread the constructor is wrapped).
 import { engineHandle, modelSource, workerChannel } from './tandem.mjs';
-import { summarize } from './tandem-worker.mjs';
+import { serveRequests, summarize } from './tandem-worker.mjs';
 
 const now = () => performance.now();
 const memories = [];
@@ -213,7 +213,6 @@ export async function loadOrt(modelBytesOrUrl, opts = {}) {
 
 if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && self.name === 'tandem-ort') {
   let core = null;
-  let queue = Promise.resolve();
   const handle = async (msg) => {
     if (msg.op === 'load') {
       if (core) throw new Error('this worker already holds an engine');
@@ -230,16 +229,5 @@ if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScop
     if (msg.op === 'free') return core.free().then(() => true);
     throw new Error(`unknown request '${msg.op}'`);
   };
-  self.onmessage = (e) => {
-    const msg = e.data;
-    queue = queue.then(async () => {
-      try {
-        const r = await handle(msg);
-        if (r && r.transfer) self.postMessage({ id: msg.id, ok: true, result: r.result }, r.transfer);
-        else self.postMessage({ id: msg.id, ok: true, result: r });
-      } catch (err) {
-        self.postMessage({ id: msg.id, ok: false, error: String(err && err.message ? err.message : err) });
-      }
-    });
-  };
+  serveRequests(handle);
 }

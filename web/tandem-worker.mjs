@@ -185,11 +185,28 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
 
 // ---- the Worker side -----------------------------------------------------------------------------------------------
 
+/* Answer the page's requests in this worker, one message at a time and in order: handle(msg) returns the result, or
+ * {result, transfer} to move buffers; a throw becomes {ok: false, error}. Used by web/baseline-ort.mjs too. */
+export function serveRequests(handle) {
+  let queue = Promise.resolve();
+  self.onmessage = (e) => {
+    const msg = e.data;
+    queue = queue.then(async () => {
+      try {
+        const r = await handle(msg);
+        if (r && r.transfer) self.postMessage({ id: msg.id, ok: true, result: r.result }, r.transfer);
+        else self.postMessage({ id: msg.id, ok: true, result: r });
+      } catch (err) {
+        self.postMessage({ id: msg.id, ok: false, error: String(err && err.message ? err.message : err) });
+      }
+    });
+  };
+}
+
 // Only a worker that tandem.mjs started (named 'tandem-engine') answers: other workers may import this module too.
 const inWorker = typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && self.name === 'tandem-engine';
 if (inWorker) {
   let core = null;
-  let queue = Promise.resolve(); // one message at a time, in order
   const handle = async (msg) => {
     switch (msg.op) {
     case 'load':
@@ -214,16 +231,5 @@ if (inWorker) {
       throw new Error(`unknown request '${msg.op}'`);
     }
   };
-  self.onmessage = (e) => {
-    const msg = e.data;
-    queue = queue.then(async () => {
-      try {
-        const r = await handle(msg);
-        if (r && r.transfer) self.postMessage({ id: msg.id, ok: true, result: r.result }, r.transfer);
-        else self.postMessage({ id: msg.id, ok: true, result: r });
-      } catch (err) {
-        self.postMessage({ id: msg.id, ok: false, error: String(err && err.message ? err.message : err) });
-      }
-    });
-  };
+  serveRequests(handle);
 }

@@ -29,6 +29,7 @@
 #include "../cli/cli.h"
 #include "study.h"
 #include "study_http.h"
+#include "zoo.h"
 
 static double study_t0;
 
@@ -217,13 +218,12 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
             read_norm(tmp, mean, std);
         }
     } else {
+        if (!zoo_model_classes(name))
+            return cli_error("study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo --list)",
+                             arg);
         study_progress("zoo: writing %s with seeded weights", name);
-        char *argv[] = {(char *)p->self_exe, "zoo", name, "-o", p->model_path[m], NULL};
-        char *out = NULL;
-        int rc = study_spawn_capture(argv, &out);
-        free(out);
-        if (rc) return cli_error("study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo --list)",
-                                 arg);
+        zoo_options zo = {0, NULL, 0};
+        if (zoo_write(name, &zo, p->model_path[m], NULL)) return CLI_ERR;
     }
     char cfg[1024], labels[PATH_MAX] = "";
     snprintf(tmp, sizeof tmp, "%s/data/cifar10_classes.txt", p->shared_dir);

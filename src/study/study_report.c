@@ -166,7 +166,7 @@ static void svg_bars(FILE *f, const char *title, const char *unit, const bar *b,
         mx = t > mx ? t : mx;
     }
     if (mx <= 0) return;
-    double lo = log ? pow(10, floor(log10(fmax(1e-3, mx / 1e4)))) : 0;
+    double lo = 0; /* the axis starts at 0, or at the decade below the smallest bar on a log axis */
     if (log) {
         double mn = mx;
         for (int i = 0; i < n; i++)
@@ -308,9 +308,8 @@ static void section_kanev(rep *r, const cJSON *models, FILE *h) {
                 csv_row(r, "kanev", name, plat, NULL, "p50_ms", "ms", jget(c, "inference_ms"));
                 if (nb < 256) {
                     bar *x = &bars[nb++];
-                    snprintf(x->label, sizeof x->label, "%s %s t%d", name, th[t] <= 1 ? "browser" : "throttled",
-                             (int)jnum(c, "threads"));
                     if (th[t] > 1) snprintf(x->label, sizeof x->label, "%s browser %gx t%d", name, th[t], (int)jnum(c, "threads"));
+                    else snprintf(x->label, sizeof x->label, "%s browser t%d", name, (int)jnum(c, "threads"));
                     x->nseg = 1, x->seg[0] = p50;
                 }
             }
@@ -631,7 +630,7 @@ static void section_agreement(rep *r, const cJSON *models) {
     rep_table_end(r);
 }
 
-static void section_cost(rep *r, const cJSON *results, const cJSON *models) {
+static void section_cost(rep *r, const cJSON *models) {
     rep_h(r, 2, "Memory, set-up and energy");
     rep_table(r, "model|model file|native set-up (load + plan)|browser set-up (fetch + compile + load)|native peak RSS|wasm heap|CPU-seconds per inference|energy per inference");
     const cJSON *m;
@@ -643,15 +642,13 @@ static void section_cost(rep *r, const cJSON *results, const cJSON *models) {
         if (e) snprintf(en, sizeof en, "%.3g J", e->valuedouble);
         else snprintf(en, sizeof en, "%s", jstr(ph, "energy", "not measured"));
         char f1[48], f2[48], f3[48];
-        rep_row(r, NULL, "%s|%.0f kB|%.3g ms|%s|%.1f MB|%s|%.3g|%s", jstr(m, "name", "?"), jnum(m, "bytes") / 1e3,
+        rep_row(r, NULL, "%s|%.0f kB|%.3g ms|%s|%s|%s|%.3g|%s", jstr(m, "name", "?"), jnum(m, "bytes") / 1e3,
                 jnum(ph, "load_ms") + jnum(ph, "plan_ms"), fmt_num(f1, sizeof f1, c ? jnum(c, "setup_ms") : NAN, "ms"),
-                b ? jnum(b, "peak_rss_bytes") / 1e6 : NAN,
-                fmt_num(f2, sizeof f2, c ? jnum(c, "peak_heap_bytes") / 1e6 : NAN, "MB"),
+                fmt_num(f2, sizeof f2, b ? jnum(b, "peak_rss_bytes") / 1e6 : NAN, "MB"),
+                fmt_num(f3, sizeof f3, c ? jnum(c, "peak_heap_bytes") / 1e6 : NAN, "MB"),
                 jnum(ph, "cpu_s_per_inference"), en);
-        (void)f3;
     }
     rep_table_end(r);
-    (void)results;
 }
 
 static void section_crowd(rep *r, const cJSON *crowd) {
@@ -707,7 +704,7 @@ int study_write_report(cJSON *results, const char *dir) {
     section_wang(&r, models);
     section_guo(&r, models, r.html);
     section_agreement(&r, models);
-    section_cost(&r, results, models);
+    section_cost(&r, models);
     section_crowd(&r, jget(results, "crowd"));
     fputs("\nThe figures behind every table are in results.json and results.csv.\n", r.md);
     fputs("<p>The figures behind every table are in results.json and results.csv.</p></body></html>\n", r.html);
