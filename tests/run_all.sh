@@ -32,7 +32,7 @@ suite bad-input tests/bad_input.sh
 # the WebAssembly build is tested once, in the optimised pass (emscripten has its own runtime, not ASan's)
 [ "$SAN" = 1 ] || { [ -x tests/wasm/run.sh ] && suite wasm tests/wasm/run.sh; }
 [ "$SAN" = 1 ] || { [ -x tests/e2e/run.sh ] && suite browser-e2e tests/e2e/run.sh; }
-[ "$SAN" = 1 ] || suite study tests/study/run.sh
+suite study tests/study/run.sh
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"

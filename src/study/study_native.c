@@ -119,8 +119,8 @@ static cJSON *native_phases(const study_plan *p, int m, const char *image_dir) {
     float *pbuf = NULL;
     if (!pre || !inf || !prob) goto out;
     for (int r = 0; r < REP; r++) { /* load and plan from a warm page cache, as a returning visitor would */
+        if (s) tdm_session_free(s), s = NULL; /* a session refers to its model: free it first */
         if (model) tdm_model_free(model), model = NULL;
-        if (s) tdm_session_free(s), s = NULL;
         double t0 = study_now_ms();
         tdm_status st;
         if ((st = tdm_model_load_file(path, NULL, &model))) {

@@ -12,6 +12,17 @@ ok() { passed=$((passed + 1)); echo "ok   $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 summary() { echo "$passed passed, $failed failed"; [ $failed -eq 0 ]; exit $?; }
 
+if [ "${SAN:-0}" = 1 ]; then
+  # under ASan+UBSan: the native path and the report (the browser runs the wasm build, which the sanitizers don't see)
+  rm -rf "$OUT"; mkdir -p "$(dirname "$OUT")"
+  if "$BUILD/tandem" study --models cifar100_resnet20 --runs 5 --images 3 --threads 1,2 --no-browser --no-cloud \
+       --out "$OUT" > "$OUT.stdout" 2> "$OUT.log"; then ok "native-only study under sanitizers"
+  else bad "native-only study under sanitizers (exit $?); log: $OUT.log"; tail -20 "$OUT.log"; fi
+  if "$BUILD/tandem" study --report-from "$OUT/results.json" --out "$OUT/rebuilt" >> "$OUT.stdout" 2>> "$OUT.log" &&
+     [ -s "$OUT/rebuilt/report.md" ]; then ok "report rebuilt from results.json under sanitizers"
+  else bad "report rebuilt from results.json under sanitizers"; fi
+  summary
+fi
 if [ ! -x /usr/bin/chromium ] || [ ! -d node_modules/playwright-core ]; then
   echo "study: skipped: needs /usr/bin/chromium and node_modules/playwright-core (make deps installs them)"
   summary
