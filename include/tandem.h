@@ -186,6 +186,8 @@ const char *tdm_session_exec_node_op(tdm_session *session, int index);
  * every run since the last plan (0 without profiling). */
 const char *tdm_session_exec_node_name(tdm_session *session, int index);
 double tdm_session_exec_node_ms(tdm_session *session, int index);
+/* Multiply-accumulates of executed node `index` per run at the planned shapes (0 for ops that do no MACs). */
+int64_t tdm_session_exec_node_macs(tdm_session *session, int index);
 
 /* ---- TensorProto files (the ONNX test-data layout) ------------------------------------------------------------- */
 

@@ -263,22 +263,22 @@ static void test_winograd(void) {
         for (int f = 0; f < 2; f++) {
             tdm_wino_geom g;
             tdm_wino_geometry(&g, c, k, h, w, p, p, ho, wo, ks[f]->vw, ks[f]->nr);
-            float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g), 4),
-                  *M = calloc(tdm_wino_m_floats(&g), 4);
+            float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g, g.tp), 4),
+                  *M = calloc(tdm_wino_m_floats(&g, g.tp), 4);
             for (size_t ai = 0; ai < sizeof test_acts / sizeof test_acts[0]; ai++) {
                 int act = test_acts[ai], with_res = (int)(ai & 1);
                 conv_ref(x, c, h, w, wt, k, 3, 3, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f, want);
                 memset(got, 0xff, k * ho * wo * 4);
                 tdm_wino_pack_rows(&g, x, X, 0, c, 0, g.hq);
-                /* two tile ranges split at a panel boundary, as two threads would do them */
+                /* two chunks split at a panel boundary, as two threads would do them, each in V and M from the start */
                 size_t mid = g.tp / g.nr / 2 * g.nr;
                 for (int part = 0; part < 2; part++) {
-                    size_t t0 = part ? mid : 0, t1 = part ? g.tp : mid;
+                    size_t t0 = part ? mid : 0, t1 = part ? g.tp : mid, span = (t1 - t0 + g.nr - 1) / g.nr * g.nr;
                     if (t0 == t1) continue;
+                    memset(V, 0xff, tdm_wino_v_floats(&g, g.tp) * 4); /* NaN: a chunk must not read stale data */
                     ks[f]->input(&g, X, V, t0, t1);
                     for (size_t xi = 0; xi < 16; xi++)
-                        ks[f]->gemm(k, t1 - t0, c, u + xi * k * c, c, V + xi * c * g.tp + t0 * c, M + xi * k * g.tp + t0,
-                                    g.tp);
+                        ks[f]->gemm(k, t1 - t0, c, u + xi * k * c, c, V + xi * c * span, M + xi * k * span, span);
                     ks[f]->output(&g, M, bias, with_res ? res : NULL, got, act, -0.5f, 0.5f, t0, t1);
                 }
                 double e = max_rel(got, want, k * ho * wo);

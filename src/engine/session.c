@@ -816,6 +816,11 @@ const char *tdm_session_exec_node_name(tdm_session *s, int index) {
     return s->nodes[s->exec[index]].name;
 }
 
+int64_t tdm_session_exec_node_macs(tdm_session *s, int index) {
+    if (!s || tdm_session_plan(s) || index < 0 || index >= s->n_exec) return 0;
+    return s->nodes[s->exec[index]].macs;
+}
+
 double tdm_session_exec_node_ms(tdm_session *s, int index) {
     if (!s || !s->node_ms || index < 0 || index >= s->n_exec) return 0.0;
     return s->node_ms[index];

@@ -64,14 +64,16 @@ typedef struct tdm_wino_geom {
 void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
                        size_t ho, size_t wo, size_t vw, size_t nr);
 size_t tdm_wino_x_floats(const tdm_wino_geom *g);
-size_t tdm_wino_v_floats(const tdm_wino_geom *g);
-size_t tdm_wino_m_floats(const tdm_wino_geom *g);
+/* Floats of V and M for a chunk of `tiles` tiles (the transforms below work chunk by chunk). */
+size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles);
+size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles);
 /* w: [k][c][3][3] -> u: [16][k][c]. */
 void tdm_wino_weights(const float *w, size_t k, size_t c, float *u);
 /* x: one image's [c][h][w] -> the padded copy X, for channels [c0, c1) and padded rows [r0, r1). */
 void tdm_wino_pack_rows(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1, size_t r0, size_t r1);
-/* The transforms work on a range of tiles [t0, t1) (multiples of vw) across every channel, so that threads can split
- * one image by tiles and keep their part of V and M in their own caches. */
+/* The transforms work on a chunk of tiles [t0, t1) (t0 a multiple of vw) across every channel: V and M hold only
+ * that chunk (V from its first panel, M from column 0, row stride t1 - t0 rounded up to nr), so that a chunk's
+ * input transform, 16 GEMMs and output transform run in cache, and threads can split one image by chunks. */
 typedef void (*tdm_wino_input_fn)(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 typedef void (*tdm_wino_output_fn)(const tdm_wino_geom *g, const float *M, const float *bias, const float *res,
                                    float *y, int act, float alpha, float beta, size_t t0, size_t t1);

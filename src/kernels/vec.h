@@ -10,6 +10,9 @@
 typedef __m256 tdm_vf;
 #define TDM_VW 8
 #define TDM_VEC_NAME "avx2_fma"
+/* Depthwise convolution: 4 independent output vectors per pass (dw_vec.inc); one vector at a time is one dependent
+ * chain of KH*KW FMAs, bound by FMA latency. */
+#define TDM_DW_NV 4
 static inline tdm_vf vf_zero(void) { return _mm256_setzero_ps(); }
 static inline tdm_vf vf_set1(float x) { return _mm256_set1_ps(x); }
 static inline tdm_vf vf_load(const float *p) { return _mm256_loadu_ps(p); }

@@ -23,8 +23,8 @@ void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w,
 }
 
 size_t tdm_wino_x_floats(const tdm_wino_geom *g) { return g->c * g->hq * g->wq; }
-size_t tdm_wino_v_floats(const tdm_wino_geom *g) { return 16 * g->c * g->tp; }
-size_t tdm_wino_m_floats(const tdm_wino_geom *g) { return 16 * g->k * g->tp; }
+size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles) { return 16 * g->c * ((tiles + g->nr - 1) / g->nr * g->nr); }
+size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles) { return 16 * g->k * ((tiles + g->nr - 1) / g->nr * g->nr); }
 
 void tdm_wino_weights(const float *w, size_t k, size_t c, float *u) {
     /* U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; u is [16][k][c]. */

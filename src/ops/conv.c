@@ -2,6 +2,7 @@
  * bias+activation epilogue, a direct path for depthwise convolution, and GEMM + col2im for ConvTranspose. */
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "../kernels/kernels.h"
 #include "ops.h"
@@ -271,7 +272,7 @@ static int conv_slots(const conv_geom *g) {
     return (int)s;
 }
 
-static size_t conv_wino_slot_floats(const conv_geom *g);
+static size_t conv_wino_workspace(const conv_geom *g, int images, int threads);
 
 /* Scratch slots of the SIMD depthwise path: one padded plane per thread. */
 static int conv_dw_slots(int threads) { return threads < 1 ? 1 : threads > 32 ? 32 : threads; }
@@ -294,9 +295,10 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     n->workspace = (size_t)conv_slots(&g) * conv_slot_floats(&g) * sizeof(float);
     if (g.dw_simd)
         n->workspace = (size_t)conv_dw_slots(tdm_pool_threads(c->pool)) * conv_dw_slot_floats(&g) * sizeof(float);
-    if (g.winograd) /* one slot per thread when whole images are spread over the threads, else one */
-        n->workspace = (size_t)conv_wino_slots(&g, tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) *
-                       sizeof(float);
+    if (g.winograd) { /* a padded copy per thread when whole images are spread over the threads, else one */
+        int threads = tdm_pool_threads(c->pool) < 1 ? 1 : tdm_pool_threads(c->pool);
+        n->workspace = conv_wino_workspace(&g, conv_wino_slots(&g, threads), threads);
+    }
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -313,11 +315,12 @@ typedef struct conv_job {
     float *yg;
     tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
     const float *u;            /* winograd: transformed weights [16][M][C]                                */
-    float *planes, *V, *M;     /* winograd: scratch in the workspace                                      */
+    float *planes, *V;         /* winograd: padded copies and chunk buffers (V then M) in the workspace    */
     /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
     atomic_uint *busy;
     int nslots;
     size_t slot_floats;
+    size_t per_task;           /* depthwise: planes per task                                              */
 } conv_job;
 
 
@@ -481,36 +484,40 @@ static void conv_job_at(conv_job *j, size_t img, size_t grp) {
 
 static int conv_slot_claim(atomic_uint *busy, int nslots);
 
-/* Depthwise with the SIMD kernel: output plane `plane` (= image * M + m) from input channel m / Mg, padded into a
- * scratch slot of this task's own. */
-static void conv_dw_simd_task(void *ctx, size_t plane) {
+/* Depthwise with the SIMD kernel: output planes [blk * per_task, ...) (plane = image * M + m, from input channel
+ * m / Mg), each padded in turn into a scratch slot of this task's own. Blocks of planes rather than single planes keep
+ * the per-task costs (slot claim, pool hand-out) off the small maps, where a plane is a few hundred MACs. */
+static void conv_dw_simd_task(void *ctx, size_t blk) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
-    size_t img = plane / (size_t)g->M, m = plane % (size_t)g->M;
-    size_t hp = (size_t)g->hp, wp = (size_t)g->wp;
+    size_t hp = (size_t)g->hp, wp = (size_t)g->wp, total = (size_t)(g->N * g->M);
+    size_t p0 = blk * j->per_task, p1 = p0 + j->per_task < total ? p0 + j->per_task : total;
     int slot = conv_slot_claim(j->busy, j->nslots);
     float *xp = j->col + (size_t)slot * j->slot_floats;
-    conv_pad_plane(g, j->x + (img * (size_t)g->C + m / (size_t)g->Mg) * (size_t)g->in_sz, xp, 0, hp);
     memset(xp + hp * wp, 0, TDM_CONV_SLACK * sizeof(float));
-    tdm_dwconv_args a = {xp,
-                         j->w + m * (size_t)g->ksz,
-                         j->res ? j->res + plane * (size_t)g->out_sz : NULL,
-                         j->y + plane * (size_t)g->out_sz,
-                         hp,
-                         wp,
-                         (size_t)g->k[1],
-                         (size_t)g->k[2],
-                         (size_t)g->s[1],
-                         (size_t)g->out[1],
-                         (size_t)g->out[2],
-                         j->bias ? j->bias[m] : 0.0f,
-                         j->act_a,
-                         j->act_b,
-                         j->act};
-    tdm_dwconv_selected()(&a);
+    const tdm_dwconv_fn dw = tdm_dwconv_selected();
+    for (size_t plane = p0; plane < p1; plane++) {
+        size_t img = plane / (size_t)g->M, m = plane % (size_t)g->M;
+        conv_pad_plane(g, j->x + (img * (size_t)g->C + m / (size_t)g->Mg) * (size_t)g->in_sz, xp, 0, hp);
+        tdm_dwconv_args a = {xp,
+                             j->w + m * (size_t)g->ksz,
+                             j->res ? j->res + plane * (size_t)g->out_sz : NULL,
+                             j->y + plane * (size_t)g->out_sz,
+                             hp,
+                             wp,
+                             (size_t)g->k[1],
+                             (size_t)g->k[2],
+                             (size_t)g->s[1],
+                             (size_t)g->out[1],
+                             (size_t)g->out[2],
+                             j->bias ? j->bias[m] : 0.0f,
+                             j->act_a,
+                             j->act_b,
+                             j->act};
+        dw(&a);
+    }
     atomic_fetch_and_explicit(j->busy, ~(1u << slot), memory_order_release);
 }
-
 
 /* Fill the kernel arguments for the current (image, group), the padded input in xp. */
 static void conv_direct_args(conv_job *j, float *xp) {
@@ -573,38 +580,64 @@ static void conv_wino_pack_task(void *ctx, size_t part, size_t parts) {
     if (r0 < r1) tdm_wino_pack_rows(w, j->xg, j->planes, 0, w->c, r0, r1);
 }
 
-/* Everything after the padded copy for this part's tiles: the input transform, the 16 GEMMs on its panels and the
- * output transform. */
+/* Tiles per chunk: whole GEMM panels, as many as keep one chunk's V and M within WINO_CHUNK_BYTES (at least one
+ * panel), so that the input transform, the 16 GEMMs and the output transform of a chunk run in cache. */
+#ifndef WINO_CHUNK_BYTES
+#define WINO_CHUNK_BYTES ((size_t)96 << 10)
+#endif
+static size_t conv_wino_chunk(const tdm_wino_geom *w) {
+    size_t panel = (tdm_wino_v_floats(w, w->nr) + tdm_wino_m_floats(w, w->nr)) * sizeof(float);
+    static size_t env_bytes = 0;
+    if (!env_bytes) { const char *e = getenv("WINO_CHUNK_KB"); env_bytes = e ? (size_t)atol(e) << 10 : WINO_CHUNK_BYTES; }
+    size_t panels = env_bytes / panel;
+    if (panels < 1) panels = 1;
+    return panels * w->nr < w->tp ? panels * w->nr : w->tp;
+}
+
+/* Floats of one chunk's V and M, rounded to keep every buffer 64-byte aligned. */
+static size_t conv_wino_chunk_floats(const tdm_wino_geom *w) {
+    size_t t = conv_wino_chunk(w);
+    return (tdm_wino_v_floats(w, t) + tdm_wino_m_floats(w, t) + 15) & ~(size_t)15;
+}
+
+/* Everything after the padded copy for this part's tiles, chunk by chunk in the part's own V and M buffers: the
+ * input transform, the 16 GEMMs and the output transform. */
 static void conv_wino_tiles_task(void *ctx, size_t part, size_t parts) {
     const conv_job *j = ctx;
     const tdm_wino_geom *w = &j->g->wg;
     const tdm_wino_kernels *k = tdm_wino_selected();
     size_t b, e;
     conv_wino_rows(w, part, parts, &b, &e);
-    size_t t0 = b * w->txp, t1 = part + 1 == parts ? w->tp : e * w->txp;
-    if (t0 >= t1) return;
-    k->input(w, j->planes, j->V, t0, t1);
-    for (size_t xi = 0; xi < 16; xi++)
-        k->gemm(w->k, t1 - t0, w->c, j->u + xi * w->k * w->c, w->c, j->V + xi * w->c * w->tp + t0 * w->c,
-                j->M + xi * w->k * w->tp + t0, w->tp);
-    k->output(w, j->M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, t0, t1);
+    size_t t0 = b * w->txp, t1 = part + 1 == parts ? w->tp : e * w->txp, chunk = conv_wino_chunk(w);
+    float *V = j->V + part * conv_wino_chunk_floats(w), *M = V + tdm_wino_v_floats(w, chunk);
+    for (size_t c0 = t0; c0 < t1; c0 += chunk) {
+        size_t c1 = c0 + chunk < t1 ? c0 + chunk : t1, span = (c1 - c0 + w->nr - 1) / w->nr * w->nr;
+        k->input(w, j->planes, V, c0, c1);
+        for (size_t xi = 0; xi < 16; xi++)
+            k->gemm(w->k, c1 - c0, w->c, j->u + xi * w->k * w->c, w->c, V + xi * w->c * span, M + xi * w->k * span,
+                    span);
+        k->output(w, M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, c0, c1);
+    }
 }
 
-/* Floats of one image's Winograd scratch (padded input, V, M), rounded to keep every slot 64-byte aligned. */
-static size_t conv_wino_slot_floats(const conv_geom *g) {
-    size_t x = (tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15;
-    return (x + tdm_wino_v_floats(&g->wg) + tdm_wino_m_floats(&g->wg) + 15) & ~(size_t)15;
+/* Floats of the padded copy of one image's input, likewise rounded. */
+static size_t conv_wino_x_floats(const conv_geom *g) { return (tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15; }
+
+/* Workspace of a Winograd conv: `images` padded copies, then one chunk buffer per thread. */
+static size_t conv_wino_workspace(const conv_geom *g, int images, int threads) {
+    return ((size_t)images * conv_wino_x_floats(g) + (size_t)threads * conv_wino_chunk_floats(&g->wg)) *
+           sizeof(float);
 }
 
-/* Batches with at least one image per thread: each task runs whole images, serially, in its own scratch slot. */
+/* Batches with at least one image per thread: each task runs whole images, serially, in its own slot (padded copy
+ * and chunk buffer). */
 static void conv_wino_image_task(void *ctx, size_t img) {
     const conv_job *shared = ctx;
     const conv_geom *g = shared->g;
     conv_job j = *shared;
     int slot = conv_slot_claim(shared->busy, shared->nslots);
-    j.planes = shared->planes + (size_t)slot * conv_wino_slot_floats(g);
-    j.V = j.planes + ((tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15);
-    j.M = j.V + tdm_wino_v_floats(&g->wg);
+    j.planes = shared->planes + (size_t)slot * conv_wino_x_floats(g);
+    j.V = shared->V + (size_t)slot * conv_wino_chunk_floats(&g->wg);
     conv_job_at(&j, img, 0);
     conv_wino_pack_task(&j, 0, 1);
     conv_wino_tiles_task(&j, 0, 1);
@@ -671,7 +704,9 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         j.busy = &busy;
         j.nslots = conv_dw_slots(tdm_pool_threads(c->pool));
         j.slot_floats = conv_dw_slot_floats(&g);
-        tdm_parallelize_1d(c->pool, conv_dw_simd_task, &j, (size_t)(g.N * g.M));
+        size_t total = (size_t)(g.N * g.M), threads = (size_t)tdm_pool_threads(c->pool);
+        j.per_task = threads > 1 ? (total + 8 * threads - 1) / (8 * threads) : total;
+        tdm_parallelize_1d(c->pool, conv_dw_simd_task, &j, (total + j.per_task - 1) / j.per_task);
         return TDM_OK;
     }
     if (g.depthwise) {
@@ -680,9 +715,11 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     }
     if (g.winograd) {
         int threads = tdm_pool_threads(c->pool);
+        int images = conv_wino_slots(&g, threads);
         j.u = tdm_in(c, n, 3)->data;
         j.planes = c->workspace;
-        if (conv_wino_slots(&g, threads) > 1) { /* whole images per thread */
+        j.V = j.planes + (size_t)images * conv_wino_x_floats(&g);
+        if (images > 1) { /* whole images per thread */
             atomic_uint busy;
             atomic_init(&busy, 0u);
             j.busy = &busy;
@@ -690,9 +727,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
             tdm_parallelize_1d(c->pool, conv_wino_image_task, &j, (size_t)g.N);
             return TDM_OK;
         }
-        /* one image at a time; each of the three stages is split over the threads */
-        j.V = j.planes + ((tdm_wino_x_floats(&g.wg) + 15) & ~(size_t)15);
-        j.M = j.V + tdm_wino_v_floats(&g.wg);
+        /* one image at a time; the padded copy, then the rest, each split over the threads */
         for (int64_t img = 0; img < g.N; img++) {
             conv_job_at(&j, (size_t)img, 0);
             tdm_parallelize_static(c->pool, conv_wino_pack_task, &j);
