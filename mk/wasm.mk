@@ -98,7 +98,7 @@ $(WASM_TEST_DIR)/test_%.o: tests/test_%.c $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(EMCC) $(WASM_CFLAGS) -Isrc -c $< -o $@
 
-$(WASM_TEST_DIR)/test_kernels.js: $(WASM_TEST_DIR)/test_kernels.o $(WASM_TEST_DIR)/shim_kernels.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
+$(WASM_TEST_DIR)/test_kernels.js: $(WASM_TEST_DIR)/test_kernels.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json
 	$(EMCC) $(WASM_TESTFLAGS) -o $@ $(filter %.o,$^)
 
 $(WASM_TEST_DIR)/test_conformance.js: $(WASM_TEST_DIR)/test_conformance.o $(WASM_TEST_DIR)/shim_conformance.o $(WASM_ENGINE_SIMD) | $(WASM_TEST_DIR)/package.json

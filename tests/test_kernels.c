@@ -105,6 +105,13 @@ static void test_gemm_sizes(const char *name, tdm_sgemm_fn fn) {
         for (int tb = 0; tb < 2; tb++)
             for (int s = 0; s < 3; s++)
                 gemm_case(name, fn, ta, tb, 13, 29, 37, alphas[s], betas[(s + ta + tb) % 3], (size_t)(3 * s + 1));
+    /* one row (the batch-1 Gemm, a matrix-vector product): both orientations of B, tails in n and k */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int s = 0; s < 3; s++) {
+                gemm_case(name, fn, ta, tb, 1, 100, 1280, alphas[s], betas[(s + tb) % 3], (size_t)s);
+                gemm_case(name, fn, ta, tb, 1, 37, 45, alphas[s], betas[(s + ta) % 3], (size_t)(2 * s + 1));
+            }
     /* K deeper than one packed panel, tall/wide and vector shapes */
     gemm_case(name, fn, 0, 0, 37, 45, 700, 1.0f, 1.0f, 0);
     gemm_case(name, fn, 1, 1, 23, 19, 513, 0.5f, 0.5f, 2);
@@ -291,46 +298,107 @@ static void test_winograd(void) {
     }
 }
 
-/* Depthwise plane kernels (scalar and selected) against a plain loop, stride 1 and 2, odd sizes, each activation. */
+/* Depthwise kernels (scalar and selected, plane and channel-block paths) against a plain loop: several channels with
+ * their own filters and biases, stride 1 and 2, odd sizes and paddings, each activation, with and without residual. */
 static void test_dwconv(void) {
-    static const size_t shapes[][4] = {/* h, w, k, pad */ {32, 32, 3, 1}, {7, 13, 3, 1}, {1, 1, 3, 1}, {9, 17, 5, 2},
-                                       {16, 16, 3, 0}, {5, 30, 1, 0}, {3, 8, 3, 1}};
-    tdm_dwconv_fn fns[2] = {tdm_dwconv__scalar, tdm_dwconv_selected()};
+    static const size_t shapes[][5] = {/* h, w, k, pad, channels */
+                                       {32, 32, 3, 1, 3}, {7, 13, 3, 1, 5}, {1, 1, 3, 1, 9}, {9, 17, 5, 2, 2},
+                                       {16, 16, 3, 0, 3}, {5, 30, 1, 0, 2}, {3, 8, 3, 1, 11}, {4, 4, 3, 1, 8},
+                                       {8, 8, 3, 1, 17}};
+    const tdm_dw_kernels scalar = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1};
+    const tdm_dw_kernels *ks[2] = {&scalar, tdm_dw_selected()};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (size_t stride = 1; stride <= 2; stride++) {
-            size_t h = shapes[si][0], w = shapes[si][1], k = shapes[si][2], p = shapes[si][3];
+            size_t h = shapes[si][0], w = shapes[si][1], k = shapes[si][2], p = shapes[si][3], nc = shapes[si][4];
             size_t hp = h + 2 * p, wp = w + 2 * p;
             if (hp < k || wp < k) continue;
-            size_t ho = (hp - k) / stride + 1, wo = (wp - k) / stride + 1;
-            float *xp = calloc(hp * wp + TDM_CONV_SLACK, 4), *wt = malloc(k * k * 4), *res = malloc(ho * wo * 4);
-            float *want = malloc(ho * wo * 4), *got = malloc(ho * wo * 4);
-            for (size_t r = 0; r < h; r++)
-                for (size_t c = 0; c < w; c++) xp[(r + p) * wp + c + p] = frand();
-            for (size_t i = 0; i < k * k; i++) wt[i] = frand();
-            for (size_t i = 0; i < ho * wo; i++) res[i] = frand();
+            size_t ho = (hp - k) / stride + 1, wo = (wp - k) / stride + 1, no = nc * ho * wo;
+            float *x = malloc(nc * h * w * 4), *wt = malloc(nc * k * k * 4), *bias = malloc(nc * 4);
+            float *res = malloc(no * 4), *want = malloc(no * 4), *got = malloc(no * 4);
+            float *scratch = calloc((hp * wp + ho * wo + k * k) * 16 + hp * wp + TDM_CONV_SLACK, 4);
+            for (size_t i = 0; i < nc * h * w; i++) x[i] = frand();
+            for (size_t i = 0; i < nc * k * k; i++) wt[i] = frand();
+            for (size_t i = 0; i < nc; i++) bias[i] = frand();
+            for (size_t i = 0; i < no; i++) res[i] = frand();
             for (size_t ai = 0; ai < sizeof test_acts / sizeof test_acts[0]; ai++) {
                 int act = test_acts[ai], with_res = (int)(ai & 1);
-                for (size_t oy = 0; oy < ho; oy++)
-                    for (size_t ox = 0; ox < wo; ox++) {
-                        double acc = 0.25;
-                        for (size_t dy = 0; dy < k; dy++)
-                            for (size_t dx = 0; dx < k; dx++)
-                                acc += (double)wt[dy * k + dx] * xp[(oy * stride + dy) * wp + ox * stride + dx];
-                        if (with_res) acc += res[oy * wo + ox];
-                        want[oy * wo + ox] = act_ref((float)acc, act, -0.5f, 0.5f);
+                for (size_t c = 0; c < nc; c++)
+                    for (size_t oy = 0; oy < ho; oy++)
+                        for (size_t ox = 0; ox < wo; ox++) {
+                            double acc = bias[c];
+                            for (size_t dy = 0; dy < k; dy++)
+                                for (size_t dx = 0; dx < k; dx++) {
+                                    long iy = (long)(oy * stride + dy) - (long)p, ix = (long)(ox * stride + dx) - (long)p;
+                                    if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)w) continue;
+                                    acc += (double)wt[(c * k + dy) * k + dx] * x[(c * h + (size_t)iy) * w + (size_t)ix];
+                                }
+                            size_t o = (c * ho + oy) * wo + ox;
+                            if (with_res) acc += res[o];
+                            want[o] = act_ref((float)acc, act, -0.5f, 0.5f);
+                        }
+                for (int f = 0; f < 2; f++)
+                    for (int cb = 0; cb < 2; cb++) {
+                        memset(got, 0xff, no * 4);
+                        size_t step = cb ? ks[f]->vw : nc;
+                        for (size_t c0 = 0; c0 < nc; c0 += step) {
+                            size_t o = c0 * ho * wo;
+                            tdm_dwconv_args a = {x + c0 * h * w, wt + c0 * k * k, bias + c0, with_res ? res + o : NULL,
+                                                 got + o, scratch, nc - c0 < step ? nc - c0 : step, h, w, p, p, hp,
+                                                 wp, k, k, stride, ho, wo, -0.5f, 0.5f, act};
+                            (cb ? ks[f]->cb : ks[f]->plane)(&a);
+                        }
+                        double e = max_rel(got, want, no);
+                        check(e < 1e-5, "dwconv %s %s %zux%zu x%zu k%zu stride %zu act %d res %d: error %.3g",
+                              f ? tdm_kernel_isa() : "scalar", cb ? "cb" : "plane", h, w, nc, k, stride, act,
+                              with_res, e);
                     }
-                for (int f = 0; f < 2; f++) {
-                    memset(got, 0xff, ho * wo * 4);
-                    tdm_dwconv_args a = {xp, wt, with_res ? res : NULL, got, hp, wp, k, k, stride, ho, wo, 0.25f,
-                                         -0.5f, 0.5f, act};
-                    fns[f](&a);
-                    double e = max_rel(got, want, ho * wo);
-                    check(e < 1e-5, "dwconv %s %zux%zu k%zu stride %zu act %d: error %.3g", f ? tdm_kernel_isa() : "scalar",
-                          h, w, k, stride, act, e);
-                }
             }
-            free(xp), free(wt), free(res), free(want), free(got);
+            free(x), free(wt), free(bias), free(res), free(want), free(got), free(scratch);
         }
+}
+
+/* The GEMM with its fused epilogue (scalar and selected) against the reference GEMM plus bias, residual and
+ * activation: partial tiles in both directions, K deeper than one KC slice (the epilogue must come once, last). */
+static void test_gemm_ep(void) {
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {16, 16, 160}, {13, 100, 300}, {6, 33, 600}, {32, 64, 9}};
+    tdm_sgemm_ep_fn fns[2] = {tdm_sgemm_ep__scalar, tdm_sgemm_ep}; /* the portable one and the one selected */
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 3;
+        float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bias = malloc(m * 4), *res = malloc(m * ldc * 4);
+        float *want = malloc(m * ldc * 4), *got = malloc(m * ldc * 4);
+        for (size_t q = 0; q < m * k; q++) a[q] = frand();
+        for (size_t q = 0; q < k * n; q++) b[q] = frand();
+        for (size_t q = 0; q < m; q++) bias[q] = frand();
+        for (size_t q = 0; q < m * ldc; q++) res[q] = frand();
+        for (size_t ai = 0; ai < sizeof test_acts / sizeof test_acts[0]; ai++) {
+            int act = test_acts[ai], with_res = (int)(ai & 1), with_bias = (int)((ai >> 1) & 1) || ai == 0;
+            tdm_sgemm_ref(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, want, ldc);
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    float v = want[i * ldc + j] + (with_bias ? bias[i] : 0.0f) + (with_res ? res[i * ldc + j] : 0.0f);
+                    want[i * ldc + j] = act_ref(v, act, -0.5f, 0.5f);
+                }
+            for (int f = 0; f < 2; f++) {
+                for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f; /* the row gaps must stay as they are */
+                tdm_gemm_ep ep = {with_bias ? bias : NULL, with_res ? res : NULL, ldc, act, -0.5f, 0.5f};
+                fns[f](m, n, k, a, k, b, n, got, ldc, &ep);
+                double worst = 0.0;
+                int gap = 0;
+                for (size_t i = 0; i < m; i++) {
+                    for (size_t j = 0; j < n; j++) {
+                        double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) /
+                                   (1.0 + fabs((double)want[i * ldc + j]));
+                        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                    }
+                    for (size_t j = n; j < ldc; j++) gap |= got[i * ldc + j] != -7.0f;
+                }
+                check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap,
+                      "gemm_ep %s m=%zu n=%zu k=%zu act %d bias %d res %d: error %.3g%s", f ? tdm_kernel_isa() : "scalar",
+                      m, n, k, act, with_bias, with_res, worst, gap ? ", wrote outside C" : "");
+            }
+        }
+        free(a), free(b), free(bias), free(res), free(want), free(got);
+    }
 }
 
 int main(void) {
@@ -338,11 +406,14 @@ int main(void) {
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
     test_gemm_sizes("portable-4x3", tdm_sgemm_4x3__scalar);
 #if defined(__x86_64__)
-    if (strcmp(tdm_kernel_isa(), "avx2_fma") == 0) test_gemm_sizes("avx2_fma", tdm_sgemm_4x24__avx2_fma);
+    if (strcmp(tdm_kernel_isa(), "avx2_fma") == 0) {
+        test_gemm_sizes("avx2_fma", tdm_sgemm_6x16__avx2_fma);
+    }
 #endif
     test_conv_direct();
     test_winograd();
     test_dwconv();
+    test_gemm_ep();
     test_gemm_sizes("dispatch", tdm_sgemm);
     test_gemm_sizes("selected", tdm_sgemm_selected());
     test_gemm_empty();

@@ -19,8 +19,9 @@
 #endif
 
 static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
+static tdm_sgemm_ep_fn sgemm_ep_impl = tdm_sgemm_ep__scalar;
 static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
-static tdm_dwconv_fn dw_impl = tdm_dwconv__scalar;
+static tdm_dw_kernels dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1};
 static tdm_wino_kernels wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3};
 static const char *isa_name = "scalar";
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
@@ -30,14 +31,17 @@ static void choose(void) {
     const char *force = getenv("TDM_KERNELS");
     __builtin_cpu_init();
     if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        sgemm_impl = tdm_sgemm_4x24__avx2_fma;
+        sgemm_impl = tdm_sgemm_6x16__avx2_fma;
+        sgemm_ep_impl = tdm_sgemm_ep__avx2_fma;
         conv_impl = tdm_conv2d_direct__avx2_fma;
-        dw_impl = tdm_dwconv__avx2_fma;
+        dw.plane = tdm_dwconv__avx2_fma;
+        dw.cb = tdm_dwconv_cb__avx2_fma;
+        dw.vw = 8;
         wino.input = tdm_wino_input__avx2_fma;
         wino.output = tdm_wino_output__avx2_fma;
-        wino.gemm = tdm_sgemm_packed_4x24__avx2_fma;
+        wino.gemm = tdm_sgemm_packed_6x16__avx2_fma;
         wino.vw = 8;
-        wino.nr = 24;
+        wino.nr = 16;
         isa_name = "avx2_fma";
     }
 #endif
@@ -45,8 +49,11 @@ static void choose(void) {
     const char *force = getenv("TDM_KERNELS");
     if (!(force && strcmp(force, "scalar") == 0)) {
         sgemm_impl = tdm_sgemm__wasm_simd128;
+        sgemm_ep_impl = tdm_sgemm_ep__wasm_simd128;
         conv_impl = tdm_conv2d_direct__wasm_simd128;
-        dw_impl = tdm_dwconv__wasm_simd128;
+        dw.plane = tdm_dwconv__wasm_simd128;
+        dw.cb = tdm_dwconv_cb__wasm_simd128;
+        dw.vw = 4;
         wino.input = tdm_wino_input__wasm_simd128;
         wino.output = tdm_wino_output__wasm_simd128;
         wino.gemm = tdm_sgemm_packed__wasm_simd128;
@@ -75,9 +82,9 @@ const tdm_wino_kernels *tdm_wino_selected(void) {
     return &wino;
 }
 
-tdm_dwconv_fn tdm_dwconv_selected(void) {
+const tdm_dw_kernels *tdm_dw_selected(void) {
     pthread_once(&chosen, choose);
-    return dw_impl;
+    return &dw;
 }
 
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) {
@@ -88,6 +95,12 @@ tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) {
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                const float *b, size_t ldb, float beta, float *c, size_t ldc) {
     sgemm_variant()(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void tdm_sgemm_ep(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                  size_t ldc, const tdm_gemm_ep *ep) {
+    sgemm_variant();
+    sgemm_ep_impl(m, n, k, a, lda, b, ldb, c, ldc, ep);
 }
 
 /* The loops below run in blocks of 8 with a fixed inner trip count: that is what lets GCC and Clang vectorise them at

@@ -3,5 +3,6 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define TDM_VEC_AVX2
 #define DW_FN tdm_dwconv__avx2_fma
+#define DWCB_FN tdm_dwconv_cb__avx2_fma
 #include "dw_vec.inc"
 #endif

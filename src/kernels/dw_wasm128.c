@@ -3,5 +3,6 @@
 #if defined(__wasm_simd128__)
 #define TDM_VEC_WASM128
 #define DW_FN tdm_dwconv__wasm_simd128
+#define DWCB_FN tdm_dwconv_cb__wasm_simd128
 #include "dw_vec.inc"
 #endif

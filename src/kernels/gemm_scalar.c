@@ -2,4 +2,5 @@
  * Winograd path on targets without a SIMD variant. The general-purpose portable GEMM is gemm_blocked.c. */
 #define GEMM_FN tdm_sgemm_4x3__scalar
 #define GEMM_PACKED_FN tdm_sgemm_packed_4x3__scalar
+#define GEMM_EP_FN tdm_sgemm_ep__scalar
 #include "gemm_vec.inc"

@@ -22,9 +22,33 @@ void tdm_sgemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k, float
 void tdm_sgemm_blocked(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                        size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/* The convolution GEMM with its epilogue fused into the tile stores: C[m x n] = act(A[m x k] * B[k x n] + bias + res),
+ * row-major, nothing transposed; bias per row of C, res shaped like C (row stride ldr); act a TDM_ACT_* code with
+ * alpha/beta as in tdm_act. */
+typedef struct tdm_gemm_ep {
+    const float *bias; /* m values, or NULL */
+    const float *res;  /* NULL, or added before the activation */
+    size_t ldr;
+    int act;
+    float alpha, beta;
+} tdm_gemm_ep;
+typedef void (*tdm_sgemm_ep_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                                float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                          size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                            float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                                float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* The variant for this CPU. */
+void tdm_sgemm_ep(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                  size_t ldc, const tdm_gemm_ep *ep);
+
 /* SIMD variants of the same contract (gemm_vec.inc compiled per ISA). Call only where the CPU supports the ISA. */
-void tdm_sgemm_4x24__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+void tdm_sgemm_6x16__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+void tdm_sgemm_packed_6x16__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
+                                     float *c, size_t ldc);
 void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
@@ -91,8 +115,6 @@ void tdm_wino_output__wasm_simd128(const tdm_wino_geom *g, const float *M, const
                                    float *y, int act, float alpha, float beta, size_t t0, size_t t1);
 void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                   float *c, size_t ldc);
-void tdm_sgemm_packed_4x24__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
-                                     float *c, size_t ldc);
 void tdm_sgemm_packed__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                     float *c, size_t ldc);
 extern const size_t tdm_sgemm_packed_nr__wasm_simd128; /* its panel width NR */
@@ -107,20 +129,38 @@ typedef struct tdm_wino_kernels {
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 
-/* Depthwise convolution of one padded channel plane (dw_vec.inc): stride 1 or 2, dilation 1. xp is [hp][wp] with
- * TDM_CONV_SLACK readable floats after it; output y is [ho][wo] with ho = (hp - kh) / stride + 1 (likewise wo). */
+/* Depthwise convolution, stride 1 or 2, dilation 1, of `nch` channels (dw_vec.inc), each output channel reading the
+ * input channel of the same index; output planes are ho x wo with ho = (hp - kh) / stride + 1 (likewise wo), where
+ * hp = pt + h + bottom padding and wp = pl + w + right padding. Two ways to run it, both with bias, residual and
+ * activation fused:
+ *   plane: channel by channel; each plane is padded into scratch (hp * wp + TDM_CONV_SLACK floats) and every output
+ *          vector is VW pixels of a row. For wide maps.
+ *   cb:    up to VW channels at once (nch <= vw of tdm_dw_kernels); the planes are interleaved into scratch
+ *          ((hp * wp + ho * wo) * vw floats), so a vector holds one pixel of VW channels. For small maps (4x4, 8x8),
+ *          where a row is shorter than a vector. */
 typedef struct tdm_dwconv_args {
-    const float *xp, *w, *res;   /* res: NULL or a plane shaped like y, added before the activation */
-    float *y;
-    size_t hp, wp, kh, kw, stride, ho, wo;
-    float bias, alpha, beta;
+    const float *x;      /* nch input planes, h x w each, contiguous                                       */
+    const float *wt;     /* nch filters, kh x kw each                                                      */
+    const float *bias;   /* nch biases or NULL                                                             */
+    const float *res;    /* NULL, or nch planes shaped like y, added before the activation                 */
+    float *y;            /* nch output planes, contiguous                                                  */
+    float *scratch;
+    size_t nch, h, w, pt, pl, hp, wp, kh, kw, stride, ho, wo;
+    float alpha, beta;
     int act;
 } tdm_dwconv_args;
 typedef void (*tdm_dwconv_fn)(const tdm_dwconv_args *a);
 void tdm_dwconv__scalar(const tdm_dwconv_args *a);
 void tdm_dwconv__avx2_fma(const tdm_dwconv_args *a);
 void tdm_dwconv__wasm_simd128(const tdm_dwconv_args *a);
-tdm_dwconv_fn tdm_dwconv_selected(void);
+void tdm_dwconv_cb__scalar(const tdm_dwconv_args *a);
+void tdm_dwconv_cb__avx2_fma(const tdm_dwconv_args *a);
+void tdm_dwconv_cb__wasm_simd128(const tdm_dwconv_args *a);
+typedef struct tdm_dw_kernels {
+    tdm_dwconv_fn plane, cb;
+    size_t vw; /* channels per cb call at most */
+} tdm_dw_kernels;
+const tdm_dw_kernels *tdm_dw_selected(void);
 
 /* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;
  * SIMD microkernels will slot in here). */

@@ -34,6 +34,7 @@ typedef struct conv_geom {
     int direct;                            /* Conv: 2-D, stride 1, dilation 1: SIMD direct kernel on a padded
                                             * copy of the input, no im2col (see kernels/conv_vec.inc)    */
     int64_t hp, wp;                        /* direct: padded input height and width                   */
+    int dw_cb;                             /* dw_simd on a small map: channels interleaved (kernels.h)     */
     int dw_simd;                           /* Conv: depthwise 2-D, stride 1 or 2, dilation 1: SIMD kernel
                                             * on a padded copy of each plane (kernels/dw_vec.inc)       */
     int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
@@ -66,6 +67,13 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 }
 
 /* ---- geometry ------------------------------------------------------------------------------------------------ */
+
+/* Depthwise maps at most this wide run channel-interleaved (dw cb kernel): rows shorter than a vector or two. */
+static size_t conv_dw_cb_max_wo(void) {
+    static size_t v = 0;
+    if (!v) { const char *e = getenv("DW_CB_WO"); v = e ? (size_t)atol(e) : tdm_dw_selected()->vw; }
+    return v;
+}
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -209,7 +217,9 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         g->hp = g->in[1] + g->pb[1] + g->pe[1];
         g->wp = g->in[2] + g->pb[2] + g->pe[2];
         g->dw_simd = g->depthwise && g->nsp == 2 && g->s[1] == g->s[2] && (g->s[1] == 1 || g->s[1] == 2) &&
-                     g->d[1] == 1 && g->d[2] == 1 && tdm_dwconv_selected() != tdm_dwconv__scalar;
+                     g->d[1] == 1 && g->d[2] == 1 && tdm_dw_selected()->plane != tdm_dwconv__scalar;
+        /* small maps, one output channel per input channel: several channels per vector (the cb kernel) */
+        g->dw_cb = g->dw_simd && g->Mg == 1 && (size_t)g->out[2] <= conv_dw_cb_max_wo();
         const tdm_value *u = tdm_in(c, n, 3);
         g->winograd = u && g->nsp == 2 && g->G == 1 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 &&
                       g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1 && tdm_numel(u) == 16 * g->M * g->C;
@@ -276,8 +286,14 @@ static size_t conv_wino_workspace(const conv_geom *g, int images, int threads);
 
 /* Scratch slots of the SIMD depthwise path: one padded plane per thread. */
 static int conv_dw_slots(int threads) { return threads < 1 ? 1 : threads > 32 ? 32 : threads; }
+/* Channels per call of a depthwise kernel: vw for cb; for the plane kernel a run of channels (it pads the first plane
+ * and then only copies the interior of the next ones), or one plane when channels have several outputs (Mg > 1). */
+static size_t conv_dw_unit(const conv_geom *g) { return g->dw_cb ? tdm_dw_selected()->vw : g->Mg == 1 ? 16 : 1; }
+
 static size_t conv_dw_slot_floats(const conv_geom *g) {
-    return ((size_t)(g->hp * g->wp) + TDM_CONV_SLACK + 15) & ~(size_t)15;
+    size_t vw = tdm_dw_selected()->vw;
+    size_t f = g->dw_cb ? (size_t)(g->hp * g->wp + g->out_sz + g->ksz) * vw : (size_t)(g->hp * g->wp) + TDM_CONV_SLACK;
+    return (f + 15) & ~(size_t)15;
 }
 
 /* Winograd scratch slots: one per thread when the batch has an image for each (and the bitmask of slots fits). */
@@ -379,18 +395,14 @@ static void conv_add_row(float *restrict d, const float *restrict s, size_t n) {
     for (; i < n; i++) d[i] += s[i];
 }
 
-/* One tile of Y_g = W_g * B followed by the bias+activation epilogue while the tile is still in cache. */
+/* One tile of Y_g = W_g * B, with bias, residual and activation fused into the GEMM's stores. */
 static void conv_gemm_tile(void *ctx, size_t i, size_t jj, size_t ti, size_t tj) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
     size_t K = (size_t)(g->Cg * g->ksz), ldo = (size_t)g->out_sz;
-    float *yt = j->yg + i * ldo + jj;
-    tdm_sgemm(0, 0, ti, tj, K, 1.0f, j->wg + i * K, K, j->bmat + jj, ldo, 0.0f, yt, ldo);
-    if (j->resg)
-        for (size_t r = 0; r < ti; r++) conv_add_row(yt + r * ldo, j->resg + (i + r) * ldo + jj, tj);
-    if (j->bg || j->act != TDM_ACT_NONE)
-        for (size_t r = 0; r < ti; r++)
-            tdm_bias_act(yt + r * ldo, tj, j->bg ? j->bg[i + r] : 0.0f, j->act, j->act_a, j->act_b);
+    tdm_gemm_ep ep = {j->bg ? j->bg + i : NULL, j->resg ? j->resg + i * ldo + jj : NULL, ldo, j->act, j->act_a,
+                      j->act_b};
+    tdm_sgemm_ep(ti, tj, K, j->wg + i * K, K, j->bmat + jj, ldo, j->yg + i * ldo + jj, ldo, &ep);
 }
 
 /* A full-height column tile that builds its own slice of the im2col matrix first: one parallel call per
@@ -484,37 +496,31 @@ static void conv_job_at(conv_job *j, size_t img, size_t grp) {
 
 static int conv_slot_claim(atomic_uint *busy, int nslots);
 
-/* Depthwise with the SIMD kernel: output planes [blk * per_task, ...) (plane = image * M + m, from input channel
- * m / Mg), each padded in turn into a scratch slot of this task's own. Blocks of planes rather than single planes keep
- * the per-task costs (slot claim, pool hand-out) off the small maps, where a plane is a few hundred MACs. */
+/* Depthwise with the SIMD kernels: units [blk * per_task, ...) of one image's planes (plane = image * M + m, from input
+ * channel m / Mg), a unit being one plane, or vw planes for the cb kernel, padded in a scratch slot of this task's
+ * own. Blocks of units rather than single planes keep the per-task costs (slot claim, pool hand-out) off the small
+ * maps, where a plane is a few hundred MACs. */
 static void conv_dw_simd_task(void *ctx, size_t blk) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
-    size_t hp = (size_t)g->hp, wp = (size_t)g->wp, total = (size_t)(g->N * g->M);
-    size_t p0 = blk * j->per_task, p1 = p0 + j->per_task < total ? p0 + j->per_task : total;
+    const tdm_dw_kernels *k = tdm_dw_selected();
+    size_t M = (size_t)g->M, bc = conv_dw_unit(g), per_img = (M + bc - 1) / bc, total = (size_t)g->N * per_img;
+    size_t u0 = blk * j->per_task, u1 = u0 + j->per_task < total ? u0 + j->per_task : total;
     int slot = conv_slot_claim(j->busy, j->nslots);
-    float *xp = j->col + (size_t)slot * j->slot_floats;
-    memset(xp + hp * wp, 0, TDM_CONV_SLACK * sizeof(float));
-    const tdm_dwconv_fn dw = tdm_dwconv_selected();
-    for (size_t plane = p0; plane < p1; plane++) {
-        size_t img = plane / (size_t)g->M, m = plane % (size_t)g->M;
-        conv_pad_plane(g, j->x + (img * (size_t)g->C + m / (size_t)g->Mg) * (size_t)g->in_sz, xp, 0, hp);
-        tdm_dwconv_args a = {xp,
-                             j->w + m * (size_t)g->ksz,
-                             j->res ? j->res + plane * (size_t)g->out_sz : NULL,
-                             j->y + plane * (size_t)g->out_sz,
-                             hp,
-                             wp,
-                             (size_t)g->k[1],
-                             (size_t)g->k[2],
-                             (size_t)g->s[1],
-                             (size_t)g->out[1],
-                             (size_t)g->out[2],
-                             j->bias ? j->bias[m] : 0.0f,
-                             j->act_a,
-                             j->act_b,
-                             j->act};
-        dw(&a);
+    tdm_dwconv_args a = {.scratch = j->col + (size_t)slot * j->slot_floats,
+                         .h = (size_t)g->in[1], .w = (size_t)g->in[2], .pt = (size_t)g->pb[1], .pl = (size_t)g->pb[2],
+                         .hp = (size_t)g->hp, .wp = (size_t)g->wp, .kh = (size_t)g->k[1], .kw = (size_t)g->k[2],
+                         .stride = (size_t)g->s[1], .ho = (size_t)g->out[1], .wo = (size_t)g->out[2],
+                         .alpha = j->act_a, .beta = j->act_b, .act = j->act};
+    for (size_t u = u0; u < u1; u++) {
+        size_t img = u / per_img, m0 = (u % per_img) * bc, nch = M - m0 < bc ? M - m0 : bc;
+        a.x = j->x + (img * (size_t)g->C + m0 / (size_t)g->Mg) * (size_t)g->in_sz;
+        a.wt = j->w + m0 * (size_t)g->ksz;
+        a.bias = j->bias ? j->bias + m0 : NULL;
+        a.y = j->y + (img * M + m0) * (size_t)g->out_sz;
+        a.res = j->res ? j->res + (img * M + m0) * (size_t)g->out_sz : NULL;
+        a.nch = nch;
+        (g->dw_cb ? k->cb : k->plane)(&a);
     }
     atomic_fetch_and_explicit(j->busy, ~(1u << slot), memory_order_release);
 }
@@ -704,7 +710,8 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         j.busy = &busy;
         j.nslots = conv_dw_slots(tdm_pool_threads(c->pool));
         j.slot_floats = conv_dw_slot_floats(&g);
-        size_t total = (size_t)(g.N * g.M), threads = (size_t)tdm_pool_threads(c->pool);
+        size_t bc = conv_dw_unit(&g), threads = (size_t)tdm_pool_threads(c->pool);
+        size_t total = (size_t)g.N * (((size_t)g.M + bc - 1) / bc);
         j.per_task = threads > 1 ? (total + 8 * threads - 1) / (8 * threads) : total;
         tdm_parallelize_1d(c->pool, conv_dw_simd_task, &j, (total + j.per_task - 1) / j.per_task);
         return TDM_OK;
