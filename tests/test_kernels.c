@@ -171,8 +171,8 @@ static void test_epilogue(void) {
 /* Plain convolution of one image, [c][h][w] * [k][c][kh][kw] -> [k][ho][wo], stride 1, padding pt/pl (and enough at
  * the bottom/right to give ho x wo), then + bias + res and act: the reference for the direct and Winograd kernels. */
 static void conv_ref(const float *x, size_t c, size_t h, size_t w, const float *wt, size_t k, size_t kh, size_t kw,
-                     size_t pt, size_t pl, size_t ho, size_t wo, const float *bias, const float *res, int act,
-                     float alpha, float beta, float *y) {
+                     size_t stride, size_t pt, size_t pl, size_t ho, size_t wo, const float *bias, const float *res,
+                     int act, float alpha, float beta, float *y) {
     for (size_t o = 0; o < k; o++)
         for (size_t oy = 0; oy < ho; oy++)
             for (size_t ox = 0; ox < wo; ox++) {
@@ -180,7 +180,7 @@ static void conv_ref(const float *x, size_t c, size_t h, size_t w, const float *
                 for (size_t i = 0; i < c; i++)
                     for (size_t dy = 0; dy < kh; dy++)
                         for (size_t dx = 0; dx < kw; dx++) {
-                            long iy = (long)(oy + dy) - (long)pt, ix = (long)(ox + dx) - (long)pl;
+                            long iy = (long)(oy * stride + dy) - (long)pt, ix = (long)(ox * stride + dx) - (long)pl;
                             if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)w) continue;
                             acc += (double)wt[((o * c + i) * kh + dy) * kw + dx] * x[(i * h + (size_t)iy) * w + (size_t)ix];
                         }
@@ -205,17 +205,20 @@ static const int test_acts[] = {TDM_ACT_NONE, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_AC
 /* Direct stride-1 convolution variants (scalar and the selected SIMD one) on odd shapes, with bias, residual and each
  * epilogue activation. */
 static void test_conv_direct(void) {
-    static const size_t shapes[][6] = {/* c, k, h, w, kh(=kw), pad */
-                                       {3, 16, 32, 32, 3, 1}, {16, 16, 8, 8, 3, 1}, {5, 7, 9, 13, 3, 1},
-                                       {4, 13, 1, 1, 3, 1},  {2, 9, 11, 3, 5, 2},  {7, 3, 17, 23, 1, 0},
-                                       {1, 1, 1, 17, 3, 0},  {8, 20, 6, 19, 3, 1}};
+    static const size_t shapes[][7] = {/* c, k, h, w, kh(=kw), pad, stride */
+                                       {3, 16, 32, 32, 3, 1, 1}, {16, 16, 8, 8, 3, 1, 1}, {5, 7, 9, 13, 3, 1, 1},
+                                       {4, 13, 1, 1, 3, 1, 1},  {2, 9, 11, 3, 5, 2, 1},  {7, 3, 17, 23, 1, 0, 1},
+                                       {1, 1, 1, 17, 3, 0, 1},  {8, 20, 6, 19, 3, 1, 1}, {16, 32, 32, 32, 3, 1, 2},
+                                       {32, 64, 16, 16, 3, 1, 2}, {5, 7, 9, 13, 3, 1, 2}, {3, 13, 11, 20, 5, 2, 2},
+                                       {4, 6, 7, 7, 3, 0, 2},   {2, 5, 3, 1, 3, 1, 2}};
     tdm_conv2d_direct_fn fns[2] = {tdm_conv2d_direct__scalar, tdm_conv2d_direct_selected()};
     const char *names[2] = {"scalar", tdm_kernel_isa()};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], kk = shapes[si][4],
-               p = shapes[si][5];
+               p = shapes[si][5], s = shapes[si][6];
         if (h + 2 * p < kk || w + 2 * p < kk) continue;
-        size_t hp = h + 2 * p, wp = w + 2 * p, ho = hp - kk + 1, wo = wp - kk + 1;
+        size_t hp = h + 2 * p, wp = w + 2 * p, ho = (hp - kk) / s + 1, wo = (wp - kk) / s + 1;
+        if (s == 2) wp += wp & 1; /* stride 2: even rows split into their even and odd columns (kernels.h) */
         float *x = malloc(c * h * w * 4), *xp = calloc(c * hp * wp + TDM_CONV_SLACK, 4), *wt = malloc(k * c * kk * kk * 4);
         float *bias = malloc(k * 4), *res = malloc(k * ho * wo * 4), *want = malloc(k * ho * wo * 4),
               *got = malloc(k * ho * wo * 4);
@@ -224,22 +227,27 @@ static void test_conv_direct(void) {
         for (size_t i = 0; i < k; i++) bias[i] = frand();
         for (size_t i = 0; i < k * ho * wo; i++) res[i] = frand();
         for (size_t i = 0; i < c; i++)
-            for (size_t r = 0; r < h; r++) memcpy(xp + (i * hp + r + p) * wp + p, x + (i * h + r) * w, w * 4);
+            for (size_t r = 0; r < h; r++)
+                for (size_t q = 0; q < w; q++) {
+                    size_t col = q + p, at = s == 1 ? col : (col & 1) * (wp / 2) + col / 2;
+                    xp[(i * hp + r + p) * wp + at] = x[(i * h + r) * w + q];
+                }
         for (size_t ai = 0; ai < sizeof test_acts / sizeof test_acts[0]; ai++)
             for (int with_res = 0; with_res < 2; with_res++) {
                 int act = test_acts[ai];
-                conv_ref(x, c, h, w, wt, k, kk, kk, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f, want);
+                conv_ref(x, c, h, w, wt, k, kk, kk, s, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f,
+                         want);
                 for (int f = 0; f < 2; f++) {
                     tdm_conv2d_direct_args a = {xp, c, hp, wp, kk, kk, ho, wo, wt, bias, with_res ? res : NULL, got,
-                                                act, -0.5f, 0.5f};
+                                                act, -0.5f, 0.5f, s};
                     memset(got, 0xff, k * ho * wo * 4); /* NaN: every output must be written */
                     /* two calls over disjoint channel and row ranges, as threads would make them */
                     fns[f](&a, 0, k / 2, 0, ho);
                     fns[f](&a, k / 2, k, 0, ho / 2);
                     fns[f](&a, k / 2, k, ho / 2, ho);
                     double e = max_rel(got, want, k * ho * wo);
-                    check(e < 1e-5, "conv_direct %s c%zu k%zu %zux%zu k%zu act %d res %d: error %.3g", names[f], c, k,
-                          h, w, kk, act, with_res, e);
+                    check(e < 1e-5, "conv_direct %s c%zu k%zu %zux%zu k%zu stride %zu act %d res %d: error %.3g",
+                          names[f], c, k, h, w, kk, s, act, with_res, e);
                 }
             }
         free(x), free(xp), free(wt), free(bias), free(res), free(want), free(got);
@@ -251,10 +259,15 @@ static void test_conv_direct(void) {
 static void test_winograd(void) {
     static const size_t shapes[][5] = {/* c, k, h, w, pad */
                                        {16, 16, 32, 32, 1}, {8, 12, 7, 9, 1}, {9, 8, 5, 31, 1},
-                                       {8, 8, 1, 1, 1},     {12, 17, 6, 6, 0}, {32, 24, 16, 16, 1}};
+                                       {8, 8, 1, 1, 1},     {12, 17, 6, 6, 0}, {32, 24, 16, 16, 1},
+                                       {64, 64, 8, 8, 1},   {20, 7, 4, 4, 1},  {5, 9, 9, 7, 1}};
     const tdm_wino_kernels scalar = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1,
-                                     3};
-    const tdm_wino_kernels *ks[2] = {&scalar, tdm_wino_selected()};
+                                     3, NULL, NULL, 0};
+    const tdm_wino_kernels *sel = tdm_wino_selected();
+    const tdm_wino_kernels narrow = {sel->input_narrow, sel->output_narrow, sel->gemm, sel->vw_narrow, sel->nr,
+                                     NULL, NULL, 0};
+    const tdm_wino_kernels *ks[3] = {&scalar, sel, &narrow};
+    const char *names[3] = {"scalar", tdm_kernel_isa(), "narrow"};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], p = shapes[si][4];
         if (h + 2 * p < 3 || w + 2 * p < 3) continue;
@@ -267,14 +280,14 @@ static void test_winograd(void) {
         for (size_t i = 0; i < k; i++) bias[i] = frand();
         for (size_t i = 0; i < k * ho * wo; i++) res[i] = frand();
         tdm_wino_weights(wt, k, c, u);
-        for (int f = 0; f < 2; f++) {
+        for (int f = 0; f < 3; f++) {
             tdm_wino_geom g;
             tdm_wino_geometry(&g, c, k, h, w, p, p, ho, wo, ks[f]->vw, ks[f]->nr);
             float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g, g.tp), 4),
                   *M = calloc(tdm_wino_m_floats(&g, g.tp), 4);
             for (size_t ai = 0; ai < sizeof test_acts / sizeof test_acts[0]; ai++) {
                 int act = test_acts[ai], with_res = (int)(ai & 1);
-                conv_ref(x, c, h, w, wt, k, 3, 3, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f, want);
+                conv_ref(x, c, h, w, wt, k, 3, 3, 1, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f, want);
                 memset(got, 0xff, k * ho * wo * 4);
                 tdm_wino_pack_rows(&g, x, X, 0, c, 0, g.hq);
                 /* two chunks split at a panel boundary, as two threads would do them, each in V and M from the start */
@@ -289,7 +302,7 @@ static void test_winograd(void) {
                     ks[f]->output(&g, M, bias, with_res ? res : NULL, got, act, -0.5f, 0.5f, t0, t1);
                 }
                 double e = max_rel(got, want, k * ho * wo);
-                check(e < 1e-5, "winograd %s c%zu k%zu %zux%zu pad %zu act %d: error %.3g", f ? tdm_kernel_isa() : "scalar",
+                check(e < 1e-5, "winograd %s c%zu k%zu %zux%zu pad %zu act %d: error %.3g", names[f],
                       c, k, h, w, p, act, e);
             }
             free(X), free(V), free(M);

@@ -22,7 +22,8 @@ static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
 static tdm_sgemm_ep_fn sgemm_ep_impl = tdm_sgemm_ep__scalar;
 static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
 static tdm_dw_kernels dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1};
-static tdm_wino_kernels wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3};
+static tdm_wino_kernels wino = {tdm_wino_input__scalar,  tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
+                                tdm_wino_input__scalar, tdm_wino_output__scalar, 1};
 static const char *isa_name = "scalar";
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
@@ -42,6 +43,9 @@ static void choose(void) {
         wino.gemm = tdm_sgemm_packed_6x16__avx2_fma;
         wino.vw = 8;
         wino.nr = 16;
+        wino.input_narrow = tdm_wino_input__avx2_fma_128;
+        wino.output_narrow = tdm_wino_output__avx2_fma_128;
+        wino.vw_narrow = 4;
         isa_name = "avx2_fma";
     }
 #endif
@@ -59,6 +63,9 @@ static void choose(void) {
         wino.gemm = tdm_sgemm_packed__wasm_simd128;
         wino.vw = 4;
         wino.nr = tdm_sgemm_packed_nr__wasm_simd128;
+        wino.input_narrow = tdm_wino_input__wasm_simd128;
+        wino.output_narrow = tdm_wino_output__wasm_simd128;
+        wino.vw_narrow = 4;
         isa_name = "wasm_simd128";
     }
 #endif

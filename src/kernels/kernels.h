@@ -52,11 +52,13 @@ void tdm_sgemm_packed_6x16__avx2_fma(size_t m, size_t n, size_t k, const float *
 void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
-/* Direct 2-D convolution, stride 1, dilation 1, one image and one group (conv_vec.inc).
+/* Direct 2-D convolution, stride 1 or 2, dilation 1, one image and one group (conv_vec.inc).
  *   xp:   the input padded on every side, [C][Hp][Wp], with TDM_CONV_SLACK readable floats after its end (tiles read
- *         whole vectors past the last pixel of a row; the extra results are not stored);
+ *         whole vectors past the last pixel of a row; the extra results are not stored). With stride 2, each padded
+ *         row holds its even columns and then its odd columns, Wp / 2 each (Wp even), so that every tap of a vector of
+ *         outputs is one contiguous load, as at stride 1;
  *   w:    weights [M][C][KH][KW]; bias: [M] or NULL;
- *   y:    output [M][Ho][Wo], Ho = Hp - KH + 1, Wo = Wp - KW + 1;
+ *   y:    output [M][Ho][Wo], Ho = (Hp - KH) / stride + 1, Wo likewise (over the padded width before the split);
  *   res:  NULL, or a tensor shaped like y added before the activation (a fused residual Add);
  *   act:  TDM_ACT_* with alpha/beta as in tdm_act.
  * A call computes output channels [m0, m1) and output rows [h0, h1), so callers can split the work over threads. */
@@ -68,6 +70,7 @@ typedef struct tdm_conv2d_direct_args {
     float *y;
     int act;
     float alpha, beta;
+    size_t stride; /* 1 or 2 */
 } tdm_conv2d_direct_args;
 typedef void (*tdm_conv2d_direct_fn)(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 void tdm_conv2d_direct__scalar(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
@@ -83,6 +86,7 @@ typedef struct tdm_wino_geom {
     size_t c, k, h, w, pt, pl, ho, wo; /* channels in/out, input size, top/left padding, output size            */
     size_t ty, tx, txp;                /* tile rows, tile columns, and columns rounded up to the vector width  */
     size_t nr, tp;                     /* GEMM panel width, and tiles rounded up to whole panels             */
+    size_t vw;                         /* tiles per vector of the transforms that this geometry is for       */
     size_t hq, wq;                     /* padded input rows and row length                                   */
 } tdm_wino_geom;
 void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
@@ -110,6 +114,9 @@ void tdm_wino_output__scalar(const tdm_wino_geom *g, const float *M, const float
 void tdm_wino_input__avx2_fma(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 void tdm_wino_output__avx2_fma(const tdm_wino_geom *g, const float *M, const float *bias, const float *res, float *y,
                                int act, float alpha, float beta, size_t t0, size_t t1);
+void tdm_wino_input__avx2_fma_128(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
+void tdm_wino_output__avx2_fma_128(const tdm_wino_geom *g, const float *M, const float *bias, const float *res,
+                                   float *y, int act, float alpha, float beta, size_t t0, size_t t1);
 void tdm_wino_input__wasm_simd128(const tdm_wino_geom *g, const float *X, float *V, size_t t0, size_t t1);
 void tdm_wino_output__wasm_simd128(const tdm_wino_geom *g, const float *M, const float *bias, const float *res,
                                    float *y, int act, float alpha, float beta, size_t t0, size_t t1);
@@ -120,12 +127,17 @@ void tdm_sgemm_packed__wasm_simd128(size_t m, size_t n, size_t k, const float *a
 extern const size_t tdm_sgemm_packed_nr__wasm_simd128; /* its panel width NR */
 void tdm_sgemm_4x3__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                            size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
-/* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width. */
+/* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width; and
+ * transforms of a narrower vector width for maps whose rows hold fewer tiles than vw (the same as the others where
+ * the ISA has no narrower vectors). */
 typedef struct tdm_wino_kernels {
     tdm_wino_input_fn input;
     tdm_wino_output_fn output;
     tdm_sgemm_packed_fn gemm;
     size_t vw, nr;
+    tdm_wino_input_fn input_narrow;
+    tdm_wino_output_fn output_narrow;
+    size_t vw_narrow;
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 

@@ -35,6 +35,33 @@ static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *o
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
 }
 
+#elif defined(TDM_VEC_X86_128)
+/* 4-wide x86 vectors (SSE registers with the FMA of AVX2 machines), for the few kernels whose geometry wants 4 lanes
+ * inside the AVX2 build: Winograd transforms on maps of 8x8 outputs or less, whose rows hold 4 tiles. */
+#include <immintrin.h>
+typedef __m128 tdm_vf;
+#define TDM_VW 4
+#define TDM_VEC_NAME "avx2_fma_128"
+static inline tdm_vf vf_zero(void) { return _mm_setzero_ps(); }
+static inline tdm_vf vf_set1(float x) { return _mm_set1_ps(x); }
+static inline tdm_vf vf_load(const float *p) { return _mm_loadu_ps(p); }
+static inline void vf_store(float *p, tdm_vf v) { _mm_storeu_ps(p, v); }
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm_fmadd_ps(a, b, c); }
+static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return _mm_add_ps(a, b); }
+static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm_sub_ps(a, b); }
+static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm_mul_ps(a, b); }
+static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm_max_ps(a, b); }
+static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm_min_ps(a, b); }
+static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
+    _mm_storeu_ps(p, _mm_unpacklo_ps(a, b));
+    _mm_storeu_ps(p + 4, _mm_unpackhi_ps(a, b));
+}
+static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
+    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
+    *even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
 #elif defined(TDM_VEC_WASM128)
 #include <wasm_simd128.h>
 typedef v128_t tdm_vf;

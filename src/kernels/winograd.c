@@ -17,6 +17,7 @@ void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w,
     g->tx = (wo + 1) / 2;
     g->txp = (g->tx + vw - 1) / vw * vw;
     g->nr = nr;
+    g->vw = vw;
     g->tp = (g->ty * g->txp + nr - 1) / nr * nr;
     g->hq = 2 * g->ty + 2;
     g->wq = 2 * g->txp + 2 * vw + 2;

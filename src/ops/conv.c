@@ -31,7 +31,7 @@ typedef struct conv_geom {
     int64_t in_sz, out_sz, ksz;            /* products of in, out, k                                  */
     int pointwise;                         /* Conv: 1x1, stride 1, no padding: X is already the GEMM B */
     int depthwise;                         /* Conv: one input channel per group, several groups       */
-    int direct;                            /* Conv: 2-D, stride 1, dilation 1: SIMD direct kernel on a padded
+    int direct;                            /* Conv: 2-D, stride 1 or 2, dilation 1: SIMD direct kernel on a padded
                                             * copy of the input, no im2col (see kernels/conv_vec.inc)    */
     int64_t hp, wp;                        /* direct: padded input height and width                   */
     int dw_cb;                             /* dw_simd on a small map: channels interleaved (kernels.h)     */
@@ -212,10 +212,12 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         for (int a = 0; a < SP; a++)
             if (g->k[a] != 1 || g->s[a] != 1 || g->pb[a] != 0 || g->pe[a] != 0) g->pointwise = 0;
         g->depthwise = g->Cg == 1 && g->G > 1;
-        g->direct = g->nsp == 2 && !g->pointwise && !g->depthwise && g->s[1] == 1 && g->s[2] == 1 &&
-                    g->d[1] == 1 && g->d[2] == 1 && tdm_conv2d_direct_selected() != tdm_conv2d_direct__scalar;
+        g->direct = g->nsp == 2 && !g->pointwise && !g->depthwise && g->s[1] == g->s[2] &&
+                    (g->s[1] == 1 || (g->s[1] == 2 && g->ksz > 1)) && g->d[1] == 1 && g->d[2] == 1 && g->k[2] <= 64 &&
+                    tdm_conv2d_direct_selected() != tdm_conv2d_direct__scalar;
         g->hp = g->in[1] + g->pb[1] + g->pe[1];
         g->wp = g->in[2] + g->pb[2] + g->pe[2];
+        if (g->direct && g->s[2] == 2) g->wp += g->wp & 1; /* even: the row splits into even and odd halves */
         g->dw_simd = g->depthwise && g->nsp == 2 && g->s[1] == g->s[2] && (g->s[1] == 1 || g->s[1] == 2) &&
                      g->d[1] == 1 && g->d[2] == 1 && tdm_dw_selected()->plane != tdm_dwconv__scalar;
         /* small maps, one output channel per input channel: several channels per vector (the cb kernel) */
@@ -223,17 +225,20 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         const tdm_value *u = tdm_in(c, n, 3);
         g->winograd = u && g->nsp == 2 && g->G == 1 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 &&
                       g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1 && tdm_numel(u) == 16 * g->M * g->C;
-        if (g->winograd) { /* only when the tiles fill the GEMM panels well: small maps (8x8) run direct */
+        if (g->winograd) { /* only when the tiles fill the GEMM panels well, with the wide or the narrow transforms */
             const tdm_wino_kernels *wk = tdm_wino_selected();
-            size_t ty = (size_t)(g->out[1] + 1) / 2, tx = (size_t)(g->out[2] + 1) / 2;
-            size_t t = ty * ((tx + wk->vw - 1) / wk->vw * wk->vw), tp = (t + wk->nr - 1) / wk->nr * wk->nr;
-            g->winograd = 4 * ty * tx >= 3 * tp;
-        }
-        if (g->winograd) {
-            g->direct = 0;
-            tdm_wino_geometry(&g->wg, (size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2],
-                              (size_t)g->pb[1], (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2],
-                              tdm_wino_selected()->vw, tdm_wino_selected()->nr);
+            size_t ty = (size_t)(g->out[1] + 1) / 2, tx = (size_t)(g->out[2] + 1) / 2, best = 0, vw = wk->vw;
+            for (int narrow = 0; narrow < 2; narrow++) {
+                size_t v = narrow ? wk->vw_narrow : wk->vw, t = ty * ((tx + v - 1) / v * v);
+                size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr, fill = 1000 * ty * tx / tp; /* per mille */
+                if (fill > best) best = fill, vw = v;
+            }
+            g->winograd = best >= 750;
+            if (g->winograd) {
+                g->direct = 0;
+                tdm_wino_geometry(&g->wg, (size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2],
+                                  (size_t)g->pb[1], (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], vw, wk->nr);
+            }
         }
     }
     return TDM_OK;
@@ -458,18 +463,27 @@ static void conv_depthwise_task(void *ctx, size_t plane) {
     tdm_act(y, (size_t)g->out_sz, j->act, j->act_a, j->act_b);
 }
 
-/* Copy rows [r0, r1) of the padded version of one plane src (h x w) into d (hp x wp), the padding as zeros. */
+/* Copy rows [r0, r1) of the padded version of one plane src (h x w) into d (hp x wp), the padding as zeros; for the
+ * stride-2 direct kernel, each row as its even columns and then its odd columns (kernels.h). */
 static void conv_pad_plane(const conv_geom *g, const float *src, float *d, size_t r0, size_t r1) {
     size_t wp = (size_t)g->wp, top = (size_t)g->pb[1], left = (size_t)g->pb[2];
-    size_t h = (size_t)g->in[1], w = (size_t)g->in[2];
+    size_t h = (size_t)g->in[1], w = (size_t)g->in[2], half = wp / 2;
     for (size_t r = r0; r < r1; r++) {
         float *dr = d + r * wp;
         if (r < top || r - top >= h) {
             memset(dr, 0, wp * sizeof(float));
             continue;
         }
+        const float *sr = src + (r - top) * w;
+        if (g->s[2] == 2) {
+            for (size_t c = 0; c < wp; c++) {
+                float v = c >= left && c - left < w ? sr[c - left] : 0.0f;
+                dr[(c & 1) * half + c / 2] = v;
+            }
+            continue;
+        }
         memset(dr, 0, left * sizeof(float));
-        memcpy(dr + left, src + (r - top) * w, w * sizeof(float));
+        memcpy(dr + left, sr, w * sizeof(float));
         memset(dr + left + w, 0, (wp - left - w) * sizeof(float));
     }
 }
@@ -530,7 +544,7 @@ static void conv_direct_args(conv_job *j, float *xp) {
     const conv_geom *g = j->g;
     tdm_conv2d_direct_args a = {xp, (size_t)g->Cg, (size_t)g->hp, (size_t)g->wp, (size_t)g->k[1], (size_t)g->k[2],
                                 (size_t)g->out[1], (size_t)g->out[2], j->wg, j->bg, j->resg, j->yg, j->act, j->act_a,
-                                j->act_b};
+                                j->act_b, (size_t)g->s[2]};
     j->da = a;
 }
 
@@ -612,17 +626,19 @@ static void conv_wino_tiles_task(void *ctx, size_t part, size_t parts) {
     const conv_job *j = ctx;
     const tdm_wino_geom *w = &j->g->wg;
     const tdm_wino_kernels *k = tdm_wino_selected();
+    const tdm_wino_input_fn input = w->vw == k->vw ? k->input : k->input_narrow;
+    const tdm_wino_output_fn output = w->vw == k->vw ? k->output : k->output_narrow;
     size_t b, e;
     conv_wino_rows(w, part, parts, &b, &e);
     size_t t0 = b * w->txp, t1 = part + 1 == parts ? w->tp : e * w->txp, chunk = conv_wino_chunk(w);
     float *V = j->V + part * conv_wino_chunk_floats(w), *M = V + tdm_wino_v_floats(w, chunk);
     for (size_t c0 = t0; c0 < t1; c0 += chunk) {
         size_t c1 = c0 + chunk < t1 ? c0 + chunk : t1, span = (c1 - c0 + w->nr - 1) / w->nr * w->nr;
-        k->input(w, j->planes, V, c0, c1);
+        input(w, j->planes, V, c0, c1);
         for (size_t xi = 0; xi < 16; xi++)
             k->gemm(w->k, c1 - c0, w->c, j->u + xi * w->k * w->c, w->c, V + xi * w->c * span, M + xi * w->k * span,
                     span);
-        k->output(w, M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, c0, c1);
+        output(w, M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, c0, c1);
     }
 }
 
