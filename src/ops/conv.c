@@ -68,17 +68,12 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 
 /* ---- geometry ------------------------------------------------------------------------------------------------ */
 
-/* Depthwise maps at most this wide run channel-interleaved (dw cb kernel): rows shorter than a vector or two. */
-static size_t conv_dw_cb_max_wo(void) {
-    static size_t v = 0;
-    if (!v) { const char *e = getenv("DW_CB_WO"); v = e ? (size_t)atol(e) : tdm_dw_selected()->vw; }
-    return v;
-}
+/* Depthwise maps at most this wide run channel-interleaved (dw cb kernel): rows of half a vector or less, where the
+ * plane kernel computes as many lanes again for nothing (measured: 4x4 maps 2.3x faster with cb, 8x8 2x slower). */
+static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->vw / 2; }
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-/* Validates the input shapes against the attributes and fills g. Used by shape() (which reports errors) and run()
- * (where it cannot fail any more). */
 static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, conv_geom *g) {
     const conv_params *p = n->params;
     const tdm_value *x = tdm_in(c, n, 0), *w = tdm_in(c, n, 1), *b = tdm_in(c, n, 2);
@@ -287,7 +282,7 @@ static int conv_slots(const conv_geom *g) {
     return (int)s;
 }
 
-static size_t conv_wino_workspace(const conv_geom *g, int images, int threads);
+static size_t conv_wino_slot_floats(const conv_geom *g);
 
 /* Scratch slots of the SIMD depthwise path: one padded plane per thread. */
 static int conv_dw_slots(int threads) { return threads < 1 ? 1 : threads > 32 ? 32 : threads; }
@@ -301,10 +296,8 @@ static size_t conv_dw_slot_floats(const conv_geom *g) {
     return (f + 15) & ~(size_t)15;
 }
 
-/* Winograd scratch slots: one per thread when the batch has an image for each (and the bitmask of slots fits). */
-static int conv_wino_slots(const conv_geom *g, int threads) {
-    return threads > 1 && g->N >= threads && threads <= 32 ? threads : 1;
-}
+/* Winograd scratch slots: one per thread. */
+static int conv_wino_slots(int threads) { return threads < 1 ? 1 : threads; }
 
 tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     conv_geom g;
@@ -313,13 +306,12 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     int64_t dims[SP + 2] = {g.N, g.M};
     for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[SP - g.nsp + i];
     tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, g.nsp + 2, dims);
-    n->workspace = (size_t)conv_slots(&g) * conv_slot_floats(&g) * sizeof(float);
+    size_t slots = (size_t)conv_slots(&g), threads = (size_t)tdm_pool_threads(c->pool);
+    if (g.direct && slots < threads) slots = threads; /* one image split over the threads: a padded copy each */
+    n->workspace = slots * conv_slot_floats(&g) * sizeof(float);
     if (g.dw_simd)
         n->workspace = (size_t)conv_dw_slots(tdm_pool_threads(c->pool)) * conv_dw_slot_floats(&g) * sizeof(float);
-    if (g.winograd) { /* a padded copy per thread when whole images are spread over the threads, else one */
-        int threads = tdm_pool_threads(c->pool) < 1 ? 1 : tdm_pool_threads(c->pool);
-        n->workspace = conv_wino_workspace(&g, conv_wino_slots(&g, threads), threads);
-    }
+    if (g.winograd) n->workspace = (size_t)conv_wino_slots(tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) * sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -336,7 +328,7 @@ typedef struct conv_job {
     float *yg;
     tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
     const float *u;            /* winograd: transformed weights [16][M][C]                                */
-    float *planes, *V;         /* winograd: padded copies and chunk buffers (V then M) in the workspace    */
+    float *planes;             /* winograd: the slots (padded copy, V and M) in the workspace              */
     /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
     atomic_uint *busy;
     int nslots;
@@ -554,16 +546,20 @@ static void conv_direct_prepare(conv_job *j, float *xp) {
 }
 
 /* Static split of one image by rows, the same in every layer (see tdm_parallelize_static): pad, then compute. */
-static void conv_direct_pad_task(void *ctx, size_t part, size_t parts) {
+/* One image and group on `parts` threads, one call per part: the part pads the input rows that its output rows read
+ * into its own slot (no barrier between padding and computing), then computes those rows. */
+static void conv_direct_part_task(void *ctx, size_t part, size_t parts) {
     const conv_job *j = ctx;
-    size_t hp = (size_t)j->g->hp;
-    conv_direct_pad_rows(j, (float *)j->da.xp, hp * part / parts, hp * (part + 1) / parts);
-}
-
-static void conv_direct_rows_task(void *ctx, size_t part, size_t parts) {
-    const conv_job *j = ctx;
-    size_t ho = (size_t)j->g->out[1], h0 = ho * part / parts, h1 = ho * (part + 1) / parts;
-    if (h0 < h1) tdm_conv2d_direct_selected()(&j->da, 0, (size_t)j->g->Mg, h0, h1);
+    const conv_geom *g = j->g;
+    size_t ho = (size_t)g->out[1], h0 = ho * part / parts, h1 = ho * (part + 1) / parts;
+    if (h0 >= h1) return;
+    size_t s = (size_t)g->s[1], hp = (size_t)g->hp, r1 = (h1 - 1) * s + (size_t)g->k[1];
+    tdm_conv2d_direct_args a = j->da;
+    float *xp = j->col + part * j->slot_floats;
+    a.xp = xp;
+    conv_direct_pad_rows(j, xp, h0 * s, r1 < hp ? r1 : hp);
+    if (r1 < hp) memset(xp + (size_t)g->Cg * hp * (size_t)g->wp, 0, TDM_CONV_SLACK * sizeof(float));
+    tdm_conv2d_direct_selected()(&a, 0, (size_t)g->Mg, h0, h1);
 }
 
 static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t th) {
@@ -572,97 +568,87 @@ static void conv_direct_tile(void *ctx, size_t m0, size_t h0, size_t tm, size_t 
 }
 
 
-/* Winograd stages for one image on several threads: the padded copy split by channels, then everything else split
- * by tiles (below). */
-/* Static split of one image over `parts` threads by tile rows, with boundaries where a whole number of GEMM panels
- * ends (so each part's V and M are whole panels). Part p gets tile rows [*b, *e); the last part also takes the panel
- * padding. Every layer splits the same way, so a thread reads mostly the rows it wrote in the layer before. */
-static void conv_wino_rows(const tdm_wino_geom *w, size_t part, size_t parts, size_t *b, size_t *e) {
+/* Tiles per chunk: whole GEMM panels, as many as keep one chunk's V and M within WINO_CHUNK_BYTES (at least one
+ * panel), so that the input transform, the 16 GEMMs and the output transform of a chunk run in cache. */
+#define WINO_CHUNK_BYTES ((size_t)96 << 10)
+static size_t conv_wino_chunk(const tdm_wino_geom *w) {
+    size_t panel = (tdm_wino_v_floats(w, w->nr) + tdm_wino_m_floats(w, w->nr)) * sizeof(float);
+    size_t panels = WINO_CHUNK_BYTES / panel;
+    if (panels < 1) panels = 1;
+    return panels * w->nr < w->tp ? panels * w->nr : w->tp;
+}
+
+/* Floats of one chunk's V and M, and of one padded copy of an image's input, rounded to keep buffers 64-byte
+ * aligned. A slot (one per thread) is a padded copy followed by a chunk buffer. */
+static size_t conv_wino_chunk_floats(const tdm_wino_geom *w) {
+    size_t t = conv_wino_chunk(w);
+    return (tdm_wino_v_floats(w, t) + tdm_wino_m_floats(w, t) + 15) & ~(size_t)15;
+}
+static size_t conv_wino_x_floats(const conv_geom *g) { return (tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15; }
+static size_t conv_wino_slot_floats(const conv_geom *g) { return conv_wino_x_floats(g) + conv_wino_chunk_floats(&g->wg); }
+
+/* Tiles [t0, t1) and output channels [k0, k1) of the current image, chunk by chunk in this slot's V and M: the input
+ * transform (of every input channel), the 16 GEMMs for those output channels and the output transform. */
+static void conv_wino_run(const conv_job *j, const float *planes, float *V, size_t t0, size_t t1, size_t k0,
+                          size_t k1) {
+    const tdm_wino_geom *w = &j->g->wg;
+    const tdm_wino_kernels *k = tdm_wino_selected();
+    const tdm_wino_input_fn input = w->vw == k->vw ? k->input : k->input_narrow;
+    const tdm_wino_output_fn output = w->vw == k->vw ? k->output : k->output_narrow;
+    tdm_wino_geom wk = *w; /* the output transform sees only channels [k0, k1) */
+    wk.k = k1 - k0;
+    size_t chunk = conv_wino_chunk(w), plane = w->ho * w->wo, K = w->k, C = w->c;
+    float *M = V + tdm_wino_v_floats(w, chunk);
+    for (size_t c0 = t0; c0 < t1; c0 += chunk) {
+        size_t c1 = c0 + chunk < t1 ? c0 + chunk : t1, span = (c1 - c0 + w->nr - 1) / w->nr * w->nr;
+        input(w, planes, V, c0, c1);
+        for (size_t xi = 0; xi < 16; xi++)
+            k->gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * C * span, M + xi * wk.k * span, span);
+        output(&wk, M, j->bias ? j->bias + k0 : NULL, j->resg ? j->resg + k0 * plane : NULL, j->yg + k0 * plane,
+               j->act, j->act_a, j->act_b, c0, c1);
+    }
+}
+
+/* One image on `parts` threads, one call per part with no barrier in between: each part pads the input rows it needs
+ * into its own slot and runs its tiles (split by tile rows, at whole panels), or, on maps with fewer panels than
+ * parts (8x8: one panel), transforms every tile and runs its share of the output channels. */
+static void conv_wino_part_task(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const tdm_wino_geom *w = &g->wg;
+    float *planes = j->planes + part * conv_wino_slot_floats(g), *V = planes + conv_wino_x_floats(g);
     size_t a = w->txp, bq = w->nr;
     while (bq) { /* gcd(txp, nr) */
         size_t t = a % bq;
         a = bq;
         bq = t;
     }
-    size_t unit = w->nr / a; /* tile rows per whole number of panels */
-    size_t units = (w->ty + unit - 1) / unit;
-    size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
-    *b = u0 * unit < w->ty ? u0 * unit : w->ty;
-    *e = part + 1 == parts ? w->ty : (u1 * unit < w->ty ? u1 * unit : w->ty);
-}
-
-static void conv_wino_pack_task(void *ctx, size_t part, size_t parts) {
-    const conv_job *j = ctx;
-    const tdm_wino_geom *w = &j->g->wg;
-    size_t b, e;
-    conv_wino_rows(w, part, parts, &b, &e);
-    size_t r0 = 2 * b, r1 = part + 1 == parts ? w->hq : 2 * e;
-    if (r0 < r1) tdm_wino_pack_rows(w, j->xg, j->planes, 0, w->c, r0, r1);
-}
-
-/* Tiles per chunk: whole GEMM panels, as many as keep one chunk's V and M within WINO_CHUNK_BYTES (at least one
- * panel), so that the input transform, the 16 GEMMs and the output transform of a chunk run in cache. */
-#ifndef WINO_CHUNK_BYTES
-#define WINO_CHUNK_BYTES ((size_t)96 << 10)
-#endif
-static size_t conv_wino_chunk(const tdm_wino_geom *w) {
-    size_t panel = (tdm_wino_v_floats(w, w->nr) + tdm_wino_m_floats(w, w->nr)) * sizeof(float);
-    static size_t env_bytes = 0;
-    if (!env_bytes) { const char *e = getenv("WINO_CHUNK_KB"); env_bytes = e ? (size_t)atol(e) << 10 : WINO_CHUNK_BYTES; }
-    size_t panels = env_bytes / panel;
-    if (panels < 1) panels = 1;
-    return panels * w->nr < w->tp ? panels * w->nr : w->tp;
-}
-
-/* Floats of one chunk's V and M, rounded to keep every buffer 64-byte aligned. */
-static size_t conv_wino_chunk_floats(const tdm_wino_geom *w) {
-    size_t t = conv_wino_chunk(w);
-    return (tdm_wino_v_floats(w, t) + tdm_wino_m_floats(w, t) + 15) & ~(size_t)15;
-}
-
-/* Everything after the padded copy for this part's tiles, chunk by chunk in the part's own V and M buffers: the
- * input transform, the 16 GEMMs and the output transform. */
-static void conv_wino_tiles_task(void *ctx, size_t part, size_t parts) {
-    const conv_job *j = ctx;
-    const tdm_wino_geom *w = &j->g->wg;
-    const tdm_wino_kernels *k = tdm_wino_selected();
-    const tdm_wino_input_fn input = w->vw == k->vw ? k->input : k->input_narrow;
-    const tdm_wino_output_fn output = w->vw == k->vw ? k->output : k->output_narrow;
-    size_t b, e;
-    conv_wino_rows(w, part, parts, &b, &e);
-    size_t t0 = b * w->txp, t1 = part + 1 == parts ? w->tp : e * w->txp, chunk = conv_wino_chunk(w);
-    float *V = j->V + part * conv_wino_chunk_floats(w), *M = V + tdm_wino_v_floats(w, chunk);
-    for (size_t c0 = t0; c0 < t1; c0 += chunk) {
-        size_t c1 = c0 + chunk < t1 ? c0 + chunk : t1, span = (c1 - c0 + w->nr - 1) / w->nr * w->nr;
-        input(w, j->planes, V, c0, c1);
-        for (size_t xi = 0; xi < 16; xi++)
-            k->gemm(w->k, c1 - c0, w->c, j->u + xi * w->k * w->c, w->c, V + xi * w->c * span, M + xi * w->k * span,
-                    span);
-        output(w, M, j->bias, j->resg, j->yg, j->act, j->act_a, j->act_b, c0, c1);
+    size_t unit = w->nr / a, units = (w->ty + unit - 1) / unit; /* tile rows per whole number of panels */
+    if (units >= parts) {
+        size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
+        size_t b = u0 * unit < w->ty ? u0 * unit : w->ty, e = part + 1 == parts || u1 * unit > w->ty ? w->ty : u1 * unit;
+        if (b >= e) return;
+        size_t r1 = part + 1 == parts || 2 * e + 2 > w->hq ? w->hq : 2 * e + 2; /* tile row ty reads rows 2ty..2ty+3 */
+        tdm_wino_pack_rows(w, j->xg, planes, 0, w->c, 2 * b, r1);
+        conv_wino_run(j, planes, V, b * w->txp, part + 1 == parts ? w->tp : e * w->txp, 0, w->k);
+        return;
     }
+    size_t k0 = w->k * part / parts, k1 = w->k * (part + 1) / parts;
+    if (k0 >= k1) return;
+    tdm_wino_pack_rows(w, j->xg, planes, 0, w->c, 0, w->hq);
+    conv_wino_run(j, planes, V, 0, w->tp, k0, k1);
 }
 
-/* Floats of the padded copy of one image's input, likewise rounded. */
-static size_t conv_wino_x_floats(const conv_geom *g) { return (tdm_wino_x_floats(&g->wg) + 15) & ~(size_t)15; }
-
-/* Workspace of a Winograd conv: `images` padded copies, then one chunk buffer per thread. */
-static size_t conv_wino_workspace(const conv_geom *g, int images, int threads) {
-    return ((size_t)images * conv_wino_x_floats(g) + (size_t)threads * conv_wino_chunk_floats(&g->wg)) *
-           sizeof(float);
-}
-
-/* Batches with at least one image per thread: each task runs whole images, serially, in its own slot (padded copy
- * and chunk buffer). */
+/* Batches with at least one image per thread: each task runs whole images, serially, in its own slot. */
 static void conv_wino_image_task(void *ctx, size_t img) {
     const conv_job *shared = ctx;
     const conv_geom *g = shared->g;
     conv_job j = *shared;
     int slot = conv_slot_claim(shared->busy, shared->nslots);
-    j.planes = shared->planes + (size_t)slot * conv_wino_x_floats(g);
-    j.V = shared->V + (size_t)slot * conv_wino_chunk_floats(&g->wg);
+    float *planes = shared->planes + (size_t)slot * conv_wino_slot_floats(g);
     conv_job_at(&j, img, 0);
-    conv_wino_pack_task(&j, 0, 1);
-    conv_wino_tiles_task(&j, 0, 1);
+    tdm_wino_pack_rows(&g->wg, j.xg, planes, 0, g->wg.c, 0, g->wg.hq);
+    conv_wino_run(&j, planes, planes + conv_wino_x_floats(g), 0, g->wg.tp, 0, g->wg.k);
     atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
 }
 
@@ -737,24 +723,20 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         return TDM_OK;
     }
     if (g.winograd) {
-        int threads = tdm_pool_threads(c->pool);
-        int images = conv_wino_slots(&g, threads);
+        int threads = conv_wino_slots(tdm_pool_threads(c->pool));
         j.u = tdm_in(c, n, 3)->data;
         j.planes = c->workspace;
-        j.V = j.planes + (size_t)images * conv_wino_x_floats(&g);
-        if (images > 1) { /* whole images per thread */
+        if (threads > 1 && g.N >= threads && threads <= 32) { /* whole images per thread (a 32-slot bitmask) */
             atomic_uint busy;
             atomic_init(&busy, 0u);
             j.busy = &busy;
-            j.nslots = conv_wino_slots(&g, threads);
+            j.nslots = threads;
             tdm_parallelize_1d(c->pool, conv_wino_image_task, &j, (size_t)g.N);
             return TDM_OK;
         }
-        /* one image at a time; the padded copy, then the rest, each split over the threads */
-        for (int64_t img = 0; img < g.N; img++) {
+        for (int64_t img = 0; img < g.N; img++) { /* one image at a time, split over the threads */
             conv_job_at(&j, (size_t)img, 0);
-            tdm_parallelize_static(c->pool, conv_wino_pack_task, &j);
-            tdm_parallelize_static(c->pool, conv_wino_tiles_task, &j);
+            tdm_parallelize_static(c->pool, conv_wino_part_task, &j);
         }
         return TDM_OK;
     }
@@ -769,13 +751,13 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         tdm_parallelize_1d(c->pool, conv_image_task, &j, (size_t)g.N);
         return TDM_OK;
     }
-    if (g.direct) { /* one image at a time: pad it, then compute, both split by rows over the threads */
+    if (g.direct) { /* one image at a time, split by output rows over the threads, each with its own padded copy */
+        j.slot_floats = conv_slot_floats(&g);
         for (int64_t img = 0; img < g.N; img++)
             for (int64_t grp = 0; grp < g.G; grp++) {
                 conv_job_at(&j, (size_t)img, (size_t)grp);
                 conv_direct_args(&j, j.col);
-                tdm_parallelize_static(c->pool, conv_direct_pad_task, &j);
-                tdm_parallelize_static(c->pool, conv_direct_rows_task, &j);
+                tdm_parallelize_static(c->pool, conv_direct_part_task, &j);
             }
         return TDM_OK;
     }
