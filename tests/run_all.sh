@@ -21,6 +21,8 @@ suite() { # suite NAME COMMAND...
 [ -x "$BUILD/test_kernels" ] && suite kernels "$BUILD/test_kernels"
 [ -x "$BUILD/test_api" ] && suite api "$BUILD/test_api"
 suite conformance "$BUILD/test_conformance"
+# again on 3 threads: batched node tests then run image by image where the engine splits batches (engine/split.c)
+suite conformance-threads "$BUILD/test_conformance" --threads 3
 suite models "$BUILD/test_models"
 suite eval tests/eval_test.sh
 suite cli tests/cli_test.sh

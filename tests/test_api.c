@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "engine/onnx_write.h"
 
 #define CONV_DIR "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding"
 
@@ -1084,6 +1085,97 @@ typedef struct test {
     void (*fn)(void);
 } test;
 
+/* Batch splitting (engine/split.c): a batch runs image by image on the threads only where every op treats samples
+ * independently and the shapes say the batch stays the leading axis; either way the results equal one thread's. */
+static tdm_model *split_model(int kind) {
+    tdm_onnx_writer *w = tdm_onnx_writer_new("split");
+    const char *np[4] = {"N", NULL, NULL, NULL};
+    int64_t xd[4] = {-1, 3, 8, 8}, yd[4] = {-1, 4, 8, 8}, fd[2] = {-1, 4}, gd[2] = {-1, -1}, wd[4] = {4, 3, 3, 3};
+    float wt[108], b[4] = {0.1f, -0.2f, 0.3f, 0.0f};
+    for (int i = 0; i < 108; i++) wt[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    if (kind == 0) { /* Conv + Relu: splits */
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 4, xd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 4, yd, np);
+        tdm_onnx_writer_initializer(w, "w", TDM_FLOAT, 4, wd, wt);
+        tdm_onnx_writer_initializer(w, "b", TDM_FLOAT, 1, (int64_t[]){4}, b);
+        int64_t pads[4] = {1, 1, 1, 1};
+        tdm_onnx_attr a = {"pads", TDM_ONNX_ATTR_INTS, 0, 0, 4, pads};
+        tdm_onnx_writer_node(w, "Conv", "conv", 3, (const char *[]){"x", "w", "b"}, 1, (const char *[]){"c"}, 1, &a);
+        tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"c"}, 1, (const char *[]){"y"}, 0, NULL);
+    } else if (kind == 1) { /* Softmax over the batch axis: must not split */
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 2, fd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 2, fd, np);
+        tdm_onnx_attr a = {"axis", TDM_ONNX_ATTR_INT, 0, 0, 0, NULL};
+        tdm_onnx_writer_node(w, "Softmax", "sm", 1, (const char *[]){"x"}, 1, (const char *[]){"y"}, 1, &a);
+    } else { /* Flatten at axis 0 folds the batch into one row, then Relu: an allowed op list, but the shapes differ */
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 2, fd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 2, gd, NULL);
+        tdm_onnx_attr a = {"axis", TDM_ONNX_ATTR_INT, 0, 0, 0, NULL};
+        tdm_onnx_writer_node(w, "Flatten", "fl", 1, (const char *[]){"x"}, 1, (const char *[]){"f"}, 1, &a);
+        tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"f"}, 1, (const char *[]){"y"}, 0, NULL);
+    }
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    tdm_model *m = NULL;
+    if (!tdm_onnx_writer_finish(w, 8, 13, "test_api", "1", &bytes, &len)) tdm_model_load_memory(bytes, len, NULL, &m);
+    free(bytes);
+    tdm_onnx_writer_free(w);
+    return m;
+}
+
+static void test_batch_split(void) {
+    static const char *names[3] = {"conv+relu", "softmax axis 0", "flatten axis 0"};
+    for (int kind = 0; kind < 3; kind++) {
+        tdm_model *m = split_model(kind);
+        CHECK(m != NULL, "%s: the test model does not load: %s", names[kind], tdm_last_error());
+        if (!m) continue;
+        tdm_tensor_info info;
+        tdm_model_input_info(m, 0, &info);
+        int64_t dims[4] = {5, 3, 8, 8};
+        if (info.rank == 2) dims[1] = 4;
+        int64_t numel = 1;
+        for (int d = 0; d < info.rank; d++) numel *= dims[d];
+        float *x = malloc((size_t)numel * sizeof(float)), *ref = NULL;
+        for (int64_t i = 0; i < numel; i++) x[i] = (float)((i * 13) % 17) / 17.0f - 0.4f;
+        int64_t nref = 0;
+        for (int threads = 1; threads <= 3; threads++) {
+            tdm_session_options so = {.threads = threads};
+            tdm_session *s = NULL;
+            tdm_stats st;
+            const void *out;
+            tdm_tensor_info oi;
+            if (tdm_session_create(m, &so, &s) || tdm_session_set_input_shape(s, 0, dims, info.rank) ||
+                tdm_session_set_input(s, 0, x, (size_t)numel * sizeof(float)) || tdm_session_run(s) ||
+                tdm_session_output(s, 0, &oi, &out) || tdm_session_stats(s, &st)) {
+                CHECK(0, "%s threads=%d: %s", names[kind], threads, tdm_last_error());
+                tdm_session_free(s);
+                continue;
+            }
+            int want_split = kind == 0 && threads > 1;
+            CHECK(st.batch_split == want_split, "%s threads=%d: batch_split %d, expected %d", names[kind], threads,
+                  st.batch_split, want_split);
+            int64_t n = 1;
+            for (int d = 0; d < oi.rank; d++) n *= oi.dims[d];
+            if (!ref) {
+                ref = malloc((size_t)n * sizeof(float));
+                memcpy(ref, out, (size_t)n * sizeof(float));
+                nref = n;
+            } else {
+                const float *o = out;
+                int64_t bad = n == nref ? -1 : 0;
+                for (int64_t i = 0; i < n && bad < 0; i++)
+                    if (!(fabsf(o[i] - ref[i]) <= 1e-6f + 1e-5f * fabsf(ref[i]))) bad = i;
+                CHECK(bad < 0, "%s threads=%d: output differs from one thread's at element %lld", names[kind],
+                      threads, (long long)bad);
+            }
+            tdm_session_free(s);
+        }
+        free(x);
+        free(ref);
+        tdm_model_free(m);
+    }
+}
+
 int main(int argc, char **argv) {
     static const test tests[] = {
         {"free_null", test_free_null},
@@ -1103,6 +1195,7 @@ int main(int argc, char **argv) {
         {"stats", test_stats},
         {"input_in_place", test_input_in_place},
         {"peak_memory", test_peak_memory},
+        {"batch_split", test_batch_split},
     };
     const char *filter = argc > 1 ? argv[1] : NULL;
     if (!tu_exists(CONV_DIR "/model.onnx")) {

@@ -175,14 +175,16 @@ int cmd_bench(int argc, char **argv) {
         json_kv_uint(&w, "workspace_bytes", stats.workspace_bytes);
         json_kv_uint(&w, "weights_bytes", stats.weights_bytes);
         json_kv_int(&w, "macs", stats.macs);
+        json_kv_int(&w, "batch_split", stats.batch_split);
         json_kv_string(&w, "kernel_isa", tdm_kernel_isa());
         json_kv_double(&w, "total_s", total_s, 4);
         json_object_end(&w);
         json_finish(&w);
     } else {
         printf("model        %s\n", model_path);
-        printf("threads      %lld   batch %lld   runs %lld (+%lld warm-up)   kernels %s\n", (long long)threads,
-               (long long)batch, (long long)runs, (long long)warmup, tdm_kernel_isa());
+        printf("threads      %lld   batch %lld%s   runs %lld (+%lld warm-up)   kernels %s\n", (long long)threads,
+               (long long)batch, stats.batch_split ? " (image by image, one per thread)" : "", (long long)runs,
+               (long long)warmup, tdm_kernel_isa());
         printf("load         %10.3f ms\n", load_ms);
         printf("set-up       %10.3f ms   (session + plan)\n", setup_ms);
         printf("first run    %10.3f ms\n", first_ms);

@@ -53,7 +53,14 @@ struct tdm_session {
     void *workspace;
     size_t workspace_bytes;
     char **exec_names;      /* "Conv+Relu" per exec node, built on demand                                        */
+    tdm_session **split;    /* batch splitting (split.c): one batch-1 session per thread, or NULL              */
+    int n_split;
 };
+
+/* split.c: run a batch image by image on the pool threads, each in a batch-1 session of its own. */
+tdm_status tdm_split_plan(tdm_session *s); /* after planning s: set up the sessions if the plan allows it */
+void tdm_split_release(tdm_session *s);
+tdm_status tdm_split_run(tdm_session *s);
 
 /* onnx.c */
 tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir);

@@ -161,6 +161,7 @@ tdm_status tdm_model_source_node(const tdm_model *m, int index, const char **op_
 
 static void plan_release(tdm_session *s) {
     const tdm_alloc *a = &s->alloc;
+    tdm_split_release(s);
     for (int i = 0; i < s->n_folded; i++) tdm_free_aligned(a, s->folded[i]);
     tdm_free(a, s->folded);
     s->folded = NULL;
@@ -685,7 +686,9 @@ tdm_status tdm_session_plan(tdm_session *s) {
         if (s->in_rank[i] < 0)
             return tdm_error(TDM_SHAPE_MISMATCH, "input '%s' has no shape in the model: set it with "
                              "tdm_session_set_input_shape", s->model->values[s->model->inputs[i]].name);
-    return plan(s);
+    tdm_status st = plan(s);
+    if (!st && (st = tdm_split_plan(s))) plan_release(s);
+    return st;
 }
 
 tdm_status tdm_session_input_data(tdm_session *s, int index, tdm_tensor_info *info_out, void **data_out) {
@@ -743,6 +746,7 @@ tdm_status tdm_session_run(tdm_session *s) {
     if (!s) return tdm_error(TDM_INVALID_ARGUMENT, "session is NULL");
     tdm_status st = tdm_session_plan(s);
     if (st) return st;
+    if (s->n_split) return tdm_split_run(s);
     tdm_ctx c = {&s->alloc, s->model->opset, s->values, s->model->n_values, s->workspace, s->pool};
     if (s->node_ms) {
         for (int k = 0; k < s->n_exec; k++) {
@@ -784,6 +788,7 @@ tdm_status tdm_session_stats(tdm_session *s, tdm_stats *out) {
     out->workspace_bytes = s->workspace_bytes;
     out->params = s->model->params;
     out->nodes = s->n_exec;
+    out->batch_split = s->n_split > 0;
     for (int k = 0; k < s->n_exec; k++) out->macs += s->nodes[s->exec[k]].macs;
     return TDM_OK;
 }
