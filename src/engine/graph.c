@@ -380,8 +380,9 @@ static void fuse_activations(tdm_model *m) {
     compact_nodes(m);
 }
 
-/* 3x3 stride-1 convolutions with constant weights get a slot for their Winograd F(2x2,3x3) weights U = G g G^T: an
- * extra constant input 3 of shape [16, M, C] that Conv uses when its plan allows (conv.c). Only where the GEMMs in the
+/* 3x3 stride-1 convolutions with constant weights get a slot for their Winograd weights U = G g G^T: an extra constant
+ * input 3 of shape [P, M, C] that Conv uses when its plan allows (conv.c), P = 16 for F(2x2,3x3) or 36 for F(4x4,3x3)
+ * as the plan picks it (session.c sets P; the slot is made with 16). Only where the GEMMs in the
  * transformed domain are big enough to pay for the transforms (8+ channels in and out). The slot holds no data
  * (`derived`, data NULL): a plan computes U only for the convolutions that pick Winograd at its shapes, and the others
  * run without input 3 (session.c), so small maps that run direct never carry 16/9 of their weights again. */

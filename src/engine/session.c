@@ -345,8 +345,9 @@ static void fuse_residuals(tdm_session *s) {
  * At load, a model whose inputs have static shapes (the batch aside) is planned once for shapes only (settle_winograd):
  * the convolutions that take Winograd there get U in the model and, when nothing else reads them, lose their 3x3
  * weights, so the model holds one form of each weight instead of two. Should a later plan run such a convolution
- * direct anyway (conv.c decides from the map size, which those shapes fix, so it does not today), the plan recomputes
- * the 3x3 weights from U: exact for the corner taps, within a rounding of the others. */
+ * direct anyway, or with the other tile size (conv.c decides from the map size, which those shapes fix, so it does
+ * not today), the plan recomputes the 3x3 weights from U (tdm_wino_restore: exact for the taps the transform copies,
+ * within a rounding of the others) and, where needed, the other U from them. */
 static int winograd_slot(const tdm_model *m, const tdm_node *n) {
     if (n->n_in < 4 || n->in[3] < 0 || n->in[1] < 0 || strcmp(n->op_type, "Conv") != 0) return 0;
     const tdm_value *u = &m->values[n->in[3]];
@@ -355,84 +356,55 @@ static int winograd_slot(const tdm_model *m, const tdm_node *n) {
 
 static size_t rounded(size_t b) { return (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1); }
 
-/* The 3x3 weights g [k][c][3][3] from U [16][k][c]: U = T G^T and T = G g with G's first and last rows picking a tap
- * and its middle rows differing by the centre tap, so g = R (R U^T)^T with R(x) = (x0, x1 - x2, x3). */
-static void winograd_restore(const float *u, size_t k, size_t c, float *w) {
-    for (size_t o = 0; o < k; o++)
-        for (size_t i = 0; i < c; i++) {
-            double x[4][4], t[4][3];
-            for (int a = 0; a < 16; a++) x[a / 4][a % 4] = u[((size_t)a * k + o) * c + i];
-            for (int a = 0; a < 4; a++) {
-                t[a][0] = x[a][0];
-                t[a][1] = x[a][1] - x[a][2];
-                t[a][2] = x[a][3];
-            }
-            float *g = w + (o * c + i) * 9;
-            for (int b = 0; b < 3; b++) {
-                g[b] = (float)t[0][b];
-                g[3 + b] = (float)(t[1][b] - t[2][b]);
-                g[6 + b] = (float)t[3][b];
-            }
-        }
-}
-
 static tdm_status plan_winograd(tdm_session *s, tdm_ctx *c, tdm_node *n, int folded) {
     tdm_value *w = tdm_in(c, n, 1), *u = tdm_in(c, n, 3);
-    int use = 0;
-    tdm_status st;
     n->n_in = 3;
-    if (!folded) { /* folding runs the plain convolution */
-        if ((st = n->op->shape(c, n))) return st;
-        size_t ws_plain = n->workspace;
-        n->n_in = 4;
-        if ((st = n->op->shape(c, n))) return st;
-        use = n->workspace != ws_plain;
-        n->n_in = 3;
-    }
+    int pts = folded ? 0 : tdm_conv_winograd_points(c, n); /* folding runs the plain convolution */
     if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || u->dims[1] != w->dims[0] ||
         u->dims[2] != w->dims[1])
         return TDM_OK; /* not a slot graph.c made (it checks the same), so never settled: run it plainly */
-    size_t K = (size_t)w->dims[0], C = (size_t)w->dims[1];
-    if (use) {
-        if (!u->data) {
-            if (!w->data) return TDM_OK;
-            size_t bytes = (size_t)tdm_numel(u) * sizeof(float);
-            void *block = tdm_malloc_aligned(c->alloc, bytes);
-            if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming the weights of Conv '%s'", n->name);
-            tdm_wino_weights(w->data, K, C, block);
-            if (s->settling) { /* load time: U joins the model, and the 3x3 weights go if nothing else reads them */
-                tdm_model *m = (tdm_model *)s->model;
-                tdm_value *mw = &m->values[n->in[1]];
-                m->values[n->in[3]].data = block;
-                m->weights_bytes += rounded(bytes);
-                if (mw->consumers == 1 && !mw->is_output) {
-                    m->weights_bytes -= rounded((size_t)tdm_numel(mw) * sizeof(float));
-                    tdm_free_aligned(&m->alloc, mw->data);
-                    mw->data = NULL;
-                    w->data = NULL;
-                }
-            } else {
-                keep_folded(s, block);
-                if (s->keep_failed) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
-                s->derived_bytes += bytes;
-            }
-            u->data = block;
-        }
-        /* conv.c's Winograd path reads only the weights' shape; a non-NULL pointer keeps its arithmetic defined */
-        if (!w->data) w->data = u->data;
-        n->n_in = 4;
-        return TDM_OK;
-    }
-    if (!w->data && u->data) {
+    size_t K = (size_t)w->dims[0], C = (size_t)w->dims[1], have = u->data ? (size_t)u->dims[0] : 0;
+    /* The 3x3 weights, when this plan needs them (direct, or a U of the other size) and the model kept only U. */
+    if (!w->data && u->data && (size_t)pts != have) {
         size_t bytes = (size_t)tdm_numel(w) * sizeof(float);
         void *block = tdm_malloc_aligned(c->alloc, bytes);
         if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory restoring the weights of Conv '%s'", n->name);
         keep_folded(s, block);
         if (s->keep_failed) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
-        winograd_restore(u->data, K, C, block);
+        tdm_wino_restore(u->data, K, C, block, have == 36 ? 4 : 2);
         w->data = block;
         s->derived_bytes += bytes;
     }
+    if (!pts) return TDM_OK;
+    if ((size_t)pts != have) { /* compute U for this plan's tile size */
+        if (!w->data) return TDM_OK;
+        size_t bytes = (size_t)pts * K * C * sizeof(float);
+        void *block = tdm_malloc_aligned(c->alloc, bytes);
+        if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming the weights of Conv '%s'", n->name);
+        tdm_wino_weights(w->data, K, C, block, pts == 36 ? 4 : 2);
+        u->dims[0] = pts;
+        if (s->settling && !have) { /* load time: U joins the model, and the 3x3 weights go if nothing else reads them */
+            tdm_model *m = (tdm_model *)s->model;
+            tdm_value *mw = &m->values[n->in[1]], *mu = &m->values[n->in[3]];
+            mu->data = block;
+            mu->dims[0] = pts;
+            m->weights_bytes += rounded(bytes);
+            if (mw->consumers == 1 && !mw->is_output) {
+                m->weights_bytes -= rounded((size_t)tdm_numel(mw) * sizeof(float));
+                tdm_free_aligned(&m->alloc, mw->data);
+                mw->data = NULL;
+                w->data = NULL;
+            }
+        } else {
+            keep_folded(s, block);
+            if (s->keep_failed) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
+            s->derived_bytes += bytes;
+        }
+        u->data = block;
+    }
+    /* conv.c's Winograd path reads only the weights' shape; a non-NULL pointer keeps its arithmetic defined */
+    if (!w->data) w->data = u->data;
+    n->n_in = 4;
     return TDM_OK;
 }
 

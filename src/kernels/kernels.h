@@ -79,24 +79,29 @@ void tdm_conv2d_direct__wasm_simd128(const tdm_conv2d_direct_args *a, size_t m0,
 /* The best direct-convolution variant for this CPU. */
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void);
 
-/* Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (winograd.c, winograd_vec.inc): the input is packed into
- * even/odd column planes, transformed to V[16][C][T], multiplied by the load-time transformed weights U[16][K][C]
- * (16 GEMMs: M[xi] = U[xi] * V[xi]), and transformed back with bias, residual and activation fused. */
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 convolutions (winograd.c, winograd_vec.inc): tiles of m x m
+ * outputs (m = 2 or 4) read (m+2) x (m+2) inputs; the input is padded, transformed to V[P][C][T] (P = (m+2)^2 points),
+ * multiplied by the load-time transformed weights U[P][K][C] (P GEMMs: M[xi] = U[xi] * V[xi]), and transformed back
+ * with bias, residual and activation fused. F(4x4) does 2.25 multiplies per output and input channel against
+ * F(2x2)'s 4 and direct's 9, for heavier transforms; conv.c picks m by how well the tiles fill the GEMM panels. */
 typedef struct tdm_wino_geom {
     size_t c, k, h, w, pt, pl, ho, wo; /* channels in/out, input size, top/left padding, output size            */
+    size_t m, pts;                     /* output tile size (2 or 4) and transform points (m+2)^2              */
     size_t ty, tx, txp;                /* tile rows, tile columns, and columns rounded up to the vector width  */
     size_t nr, tp;                     /* GEMM panel width, and tiles rounded up to whole panels             */
     size_t vw;                         /* tiles per vector of the transforms that this geometry is for       */
     size_t hq, wq;                     /* padded input rows and row length                                   */
 } tdm_wino_geom;
 void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
-                       size_t ho, size_t wo, size_t vw, size_t nr);
+                       size_t ho, size_t wo, size_t vw, size_t nr, size_t m);
 size_t tdm_wino_x_floats(const tdm_wino_geom *g);
 /* Floats of V and M for a chunk of `tiles` tiles (the transforms below work chunk by chunk). */
 size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles);
 size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles);
-/* w: [k][c][3][3] -> u: [16][k][c]. */
-void tdm_wino_weights(const float *w, size_t k, size_t c, float *u);
+/* w: [k][c][3][3] -> u: [(m+2)^2][k][c], in double; and back (exact for the taps the transform copies, within a
+ * rounding of the others), for a plan that needs the 3x3 weights of a model that kept only u. */
+void tdm_wino_weights(const float *w, size_t k, size_t c, float *u, size_t m);
+void tdm_wino_restore(const float *u, size_t k, size_t c, float *w, size_t m);
 /* x: one image's [c][h][w] -> the padded copy X, for channels [c0, c1) and padded rows [r0, r1). */
 void tdm_wino_pack_rows(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1, size_t r0, size_t r1);
 /* The transforms work on a chunk of tiles [t0, t1) (t0 a multiple of vw) across every channel: V and M hold only
@@ -138,6 +143,7 @@ typedef struct tdm_wino_kernels {
     tdm_wino_input_fn input_narrow;
     tdm_wino_output_fn output_narrow;
     size_t vw_narrow;
+    size_t max_m; /* the largest output tile to use: 4 (F(4x4,3x3)) or 2 */
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 

@@ -34,6 +34,31 @@ static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *o
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
 }
+/* 4-way: q[k] = p[k], p[k+4], p[k+8], ... for p[0..4W); and the inverse. A 4x4 transpose inside each 128-bit lane
+ * gives the right elements in the order (0 8 16 24 | 4 12 20 28); one lane-crossing permute fixes the order. */
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8), c = _mm256_loadu_ps(p + 16), d = _mm256_loadu_ps(p + 24);
+    __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
+    __m256 t2 = _mm256_unpacklo_ps(c, d), t3 = _mm256_unpackhi_ps(c, d);
+    const __m256i idx = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    *q0 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0x44), idx);
+    *q1 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0xEE), idx);
+    *q2 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0x44), idx);
+    *q3 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0xEE), idx);
+}
+static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    q0 = _mm256_permutevar8x32_ps(q0, idx);
+    q1 = _mm256_permutevar8x32_ps(q1, idx);
+    q2 = _mm256_permutevar8x32_ps(q2, idx);
+    q3 = _mm256_permutevar8x32_ps(q3, idx);
+    __m256 t0 = _mm256_unpacklo_ps(q0, q1), t1 = _mm256_unpackhi_ps(q0, q1);
+    __m256 t2 = _mm256_unpacklo_ps(q2, q3), t3 = _mm256_unpackhi_ps(q2, q3);
+    _mm256_storeu_ps(p, _mm256_shuffle_ps(t0, t2, 0x44));
+    _mm256_storeu_ps(p + 8, _mm256_shuffle_ps(t0, t2, 0xEE));
+    _mm256_storeu_ps(p + 16, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(p + 24, _mm256_shuffle_ps(t1, t3, 0xEE));
+}
 
 #elif defined(TDM_VEC_X86_128)
 /* 4-wide x86 vectors (SSE registers with the FMA of AVX2 machines), for the few kernels whose geometry wants 4 lanes
@@ -60,6 +85,15 @@ static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *o
     __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
     *even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     *odd = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4), c = _mm_loadu_ps(p + 8), d = _mm_loadu_ps(p + 12);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    *q0 = a, *q1 = b, *q2 = c, *q3 = d;
+}
+static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    _MM_TRANSPOSE4_PS(q0, q1, q2, q3);
+    _mm_storeu_ps(p, q0), _mm_storeu_ps(p + 4, q1), _mm_storeu_ps(p + 8, q2), _mm_storeu_ps(p + 12, q3);
 }
 
 #elif defined(TDM_VEC_WASM128)
@@ -95,6 +129,23 @@ static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *o
     *even = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6);
     *odd = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
 }
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    v128_t a = wasm_v128_load(p), b = wasm_v128_load(p + 4), c = wasm_v128_load(p + 8), d = wasm_v128_load(p + 12);
+    v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+    v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
+    *q0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);
+    *q1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+    *q2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);
+    *q3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+}
+static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    v128_t t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7);
+    v128_t t2 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7);
+    wasm_v128_store(p, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+    wasm_v128_store(p + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+    wasm_v128_store(p + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+    wasm_v128_store(p + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+}
 
 #elif defined(TDM_VEC_NEON)
 #include <arm_neon.h>
@@ -120,6 +171,14 @@ static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *o
     *even = v.val[0];
     *odd = v.val[1];
 }
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    float32x4x4_t v = vld4q_f32(p);
+    *q0 = v.val[0], *q1 = v.val[1], *q2 = v.val[2], *q3 = v.val[3];
+}
+static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    float32x4x4_t v = {{q0, q1, q2, q3}};
+    vst4q_f32(p, v);
+}
 
 #else /* scalar: a one-lane "vector", so the same kernel source also builds anywhere */
 typedef float tdm_vf;
@@ -142,6 +201,12 @@ static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
 static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
     *even = p[0];
     *odd = p[1];
+}
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    *q0 = p[0], *q1 = p[1], *q2 = p[2], *q3 = p[3];
+}
+static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    p[0] = q0, p[1] = q1, p[2] = q2, p[3] = q3;
 }
 #endif
 

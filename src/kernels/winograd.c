@@ -1,10 +1,11 @@
-/* winograd.c - the ISA-independent parts of Winograd F(2x2,3x3): geometry, the weight transform (done once at load
- * time, in double) and the padded copy of the input; plus the one-lane (portable) transforms from winograd_vec.inc. */
+/* winograd.c - the ISA-independent parts of Winograd F(2x2,3x3) and F(4x4,3x3): geometry, the weight transform (done
+ * once at load time, in double) and its inverse, and the padded copy of the input; plus the one-lane (portable)
+ * transforms from winograd_vec.inc. */
 #define WINO_SUFFIX __scalar
 #include "winograd_vec.inc"
 
 void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
-                       size_t ho, size_t wo, size_t vw, size_t nr) {
+                       size_t ho, size_t wo, size_t vw, size_t nr, size_t m) {
     g->c = c;
     g->k = k;
     g->h = h;
@@ -13,33 +14,71 @@ void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w,
     g->pl = pad_left;
     g->ho = ho;
     g->wo = wo;
-    g->ty = (ho + 1) / 2;
-    g->tx = (wo + 1) / 2;
+    g->m = m;
+    g->pts = (m + 2) * (m + 2);
+    g->ty = (ho + m - 1) / m;
+    g->tx = (wo + m - 1) / m;
     g->txp = (g->tx + vw - 1) / vw * vw;
     g->nr = nr;
     g->vw = vw;
     g->tp = (g->ty * g->txp + nr - 1) / nr * nr;
-    g->hq = 2 * g->ty + 2;
-    g->wq = 2 * g->txp + 2 * vw + 2;
+    g->hq = m * g->ty + 2;
+    g->wq = m * g->txp + m * vw + 2; /* loads of m*vw floats at m*t and m*t + m (F(4x4)) or + 2 (F(2x2)) */
 }
 
 size_t tdm_wino_x_floats(const tdm_wino_geom *g) { return g->c * g->hq * g->wq; }
-size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles) { return 16 * g->c * ((tiles + g->nr - 1) / g->nr * g->nr); }
-size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles) { return 16 * g->k * ((tiles + g->nr - 1) / g->nr * g->nr); }
+size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * g->c * ((tiles + g->nr - 1) / g->nr * g->nr); }
+size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * g->k * ((tiles + g->nr - 1) / g->nr * g->nr); }
 
-void tdm_wino_weights(const float *w, size_t k, size_t c, float *u) {
-    /* U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; u is [16][k][c]. */
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+/* The weight transform G: F(2x2,3x3) G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; F(4x4,3x3) (interpolation points
+ * 0, +-1, +-2 and infinity) G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]. */
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double G4[6][3] = {{0.25, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+
+void tdm_wino_weights(const float *w, size_t k, size_t c, float *u, size_t m) {
+    /* U = G g G^T per (output, input) channel; u is [(m+2)^2][k][c]. */
+    const size_t n = m + 2;
     for (size_t o = 0; o < k; o++)
         for (size_t i = 0; i < c; i++) {
             const float *g3 = w + (o * c + i) * 9;
-            double t[4][3];
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 3; b++) t[a][b] = G[a][0] * g3[b] + G[a][1] * g3[3 + b] + G[a][2] * g3[6 + b];
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++)
-                    u[((size_t)(a * 4 + b) * k + o) * c + i] =
-                        (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
+            double t[6][3];
+            for (size_t a = 0; a < n; a++) {
+                const double *G = m == 4 ? G4[a] : G2[a];
+                for (int b = 0; b < 3; b++) t[a][b] = G[0] * g3[b] + G[1] * g3[3 + b] + G[2] * g3[6 + b];
+            }
+            for (size_t a = 0; a < n; a++)
+                for (size_t b = 0; b < n; b++) {
+                    const double *G = m == 4 ? G4[b] : G2[b];
+                    u[((a * n + b) * k + o) * c + i] = (float)(t[a][0] * G[0] + t[a][1] * G[1] + t[a][2] * G[2]);
+                }
+        }
+}
+
+/* G's first and last rows pick one tap and two middle rows differ by the centre tap, so g = R (R U^T)^T with
+ * R(x) = (x0, x1 - x2, x3) for F(2x2) and R(x) = (4 x0, -3 (x1 - x2), x5) for F(4x4). */
+void tdm_wino_restore(const float *u, size_t k, size_t c, float *w, size_t m) {
+    const size_t n = m + 2;
+    const double s0 = m == 4 ? 4.0 : 1.0, s1 = m == 4 ? -3.0 : 1.0;
+    for (size_t o = 0; o < k; o++)
+        for (size_t i = 0; i < c; i++) {
+            double x[6][6], t[6][3];
+            for (size_t a = 0; a < n * n; a++) x[a / n][a % n] = u[(a * k + o) * c + i];
+            for (size_t a = 0; a < n; a++) {
+                t[a][0] = s0 * x[a][0];
+                t[a][1] = s1 * (x[a][1] - x[a][2]);
+                t[a][2] = x[a][n - 1];
+            }
+            float *g = w + (o * c + i) * 9;
+            for (int b = 0; b < 3; b++) {
+                g[b] = (float)(s0 * t[0][b]);
+                g[3 + b] = (float)(s1 * (t[1][b] - t[2][b]));
+                g[6 + b] = (float)t[n - 1][b];
+            }
         }
 }
 

@@ -38,7 +38,8 @@ typedef struct conv_geom {
     int dw_simd;                           /* Conv: depthwise 2-D, stride 1 or 2, dilation 1: SIMD kernel
                                             * on a padded copy of each plane (kernels/dw_vec.inc)       */
     int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
-                                            * input 3 (graph.c): Winograd F(2x2,3x3)                     */
+                                            * input 3 (graph.c): Winograd with this many points (16:
+                                            * F(2x2,3x3), 36: F(4x4,3x3)), or 0                         */
     tdm_wino_geom wg;                      /* winograd: tile geometry of one image                    */
 } conv_geom;
 
@@ -71,6 +72,35 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 /* Depthwise maps at most this wide run channel-interleaved (dw cb kernel): rows of half a vector or less, where the
  * plane kernel computes as many lanes again for nothing (measured: 4x4 maps 2.3x faster with cb, 8x8 2x slower). */
 static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->vw / 2; }
+
+/* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the transform points (36 for F(4x4,3x3), 16
+ * for F(2x2,3x3)) of the larger tile whose tiles fill the GEMM panels to 3/4 or better with the wide or the narrow
+ * transforms, and that geometry in *wg; 0 where neither does (small maps, as 4x4: they run direct). */
+static int conv_wino_pick(size_t c, size_t k, size_t h, size_t w, size_t pt, size_t pl, size_t ho, size_t wo,
+                          tdm_wino_geom *wg) {
+    const tdm_wino_kernels *wk = tdm_wino_selected();
+    for (size_t m = wk->max_m; m >= 2; m -= 2) {
+        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, best = 0, vw = wk->vw;
+        for (int narrow = 0; narrow < 2; narrow++) {
+            size_t v = narrow ? wk->vw_narrow : wk->vw, t = ty * ((tx + v - 1) / v * v);
+            size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr, fill = 1000 * ty * tx / tp; /* per mille */
+            if (fill > best) best = fill, vw = v;
+        }
+        if (best >= 750) {
+            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, vw, wk->nr, m);
+            return (int)wg->pts;
+        }
+    }
+    return 0;
+}
+
+static int conv_wino_choose(conv_geom *g) {
+    if (g->nsp != 2 || g->G != 1 || g->k[1] != 3 || g->k[2] != 3 || g->s[1] != 1 || g->s[2] != 1 || g->d[1] != 1 ||
+        g->d[2] != 1)
+        return 0;
+    return conv_wino_pick((size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2], (size_t)g->pb[1],
+                          (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], &g->wg);
+}
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -217,24 +247,10 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                      g->d[1] == 1 && g->d[2] == 1 && tdm_dw_selected()->plane != tdm_dwconv__scalar;
         /* small maps, one output channel per input channel: several channels per vector (the cb kernel) */
         g->dw_cb = g->dw_simd && g->Mg == 1 && (size_t)g->out[2] <= conv_dw_cb_max_wo();
+        g->winograd = conv_wino_choose(g);
         const tdm_value *u = tdm_in(c, n, 3);
-        g->winograd = u && g->nsp == 2 && g->G == 1 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 &&
-                      g->s[2] == 1 && g->d[1] == 1 && g->d[2] == 1 && tdm_numel(u) == 16 * g->M * g->C;
-        if (g->winograd) { /* only when the tiles fill the GEMM panels well, with the wide or the narrow transforms */
-            const tdm_wino_kernels *wk = tdm_wino_selected();
-            size_t ty = (size_t)(g->out[1] + 1) / 2, tx = (size_t)(g->out[2] + 1) / 2, best = 0, vw = wk->vw;
-            for (int narrow = 0; narrow < 2; narrow++) {
-                size_t v = narrow ? wk->vw_narrow : wk->vw, t = ty * ((tx + v - 1) / v * v);
-                size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr, fill = 1000 * ty * tx / tp; /* per mille */
-                if (fill > best) best = fill, vw = v;
-            }
-            g->winograd = best >= 750;
-            if (g->winograd) {
-                g->direct = 0;
-                tdm_wino_geometry(&g->wg, (size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2],
-                                  (size_t)g->pb[1], (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], vw, wk->nr);
-            }
-        }
+        if (!u || tdm_numel(u) != (int64_t)g->winograd * g->M * g->C) g->winograd = 0; /* U is not there (yet) */
+        if (g->winograd) g->direct = 0;
     }
     return TDM_OK;
 }
@@ -602,7 +618,7 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
     for (size_t c0 = t0; c0 < t1; c0 += chunk) {
         size_t c1 = c0 + chunk < t1 ? c0 + chunk : t1, span = (c1 - c0 + w->nr - 1) / w->nr * w->nr;
         input(w, planes, V, c0, c1);
-        for (size_t xi = 0; xi < 16; xi++)
+        for (size_t xi = 0; xi < w->pts; xi++)
             k->gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * C * span, M + xi * wk.k * span, span);
         output(&wk, M, j->bias ? j->bias + k0 : NULL, j->resg ? j->resg + k0 * plane : NULL, j->yg + k0 * plane,
                j->act, j->act_a, j->act_b, c0, c1);
@@ -628,8 +644,9 @@ static void conv_wino_part_task(void *ctx, size_t part, size_t parts) {
         size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
         size_t b = u0 * unit < w->ty ? u0 * unit : w->ty, e = part + 1 == parts || u1 * unit > w->ty ? w->ty : u1 * unit;
         if (b >= e) return;
-        size_t r1 = part + 1 == parts || 2 * e + 2 > w->hq ? w->hq : 2 * e + 2; /* tile row ty reads rows 2ty..2ty+3 */
-        tdm_wino_pack_rows(w, j->xg, planes, 0, w->c, 2 * b, r1);
+        /* tile row ty reads the padded rows m*ty .. m*ty + m + 1 */
+        size_t r1 = part + 1 == parts || w->m * e + 2 > w->hq ? w->hq : w->m * e + 2;
+        tdm_wino_pack_rows(w, j->xg, planes, 0, w->c, w->m * b, r1);
         conv_wino_run(j, planes, V, b * w->txp, part + 1 == parts ? w->tp : e * w->txp, 0, w->k);
         return;
     }
@@ -782,6 +799,14 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
             tdm_parallelize_2d_tile(c->pool, conv_gemm_tile, &j, (size_t)g.Mg, (size_t)g.out_sz, tm, tn);
         }
     return TDM_OK;
+}
+
+/* For the planner (session.c): the Winograd points (16 or 36) that this Conv takes at its current input shapes if
+ * given transformed weights, or 0 when it runs without them. */
+int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n) {
+    conv_geom g;
+    if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1) || conv_geometry(c, n, 0, &g)) return 0;
+    return g.depthwise || g.pointwise ? 0 : conv_wino_choose(&g);
 }
 
 /* ---- ConvTranspose ------------------------------------------------------------------------------------------- */
