@@ -343,7 +343,7 @@ typedef struct conv_job {
     const float *xg, *wg, *bg, *bmat, *resg;
     float *yg;
     tdm_conv2d_direct_args da; /* direct path: the arguments for the current (image, group) */
-    const float *u;            /* winograd: transformed weights [16][M][C]                                */
+    const float *u;            /* winograd: transformed weights [P][M][C], P = 16 or 36                    */
     float *planes;             /* winograd: the slots (padded copy, V and M) in the workspace              */
     /* image-parallel mode: which of the im2col slots (of slot_floats each) are in use */
     atomic_uint *busy;
