@@ -400,10 +400,26 @@ static void test_gemm_ep(void) {
                     float v = want[i * ldc + j] + (with_bias ? bias[i] : 0.0f) + (with_res ? res[i * ldc + j] : 0.0f);
                     want[i * ldc + j] = act_ref(v, act, -0.5f, 0.5f);
                 }
-            for (int f = 0; f < 2; f++) {
+            for (int f = 0; f < 4; f++) { /* plain scalar and selected; then A packed (scalar 4 rows, selected MR) */
                 for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f; /* the row gaps must stay as they are */
                 tdm_gemm_ep ep = {with_bias ? bias : NULL, with_res ? res : NULL, ldc, act, -0.5f, 0.5f};
-                fns[f](m, n, k, a, k, b, n, got, ldc, &ep);
+                if (f < 2) {
+                    fns[f](m, n, k, a, k, b, n, got, ldc, &ep);
+                } else {
+                    size_t mr = f == 2 ? 4 : tdm_sgemm_mr(), half = m / 2 / mr * mr;
+                    tdm_sgemm_ep_pa_fn pa = f == 2 ? tdm_sgemm_ep_pa__scalar : tdm_sgemm_ep_pa;
+                    float *ap = malloc(m * k * 4), *back = malloc(m * k * 4);
+                    tdm_sgemm_pack_a(a, m, k, mr, ap);
+                    tdm_sgemm_unpack_a(ap, m, k, mr, back);
+                    check(memcmp(back, a, m * k * 4) == 0, "gemm pack/unpack m=%zu k=%zu mr=%zu", m, k, mr);
+                    /* two calls, rows [0, half) and [half, m), as threads would split them at row blocks */
+                    pa(0, half, n, k, ap, b, n, got, ldc, &ep);
+                    tdm_gemm_ep ep2 = ep;
+                    if (ep2.bias) ep2.bias += half;
+                    if (ep2.res) ep2.res += half * ldc;
+                    pa(half, m - half, n, k, ap, b, n, got + half * ldc, ldc, &ep2);
+                    free(ap), free(back);
+                }
                 double worst = 0.0;
                 int gap = 0;
                 for (size_t i = 0; i < m; i++) {
@@ -415,7 +431,8 @@ static void test_gemm_ep(void) {
                     for (size_t j = n; j < ldc; j++) gap |= got[i * ldc + j] != -7.0f;
                 }
                 check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap,
-                      "gemm_ep %s m=%zu n=%zu k=%zu act %d bias %d res %d: error %.3g%s", f ? tdm_kernel_isa() : "scalar",
+                      "gemm_ep %s%s m=%zu n=%zu k=%zu act %d bias %d res %d: error %.3g%s",
+                      f % 2 ? tdm_kernel_isa() : "scalar", f >= 2 ? " packed A" : "",
                       m, n, k, act, with_bias, with_res, worst, gap ? ", wrote outside C" : "");
             }
         }

@@ -382,7 +382,8 @@ static void fuse_activations(tdm_model *m) {
 
 /* 3x3 stride-1 convolutions with constant weights get a slot for their Winograd weights U = G g G^T: an extra constant
  * input 3 of shape [P, M, C] that Conv uses when its plan allows (conv.c), P = 16 for F(2x2,3x3) or 36 for F(4x4,3x3)
- * as the plan picks it (session.c sets P; the slot is made with 16). Only where the GEMMs in the
+ * as the plan picks it (session.c sets P; the slot is made with 16). 1x1 ones get a slot of shape [1, M, C] for their
+ * weights packed in the GEMM's row blocks (tdm_sgemm_pack_a), read as one sequential stream. Only where the GEMMs in the
  * transformed domain are big enough to pay for the transforms (8+ channels in and out). The slot holds no data
  * (`derived`, data NULL): a plan computes U only for the convolutions that pick Winograd at its shapes, and the others
  * run without input 3 (session.c), so small maps that run direct never carry 16/9 of their weights again. */
@@ -391,8 +392,9 @@ static tdm_status add_winograd_weights(tdm_model *m) {
         tdm_node *n = &m->nodes[i];
         if (strcmp(n->op_type, "Conv") != 0 || n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) continue;
         const tdm_value *w = &m->values[n->in[1]];
-        if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[2] != 3 || w->dims[3] != 3 ||
-            w->dims[0] < 8 || w->dims[1] < 8)
+        int k3 = w->rank == 4 && w->dims[2] == 3 && w->dims[3] == 3, k1 = w->rank == 4 && w->dims[2] == 1 && w->dims[3] == 1;
+        if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || !(k3 || k1) || w->dims[0] < 8 ||
+            w->dims[1] < 8)
             continue;
         int64_t group = 1, v[4];
         int cnt;
@@ -404,8 +406,8 @@ static tdm_status add_winograd_weights(tdm_model *m) {
         for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
         if (!ok) continue;
         char name[256];
-        snprintf(name, sizeof name, "%.200s_winograd", w->name);
-        int64_t ud[3] = {16, w->dims[0], w->dims[1]};
+        snprintf(name, sizeof name, "%.200s_%s", w->name, k3 ? "winograd" : "packed");
+        int64_t ud[3] = {k3 ? 16 : 1, w->dims[0], w->dims[1]};
         int uid = tdm_model_add_value(m, name);
         if (uid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
         tdm_value *u = &m->values[uid]; /* values may have moved; nodes did not */

@@ -239,8 +239,8 @@ typedef void (*tdm_task_1d)(void *ctx, size_t i);
 typedef void (*tdm_task_2d_tile)(void *ctx, size_t i, size_t j, size_t ti, size_t tj);
 typedef void (*tdm_task_static)(void *ctx, size_t part, size_t parts);
 
-/* ops/conv.c, for the planner: Winograd points (16 or 36) a Conv takes at its current shapes given transformed
- * weights, or 0. */
+/* ops/conv.c, for the planner: the form of weights a Conv takes in input 3 at its current shapes: Winograd points
+ * (16 or 36), 1 (1x1: packed for the GEMM), or 0 (none). */
 int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n);
 
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads); /* threads <= 1 returns NULL (serial) */

@@ -356,6 +356,17 @@ static int winograd_slot(const tdm_model *m, const tdm_node *n) {
 
 static size_t rounded(size_t b) { return (b + TDM_ALIGN - 1) & ~(size_t)(TDM_ALIGN - 1); }
 
+/* The forms of a Conv's weights in input 3 (points: 16/36 Winograd, 1 packed for the GEMM) and back. */
+static void weights_to(const float *w, size_t k, size_t c, float *u, size_t points) {
+    if (points == 1) tdm_sgemm_pack_a(w, k, c, tdm_sgemm_mr(), u);
+    else tdm_wino_weights(w, k, c, u, points == 36 ? 4 : 2);
+}
+
+static void weights_from(const float *u, size_t k, size_t c, float *w, size_t points) {
+    if (points == 1) tdm_sgemm_unpack_a(u, k, c, tdm_sgemm_mr(), w);
+    else tdm_wino_restore(u, k, c, w, points == 36 ? 4 : 2);
+}
+
 static tdm_status plan_winograd(tdm_session *s, tdm_ctx *c, tdm_node *n, int folded) {
     tdm_value *w = tdm_in(c, n, 1), *u = tdm_in(c, n, 3);
     n->n_in = 3;
@@ -371,7 +382,7 @@ static tdm_status plan_winograd(tdm_session *s, tdm_ctx *c, tdm_node *n, int fol
         if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory restoring the weights of Conv '%s'", n->name);
         keep_folded(s, block);
         if (s->keep_failed) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
-        tdm_wino_restore(u->data, K, C, block, have == 36 ? 4 : 2);
+        weights_from(u->data, K, C, block, have);
         w->data = block;
         s->derived_bytes += bytes;
     }
@@ -381,7 +392,7 @@ static tdm_status plan_winograd(tdm_session *s, tdm_ctx *c, tdm_node *n, int fol
         size_t bytes = (size_t)pts * K * C * sizeof(float);
         void *block = tdm_malloc_aligned(c->alloc, bytes);
         if (!block) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory transforming the weights of Conv '%s'", n->name);
-        tdm_wino_weights(w->data, K, C, block, pts == 36 ? 4 : 2);
+        weights_to(w->data, K, C, block, (size_t)pts);
         u->dims[0] = pts;
         if (s->settling && !have) { /* load time: U joins the model, and the 3x3 weights go if nothing else reads them */
             tdm_model *m = (tdm_model *)s->model;

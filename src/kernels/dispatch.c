@@ -20,6 +20,8 @@
 
 static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
 static tdm_sgemm_ep_fn sgemm_ep_impl = tdm_sgemm_ep__scalar;
+static tdm_sgemm_ep_pa_fn sgemm_ep_pa_impl = tdm_sgemm_ep_pa__scalar;
+static size_t sgemm_mr = 4; /* rows of the GEMM tile of the variant above */
 static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
 static tdm_dw_kernels dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1};
 static tdm_wino_kernels wino = {tdm_wino_input__scalar,  tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
@@ -34,6 +36,8 @@ static void choose(void) {
     if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         sgemm_impl = tdm_sgemm_6x16__avx2_fma;
         sgemm_ep_impl = tdm_sgemm_ep__avx2_fma;
+        sgemm_ep_pa_impl = tdm_sgemm_ep_pa__avx2_fma;
+        sgemm_mr = 6;
         conv_impl = tdm_conv2d_direct__avx2_fma;
         dw.plane = tdm_dwconv__avx2_fma;
         dw.cb = tdm_dwconv_cb__avx2_fma;
@@ -57,6 +61,8 @@ static void choose(void) {
     if (!(force && strcmp(force, "scalar") == 0)) {
         sgemm_impl = tdm_sgemm__wasm_simd128;
         sgemm_ep_impl = tdm_sgemm_ep__wasm_simd128;
+        sgemm_ep_pa_impl = tdm_sgemm_ep_pa__wasm_simd128;
+        sgemm_mr = 4;
         conv_impl = tdm_conv2d_direct__wasm_simd128;
         dw.plane = tdm_dwconv__wasm_simd128;
         dw.cb = tdm_dwconv_cb__wasm_simd128;
@@ -114,6 +120,35 @@ void tdm_sgemm_ep(size_t m, size_t n, size_t k, const float *a, size_t lda, cons
                   size_t ldc, const tdm_gemm_ep *ep) {
     sgemm_variant();
     sgemm_ep_impl(m, n, k, a, lda, b, ldb, c, ldc, ep);
+}
+
+void tdm_sgemm_ep_pa(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb, float *c,
+                     size_t ldc, const tdm_gemm_ep *ep) {
+    sgemm_variant();
+    sgemm_ep_pa_impl(m0, m, n, k, ap, b, ldb, c, ldc, ep);
+}
+
+size_t tdm_sgemm_mr(void) {
+    sgemm_variant();
+    return sgemm_mr;
+}
+
+void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out) {
+    for (size_t i0 = 0; i0 < m; i0 += mr) {
+        size_t rows = m - i0 < mr ? m - i0 : mr;
+        float *blk = out + i0 * k;
+        for (size_t p = 0; p < k; p++)
+            for (size_t r = 0; r < rows; r++) blk[p * rows + r] = a[(i0 + r) * k + p];
+    }
+}
+
+void tdm_sgemm_unpack_a(const float *ap, size_t m, size_t k, size_t mr, float *a) {
+    for (size_t i0 = 0; i0 < m; i0 += mr) {
+        size_t rows = m - i0 < mr ? m - i0 : mr;
+        const float *blk = ap + i0 * k;
+        for (size_t p = 0; p < k; p++)
+            for (size_t r = 0; r < rows; r++) a[(i0 + r) * k + p] = blk[p * rows + r];
+    }
 }
 
 /* The loops below run in blocks of 8 with a fixed inner trip count: that is what lets GCC and Clang vectorise them at

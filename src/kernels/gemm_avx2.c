@@ -10,5 +10,6 @@
 #define GEMM_FN tdm_sgemm_6x16__avx2_fma
 #define GEMM_PACKED_FN tdm_sgemm_packed_6x16__avx2_fma
 #define GEMM_EP_FN tdm_sgemm_ep__avx2_fma
+#define GEMM_EP_PA_FN tdm_sgemm_ep_pa__avx2_fma
 #include "gemm_vec.inc"
 #endif

@@ -40,6 +40,24 @@ void tdm_sgemm_ep__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t
                             float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm_ep__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                                 float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* The same with A packed by tdm_sgemm_pack_a (the weights of a 1x1 convolution, packed once at load): each block of
+ * MR rows (fewer in the last) stored k-major, [k][MR], so the tiles read A as one sequential stream. m0 is the first
+ * row of C to compute, a multiple of MR; ap is the start of the whole packed matrix. */
+typedef void (*tdm_sgemm_ep_pa_fn)(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b,
+                                   size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep_pa__scalar(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb,
+                             float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep_pa__avx2_fma(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb,
+                               float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep_pa__wasm_simd128(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b,
+                                   size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* The packing: a [m x k] row-major -> out (m * k floats), in blocks of mr rows; and back. */
+void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out);
+void tdm_sgemm_unpack_a(const float *ap, size_t m, size_t k, size_t mr, float *a);
+/* The variants for this CPU, and the row block (MR) its packed A must have. */
+void tdm_sgemm_ep_pa(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb, float *c,
+                     size_t ldc, const tdm_gemm_ep *ep);
+size_t tdm_sgemm_mr(void);
 /* The variant for this CPU. */
 void tdm_sgemm_ep(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
                   size_t ldc, const tdm_gemm_ep *ep);

@@ -30,6 +30,7 @@ typedef struct conv_geom {
     int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
     int64_t in_sz, out_sz, ksz;            /* products of in, out, k                                  */
     int pointwise;                         /* Conv: 1x1, stride 1, no padding: X is already the GEMM B */
+    int packed;                            /* pointwise with its weights packed for the GEMM in input 3   */
     int depthwise;                         /* Conv: one input channel per group, several groups       */
     int direct;                            /* Conv: 2-D, stride 1 or 2, dilation 1: SIMD direct kernel on a padded
                                             * copy of the input, no im2col (see kernels/conv_vec.inc)    */
@@ -251,6 +252,8 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         const tdm_value *u = tdm_in(c, n, 3);
         if (!u || tdm_numel(u) != (int64_t)g->winograd * g->M * g->C) g->winograd = 0; /* U is not there (yet) */
         if (g->winograd) g->direct = 0;
+        /* 1x1 with its weights packed at load in the GEMM's row blocks (input 3, [1, M, C]) */
+        g->packed = g->pointwise && g->G == 1 && u && u->rank == 3 && u->dims[0] == 1 && tdm_numel(u) == g->M * g->C;
     }
     return TDM_OK;
 }
@@ -271,9 +274,9 @@ static void conv_tiles(tdm_pool *pool, size_t m, size_t n, size_t *tm, size_t *t
     if (w < n) *tn = w;
     size_t ntiles = (n + *tn - 1) / *tn;
     if (ntiles < 2 * t && m >= 16) {
-        size_t rows = (m * ntiles + want - 1) / want;
-        rows = (rows + 3) / 4 * 4;
-        if (rows < 8) rows = 8;
+        size_t rows = (m * ntiles + want - 1) / want, mr = tdm_sgemm_mr(); /* whole row blocks of the GEMM */
+        rows = (rows + mr - 1) / mr * mr;
+        if (rows < 8) rows = (8 + mr - 1) / mr * mr;
         if (rows < m) *tm = rows;
     }
 }
@@ -415,7 +418,10 @@ static void conv_gemm_tile(void *ctx, size_t i, size_t jj, size_t ti, size_t tj)
     size_t K = (size_t)(g->Cg * g->ksz), ldo = (size_t)g->out_sz;
     tdm_gemm_ep ep = {j->bg ? j->bg + i : NULL, j->resg ? j->resg + i * ldo + jj : NULL, ldo, j->act, j->act_a,
                       j->act_b};
-    tdm_sgemm_ep(ti, tj, K, j->wg + i * K, K, j->bmat + jj, ldo, j->yg + i * ldo + jj, ldo, &ep);
+    if (g->packed) /* one group (G == 1), rows i.. a whole number of row blocks (conv_tiles) */
+        tdm_sgemm_ep_pa(i, ti, tj, K, j->u, j->bmat + jj, ldo, j->yg + i * ldo + jj, ldo, &ep);
+    else
+        tdm_sgemm_ep(ti, tj, K, j->wg + i * K, K, j->bmat + jj, ldo, j->yg + i * ldo + jj, ldo, &ep);
 }
 
 /* A full-height column tile that builds its own slice of the im2col matrix first: one parallel call per
@@ -757,6 +763,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         }
         return TDM_OK;
     }
+    if (g.packed) j.u = tdm_in(c, n, 3)->data;
     size_t tm, tn, threads = (size_t)tdm_pool_threads(c->pool);
     int nslots = conv_slots(&g);
     if (threads > 1 && (size_t)g.N >= threads && (g.pointwise || (size_t)nslots >= threads)) {
@@ -801,12 +808,13 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     return TDM_OK;
 }
 
-/* For the planner (session.c): the Winograd points (16 or 36) that this Conv takes at its current input shapes if
- * given transformed weights, or 0 when it runs without them. */
+/* For the planner (session.c): the form of the weights this Conv takes at its current input shapes in input 3: the
+ * Winograd points (16 or 36), 1 for a 1x1 convolution (the weights packed for the GEMM), or 0 for none. */
 int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n) {
     conv_geom g;
     if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1) || conv_geometry(c, n, 0, &g)) return 0;
-    return g.depthwise || g.pointwise ? 0 : conv_wino_choose(&g);
+    if (g.pointwise) return g.G == 1 ? 1 : 0; /* 1: the weights packed for the GEMM */
+    return g.depthwise ? 0 : conv_wino_choose(&g);
 }
 
 /* ---- ConvTranspose ------------------------------------------------------------------------------------------- */
