@@ -489,11 +489,11 @@ static void conv_pad_plane(const conv_geom *g, const float *src, float *d, size_
             continue;
         }
         const float *sr = src + (r - top) * w;
-        if (g->s[2] == 2) {
-            for (size_t c = 0; c < wp; c++) {
-                float v = c >= left && c - left < w ? sr[c - left] : 0.0f;
-                dr[(c & 1) * half + c / 2] = v;
-            }
+        if (g->s[2] == 2) { /* padded column col goes to (col & 1) * half + col / 2; two branch-free strided loops */
+            memset(dr, 0, wp * sizeof(float));
+            const float *s0 = sr - left; /* s0[col] for col in [left, left + w) */
+            for (size_t col = left + (left & 1); col < left + w; col += 2) dr[col / 2] = s0[col];
+            for (size_t col = left + !(left & 1); col < left + w; col += 2) dr[half + col / 2] = s0[col];
             continue;
         }
         memset(dr, 0, left * sizeof(float));
