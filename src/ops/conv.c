@@ -74,21 +74,22 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
  * plane kernel computes as many lanes again for nothing (measured: 4x4 maps 2.3x faster with cb, 8x8 2x slower). */
 static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->vw / 2; }
 
-/* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the transform points (36 for F(4x4,3x3), 16
- * for F(2x2,3x3)) of the larger tile whose tiles fill the GEMM panels to 3/4 or better with the wide or the narrow
- * transforms, and that geometry in *wg; 0 where neither does (small maps, as 4x4: they run direct). */
+/* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the first of F(4x4,3x3) with the wide
+ * transforms, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better; its transform
+ * points (36 or 16) and geometry in *wg; 0 where none does (maps smaller than 8x8: they run direct). F(4x4) with
+ * the narrow transforms (16x16 maps: 16 tiles, one panel) is left out: no faster than F(2x2) wide on one thread
+ * (alternating per-layer runs), 18 % slower on two, where its one panel cannot be split by tiles. */
 static int conv_wino_pick(size_t c, size_t k, size_t h, size_t w, size_t pt, size_t pl, size_t ho, size_t wo,
                           tdm_wino_geom *wg) {
     const tdm_wino_kernels *wk = tdm_wino_selected();
-    for (size_t m = wk->max_m; m >= 2; m -= 2) {
-        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, best = 0, vw = wk->vw;
-        for (int narrow = 0; narrow < 2; narrow++) {
-            size_t v = narrow ? wk->vw_narrow : wk->vw, t = ty * ((tx + v - 1) / v * v);
-            size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr, fill = 1000 * ty * tx / tp; /* per mille */
-            if (fill > best) best = fill, vw = v;
-        }
-        if (best >= 750) {
-            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, vw, wk->nr, m);
+    const size_t cand[3][2] = {{4, wk->vw}, {2, wk->vw}, {2, wk->vw_narrow}}; /* tile size m, vector width */
+    for (int i = 0; i < 3; i++) {
+        size_t m = cand[i][0], v = cand[i][1];
+        if (m > wk->max_m) continue;
+        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = ty * ((tx + v - 1) / v * v);
+        size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr;
+        if (4 * ty * tx >= 3 * tp) {
+            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, wk->nr, m);
             return (int)wg->pts;
         }
     }
