@@ -102,8 +102,9 @@ typedef struct tdm_stats {
     int64_t params;            /* number of constant elements of float type (the model's parameters)         */
     int64_t macs;              /* multiply-accumulates of one run at the current input shapes                */
     int nodes;                 /* nodes that execute at run time, after folding and fusion                   */
-    int batch_split;           /* 1: a batch runs image by image, one per thread, each in a batch-1 plan of
-                                * its own (every op treats samples independently); 0: layer by layer      */
+    int batch_split;           /* 1: a batch runs image by image (one per thread with several), each in a
+                                * batch-1 plan of its own (every op treats samples independently); 0: layer
+                                * by layer over the whole batch                                           */
 } tdm_stats;
 
 /* ---- errors, versions ---------------------------------------------------------------------------------------- */

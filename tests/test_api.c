@@ -1155,7 +1155,7 @@ static void test_batch_split(void) {
                 tdm_session_free(s);
                 continue;
             }
-            int want_split = kind == 0 && threads > 1;
+            int want_split = kind == 0;
             CHECK(st.batch_split == want_split, "%s threads=%d: batch_split %d, expected %d", names[kind], threads,
                   st.batch_split, want_split);
             int64_t n = 1;

@@ -183,7 +183,7 @@ int cmd_bench(int argc, char **argv) {
     } else {
         printf("model        %s\n", model_path);
         printf("threads      %lld   batch %lld%s   runs %lld (+%lld warm-up)   kernels %s\n", (long long)threads,
-               (long long)batch, stats.batch_split ? " (image by image, one per thread)" : "", (long long)runs,
+               (long long)batch, stats.batch_split ? " (image by image)" : "", (long long)runs,
                (long long)warmup, tdm_kernel_isa());
         printf("load         %10.3f ms\n", load_ms);
         printf("set-up       %10.3f ms   (session + plan)\n", setup_ms);
