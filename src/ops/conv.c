@@ -240,7 +240,7 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
             if (g->k[a] != 1 || g->s[a] != 1 || g->pb[a] != 0 || g->pe[a] != 0) g->pointwise = 0;
         g->depthwise = g->Cg == 1 && g->G > 1;
         g->direct = g->nsp == 2 && !g->pointwise && !g->depthwise && g->s[1] == g->s[2] &&
-                    (g->s[1] == 1 || (g->s[1] == 2 && g->ksz > 1)) && g->d[1] == 1 && g->d[2] == 1 && g->k[2] <= 64 &&
+                    (g->s[1] == 1 || (g->s[1] == 2 && g->ksz > 1)) && g->d[1] == 1 && g->d[2] == 1 &&
                     tdm_conv2d_direct_selected() != tdm_conv2d_direct__scalar;
         g->hp = g->in[1] + g->pb[1] + g->pe[1];
         g->wp = g->in[2] + g->pb[2] + g->pe[2];
