@@ -2,7 +2,6 @@
  * bias+activation epilogue, a direct path for depthwise convolution, and GEMM + col2im for ConvTranspose. */
 #include <limits.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 
 #include "../kernels/kernels.h"
 #include "ops.h"
@@ -106,6 +105,8 @@ static int conv_wino_choose(conv_geom *g) {
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+/* Validates the input shapes against the attributes and fills g. Used by shape() (which reports errors) and run()
+ * (where it cannot fail any more). */
 static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, conv_geom *g) {
     const conv_params *p = n->params;
     const tdm_value *x = tdm_in(c, n, 0), *w = tdm_in(c, n, 1), *b = tdm_in(c, n, 2);
@@ -331,7 +332,8 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     n->workspace = slots * conv_slot_floats(&g) * sizeof(float);
     if (g.dw_simd)
         n->workspace = (size_t)conv_dw_slots(tdm_pool_threads(c->pool)) * conv_dw_slot_floats(&g) * sizeof(float);
-    if (g.winograd) n->workspace = (size_t)conv_wino_slots(tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) * sizeof(float);
+    if (g.winograd)
+        n->workspace = (size_t)conv_wino_slots(tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) * sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -568,7 +570,6 @@ static void conv_direct_prepare(conv_job *j, float *xp) {
     conv_direct_args(j, xp);
 }
 
-/* Static split of one image by rows, the same in every layer (see tdm_parallelize_static): pad, then compute. */
 /* One image and group on `parts` threads, one call per part: the part pads the input rows that its output rows read
  * into its own slot (no barrier between padding and computing), then computes those rows. */
 static void conv_direct_part_task(void *ctx, size_t part, size_t parts) {
