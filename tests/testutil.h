@@ -46,9 +46,12 @@ static int tu_exists(const char *path) {
 }
 
 /* Compare got (info + data) with the expected tensor: shape, dtype, then values within atol + rtol*|want| for
- * floats (NaN equals NaN), exactly for the rest. On mismatch writes a reason into why and returns 0. */
-static int tu_compare(const tdm_tensor_info *gi, const void *got, const tdm_tensor *want, double rtol, double atol,
-                      char *why, size_t why_len) {
+ * floats (NaN equals NaN), exactly for the rest. On mismatch writes a reason into why and returns 0. When worst is
+ * not NULL it receives the largest |got - want| / (atol + rtol*|want|) over the float elements: the share of the
+ * tolerance used (below 1 passes). */
+static inline int tu_compare_worst(const tdm_tensor_info *gi, const void *got, const tdm_tensor *want, double rtol,
+                                   double atol, char *why, size_t why_len, double *worst) {
+    if (worst) *worst = 0;
     if (gi->dtype != want->dtype) {
         snprintf(why, why_len, "dtype %s, expected %s", tdm_dtype_name(gi->dtype), tdm_dtype_name(want->dtype));
         return 0;
@@ -81,12 +84,18 @@ static int tu_compare(const tdm_tensor_info *gi, const void *got, const tdm_tens
         }
         if (isnan(w) && isnan(g)) continue;
         if (isinf(w) && g == w) continue;
+        if (worst && fabs(g - w) / (atol + rtol * fabs(w)) > *worst) *worst = fabs(g - w) / (atol + rtol * fabs(w));
         if (!(fabs(g - w) <= atol + rtol * fabs(w))) {
             snprintf(why, why_len, "element %lld: got %.8g, expected %.8g", (long long)i, g, w);
             return 0;
         }
     }
     return 1;
+}
+
+static inline int tu_compare(const tdm_tensor_info *gi, const void *got, const tdm_tensor *want, double rtol, double atol,
+                      char *why, size_t why_len) {
+    return tu_compare_worst(gi, got, want, rtol, atol, why, why_len, NULL);
 }
 
 #endif

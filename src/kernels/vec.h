@@ -18,6 +18,7 @@ static inline tdm_vf vf_set1(float x) { return _mm256_set1_ps(x); }
 static inline tdm_vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, tdm_vf v) { _mm256_storeu_ps(p, v); }
 static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm256_fnmadd_ps(a, b, c); }
 static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return _mm256_add_ps(a, b); }
 static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm256_sub_ps(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm256_mul_ps(a, b); }
@@ -34,66 +35,89 @@ static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *o
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
 }
-/* 4-way: q[k] = p[k], p[k+4], p[k+8], ... for p[0..4W); and the inverse. A 4x4 transpose inside each 128-bit lane
- * gives the right elements in the order (0 8 16 24 | 4 12 20 28); one lane-crossing permute fixes the order. */
-static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
-    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8), c = _mm256_loadu_ps(p + 16), d = _mm256_loadu_ps(p + 24);
+/* A 4x4 transpose inside each 128-bit lane: the core of the 4-way (de)interleaves (it is its own inverse). */
+static inline void vf_transpose4_lanes(__m256 a, __m256 b, __m256 c, __m256 d, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2,
+                                       tdm_vf *q3) {
     __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
     __m256 t2 = _mm256_unpacklo_ps(c, d), t3 = _mm256_unpackhi_ps(c, d);
+    *q0 = _mm256_shuffle_ps(t0, t2, 0x44);
+    *q1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    *q2 = _mm256_shuffle_ps(t1, t3, 0x44);
+    *q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+static inline void vf_store4(float *p, tdm_vf a, tdm_vf b, tdm_vf c, tdm_vf d) {
+    _mm256_storeu_ps(p, a), _mm256_storeu_ps(p + 8, b), _mm256_storeu_ps(p + 16, c), _mm256_storeu_ps(p + 24, d);
+}
+/* 4-way: q[k] = p[k], p[k+4], p[k+8], ... for p[0..4W); and the inverse. The in-lane transpose gives the right
+ * elements in the order (0 8 16 24 | 4 12 20 28); one lane-crossing permute fixes the order. */
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    vf_transpose4_lanes(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24),
+                        q0, q1, q2, q3);
     const __m256i idx = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    *q0 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0x44), idx);
-    *q1 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0xEE), idx);
-    *q2 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0x44), idx);
-    *q3 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0xEE), idx);
+    *q0 = _mm256_permutevar8x32_ps(*q0, idx);
+    *q1 = _mm256_permutevar8x32_ps(*q1, idx);
+    *q2 = _mm256_permutevar8x32_ps(*q2, idx);
+    *q3 = _mm256_permutevar8x32_ps(*q3, idx);
 }
 static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
     const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    q0 = _mm256_permutevar8x32_ps(q0, idx);
-    q1 = _mm256_permutevar8x32_ps(q1, idx);
-    q2 = _mm256_permutevar8x32_ps(q2, idx);
-    q3 = _mm256_permutevar8x32_ps(q3, idx);
-    __m256 t0 = _mm256_unpacklo_ps(q0, q1), t1 = _mm256_unpackhi_ps(q0, q1);
-    __m256 t2 = _mm256_unpacklo_ps(q2, q3), t3 = _mm256_unpackhi_ps(q2, q3);
-    _mm256_storeu_ps(p, _mm256_shuffle_ps(t0, t2, 0x44));
-    _mm256_storeu_ps(p + 8, _mm256_shuffle_ps(t0, t2, 0xEE));
-    _mm256_storeu_ps(p + 16, _mm256_shuffle_ps(t1, t3, 0x44));
-    _mm256_storeu_ps(p + 24, _mm256_shuffle_ps(t1, t3, 0xEE));
+    tdm_vf r0, r1, r2, r3;
+    vf_transpose4_lanes(_mm256_permutevar8x32_ps(q0, idx), _mm256_permutevar8x32_ps(q1, idx),
+                        _mm256_permutevar8x32_ps(q2, idx), _mm256_permutevar8x32_ps(q3, idx), &r0, &r1, &r2, &r3);
+    vf_store4(p, r0, r1, r2, r3);
 }
 
-#elif defined(TDM_VEC_X86_128)
-/* 4-wide x86 vectors (SSE registers with the FMA of AVX2 machines), for the few kernels whose geometry wants 4 lanes
- * inside the AVX2 build: Winograd transforms on maps of 8x8 outputs or less, whose rows hold 4 tiles. */
-#include <immintrin.h>
-typedef __m128 tdm_vf;
-#define TDM_VW 4
-#define TDM_VEC_NAME "avx2_fma_128"
-static inline tdm_vf vf_zero(void) { return _mm_setzero_ps(); }
-static inline tdm_vf vf_set1(float x) { return _mm_set1_ps(x); }
-static inline tdm_vf vf_load(const float *p) { return _mm_loadu_ps(p); }
-static inline void vf_store(float *p, tdm_vf v) { _mm_storeu_ps(p, v); }
-static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm_fmadd_ps(a, b, c); }
-static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return _mm_add_ps(a, b); }
-static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm_sub_ps(a, b); }
-static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm_mul_ps(a, b); }
-static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm_max_ps(a, b); }
-static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm_min_ps(a, b); }
-static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
-    _mm_storeu_ps(p, _mm_unpacklo_ps(a, b));
-    _mm_storeu_ps(p + 4, _mm_unpackhi_ps(a, b));
+/* The same (de)interleaves with the vector's lanes in an order of the ISA's choosing, which the matching store
+ * undoes: for data whose lanes are independent (Winograd's tiles), they skip the lane-crossing permutes. Here the
+ * lanes come as (0 1 4 5 | 2 3 6 7) for 2-way and (0 2 4 6 | 1 3 5 7) for 4-way. */
+#define TDM_VEC_UNZIP_PERMUTED 1
+static inline void vf_load_unzip2(const float *p, tdm_vf *even, tdm_vf *odd) {
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    *even = _mm256_shuffle_ps(a, b, 0x88);
+    *odd = _mm256_shuffle_ps(a, b, 0xDD);
 }
-static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
-    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
-    *even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    *odd = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+static inline void vf_store_zip2(float *p, tdm_vf a, tdm_vf b) {
+    _mm256_storeu_ps(p, _mm256_unpacklo_ps(a, b));
+    _mm256_storeu_ps(p + 8, _mm256_unpackhi_ps(a, b));
 }
-static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
-    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4), c = _mm_loadu_ps(p + 8), d = _mm_loadu_ps(p + 12);
-    _MM_TRANSPOSE4_PS(a, b, c, d);
-    *q0 = a, *q1 = b, *q2 = c, *q3 = d;
+static inline void vf_load_unzip4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    vf_transpose4_lanes(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24),
+                        q0, q1, q2, q3);
 }
-static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
-    _MM_TRANSPOSE4_PS(q0, q1, q2, q3);
-    _mm_storeu_ps(p, q0), _mm_storeu_ps(p + 4, q1), _mm_storeu_ps(p + 8, q2), _mm_storeu_ps(p + 12, q3);
+static inline void vf_store_zip4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    tdm_vf r0, r1, r2, r3;
+    vf_transpose4_lanes(q0, q1, q2, q3, &r0, &r1, &r2, &r3);
+    vf_store4(p, r0, r1, r2, r3);
+}
+
+/* Two tile rows per vector, for maps whose rows hold 4 tiles (half a vector): lanes 0-3 come from (go to) the row at
+ * p, lanes 4-7 from the row at q, each in order; otherwise as vf_load_unzip2/4 and vf_store_zip2/4. */
+static inline __m256 vf_load_rows2(const float *p, const float *q) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm_loadu_ps(q), 1);
+}
+static inline void vf_store_rows2(float *p, float *q, __m256 v) {
+    _mm_storeu_ps(p, _mm256_castps256_ps128(v));
+    _mm_storeu_ps(q, _mm256_extractf128_ps(v, 1));
+}
+static inline void vf_load_unzip2_rows2(const float *p, const float *q, tdm_vf *even, tdm_vf *odd) {
+    __m256 a = vf_load_rows2(p, q), b = vf_load_rows2(p + 4, q + 4);
+    *even = _mm256_shuffle_ps(a, b, 0x88);
+    *odd = _mm256_shuffle_ps(a, b, 0xDD);
+}
+static inline void vf_store_zip2_rows2(float *p, float *q, tdm_vf a, tdm_vf b) {
+    vf_store_rows2(p, q, _mm256_unpacklo_ps(a, b));
+    vf_store_rows2(p + 4, q + 4, _mm256_unpackhi_ps(a, b));
+}
+static inline void vf_load_unzip4_rows2(const float *p, const float *q, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2,
+                                        tdm_vf *q3) {
+    vf_transpose4_lanes(vf_load_rows2(p, q), vf_load_rows2(p + 4, q + 4), vf_load_rows2(p + 8, q + 8),
+                        vf_load_rows2(p + 12, q + 12), q0, q1, q2, q3);
+}
+static inline void vf_store_zip4_rows2(float *p, float *q, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    tdm_vf r0, r1, r2, r3;
+    vf_transpose4_lanes(q0, q1, q2, q3, &r0, &r1, &r2, &r3);
+    vf_store_rows2(p, q, r0), vf_store_rows2(p + 4, q + 4, r1), vf_store_rows2(p + 8, q + 8, r2);
+    vf_store_rows2(p + 12, q + 12, r3);
 }
 
 #elif defined(TDM_VEC_WASM128)
@@ -115,6 +139,7 @@ static inline tdm_vf vf_set1(float x) { return wasm_f32x4_splat(x); }
 static inline tdm_vf vf_load(const float *p) { return wasm_v128_load(p); }
 static inline void vf_store(float *p, tdm_vf v) { wasm_v128_store(p, v); }
 static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_sub(c, wasm_f32x4_mul(a, b)); }
 static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return wasm_f32x4_add(a, b); }
 static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return wasm_f32x4_sub(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return wasm_f32x4_mul(a, b); }
@@ -157,6 +182,7 @@ static inline tdm_vf vf_set1(float x) { return vdupq_n_f32(x); }
 static inline tdm_vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, tdm_vf v) { vst1q_f32(p, v); }
 static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return vfmaq_f32(c, a, b); }
+static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return vfmsq_f32(c, a, b); }
 static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return vaddq_f32(a, b); }
 static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return vsubq_f32(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return vmulq_f32(a, b); }
@@ -189,6 +215,7 @@ static inline tdm_vf vf_set1(float x) { return x; }
 static inline tdm_vf vf_load(const float *p) { return *p; }
 static inline void vf_store(float *p, tdm_vf v) { *p = v; }
 static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return a * b + c; }
+static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return c - a * b; }
 static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return a + b; }
 static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return a - b; }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return a * b; }
@@ -208,6 +235,13 @@ static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1
 static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
     p[0] = q0, p[1] = q1, p[2] = q2, p[3] = q3;
 }
+#endif
+
+#if !defined(TDM_VEC_UNZIP_PERMUTED) /* other ISAs: the lanes in order */
+#define vf_load_unzip2 vf_load_deinterleaved
+#define vf_store_zip2 vf_store_interleaved
+#define vf_load_unzip4 vf_load_deinterleaved4
+#define vf_store_zip4 vf_store_interleaved4
 #endif
 
 #endif /* TDM_VEC_H */

@@ -5,7 +5,7 @@
 #include "winograd_vec.inc"
 
 void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
-                       size_t ho, size_t wo, size_t vw, size_t nr, size_t m) {
+                       size_t ho, size_t wo, size_t vw, size_t rows, size_t nr, size_t m) {
     g->c = c;
     g->k = k;
     g->h = h;
@@ -16,33 +16,42 @@ void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w,
     g->wo = wo;
     g->m = m;
     g->pts = (m + 2) * (m + 2);
-    g->ty = (ho + m - 1) / m;
+    g->rows = rows ? rows : 1;
+    g->ty = ((ho + m - 1) / m + g->rows - 1) / g->rows * g->rows;
     g->tx = (wo + m - 1) / m;
     g->txp = (g->tx + vw - 1) / vw * vw;
     g->nr = nr;
     g->vw = vw;
     g->tp = (g->ty * g->txp + nr - 1) / nr * nr;
     g->hq = m * g->ty + 2;
-    g->wq = m * g->txp + m * vw + 2; /* loads of m*vw floats at m*t and m*t + m (F(4x4)) or + 2 (F(2x2)) */
+    /* the last vector of tiles (t = txp - vw) loads m*vw floats at m*t and at m*t + m: up to column m*txp + m - 1 */
+    g->wq = m * g->txp + m;
 }
 
 size_t tdm_wino_x_floats(const tdm_wino_geom *g) { return g->c * g->hq * g->wq; }
 size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * g->c * ((tiles + g->nr - 1) / g->nr * g->nr); }
 size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * g->k * ((tiles + g->nr - 1) / g->nr * g->nr); }
 
-/* The weight transform G: F(2x2,3x3) G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; F(4x4,3x3) (interpolation points
- * 0, +-1, +-2 and infinity) G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]. */
+/* The weight transform G: row i is [1, p_i, p_i^2] / prod_{j != i} (p_i - p_j) for the finite points p_i and [0 0 1]
+ * for the infinite one. F(2x2,3x3) (points 0, +-1): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. F(4x4,3x3): points
+ * 0, +-a, +-b (TDM_WINO4_A, _B), rows in that order. */
 static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-static const double G4[6][3] = {{0.25, 0, 0},
-                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                {0, 0, 1}};
+static void wino4_g(double G[6][3]) {
+    const double p[5] = {0, TDM_WINO4_A, -TDM_WINO4_A, TDM_WINO4_B, -TDM_WINO4_B};
+    for (int i = 0; i < 5; i++) {
+        double n = 1;
+        for (int j = 0; j < 5; j++)
+            if (j != i) n *= p[i] - p[j];
+        G[i][0] = 1 / n, G[i][1] = p[i] / n, G[i][2] = p[i] * p[i] / n;
+    }
+    G[5][0] = 0, G[5][1] = 0, G[5][2] = 1;
+}
 
 void tdm_wino_weights(const float *w, size_t k, size_t c, float *u, size_t m) {
     /* U = G g G^T per (output, input) channel; u is [(m+2)^2][k][c]. */
     const size_t n = m + 2;
+    double G4[6][3];
+    wino4_g(G4);
     for (size_t o = 0; o < k; o++)
         for (size_t i = 0; i < c; i++) {
             const float *g3 = w + (o * c + i) * 9;
@@ -59,11 +68,13 @@ void tdm_wino_weights(const float *w, size_t k, size_t c, float *u, size_t m) {
         }
 }
 
-/* G's first and last rows pick one tap and two middle rows differ by the centre tap, so g = R (R U^T)^T with
- * R(x) = (x0, x1 - x2, x3) for F(2x2) and R(x) = (4 x0, -3 (x1 - x2), x5) for F(4x4). */
+/* G's first and last rows pick one tap, and the rows of +-p differ only by the centre tap, so g = R (R U^T)^T with
+ * R(x) = (x0, x1 - x2, x3) for F(2x2) and R(x) = (a^2 b^2 x0, a (a^2 - b^2) (x1 - x2), x5) for F(4x4) (the first
+ * row's 1 / prod p_j and the centre tap's 2a / prod (a - p_j) inverted). */
 void tdm_wino_restore(const float *u, size_t k, size_t c, float *w, size_t m) {
     const size_t n = m + 2;
-    const double s0 = m == 4 ? 4.0 : 1.0, s1 = m == 4 ? -3.0 : 1.0;
+    const double pa = TDM_WINO4_A, pb = TDM_WINO4_B;
+    const double s0 = m == 4 ? pa * pa * pb * pb : 1.0, s1 = m == 4 ? pa * (pa * pa - pb * pb) : 1.0;
     for (size_t o = 0; o < k; o++)
         for (size_t i = 0; i < c; i++) {
             double x[6][6], t[6][3];

@@ -73,22 +73,22 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
  * plane kernel computes as many lanes again for nothing (measured: 4x4 maps 2.3x faster with cb, 8x8 2x slower). */
 static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->vw / 2; }
 
-/* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the first of F(4x4,3x3) with the wide
- * transforms, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better; its transform
- * points (36 or 16) and geometry in *wg; 0 where none does (maps smaller than 8x8: they run direct). F(4x4) with
- * the narrow transforms (16x16 maps: 16 tiles, one panel) is left out: no faster than F(2x2) wide on one thread
- * (alternating per-layer runs), 18 % slower on two, where its one panel cannot be split by tiles. */
+/* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the first of F(4x4,3x3) wide, F(4x4,3x3)
+ * narrow, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better; its transform points
+ * (36 or 16) and geometry in *wg; 0 where none does (maps smaller than 8x8: they run direct). The narrow transforms
+ * serve maps whose rows hold few tiles (F(4x4) on 16x16, F(2x2) on 8x8). */
 static int conv_wino_pick(size_t c, size_t k, size_t h, size_t w, size_t pt, size_t pl, size_t ho, size_t wo,
                           tdm_wino_geom *wg) {
     const tdm_wino_kernels *wk = tdm_wino_selected();
-    const size_t cand[3][2] = {{4, wk->vw}, {2, wk->vw}, {2, wk->vw_narrow}}; /* tile size m, vector width */
-    for (int i = 0; i < 3; i++) {
-        size_t m = cand[i][0], v = cand[i][1];
+    const size_t rn = wk->rows_narrow ? wk->rows_narrow : 1;
+    const size_t cand[4][3] = {{4, wk->vw, 1}, {4, wk->vw_narrow, rn}, {2, wk->vw, 1}, {2, wk->vw_narrow, rn}};
+    for (int i = 0; i < 4; i++) {
+        size_t m = cand[i][0], v = cand[i][1], r = cand[i][2]; /* tile size, tiles per vector row, rows */
         if (m > wk->max_m) continue;
-        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = ty * ((tx + v - 1) / v * v);
+        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = (ty + r - 1) / r * r * ((tx + v - 1) / v * v);
         size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr;
         if (4 * ty * tx >= 3 * tp) {
-            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, wk->nr, m);
+            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, r, wk->nr, m);
             return (int)wg->pts;
         }
     }
@@ -647,7 +647,9 @@ static void conv_wino_part_task(void *ctx, size_t part, size_t parts) {
         a = bq;
         bq = t;
     }
-    size_t unit = w->nr / a, units = (w->ty + unit - 1) / unit; /* tile rows per whole number of panels */
+    size_t unit = w->nr / a; /* tile rows per whole number of panels, and of the vectors' tile rows */
+    if (unit % w->rows) unit *= w->rows;
+    size_t units = (w->ty + unit - 1) / unit;
     if (units >= parts) {
         size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
         size_t b = u0 * unit < w->ty ? u0 * unit : w->ty, e = part + 1 == parts || u1 * unit > w->ty ? w->ty : u1 * unit;
