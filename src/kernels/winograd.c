@@ -94,20 +94,15 @@ void tdm_wino_restore(const float *u, size_t k, size_t c, float *w, size_t m) {
 }
 
 void tdm_wino_pack_rows(const tdm_wino_geom *g, const float *x, float *X, size_t c0, size_t c1, size_t r0, size_t r1) {
+    /* Per channel, one memset of the rows [r0, r1) (contiguous, and short: a call per pad cost more than the zeros),
+     * then a memcpy per image row. */
     const size_t plane = g->hq * g->wq, left = g->pl, w = g->w;
+    const size_t n = w < g->wq - left ? w : g->wq - left;
+    const size_t i0 = r0 > g->pt ? r0 : g->pt, i1 = r1 < g->pt + g->h ? r1 : g->pt + g->h; /* image rows */
     for (size_t c = c0; c < c1; c++) {
         float *d = X + c * plane;
         const float *xc = x + c * g->h * w;
-        for (size_t r = r0; r < r1; r++) {
-            float *dr = d + r * g->wq;
-            if (r < g->pt || r - g->pt >= g->h) {
-                memset(dr, 0, g->wq * sizeof(float));
-                continue;
-            }
-            size_t n = w < g->wq - left ? w : g->wq - left;
-            memset(dr, 0, left * sizeof(float));
-            memcpy(dr + left, xc + (r - g->pt) * w, n * sizeof(float));
-            memset(dr + left + n, 0, (g->wq - left - n) * sizeof(float));
-        }
+        if (r0 < r1) memset(d + r0 * g->wq, 0, (r1 - r0) * g->wq * sizeof(float));
+        for (size_t r = i0; r < i1; r++) memcpy(d + r * g->wq + left, xc + (r - g->pt) * w, n * sizeof(float));
     }
 }

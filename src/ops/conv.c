@@ -510,23 +510,19 @@ static void conv_depthwise_task(void *ctx, size_t plane) {
 static void conv_pad_plane(const conv_geom *g, const float *src, float *d, size_t r0, size_t r1) {
     size_t wp = (size_t)g->wp, top = (size_t)g->pb[1], left = (size_t)g->pb[2];
     size_t h = (size_t)g->in[1], w = (size_t)g->in[2], half = wp / 2;
-    for (size_t r = r0; r < r1; r++) {
+    /* one memset for the rows (contiguous and short: a call per pad cost more than the zeros), then the image rows */
+    if (r0 < r1) memset(d + r0 * wp, 0, (r1 - r0) * wp * sizeof(float));
+    size_t i0 = r0 > top ? r0 : top, i1 = r1 < top + h ? r1 : top + h;
+    for (size_t r = i0; r < i1; r++) {
         float *dr = d + r * wp;
-        if (r < top || r - top >= h) {
-            memset(dr, 0, wp * sizeof(float));
-            continue;
-        }
         const float *sr = src + (r - top) * w;
         if (g->s[2] == 2) { /* padded column col goes to (col & 1) * half + col / 2; two branch-free strided loops */
-            memset(dr, 0, wp * sizeof(float));
             const float *s0 = sr - left; /* s0[col] for col in [left, left + w) */
             for (size_t col = left + (left & 1); col < left + w; col += 2) dr[col / 2] = s0[col];
             for (size_t col = left + !(left & 1); col < left + w; col += 2) dr[half + col / 2] = s0[col];
             continue;
         }
-        memset(dr, 0, left * sizeof(float));
         memcpy(dr + left, sr, w * sizeof(float));
-        memset(dr + left + w, 0, (wp - left - w) * sizeof(float));
     }
 }
 
