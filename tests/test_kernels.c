@@ -310,7 +310,8 @@ static void test_winograd(void) {
                     memset(V, 0xff, tdm_wino_v_floats(&g, g.tp) * 4); /* NaN: a chunk must not read stale data */
                     ks[f]->input(&g, X, V, t0, t1);
                     for (size_t xi = 0; xi < g.pts; xi++)
-                        ks[f]->gemm(k, t1 - t0, c, u + xi * k * c, c, V + xi * c * span, M + xi * k * span, span);
+                        ks[f]->gemm(k, t1 - t0, c, u + xi * k * c, c, V + xi * tdm_wino_v_stride(&g, t1 - t0),
+                                    M + xi * tdm_wino_m_stride(&g, t1 - t0), span);
                     ks[f]->output(&g, M, bias, with_res ? res : NULL, got, act, -0.5f, 0.5f, t0, t1);
                 }
                 /* F(4x4)'s transforms have larger entries than F(2x2)'s (up to 3.4 in A^T and 2.8 in B^T, against

@@ -122,9 +122,14 @@ typedef struct tdm_wino_geom {
 void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w, size_t pad_top, size_t pad_left,
                        size_t ho, size_t wo, size_t vw, size_t rows, size_t nr, size_t m);
 size_t tdm_wino_x_floats(const tdm_wino_geom *g);
-/* Floats of V and M for a chunk of `tiles` tiles (the transforms below work chunk by chunk). */
+/* Floats of V and M for a chunk of `tiles` tiles (the transforms below work chunk by chunk), and the distance between
+ * two transform points' slices of them: their C x S (K x S) floats, S = tiles rounded up to nr, plus one cache line,
+ * so that the transforms' 16 or 36 accesses of a vector, one per point, do not fall into the same few L1 sets (with
+ * S and C powers of two, a plain C x S apart they shared 4 of the 64 sets). */
 size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles);
 size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles);
+size_t tdm_wino_v_stride(const tdm_wino_geom *g, size_t tiles);
+size_t tdm_wino_m_stride(const tdm_wino_geom *g, size_t tiles); /* for g->k output channels */
 /* w: [k][c][3][3] -> u: [(m+2)^2][k][c], in double; and back (exact for the taps the transform copies, within a
  * rounding of the others), for a plan that needs the 3x3 weights of a model that kept only u. */
 void tdm_wino_weights(const float *w, size_t k, size_t c, float *u, size_t m);

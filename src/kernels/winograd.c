@@ -29,8 +29,15 @@ void tdm_wino_geometry(tdm_wino_geom *g, size_t c, size_t k, size_t h, size_t w,
 }
 
 size_t tdm_wino_x_floats(const tdm_wino_geom *g) { return g->c * g->hq * g->wq; }
-size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * g->c * ((tiles + g->nr - 1) / g->nr * g->nr); }
-size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * g->k * ((tiles + g->nr - 1) / g->nr * g->nr); }
+#define WINO_POINT_PAD 16 /* floats: one cache line between the points' slices */
+size_t tdm_wino_v_stride(const tdm_wino_geom *g, size_t tiles) {
+    return g->c * ((tiles + g->nr - 1) / g->nr * g->nr) + WINO_POINT_PAD;
+}
+size_t tdm_wino_m_stride(const tdm_wino_geom *g, size_t tiles) {
+    return g->k * ((tiles + g->nr - 1) / g->nr * g->nr) + WINO_POINT_PAD;
+}
+size_t tdm_wino_v_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * tdm_wino_v_stride(g, tiles); }
+size_t tdm_wino_m_floats(const tdm_wino_geom *g, size_t tiles) { return g->pts * tdm_wino_m_stride(g, tiles); }
 
 /* The weight transform G: row i is [1, p_i, p_i^2] / prod_{j != i} (p_i - p_j) for the finite points p_i and [0 0 1]
  * for the infinite one. F(2x2,3x3) (points 0, +-1): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. F(4x4,3x3): points

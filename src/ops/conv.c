@@ -647,9 +647,10 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
     float *M = V + tdm_wino_v_floats(w, chunk);
     for (size_t c0 = t0; c0 < t1; c0 += chunk) {
         size_t c1 = c0 + chunk < t1 ? c0 + chunk : t1, span = (c1 - c0 + w->nr - 1) / w->nr * w->nr;
+        size_t vs = tdm_wino_v_stride(w, c1 - c0), ms = tdm_wino_m_stride(&wk, c1 - c0);
         input(w, planes, V, c0, c1);
         for (size_t xi = 0; xi < w->pts; xi++)
-            gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * C * span, M + xi * wk.k * span, span);
+            gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
         output(&wk, M, j->bias ? j->bias + k0 : NULL, j->resg ? j->resg + k0 * plane : NULL, j->yg + k0 * plane,
                j->act, j->act_a, j->act_b, c0, c1);
     }
