@@ -1091,6 +1091,12 @@ typedef struct test {
 
 /* Batch splitting (engine/split.c): a batch runs image by image on the threads only where every op treats samples
  * independently and the shapes say the batch stays the leading axis; either way the results equal one thread's. */
+/* The constant inputs st, en, ax, sp of a one-axis Slice: v = {start, end, axis, step}. */
+static void split_slice_inputs(tdm_onnx_writer *w, const int64_t v[4]) {
+    static const char *names[4] = {"st", "en", "ax", "sp"};
+    for (int i = 0; i < 4; i++) tdm_onnx_writer_initializer(w, names[i], TDM_INT64, 1, (int64_t[]){1}, v + i);
+}
+
 static tdm_model *split_model(int kind) {
     tdm_onnx_writer *w = tdm_onnx_writer_new("split");
     const char *np[4] = {"N", NULL, NULL, NULL};
@@ -1111,6 +1117,23 @@ static tdm_model *split_model(int kind) {
         tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 2, fd, np);
         tdm_onnx_attr a = {"axis", TDM_ONNX_ATTR_INT, 0, 0, 0, NULL};
         tdm_onnx_writer_node(w, "Softmax", "sm", 1, (const char *[]){"x"}, 1, (const char *[]){"y"}, 1, &a);
+    } else if (kind == 3) { /* Slice reversing the batch: shapes as per-sample ops would have them, must not split */
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 4, xd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 4, xd, np);
+        split_slice_inputs(w, (int64_t[]){-1, INT64_MIN, 0, -1});
+        tdm_onnx_writer_node(w, "Slice", "sl", 5, (const char *[]){"x", "st", "en", "ax", "sp"}, 1,
+                             (const char *[]){"s"}, 0, NULL);
+        tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"s"}, 1, (const char *[]){"y"}, 0, NULL);
+    } else if (kind == 4) { /* ResNet's option-A shortcut: Slice rows 2 apart, Pad channels: splits */
+        int64_t pd[8] = {0, 1, 0, 0, 0, 2, 0, 0}, od[4] = {-1, 6, 4, 8};
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 4, xd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 4, od, np);
+        split_slice_inputs(w, (int64_t[]){0, 8, 2, 2});
+        tdm_onnx_writer_initializer(w, "pd", TDM_INT64, 1, (int64_t[]){8}, pd);
+        tdm_onnx_writer_node(w, "Slice", "sl", 5, (const char *[]){"x", "st", "en", "ax", "sp"}, 1,
+                             (const char *[]){"s"}, 0, NULL);
+        tdm_onnx_writer_node(w, "Pad", "pad", 2, (const char *[]){"s", "pd"}, 1, (const char *[]){"p"}, 0, NULL);
+        tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"p"}, 1, (const char *[]){"y"}, 0, NULL);
     } else { /* Flatten at axis 0 folds the batch into one row, then Relu: an allowed op list, but the shapes differ */
         tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 2, fd, np);
         tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 2, gd, NULL);
@@ -1128,8 +1151,9 @@ static tdm_model *split_model(int kind) {
 }
 
 static void test_batch_split(void) {
-    static const char *names[3] = {"conv+relu", "softmax axis 0", "flatten axis 0"};
-    for (int kind = 0; kind < 3; kind++) {
+    static const char *names[5] = {"conv+relu", "softmax axis 0", "flatten axis 0", "slice reversing axis 0",
+                                   "slice axis 2 + pad axis 1"};
+    for (int kind = 0; kind < 5; kind++) {
         tdm_model *m = split_model(kind);
         CHECK(m != NULL, "%s: the test model does not load: %s", names[kind], tdm_last_error());
         if (!m) continue;
@@ -1155,7 +1179,7 @@ static void test_batch_split(void) {
                 tdm_session_free(s);
                 continue;
             }
-            int want_split = kind == 0;
+            int want_split = kind == 0 || kind == 4;
             CHECK(st.batch_split == want_split, "%s threads=%d: batch_split %d, expected %d", names[kind], threads,
                   st.batch_split, want_split);
             int64_t n = 1;

@@ -242,6 +242,10 @@ typedef void (*tdm_task_static)(void *ctx, size_t part, size_t parts);
 /* ops/conv.c, for the planner: the form of weights a Conv takes in input 3 at its current shapes: Winograd points
  * (16 or 36), 1 (1x1: packed for the GEMM), or 0 (none). */
 int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n);
+/* For batch splitting (split.c), at plan time: 1 when this Slice or Pad leaves axis 0 as it is (output sample i is
+ * made from input sample i alone), 0 otherwise or when it cannot tell. */
+int tdm_slice_keeps_axis0(tdm_ctx *c, const tdm_node *n);
+int tdm_pad_keeps_axis0(tdm_ctx *c, const tdm_node *n);
 
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads); /* threads <= 1 returns NULL (serial) */
 void tdm_pool_destroy(tdm_pool *p);

@@ -8,9 +8,10 @@
  * layer by layer, 24.7 ms image by image (from 0.75x onnxruntime's throughput to parity; docs/PERFORMANCE.md).
  *
  * When: only where it cannot change a result. Every executed op must be one that treats the samples of a batch
- * independently (the list below), the plan must have no integer (shape) inputs, and the batch-1 plan must have the
- * same shapes as the batch-N plan apart from the leading dimension of every non-constant value (which catches
- * Reshape/Flatten/Transpose/Concat that fold the batch into other axes). Profiling sessions never split, so that
+ * independently (the list below, and Slice and Pad that leave axis 0 as it is: the option-A shortcuts of the CIFAR
+ * ResNets subsample and zero-pad channels with them), the plan must have no integer (shape) inputs, and the batch-1
+ * plan must have the same shapes as the batch-N plan apart from the leading dimension of every non-constant value
+ * (which catches Reshape/Flatten/Transpose/Concat that fold the batch into other axes). Profiling sessions never split, so that
  * their per-node times describe the layer-by-layer plan. */
 #include <stdatomic.h>
 
@@ -47,8 +48,14 @@ tdm_status tdm_split_plan(tdm_session *s) {
         if (v->dims[0] != n) return TDM_OK;
     }
     if (n < 2) return TDM_OK;
-    for (int k = 0; k < s->n_exec; k++)
-        if (!per_sample_op(s->nodes[s->exec[k]].op_type)) return TDM_OK;
+    tdm_ctx c = {&s->alloc, m->opset, s->values, m->n_values, NULL, NULL};
+    for (int k = 0; k < s->n_exec; k++) {
+        const tdm_node *nd = &s->nodes[s->exec[k]];
+        if (!strcmp(nd->op_type, "Slice") ? !tdm_slice_keeps_axis0(&c, nd)
+            : !strcmp(nd->op_type, "Pad") ? !tdm_pad_keeps_axis0(&c, nd)
+                                          : !per_sample_op(nd->op_type))
+            return TDM_OK;
+    }
     int t = s->threads < n ? s->threads : (int)n;
     s->split = tdm_calloc(&s->alloc, (size_t)t, sizeof *s->split);
     if (!s->split) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
