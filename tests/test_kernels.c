@@ -335,7 +335,7 @@ static void test_dwconv(void) {
                                        {32, 32, 3, 1, 3}, {7, 13, 3, 1, 5}, {1, 1, 3, 1, 9}, {9, 17, 5, 2, 2},
                                        {16, 16, 3, 0, 3}, {5, 30, 1, 0, 2}, {3, 8, 3, 1, 11}, {4, 4, 3, 1, 8},
                                        {8, 8, 3, 1, 17}};
-    const tdm_dw_kernels scalar = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1};
+    const tdm_dw_kernels scalar = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0};
     const tdm_dw_kernels *ks[2] = {&scalar, tdm_dw_selected()};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (size_t stride = 1; stride <= 2; stride++) {

@@ -23,6 +23,7 @@ struct tdm_pool {
     _Alignas(64) atomic_size_t next; /* next item to claim */
     atomic_uint_fast64_t claimed;     /* static mode: parts started */
     _Alignas(64) size_t range;
+    size_t chunk;         /* 1d items per claim */
     tdm_task_1d fn1;
     tdm_task_2d_tile fn2;
     tdm_task_static fns;  /* static mode: every thread calls fns(ctx, its index, threads) once */
@@ -52,16 +53,17 @@ static void run_items(tdm_pool *p, int me) {
         return;
     }
     size_t i;
+    if (p->fn1) {
+        while ((i = atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed)) < p->range)
+            for (size_t e = i + p->chunk < p->range ? i + p->chunk : p->range; i < e; i++) p->fn1(p->ctx, i);
+        return;
+    }
     while ((i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->range) {
-        if (p->fn1) {
-            p->fn1(p->ctx, i);
-        } else {
-            size_t bi = i / p->tiles_j, bj = i % p->tiles_j;
-            size_t i0 = bi * p->ti, j0 = bj * p->tj;
-            size_t ei = i0 + p->ti < p->ri ? p->ti : p->ri - i0;
-            size_t ej = j0 + p->tj < p->rj ? p->tj : p->rj - j0;
-            p->fn2(p->ctx, i0, j0, ei, ej);
-        }
+        size_t bi = i / p->tiles_j, bj = i % p->tiles_j;
+        size_t i0 = bi * p->ti, j0 = bj * p->tj;
+        size_t ei = i0 + p->ti < p->ri ? p->ti : p->ri - i0;
+        size_t ej = j0 + p->tj < p->rj ? p->tj : p->rj - j0;
+        p->fn2(p->ctx, i0, j0, ei, ej);
     }
 }
 
@@ -173,6 +175,11 @@ void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range) {
     p->fns = NULL;
     p->ctx = ctx;
     p->range = range;
+    /* Claims of several items where there are many: one atomic add per item, the two cores passing its cache line
+     * back and forth, cost more than a small item (GlobalAveragePool over 1280 planes of 16 values: 33 us on two
+     * threads against 11 on one). 16 claims per thread still even out uneven items. */
+    p->chunk = range / ((size_t)p->threads * 16);
+    if (p->chunk < 1) p->chunk = 1;
     pool_run(p);
 }
 

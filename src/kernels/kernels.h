@@ -211,7 +211,8 @@ void tdm_dwconv_cb__avx2_fma(const tdm_dwconv_args *a);
 void tdm_dwconv_cb__wasm_simd128(const tdm_dwconv_args *a);
 typedef struct tdm_dw_kernels {
     tdm_dwconv_fn plane, cb;
-    size_t vw; /* channels per cb call at most */
+    size_t vw;        /* channels per cb call at most */
+    size_t cb_max_wo; /* cb for output maps at most this wide (measured per ISA), plane for wider ones */
 } tdm_dw_kernels;
 const tdm_dw_kernels *tdm_dw_selected(void);
 

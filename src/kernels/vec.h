@@ -67,6 +67,26 @@ static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf 
     vf_store4(p, r0, r1, r2, r3);
 }
 
+/* Transposes the TDM_VW x TDM_VW block r[0..VW) (r[i] lane j <-> r[j] lane i): pixels of VW channels <-> channels of
+ * VW pixels (the depthwise channel-block kernel). */
+static inline void vf_transpose_block(tdm_vf *r) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
 /* The same (de)interleaves with the vector's lanes in an order of the ISA's choosing, which the matching store
  * undoes: for data whose lanes are independent (Winograd's tiles), they skip the lane-crossing permutes. Here the
  * lanes come as (0 1 4 5 | 2 3 6 7) for 2-way and (0 2 4 6 | 1 3 5 7) for 4-way. */
@@ -172,6 +192,14 @@ static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf 
     wasm_v128_store(p + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
 }
 
+static inline void vf_transpose_block(tdm_vf *r) {
+    v128_t t0 = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7);
+    v128_t t2 = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+    r[0] = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);
+    r[1] = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+    r[2] = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);
+    r[3] = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+}
 #elif defined(TDM_VEC_NEON)
 #include <arm_neon.h>
 typedef float32x4_t tdm_vf;
@@ -206,6 +234,13 @@ static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf 
     vst4q_f32(p, v);
 }
 
+static inline void vf_transpose_block(tdm_vf *r) {
+    float32x4x2_t a = vtrnq_f32(r[0], r[1]), b = vtrnq_f32(r[2], r[3]);
+    r[0] = vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0]));
+    r[1] = vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1]));
+    r[2] = vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0]));
+    r[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
+}
 #else /* scalar: a one-lane "vector", so the same kernel source also builds anywhere */
 typedef float tdm_vf;
 #define TDM_VW 1
@@ -235,6 +270,7 @@ static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1
 static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
     p[0] = q0, p[1] = q1, p[2] = q2, p[3] = q3;
 }
+static inline void vf_transpose_block(tdm_vf *r) { (void)r; }
 #endif
 
 #if !defined(TDM_VEC_UNZIP_PERMUTED) /* other ISAs: the lanes in order */

@@ -69,9 +69,9 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 
 /* ---- geometry ------------------------------------------------------------------------------------------------ */
 
-/* Depthwise maps at most this wide run channel-interleaved (dw cb kernel): rows of half a vector or less, where the
- * plane kernel computes as many lanes again for nothing (measured: 4x4 maps 2.3x faster with cb, 8x8 2x slower). */
-static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->vw / 2; }
+/* Depthwise maps at most this wide run channel-interleaved (dw cb kernel), where rows are short enough that the plane
+ * kernel's padding and part-empty vectors cost more than the cb kernel's block transposes; per ISA (dispatch.c). */
+static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->cb_max_wo; }
 
 /* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the first of F(4x4,3x3) wide, F(4x4,3x3)
  * narrow, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better; its transform points
