@@ -262,19 +262,13 @@ static void test_winograd(void) {
                                        {8, 8, 1, 1, 1},     {12, 17, 6, 6, 0}, {32, 24, 16, 16, 1},
                                        {64, 64, 8, 8, 1},   {20, 7, 4, 4, 1},  {5, 9, 9, 7, 1}};
     const tdm_wino_kernels scalar = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1,
-                                     3, NULL, NULL, 0, 4, 1, NULL, 0};
+                                     3, NULL, NULL, 0, 4, 1};
     const tdm_wino_kernels *sel = tdm_wino_selected();
     const tdm_wino_kernels narrow = {sel->input_narrow, sel->output_narrow, sel->gemm, sel->vw_narrow, sel->nr,
-                                     NULL, NULL, 0, 4, 1, NULL, 0};
-    /* and both on the half-width GEMM panels (two threads on one image), where the ISA has that GEMM */
-    const tdm_wino_kernels half = {sel->input, sel->output, sel->gemm_half, sel->vw, sel->nr_half,
-                                   NULL, NULL, 0, 4, 1, NULL, 0};
-    const tdm_wino_kernels narrow_half = {sel->input_narrow, sel->output_narrow, sel->gemm_half, sel->vw_narrow,
-                                          sel->nr_half, NULL, NULL, 0, 4, 1, NULL, 0};
-    const tdm_wino_kernels *ks[5] = {&scalar, sel, &narrow, &half, &narrow_half};
-    const size_t rn = sel->rows_narrow ? sel->rows_narrow : 1, rows[5] = {1, 1, rn, 1, rn}; /* tile rows per vector */
-    const char *names[5] = {"scalar", tdm_kernel_isa(), "narrow", "half", "narrow-half"};
-    const int nks = sel->gemm_half ? 5 : 3;
+                                     NULL, NULL, 0, 4, 1};
+    const tdm_wino_kernels *ks[3] = {&scalar, sel, &narrow};
+    const size_t rows[3] = {1, 1, sel->rows_narrow ? sel->rows_narrow : 1}; /* tile rows per vector */
+    const char *names[3] = {"scalar", tdm_kernel_isa(), "narrow"};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], p = shapes[si][4];
         if (h + 2 * p < 3 || w + 2 * p < 3) continue;
@@ -292,7 +286,7 @@ static void test_winograd(void) {
         tdm_wino_restore(u, k, c, back, m); /* the inverse, for plans that need the 3x3 weights back */
         check(max_rel(back, wt, k * c * 9) < 1e-6, "winograd F(%zux%zu) restore c%zu k%zu: error %.3g", m, m, c, k,
               max_rel(back, wt, k * c * 9));
-        for (int f = 0; f < nks; f++) {
+        for (int f = 0; f < 3; f++) {
             tdm_wino_geom g;
             tdm_wino_geometry(&g, c, k, h, w, p, p, ho, wo, ks[f]->vw, rows[f], ks[f]->nr, m);
             float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g, g.tp), 4),

@@ -25,7 +25,7 @@ static size_t sgemm_mr = 4; /* rows of the GEMM tile of the variant above */
 static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
 static tdm_dw_kernels dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0};
 static tdm_wino_kernels wino = {tdm_wino_input__scalar,  tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
-                                tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1, NULL, 0};
+                                tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1};
 static const char *isa_name = "scalar";
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
@@ -52,8 +52,6 @@ static void choose(void) {
         wino.output_narrow = tdm_wino_output__avx2_fma_rows2;
         wino.vw_narrow = 4;
         wino.rows_narrow = 2;
-        wino.gemm_half = tdm_sgemm_packed_12x8__avx2_fma;
-        wino.nr_half = 8;
         /* F(4x4,3x3) where its tiles fill the panels (32x32 and 16x16 maps), with the points 0, +-3/2, +-3/4: the
          * usual 0, +-1, +-2 doubled the rounding error (cifar10_resnet20's worst golden element at 1.29 of the
          * tolerance); these leave it at 0.26 against F(2x2)'s 0.58 (test_models prints it). */

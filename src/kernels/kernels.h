@@ -67,8 +67,6 @@ void tdm_sgemm_6x16__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size
                               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 void tdm_sgemm_packed_6x16__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                      float *c, size_t ldc);
-void tdm_sgemm_packed_12x8__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
-                                     float *c, size_t ldc);
 void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
@@ -177,8 +175,6 @@ typedef struct tdm_wino_kernels {
     size_t vw_narrow;
     size_t max_m;       /* the largest output tile to use: 4 (F(4x4,3x3)) or 2 */
     size_t rows_narrow; /* tile rows per vector of the narrow transforms (0 or 1: one) */
-    tdm_sgemm_packed_fn gemm_half; /* NULL, or a packed GEMM on panels of nr_half = nr / 2 columns: for images that */
-    size_t nr_half;                /* threads split by tiles, whose tiles make fewer nr-wide panels than threads  */
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 

@@ -95,37 +95,12 @@ static int conv_wino_pick(size_t c, size_t k, size_t h, size_t w, size_t pt, siz
     return 0;
 }
 
-/* Tile rows per whole number of GEMM panels that are also whole vectors' tile rows: the unit by which threads split
- * an image's tiles (conv_wino_part_task). */
-static size_t conv_wino_unit(const tdm_wino_geom *w) {
-    size_t a = w->txp, b = w->nr;
-    while (b) { /* gcd(txp, nr) */
-        size_t t = a % b;
-        a = b;
-        b = t;
-    }
-    size_t unit = w->nr / a;
-    return unit % w->rows ? unit * w->rows : unit;
-}
-static size_t conv_wino_units(const tdm_wino_geom *w) { return (w->ty + conv_wino_unit(w) - 1) / conv_wino_unit(w); }
-
-/* The Winograd points for this conv (0: none) and its geometry in g->wg for a plan on `threads` threads: where the
- * tiles make fewer panels than threads and half-width panels make enough, those (each thread then transforms only its
- * own tiles; otherwise the threads split the output channels and each transforms every tile). */
-static int conv_wino_choose(conv_geom *g, int threads) {
+static int conv_wino_choose(conv_geom *g) {
     if (g->nsp != 2 || g->G != 1 || g->k[1] != 3 || g->k[2] != 3 || g->s[1] != 1 || g->s[2] != 1 || g->d[1] != 1 ||
         g->d[2] != 1)
         return 0;
-    int pts = conv_wino_pick((size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2], (size_t)g->pb[1],
-                             (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], &g->wg);
-    const tdm_wino_kernels *wk = tdm_wino_selected();
-    tdm_wino_geom *w = &g->wg;
-    if (pts && threads > 1 && wk->gemm_half && conv_wino_units(w) < (size_t)threads) {
-        tdm_wino_geom h;
-        tdm_wino_geometry(&h, w->c, w->k, w->h, w->w, w->pt, w->pl, w->ho, w->wo, w->vw, w->rows, wk->nr_half, w->m);
-        if (conv_wino_units(&h) >= (size_t)threads) *w = h;
-    }
-    return pts;
+    return conv_wino_pick((size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2], (size_t)g->pb[1],
+                          (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], &g->wg);
 }
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -275,7 +250,7 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                      g->d[1] == 1 && g->d[2] == 1 && tdm_dw_selected()->plane != tdm_dwconv__scalar;
         /* small maps, one output channel per input channel: several channels per vector (the cb kernel) */
         g->dw_cb = g->dw_simd && g->Mg == 1 && (size_t)g->out[2] <= conv_dw_cb_max_wo();
-        g->winograd = conv_wino_choose(g, tdm_pool_threads(c->pool));
+        g->winograd = conv_wino_choose(g);
         const tdm_value *u = tdm_in(c, n, 3);
         if (!u || tdm_numel(u) != (int64_t)g->winograd * g->M * g->C) g->winograd = 0; /* U is not there (yet) */
         if (g->winograd) g->direct = 0;
@@ -640,7 +615,6 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
     const tdm_wino_kernels *k = tdm_wino_selected();
     const tdm_wino_input_fn input = w->vw == k->vw ? k->input : k->input_narrow;
     const tdm_wino_output_fn output = w->vw == k->vw ? k->output : k->output_narrow;
-    const tdm_sgemm_packed_fn gemm = w->nr == k->nr ? k->gemm : k->gemm_half;
     tdm_wino_geom wk = *w; /* the output transform sees only channels [k0, k1) */
     wk.k = k1 - k0;
     size_t chunk = conv_wino_chunk(w), plane = w->ho * w->wo, K = w->k, C = w->c;
@@ -650,7 +624,7 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
         size_t vs = tdm_wino_v_stride(w, c1 - c0), ms = tdm_wino_m_stride(&wk, c1 - c0);
         input(w, planes, V, c0, c1);
         for (size_t xi = 0; xi < w->pts; xi++)
-            gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
+            k->gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
         output(&wk, M, j->bias ? j->bias + k0 : NULL, j->resg ? j->resg + k0 * plane : NULL, j->yg + k0 * plane,
                j->act, j->act_a, j->act_b, c0, c1);
     }
@@ -664,7 +638,15 @@ static void conv_wino_part_task(void *ctx, size_t part, size_t parts) {
     const conv_geom *g = j->g;
     const tdm_wino_geom *w = &g->wg;
     float *planes = j->planes + part * conv_wino_slot_floats(g), *V = planes + conv_wino_x_floats(g);
-    size_t unit = conv_wino_unit(w), units = conv_wino_units(w);
+    size_t a = w->txp, bq = w->nr;
+    while (bq) { /* gcd(txp, nr) */
+        size_t t = a % bq;
+        a = bq;
+        bq = t;
+    }
+    size_t unit = w->nr / a; /* tile rows per whole number of panels, and of the vectors' tile rows */
+    if (unit % w->rows) unit *= w->rows;
+    size_t units = (w->ty + unit - 1) / unit;
     if (units >= parts) {
         size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
         size_t b = u0 * unit < w->ty ? u0 * unit : w->ty, e = part + 1 == parts || u1 * unit > w->ty ? w->ty : u1 * unit;
@@ -833,7 +815,7 @@ int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n) {
     conv_geom g;
     if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1) || conv_geometry(c, n, 0, &g)) return 0;
     if (g.pointwise) return g.G == 1 ? 1 : 0; /* 1: the weights packed for the GEMM */
-    return g.depthwise ? 0 : conv_wino_choose(&g, 1);
+    return g.depthwise ? 0 : conv_wino_choose(&g);
 }
 
 /* ---- ConvTranspose ------------------------------------------------------------------------------------------- */
