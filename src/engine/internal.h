@@ -250,6 +250,10 @@ int tdm_pad_keeps_axis0(tdm_ctx *c, const tdm_node *n);
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads); /* threads <= 1 returns NULL (serial) */
 void tdm_pool_destroy(tdm_pool *p);
 int tdm_pool_threads(const tdm_pool *p); /* 1 for NULL */
+/* Gets sleeping workers up to spin, ahead of the parallel calls of a run: a run that starts after an idle spell (a
+ * server between requests, a first run) then finds them awake at its first parallel layer instead of paying a
+ * wake-up there. Cheap when they are awake. */
+void tdm_pool_prewake(tdm_pool *p);
 /* Call fn(ctx, i) for i in [0, range), spread over the pool. NULL pool: a plain loop on this thread. */
 void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range);
 /* Call fn(ctx, part, parts) for every part in [0, parts), parts = the pool's thread count (1 for a NULL pool, on

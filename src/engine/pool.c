@@ -20,6 +20,7 @@ struct tdm_pool {
     _Alignas(64) atomic_uint_fast64_t generation; /* bumped for every job; workers run each generation once */
     atomic_int stop;
     int sleeping;         /* workers blocked on `wake` (under mu) */
+    unsigned alarm;       /* bumped by tdm_pool_prewake (under mu): sleeping workers get up and spin */
     _Alignas(64) atomic_int active; /* workers still inside the current job */
     _Alignas(64) atomic_size_t next; /* next item to claim */
     atomic_uint_fast64_t claimed;     /* static mode: parts started */
@@ -110,11 +111,14 @@ static void *worker_main(void *arg) {
         if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
             pthread_mutex_lock(&p->mu);
             p->sleeping++;
-            while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mu);
+            unsigned alarm = p->alarm;
+            while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen && p->alarm == alarm)
+                pthread_cond_wait(&p->wake, &p->mu);
             p->sleeping--;
             pthread_mutex_unlock(&p->mu);
         }
         if (atomic_load(&p->stop)) break;
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) continue; /* a prewake: spin again */
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         run_items(p, me);
         if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
@@ -168,6 +172,16 @@ void tdm_pool_destroy(tdm_pool *p) {
 }
 
 int tdm_pool_threads(const tdm_pool *p) { return p ? p->threads : 1; }
+
+void tdm_pool_prewake(tdm_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    if (p->sleeping) {
+        p->alarm++;
+        pthread_cond_broadcast(&p->wake);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
 
 /* Publish a job, take part in it, and wait until every worker has left it. The job fields are written before the
  * generation bump (release), and workers read them after seeing it (acquire). */

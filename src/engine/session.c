@@ -727,6 +727,7 @@ tdm_status tdm_session_set_input(tdm_session *s, int index, const void *data, si
 
 tdm_status tdm_session_run(tdm_session *s) {
     if (!s) return tdm_error(TDM_INVALID_ARGUMENT, "session is NULL");
+    tdm_pool_prewake(s->pool); /* the workers wake while this thread plans and runs the first layers */
     tdm_status st = tdm_session_plan(s);
     if (st) return st;
     if (s->n_split) return tdm_split_run(s);
