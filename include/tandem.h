@@ -74,6 +74,12 @@ typedef struct tdm_load_options {
     void *realloc_user;
     const char *base_dir;      /* where external tensor data lives; NULL: the model file's folder, or none   */
     int no_optimize;           /* 1: skip BatchNorm folding and op fusion (for debugging the optimiser)      */
+    /* Optional: called once tdm_model_load_memory no longer needs its bytes (after parsing, before BatchNorm folding
+     * and the weight transforms), with bytes_done_user. A caller that owns the bytes can free them there, so they
+     * and the transformed weights never coexist (the wasm build's heap, which never shrinks, peaks lower). The
+     * bytes are not read after the call. */
+    void (*bytes_done)(void *user);
+    void *bytes_done_user;
 } tdm_load_options;
 
 typedef struct tdm_session_options {

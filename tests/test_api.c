@@ -341,6 +341,21 @@ static void test_model_queries(void) {
 }
 
 /* Memory and file loading give the same model; the caller may scribble over its buffer after a memory load. */
+/* tdm_load_options.bytes_done for the memory load below: poisons and frees the caller's bytes as soon as the engine
+ * says it is done with them, so a later read of them shows (under ASan, or as wrong outputs). */
+typedef struct release_ctx {
+    void *bytes;
+    size_t size;
+    int calls;
+} release_ctx;
+static void release_bytes(void *user) {
+    release_ctx *r = user;
+    memset(r->bytes, 0xA5, r->size);
+    free(r->bytes);
+    r->bytes = NULL;
+    r->calls++;
+}
+
 static void test_load_memory_vs_file(void) {
     const char *paths[2] = {CONV_DIR "/model.onnx", shared_path("cifar10_resnet20", "model.onnx", 0)};
     for (int k = 0; k < 2; k++) {
@@ -350,10 +365,12 @@ static void test_load_memory_vs_file(void) {
         CHECK(bytes != NULL, "cannot read %s", paths[k]);
         if (!bytes) continue;
         tdm_model *mf = NULL, *mm = NULL;
+        release_ctx rel = {bytes, size, 0};
+        tdm_load_options lo = {.bytes_done = release_bytes, .bytes_done_user = &rel};
         CHECK_ST(tdm_model_load_file(paths[k], NULL, &mf), TDM_OK);
-        CHECK_ST(tdm_model_load_memory(bytes, size, NULL, &mm), TDM_OK);
-        memset(bytes, 0xA5, size);
-        free(bytes);
+        CHECK_ST(tdm_model_load_memory(bytes, size, &lo, &mm), TDM_OK);
+        CHECK(rel.calls == 1, "bytes_done called %d times, expected once", rel.calls);
+        if (rel.bytes) release_bytes(&rel);
         if (!mf || !mm) {
             tdm_model_free(mf);
             tdm_model_free(mm);
@@ -476,7 +493,7 @@ static void test_bad_models(void) {
  * of attempts a successful load makes, or -1. */
 static long oom_load(const char *path, size_t size, const void *bytes) {
     counting c = {0};
-    tdm_load_options lo = {counting_realloc, &c, NULL, 0};
+    tdm_load_options lo = {.realloc_fn = counting_realloc, .realloc_user = &c};
     int bad_status = 0, leaks = 0;
     for (long n = 1;; n++) {
         tdm_model *m = (tdm_model *)1;
@@ -528,7 +545,7 @@ static void test_failing_allocator_load(void) {
 /* Session create + plan + set input + run under an allocator that fails the Nth attempt after the load. */
 static void oom_session(const char *model_path, const char *dataset, int nin, int threads) {
     counting c = {0};
-    tdm_load_options lo = {counting_realloc, &c, NULL, 0};
+    tdm_load_options lo = {.realloc_fn = counting_realloc, .realloc_user = &c};
     tdm_model *m = NULL;
     arm(&c, 0);
     if (tdm_model_load_file(model_path, &lo, &m)) {
@@ -1033,7 +1050,7 @@ static void check_peak(const char *path, const char *label) {
     char *slash = strrchr(dir, '/');
     if (slash) strcpy(slash, "/test_data_set_0");
     sizing c = {0, 0};
-    tdm_load_options lo = {sizing_realloc, &c, NULL, 0};
+    tdm_load_options lo = {.realloc_fn = sizing_realloc, .realloc_user = &c};
     tdm_model *m = NULL;
     if (tdm_model_load_file(path, &lo, &m)) {
         CHECK(0, "load %s: %s", path, tdm_last_error());

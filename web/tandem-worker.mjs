@@ -85,8 +85,8 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
     return { heap_bytes: h, peak_heap_bytes: peakHeap };
   };
 
-  // load: copy the file into the heap and open it (parse, optimise, plan); open_owned frees the copy as soon as the
-  // model is parsed, before the plan, so the plan reuses that space (the wasm heap never shrinks)
+  // load: copy the file into the heap and open it (parse, optimise, plan); open_owned frees the copy as soon as it is
+  // parsed, before the weights are folded and transformed, so they reuse that space (the wasm heap never shrinks)
   const l0 = now();
   const n = modelBytes.byteLength;
   const buf = mod._malloc(n);

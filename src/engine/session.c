@@ -59,13 +59,18 @@ static tdm_status record_source_nodes(tdm_model *m) {
 
 static tdm_status settle_winograd(tdm_model *m); /* below, beside the planner */
 
+/* done(done_user), when set, is told as soon as the bytes are parsed (the model keeps no reference to them). */
 static tdm_status load_common(const void *data, size_t size, const tdm_load_options *opts, const char *base_dir,
-                              tdm_model **model_out) {
+                              void (*done)(void *), void *done_user, tdm_model **model_out) {
     tdm_alloc al = {opts ? opts->realloc_fn : NULL, opts ? opts->realloc_user : NULL};
     tdm_model *m = tdm_calloc(&al, 1, sizeof *m);
-    if (!m) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    if (!m) {
+        if (done) done(done_user);
+        return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    }
     m->alloc = al;
     tdm_status st = tdm_onnx_parse(m, data, size, base_dir);
+    if (done) done(done_user);
     if (!st) st = record_source_nodes(m);
     m->optimize = !(opts && opts->no_optimize);
     if (!st) st = tdm_graph_prepare(m, m->optimize);
@@ -90,7 +95,8 @@ tdm_status tdm_model_load_memory(const void *data, size_t size, const tdm_load_o
     if (!model_out) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_memory: model_out is NULL");
     *model_out = NULL;
     if (!data && size) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_memory: data is NULL");
-    return load_common(data, size, opts, opts ? opts->base_dir : NULL, model_out);
+    return load_common(data, size, opts, opts ? opts->base_dir : NULL, opts ? opts->bytes_done : NULL,
+                       opts ? opts->bytes_done_user : NULL, model_out);
 }
 
 tdm_status tdm_model_load_file(const char *path, const tdm_load_options *opts, tdm_model **model_out) {
@@ -112,9 +118,7 @@ tdm_status tdm_model_load_file(const char *path, const tdm_load_options *opts, t
             strcpy(dir, ".");
         base = dir;
     }
-    st = load_common(buf, size, opts, base, model_out);
-    free(buf);
-    return st;
+    return load_common(buf, size, opts, base, free, buf, model_out); /* the file's bytes go as soon as parsed */
 }
 
 int tdm_model_num_inputs(const tdm_model *m) { return m ? m->n_inputs : 0; }

@@ -4,8 +4,9 @@
  *
  * The JS side loads a model by malloc-ing a buffer, copying the file into it, calling tdmw_open and freeing the
  * buffer straight away (the engine copies what it keeps); or by calling tdmw_open_owned, which takes the buffer and
- * frees it as soon as the model is loaded, before the plan, so the plan's blocks reuse its space (the wasm heap never
- * shrinks: for ResNet-56, 11.1 MB instead of 13.3). Inputs are written in place through tdmw_input_data, and outputs
+ * frees it as soon as it is parsed (tdm_load_options.bytes_done), before the weights are folded and transformed, so
+ * their blocks reuse its space (the wasm heap never shrinks: for ResNet-56, 9.6 MiB instead of 12.4 when freed after
+ * the load, 2.91x the file instead of 3.76). Inputs are written in place through tdmw_input_data, and outputs
  * are read in place from tdmw_output_data. Errors: NULL / nonzero returns, and tdmw_last_error() says why.
  *
  * It is plain C11 against the public API and builds natively too (mk/wasm.mk builds it with emcc only). */
@@ -78,7 +79,7 @@ const char *tdmw_last_error(void) { return err_buf; }
 const char *tdmw_kernel_isa(void) { return tdm_kernel_isa(); }
 const char *tdmw_version(void) { return TDM_VERSION; }
 
-/* Load, create the session and plan; `owned`: bytes came from malloc and are freed once the model is loaded. */
+/* Load, create the session and plan; `owned`: bytes came from malloc and are freed as soon as they are parsed. */
 static tdmw *open_model(const void *bytes, int size, int threads, int profile, void *owned) {
     if (!bytes || size <= 0) {
         free(owned);
@@ -93,8 +94,9 @@ static tdmw *open_model(const void *bytes, int size, int threads, int profile, v
     }
     double t0 = now_ms();
     tdm_session_options so = {threads > 1 ? threads : 1, profile != 0};
-    tdm_status st = tdm_model_load_memory(bytes, (size_t)size, NULL, &w->model);
-    free(owned); /* the model holds no reference to the file's bytes */
+    /* owned bytes go as soon as they are parsed, before the weights are folded and transformed */
+    tdm_load_options lo = {.bytes_done = owned ? free : NULL, .bytes_done_user = owned};
+    tdm_status st = tdm_model_load_memory(bytes, (size_t)size, &lo, &w->model);
     if (!st) st = tdm_session_create(w->model, &so, &w->session);
     if (!st) st = tdm_session_plan(w->session);
     if (st) {

@@ -98,7 +98,7 @@ static void run_once(tdm_session *s, const tdm_model *m) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    tdm_load_options lo = {capped_realloc, NULL, NULL, 0};
+    tdm_load_options lo = {.realloc_fn = capped_realloc};
     tdm_model *m = NULL;
     if (tdm_model_load_memory(data, size, &lo, &m) != TDM_OK) {
         if (m) __builtin_trap(); /* a failed load must leave model_out NULL */
