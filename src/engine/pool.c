@@ -80,16 +80,14 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-/* One step of a spin: a pause, and every 256 steps a look at the clock; 0 once SPIN_NS have passed since *t0 (0
- * at the start: set on the first look). */
-static inline int spin_step(unsigned *i, uint64_t *t0);
-
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
 }
 
+/* One step of a spin: a pause, and every 256 steps a look at the clock; 0 once SPIN_NS have passed since *t0 (0
+ * at the start: set on the first look). */
 static inline int spin_step(unsigned *i, uint64_t *t0) {
     cpu_relax();
     if ((++*i & 255) != 0) return 1;

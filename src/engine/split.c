@@ -11,8 +11,8 @@
  * independently (the list below, and Slice and Pad that leave axis 0 as it is: the option-A shortcuts of the CIFAR
  * ResNets subsample and zero-pad channels with them), the plan must have no integer (shape) inputs, and the batch-1
  * plan must have the same shapes as the batch-N plan apart from the leading dimension of every non-constant value
- * (which catches Reshape/Flatten/Transpose/Concat that fold the batch into other axes). Profiling sessions never split, so that
- * their per-node times describe the layer-by-layer plan. */
+ * (which catches Reshape/Flatten/Transpose/Concat that fold the batch into other axes). Profiling sessions never
+ * split, so that their per-node times describe the layer-by-layer plan. */
 #include <stdatomic.h>
 
 #include "model.h"

@@ -30,10 +30,15 @@ static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
     _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
     _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
 }
+/* Even and odd elements of a and b inside each 128-bit lane: the core of the 2-way deinterleaves. */
+static inline void vf_unzip2_lanes(__m256 a, __m256 b, tdm_vf *even, tdm_vf *odd) {
+    *even = _mm256_shuffle_ps(a, b, 0x88);
+    *odd = _mm256_shuffle_ps(a, b, 0xDD);
+}
 static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
-    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+    vf_unzip2_lanes(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd); /* then the lanes' halves in order */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(*even), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(*odd), 0xD8));
 }
 /* A 4x4 transpose inside each 128-bit lane: the core of the 4-way (de)interleaves (it is its own inverse). */
 static inline void vf_transpose4_lanes(__m256 a, __m256 b, __m256 c, __m256 d, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2,
@@ -70,17 +75,9 @@ static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf 
 /* Transposes the TDM_VW x TDM_VW block r[0..VW) (r[i] lane j <-> r[j] lane i): pixels of VW channels <-> channels of
  * VW pixels (the depthwise channel-block kernel). */
 static inline void vf_transpose_block(tdm_vf *r) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
+    __m256 u[8]; /* the 4x4 transposes of rows 0-3 and 4-7 inside each lane, then the lanes swapped across */
+    vf_transpose4_lanes(r[0], r[1], r[2], r[3], &u[0], &u[1], &u[2], &u[3]);
+    vf_transpose4_lanes(r[4], r[5], r[6], r[7], &u[4], &u[5], &u[6], &u[7]);
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
@@ -92,9 +89,7 @@ static inline void vf_transpose_block(tdm_vf *r) {
  * lanes come as (0 1 4 5 | 2 3 6 7) for 2-way and (0 2 4 6 | 1 3 5 7) for 4-way. */
 #define TDM_VEC_UNZIP_PERMUTED 1
 static inline void vf_load_unzip2(const float *p, tdm_vf *even, tdm_vf *odd) {
-    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-    *even = _mm256_shuffle_ps(a, b, 0x88);
-    *odd = _mm256_shuffle_ps(a, b, 0xDD);
+    vf_unzip2_lanes(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd);
 }
 static inline void vf_store_zip2(float *p, tdm_vf a, tdm_vf b) {
     _mm256_storeu_ps(p, _mm256_unpacklo_ps(a, b));
@@ -120,9 +115,7 @@ static inline void vf_store_rows2(float *p, float *q, __m256 v) {
     _mm_storeu_ps(q, _mm256_extractf128_ps(v, 1));
 }
 static inline void vf_load_unzip2_rows2(const float *p, const float *q, tdm_vf *even, tdm_vf *odd) {
-    __m256 a = vf_load_rows2(p, q), b = vf_load_rows2(p + 4, q + 4);
-    *even = _mm256_shuffle_ps(a, b, 0x88);
-    *odd = _mm256_shuffle_ps(a, b, 0xDD);
+    vf_unzip2_lanes(vf_load_rows2(p, q), vf_load_rows2(p + 4, q + 4), even, odd);
 }
 static inline void vf_store_zip2_rows2(float *p, float *q, tdm_vf a, tdm_vf b) {
     vf_store_rows2(p, q, _mm256_unpacklo_ps(a, b));
