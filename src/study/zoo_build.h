@@ -82,7 +82,6 @@ void zb_free(zb *b);
 /* ---- initializers and nodes ---- */
 cli_rng zb_rng(const zb *b, const char *name);
 double zb_uniform(cli_rng *r, double lo, double hi);
-double zb_normal(cli_rng *r);
 /* Register an initializer (zeroed data in writing mode); its index, or -1 after a failure. */
 int zb_add_init(zb *b, const char *name, int role, tdm_dtype dtype, int rank, const int64_t *dims);
 void zb_add_layer(zb *b, int kind, int w, int bias, int mean, int var);
