@@ -15,7 +15,12 @@ onnx.checker, counts its parameters from the graph itself, and makes and compare
                                 ids uniform in [0, rows of the table) (token ids, token types); another integer
                                 input is an attention mask: ones, then a random number of trailing zeros (padding)
   check.py outputs MODEL        the graph's output names, one per line
-  check.py ops MODEL            the op histogram, "Op=count" separated by spaces
+  check.py ops MODEL [check]    the op histogram, "Op=count" separated by spaces (after onnx.checker's full check
+                                with `check`)
+  check.py compare-runs MODEL REF TOL DIR...
+                                every output of MODEL in each DIR (output_K.pb) against REF (REF<K>.bin, or
+                                REF/output_K.pb when REF is a folder), as compare does; one line per DIR:
+                                "DIR ok|FAIL name: figures; name: figures"
   check.py finite PB CLASSES N  the tensor is float32 [N, CLASSES] and finite
   check.py rename SRC DST        the same model with every initializer renamed (w0, w1, ...): --weights must then
                                 match by node order
@@ -116,9 +121,39 @@ def outputs(model_path):
         print(o.name)
 
 
-def ops(model_path):
+def compare_runs(model_path, ref, tol, *dirs):
+    import os
+    names = [o.name for o in onnx.load(model_path, load_external_data=False).graph.output]
+    refs = [load(os.path.join(ref, f'output_{k}.pb') if os.path.isdir(ref) else f'{ref}{k}.bin')
+            for k in range(len(names))]
+    for d in dirs:
+        status, parts = 'ok', []
+        for k, name in enumerate(names):
+            try:
+                got = load(os.path.join(d, f'output_{k}.pb')).reshape(-1)
+            except FileNotFoundError:
+                status = 'FAIL'
+                parts.append(f'{name}: no output_{k}.pb')
+                continue
+            r = refs[k].reshape(-1)
+            if got.size != r.size:
+                status = 'FAIL'
+                parts.append(f'{name}: {got.size} values against {r.size}')
+                continue
+            err, scale = float(np.max(np.abs(got - r))), float(np.max(np.abs(r)))
+            rel = err / scale if scale > 0 else err
+            if not rel <= float(tol):
+                status = 'FAIL'
+            parts.append(f'{name}: max |ref| {scale:.3g}, relative {rel:.3g}' + ('' if rel <= float(tol) else f' > {tol}'))
+        print(d, status, '; '.join(parts))
+
+
+def ops(model_path, check=''):
     from collections import Counter
-    hist = Counter(n.op_type for n in onnx.load(model_path, load_external_data=False).graph.node)
+    m = onnx.load(model_path, load_external_data=False)
+    if check == 'check':
+        onnx.checker.check_model(m, full_check=True)
+    hist = Counter(n.op_type for n in m.graph.node)
     print(' '.join(f'{k}={v}' for k, v in sorted(hist.items())))
 
 
@@ -207,5 +242,6 @@ def compare(got_path, ref_path, tol):
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
     commands = {'model': model, 'input': make_input, 'finite': finite, 'compare': compare, 'rename': rename,
-                'fold': fold, 'inputs': make_inputs, 'outputs': outputs, 'ops': ops}
+                'fold': fold, 'inputs': make_inputs, 'outputs': outputs, 'ops': ops,
+                'compare-runs': compare_runs}
     commands[cmd](*args)
