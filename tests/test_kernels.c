@@ -142,13 +142,16 @@ static float act_ref(float x, int act, float a, float b) {
     case TDM_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
     case TDM_ACT_HARD_SWISH: return x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f));
     case TDM_ACT_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)x)));
+    case TDM_ACT_SILU: return (float)((double)x / (1.0 + exp(-(double)x)));
+    case TDM_ACT_GELU: return (float)(0.5 * x * (1.0 + erf((double)x / sqrt(2.0))));
+    case TDM_ACT_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, a * x + b));
     default: return x;
     }
 }
 
 static void test_epilogue(void) {
-    static const int acts[] = {TDM_ACT_NONE, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH,
-                               TDM_ACT_SIGMOID};
+    static const int acts[] = {TDM_ACT_NONE,    TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH,
+                               TDM_ACT_SIGMOID, TDM_ACT_SILU, TDM_ACT_GELU, TDM_ACT_HARD_SIGMOID};
     float x[37], y[37];
     for (int i = 0; i < 37; i++) x[i] = 8.0f * frand();
     x[0] = 0.0f;
@@ -157,7 +160,8 @@ static void test_epilogue(void) {
     x[3] = 200.0f;
     x[4] = -200.0f;
     for (size_t t = 0; t < sizeof acts / sizeof acts[0]; t++) {
-        float a = acts[t] == TDM_ACT_CLIP ? -1.5f : 0.1f, b = acts[t] == TDM_ACT_CLIP ? 2.5f : 0.0f, bias = 0.75f;
+        float a = acts[t] == TDM_ACT_CLIP ? -1.5f : acts[t] == TDM_ACT_HARD_SIGMOID ? 0.2f : 0.1f,
+              b = acts[t] == TDM_ACT_CLIP ? 2.5f : acts[t] == TDM_ACT_HARD_SIGMOID ? 0.5f : 0.0f, bias = 0.75f;
         memcpy(y, x, sizeof x);
         tdm_bias_act(y, 37, bias, acts[t], a, b);
         int ok = 1;
@@ -201,7 +205,10 @@ static double max_rel(const float *got, const float *want, size_t n) {
     return e;
 }
 
-static const int test_acts[] = {TDM_ACT_NONE, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_HARD_SWISH};
+/* every fused activation; the kernels' epilogues take them all, with alpha -0.5 and beta 0.5 (Clip's bounds,
+ * LeakyRelu's slope, HardSigmoid's alpha and beta) */
+static const int test_acts[] = {TDM_ACT_NONE,    TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH,
+                                TDM_ACT_SIGMOID, TDM_ACT_SILU, TDM_ACT_GELU, TDM_ACT_HARD_SIGMOID};
 
 /* The direct convolution of kernel set ks on odd shapes, stride 1 and 2, with bias, residual and each epilogue
  * activation. */
@@ -263,12 +270,20 @@ static void test_winograd(const tdm_kernel_set *ks_set) {
                                        {64, 64, 8, 8, 1},   {20, 7, 4, 4, 1},  {5, 9, 9, 7, 1}};
     const tdm_wino_kernels *sel = &ks_set->wino;
     const tdm_wino_kernels narrow = {sel->input_narrow, sel->output_narrow, sel->gemm, sel->vw_narrow, sel->nr,
-                                     NULL, NULL, 0, 4, 1};
-    const tdm_wino_kernels *ks[2] = {sel, &narrow};
-    const size_t rows[2] = {1, sel->rows_narrow ? sel->rows_narrow : 1}; /* tile rows per vector */
-    char narrow_name[64];
-    snprintf(narrow_name, sizeof narrow_name, "%s narrow", ks_set->name);
-    const char *names[2] = {ks_set->name, narrow_name};
+                                     NULL, NULL, 0, 4, 1, NULL, 0};
+    /* the narrower panels of the set's small-map GEMM, where it has one, with both transforms */
+    const tdm_wino_kernels small = {sel->input, sel->output, sel->gemm_small, sel->vw, sel->nr_small,
+                                    NULL, NULL, 0, 4, 1, NULL, 0};
+    const tdm_wino_kernels small_narrow = {sel->input_narrow, sel->output_narrow, sel->gemm_small, sel->vw_narrow,
+                                           sel->nr_small, NULL, NULL, 0, 4, 1, NULL, 0};
+    const tdm_wino_kernels *ks[4] = {sel, &narrow, &small, &small_narrow};
+    const size_t rn = sel->rows_narrow ? sel->rows_narrow : 1, rows[4] = {1, rn, 1, rn}; /* tile rows per vector */
+    char names_buf[3][64];
+    snprintf(names_buf[0], sizeof names_buf[0], "%s narrow", ks_set->name);
+    snprintf(names_buf[1], sizeof names_buf[1], "%s small-panel", ks_set->name);
+    snprintf(names_buf[2], sizeof names_buf[2], "%s small-panel narrow", ks_set->name);
+    const char *names[4] = {ks_set->name, names_buf[0], names_buf[1], names_buf[2]};
+    const int nvariants = sel->gemm_small ? 4 : 2;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], p = shapes[si][4];
         if (h + 2 * p < 3 || w + 2 * p < 3) continue;
@@ -286,7 +301,7 @@ static void test_winograd(const tdm_kernel_set *ks_set) {
         tdm_wino_restore(u, k, c, back, m); /* the inverse, for plans that need the 3x3 weights back */
         check(max_rel(back, wt, k * c * 9) < 1e-6, "winograd F(%zux%zu) restore c%zu k%zu: error %.3g", m, m, c, k,
               max_rel(back, wt, k * c * 9));
-        for (int f = 0; f < 2; f++) {
+        for (int f = 0; f < nvariants; f++) {
             tdm_wino_geom g;
             tdm_wino_geometry(&g, c, k, h, w, p, p, ho, wo, ks[f]->vw, rows[f], ks[f]->nr, m);
             float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g, g.tp), 4),

@@ -91,6 +91,14 @@ void tdm_sgemm_12x32__avx512(int trans_a, int trans_b, size_t m, size_t n, size_
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 void tdm_sgemm_packed_12x32__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
                                     size_t ldc);
+void tdm_sgemm_12x16__avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                             size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+void tdm_sgemm_packed_12x16__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                                    size_t ldc);
+void tdm_sgemm_ep_12x16__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                                float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep_pa_12x16__avx512(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b,
+                                   size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
@@ -200,6 +208,8 @@ typedef struct tdm_wino_kernels {
     size_t vw_narrow;
     size_t max_m;       /* the largest output tile to use: 4 (F(4x4,3x3)) or 2 */
     size_t rows_narrow; /* tile rows per vector of the narrow transforms (0 or 1: one) */
+    tdm_sgemm_packed_fn gemm_small; /* a packed GEMM on narrower panels, for maps with few tiles, or NULL */
+    size_t nr_small;                /* its panel width                                                      */
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 
@@ -207,7 +217,8 @@ const tdm_wino_kernels *tdm_wino_selected(void);
  * input channel of the same index; output planes are ho x wo with ho = (hp - kh) / stride + 1 (likewise wo), where
  * hp = pt + h + bottom padding and wp = pl + w + right padding. Two ways to run it, both with bias, residual and
  * activation fused:
- *   plane: channel by channel; each plane is padded into scratch (hp * wp + TDM_CONV_SLACK floats) and every output
+ *   plane: channel by channel; each plane is padded into scratch (hp * (wp + 1) + TDM_CONV_SLACK floats: at stride 2
+ *          the rows are made even and split into even and odd columns) and every output
  *          vector is VW pixels of a row. For wide maps.
  *   cb:    up to VW channels at once (nch <= vw of tdm_dw_kernels); the planes are interleaved into scratch
  *          ((hp * wp + ho * wo) * vw floats), so a vector holds one pixel of VW channels. For small maps (4x4, 8x8),
