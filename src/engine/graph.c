@@ -303,7 +303,10 @@ static tdm_status fold_batchnorm(tdm_model *m) {
         const float *mean = const_f32(m, bn, 3, M), *var = const_f32(m, bn, 4, M);
         const float *bias = cv->n_in > 2 && cv->in[2] >= 0 ? const_f32(m, cv, 2, M) : NULL;
         if (!scale || !beta || !mean || !var || (cv->n_in > 2 && cv->in[2] >= 0 && !bias)) continue;
-        int wid = new_const(m, m->values[cv->in[1]].name, "_bnfold", w->rank, w->dims);
+        /* The weights are scaled in place when this Conv is their only reader (the common case: no copy, no fresh
+         * pages), else into a new constant; the bias is always a new one (M floats). */
+        int in_place = m->values[cv->in[1]].consumers == 1 && !m->values[cv->in[1]].is_output;
+        int wid = in_place ? cv->in[1] : new_const(m, m->values[cv->in[1]].name, "_bnfold", w->rank, w->dims);
         int64_t bd[1] = {M};
         int bid = wid >= 0 ? new_const(m, m->values[cv->in[1]].name, "_bnbias", 1, bd) : -1;
         if (wid < 0 || bid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory folding BatchNormalization");

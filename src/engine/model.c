@@ -97,13 +97,14 @@ tdm_status tdm_model_load_memory(const void *data, size_t size, const tdm_load_o
                        opts ? opts->bytes_done_user : NULL, model_out);
 }
 
+static void close_file(void *f) { tdm_file_close(f); }
+
 tdm_status tdm_model_load_file(const char *path, const tdm_load_options *opts, tdm_model **model_out) {
     if (!model_out || !path) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_file: NULL argument");
     *model_out = NULL;
-    size_t size;
-    tdm_status st;
-    void *buf = tdm_read_file(path, &size, &st);
-    if (!buf) return st;
+    tdm_file file;
+    tdm_status st = tdm_file_open(path, &file);
+    if (st) return st;
     char dir[4096];
     const char *base = opts && opts->base_dir ? opts->base_dir : NULL;
     if (!base) {
@@ -116,7 +117,8 @@ tdm_status tdm_model_load_file(const char *path, const tdm_load_options *opts, t
             strcpy(dir, ".");
         base = dir;
     }
-    return load_common(buf, size, opts, base, free, buf, model_out); /* the file's bytes go as soon as parsed */
+    /* the file's bytes go as soon as they are parsed */
+    return load_common(file.data, file.size, opts, base, close_file, &file, model_out);
 }
 
 int tdm_model_num_inputs(const tdm_model *m) { return m ? m->n_inputs : 0; }

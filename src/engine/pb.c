@@ -1,7 +1,18 @@
 /* pb.c - protobuf wire reader/writer and TensorProto (de)serialisation, including external data and the public
  * tdm_tensor_* file helpers used for the ONNX test-data layout. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#if defined(__unix__) && !defined(__EMSCRIPTEN__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define TDM_HAVE_MMAP 1
+#endif
 
 #include "pb.h"
 
@@ -485,6 +496,8 @@ tdm_status tdm_tensor_read_memory(const void *data, size_t size, tdm_tensor **te
     return TDM_OK;
 }
 
+/* A seekable file is read with one allocation of its size (growing a buffer by doubling copied a 100 MB model twice
+ * over and faulted in every copy); other streams grow. */
 void *tdm_read_file(const char *path, size_t *size_out, tdm_status *st) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -492,6 +505,13 @@ void *tdm_read_file(const char *path, size_t *size_out, tdm_status *st) {
         return NULL;
     }
     size_t cap = 1 << 16, len = 0;
+    long end = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1; /* a folder's "size" can be LONG_MAX: bounded below */
+    if (end >= 0 && (uint64_t)end < TDM_MAX_TENSOR_BYTES && fseek(f, 0, SEEK_SET) == 0)
+        cap = (size_t)end + 1; /* + 1: a read that fills it means the file grew */
+    else {
+        clearerr(f);
+        rewind(f);
+    }
     uint8_t *buf = malloc(cap);
     while (buf) {
         size_t n = fread(buf + len, 1, cap - len, f);
@@ -520,6 +540,49 @@ void *tdm_read_file(const char *path, size_t *size_out, tdm_status *st) {
     *size_out = len;
     *st = TDM_OK;
     return buf;
+}
+
+tdm_status tdm_file_open(const char *path, tdm_file *f) {
+    memset(f, 0, sizeof *f);
+#ifdef TDM_HAVE_MMAP
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return tdm_error(TDM_IO_ERROR, "cannot read '%s': it is a folder", path);
+    }
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+        int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+        flags |= MAP_POPULATE; /* the whole file mapped now: one call instead of a fault per page */
+#endif
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, flags, fd, 0);
+        close(fd);
+        if (p != MAP_FAILED) {
+            f->data = p;
+            f->size = (size_t)sb.st_size;
+            f->mapped = 1;
+            return TDM_OK;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+#endif
+    tdm_status st;
+    void *buf = tdm_read_file(path, &f->size, &st);
+    if (!buf) return st;
+    f->data = buf;
+    return TDM_OK;
+}
+
+void tdm_file_close(tdm_file *f) {
+    if (!f->data) return;
+#ifdef TDM_HAVE_MMAP
+    if (f->mapped) munmap((void *)f->data, f->size);
+    else
+#endif
+        free((void *)f->data);
+    f->data = NULL;
 }
 
 tdm_status tdm_tensor_read_file(const char *path, tdm_tensor **tensor_out) {

@@ -54,4 +54,14 @@ void tdm_pb_put_tensor(tdm_pb_buf *b, const char *name, tdm_dtype dtype, int ran
 /* Read a whole file. Returns a malloc'd buffer (libc free) or NULL with *st and the error message set. */
 void *tdm_read_file(const char *path, size_t *size_out, tdm_status *st);
 
+/* A whole file's bytes, read-only: mapped where the platform maps files (no copy, and the pages come from the page
+ * cache in one go), else read into a buffer. Close with tdm_file_close. */
+typedef struct tdm_file {
+    const void *data;
+    size_t size;
+    int mapped; /* 1: munmap on close; 0: free */
+} tdm_file;
+tdm_status tdm_file_open(const char *path, tdm_file *f);
+void tdm_file_close(tdm_file *f);
+
 #endif
