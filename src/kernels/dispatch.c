@@ -38,6 +38,8 @@ static const tdm_kernel_set set_scalar = {
     .row_sum = tdm_row_sum__scalar,
     .row_max = tdm_row_max__scalar,
     .vunary = tdm_vunary__scalar,
+    .tfm = {tdm_sgemm_pb__scalar, 3, tdm_sgemm_packed_4x3__scalar, 3, 4, tdm_softmax_row__scalar,
+            tdm_layernorm_row__scalar},
 };
 
 #ifdef TDM_HAVE_AVX2_KERNELS
@@ -60,6 +62,8 @@ static const tdm_kernel_set set_avx2 = {
     .row_sum = tdm_row_sum__avx2_fma,
     .row_max = tdm_row_max__avx2_fma,
     .vunary = tdm_vunary__avx2_fma,
+    .tfm = {tdm_sgemm_pb__avx2_fma, 16, tdm_sgemm_packed_6x16__avx2_fma, 16, 6, tdm_softmax_row__avx2_fma,
+            tdm_layernorm_row__avx2_fma},
 };
 #endif
 
@@ -82,6 +86,8 @@ static const tdm_kernel_set set_avx512 = {
     .row_sum = tdm_row_sum__avx512,
     .row_max = tdm_row_max__avx512,
     .vunary = tdm_vunary__avx512,
+    .tfm = {tdm_sgemm_pb__avx512, 32, tdm_sgemm_packed_12x32__avx512, 32, 12, tdm_softmax_row__avx512,
+            tdm_layernorm_row__avx512},
 };
 #endif
 
@@ -103,6 +109,8 @@ static const tdm_kernel_set set_wasm128 = {
     .row_sum = tdm_row_sum__wasm_simd128,
     .row_max = tdm_row_max__wasm_simd128,
     .vunary = tdm_vunary__wasm_simd128,
+    .tfm = {tdm_sgemm_pb__wasm_simd128, TDM_WASM128_PACKED_NR, tdm_sgemm_packed__wasm_simd128, TDM_WASM128_PACKED_NR,
+            4, tdm_softmax_row__wasm_simd128, tdm_layernorm_row__wasm_simd128},
 };
 #endif
 
@@ -251,6 +259,7 @@ void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
     case TDM_ACT_SILU: tdm_kernels()->vunary(TDM_VOP_SILU, y, y, n, 0, 0); break;
     case TDM_ACT_GELU: tdm_kernels()->vunary(TDM_VOP_GELU, y, y, n, 0, 0); break;
     case TDM_ACT_HARD_SIGMOID: tdm_kernels()->vunary(TDM_VOP_HARD_SIGMOID, y, y, n, alpha, beta); break;
+    case TDM_ACT_GELU_TANH: tdm_kernels()->vunary(TDM_VOP_GELU_TANH, y, y, n, 0, 0); break;
     default: /* TDM_ACT_NONE */
         break;
     }
@@ -258,11 +267,44 @@ void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
 
 const char *tdm_act_suffix(int act) {
     static const char *const names[TDM_ACT_COUNT] = {"",          "+Relu", "+Clip", "+LeakyRelu", "+HardSwish",
-                                                     "+Sigmoid",  "+SiLU", "+Gelu", "+HardSigmoid"};
+                                                     "+Sigmoid",  "+SiLU", "+Gelu", "+HardSigmoid",
+                                                     "+GeluTanh"};
     return act > 0 && act < TDM_ACT_COUNT ? names[act] : "";
 }
 
 void tdm_bias_act(float *y, size_t n, float bias, int act, float alpha, float beta) {
     if (bias != 0.0f) ACT_LOOP(v + bias);
     tdm_act(y, n, act, alpha, beta);
+}
+
+/* ---- transformer kernels: the packing of dense layers' weights (kernels.h) ---------------------------------------- */
+
+size_t tdm_sgemm_pack_b_floats(size_t k, size_t n, size_t nr) { return (n + nr - 1) / nr * nr * k; }
+
+void tdm_sgemm_pack_b(const float *b, size_t ldb, int trans_b, size_t k, size_t n, size_t nr, float *out) {
+    for (size_t j0 = 0; j0 < n; j0 += nr) {
+        size_t cols = n - j0 < nr ? n - j0 : nr;
+        float *panel = out + j0 * k; /* panel j0 / nr starts at (j0 / nr) * k * nr = j0 * k */
+        for (size_t p = 0; p < k; p++) {
+            float *d = panel + p * nr;
+            size_t j = 0;
+            if (trans_b)
+                for (; j < cols; j++) d[j] = b[(j0 + j) * ldb + p];
+            else
+                for (; j < cols; j++) d[j] = b[p * ldb + j0 + j];
+            for (; j < nr; j++) d[j] = 0.0f;
+        }
+    }
+}
+
+void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, size_t nr, int trans_b, float *b) {
+    for (size_t j0 = 0; j0 < n; j0 += nr) {
+        size_t cols = n - j0 < nr ? n - j0 : nr;
+        const float *panel = bp + j0 * k;
+        for (size_t p = 0; p < k; p++)
+            for (size_t j = 0; j < cols; j++) {
+                if (trans_b) b[(j0 + j) * k + p] = panel[p * nr + j];
+                else b[p * n + j0 + j] = panel[p * nr + j];
+            }
+    }
 }

@@ -11,5 +11,6 @@
 #define GEMM_PACKED_FN tdm_sgemm_packed_12x32__avx512
 #define GEMM_EP_FN tdm_sgemm_ep__avx512
 #define GEMM_EP_PA_FN tdm_sgemm_ep_pa__avx512
+#define GEMM_PB_FN tdm_sgemm_pb__avx512
 #include "gemm_vec.inc"
 #endif

@@ -16,6 +16,7 @@ enum {
     TDM_ACT_SILU,         /* x * sigmoid(x)                       */
     TDM_ACT_GELU,         /* x/2 (1 + erf(x / sqrt 2))            */
     TDM_ACT_HARD_SIGMOID, /* clamp(alpha x + beta, 0, 1)          */
+    TDM_ACT_GELU_TANH,    /* x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GPT-2's gelu_new */
     TDM_ACT_COUNT
 };
 /* "+Relu", "+Sigmoid", ...: the suffix a fused node's name gets for act ("" for NONE or an unknown code). */
@@ -47,6 +48,7 @@ typedef struct tdm_gemm_ep {
     size_t ldr;
     int act;
     float alpha, beta;
+    const float *bias_col; /* n values added per column (a Linear layer's bias), or NULL */
 } tdm_gemm_ep;
 typedef void (*tdm_sgemm_ep_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                                 float *c, size_t ldc, const tdm_gemm_ep *ep);
@@ -278,13 +280,68 @@ enum {
     TDM_VOP_GELU,
     TDM_VOP_SILU,
     TDM_VOP_HARD_SIGMOID,
-    TDM_VOP_HARD_SWISH
+    TDM_VOP_HARD_SWISH,
+    TDM_VOP_GELU_TANH
 };
 typedef void (*tdm_vunary_fn)(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__scalar(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__avx2_fma(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__avx512(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__wasm_simd128(int op, const float *x, float *y, size_t n, float a, float b);
+
+/* ---- transformer kernels --------------------------------------------------------------------------------------
+ * Dense layers (MatMul and Gemm on constant weights) run on weights packed once at load, and attention runs per block
+ * of query rows on keys and values packed per head (src/ops/attention.c); both use the register tiles of gemm_vec.inc.
+ *
+ * The packed-B GEMM: C[m x n] = act(alpha * A * B + bias + bias_col + res) (tdm_gemm_ep; bias per row, bias_col per
+ * column, res shaped like C), A [m x k] read in place (row stride lda, columns contiguous), B packed by
+ * tdm_sgemm_pack_b in panels of nr = the set's pb_nr columns: panel q at bp + q * k * nr holds rows 0..k of columns
+ * [q nr, q nr + nr), zero past n. C has row stride ldc; beta is 0 (C is only written). k is cut in slices of the
+ * set's KC and m in chunks, so any k and m run from cache. */
+typedef void (*tdm_sgemm_pb_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                                size_t ldc, float alpha, const tdm_gemm_ep *ep);
+void tdm_sgemm_pb__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                          size_t ldc, float alpha, const tdm_gemm_ep *ep);
+void tdm_sgemm_pb__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                            size_t ldc, float alpha, const tdm_gemm_ep *ep);
+void tdm_sgemm_pb__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                          size_t ldc, float alpha, const tdm_gemm_ep *ep);
+void tdm_sgemm_pb__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                                size_t ldc, float alpha, const tdm_gemm_ep *ep);
+/* op(B) [k x n] -> panels of nr columns (ceil(n / nr) * nr * k floats), from B [k x n] (row stride ldb) or, with
+ * trans_b, from B^T [n x k]; and back into B's own layout (the plain weights of a model that kept only the packed). */
+size_t tdm_sgemm_pack_b_floats(size_t k, size_t n, size_t nr);
+void tdm_sgemm_pack_b(const float *b, size_t ldb, int trans_b, size_t k, size_t n, size_t nr, float *out);
+void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, size_t nr, int trans_b, float *b);
+
+/* One row of attention scores or of a Softmax, in place or not: y = softmax(scale * x + mask) over n floats, mask
+ * NULL (none), one value per element (mask_step 1) or one for the whole row (mask_step 0). The maximum is subtracted
+ * before exp, so masks of the lowest float (-3.4e38) give exact zeros and a row masked whole comes out uniform. */
+typedef void (*tdm_softmax_row_fn)(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__scalar(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__avx2_fma(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__avx512(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__wasm_simd128(const float *x, float *y, size_t n, float scale, const float *mask,
+                                   size_t mask_step);
+/* One row of LayerNormalization: y = (x - mean) / sqrt(var + eps) * gamma + beta over n floats (beta may be NULL),
+ * mean and variance in float with vector accumulators, the variance from a second pass over x - mean. */
+typedef void (*tdm_layernorm_row_fn)(const float *x, float *y, size_t n, const float *gamma, const float *beta,
+                                     float eps);
+void tdm_layernorm_row__scalar(const float *x, float *y, size_t n, const float *gamma, const float *beta, float eps);
+void tdm_layernorm_row__avx2_fma(const float *x, float *y, size_t n, const float *gamma, const float *beta, float eps);
+void tdm_layernorm_row__avx512(const float *x, float *y, size_t n, const float *gamma, const float *beta, float eps);
+void tdm_layernorm_row__wasm_simd128(const float *x, float *y, size_t n, const float *gamma, const float *beta,
+                                     float eps);
+/* The transformer entries of a kernel set (tdm_kernel_set.tfm). */
+typedef struct tdm_tfm_kernels {
+    tdm_sgemm_pb_fn gemm_pb;          /* dense layers on packed weights                                        */
+    size_t pb_nr;                     /* their panel width                                                      */
+    tdm_sgemm_packed_fn gemm_packed;  /* attention: C = A * B on B packed in panels of packed_nr (gemm_vec.inc) */
+    size_t packed_nr;
+    size_t mr;                        /* rows of the register tile                                              */
+    tdm_softmax_row_fn softmax_row;
+    tdm_layernorm_row_fn layernorm_row;
+} tdm_tfm_kernels;
 
 /* A kernel set: every entry point of one ISA's kernels with its tile geometry and measured thresholds, one const
  * table per ISA (dispatch.c). Ops call through the selected set (or the wrappers below); tests walk every set. */
@@ -301,6 +358,7 @@ typedef struct tdm_kernel_set {
     tdm_pool2d_fn pool2d;
     tdm_row_reduce_fn row_sum, row_max;
     tdm_vunary_fn vunary;
+    tdm_tfm_kernels tfm;             /* dense layers and attention (transformer kernels, above)                    */
 } tdm_kernel_set;
 /* The set in use (chosen once: the best the CPU and OS support, or TDM_KERNELS=NAME). */
 const tdm_kernel_set *tdm_kernels(void);
