@@ -119,8 +119,9 @@ function fillInts(arr, lo, hi, state) {
   return s;
 }
 
-/* Feeds for every input of an onnxruntime session (ort: the onnxruntime module in use), and a refill() that gives the varying ones new values: integer inputs always (uniform in
- * their --int-range), float32 inputs with --fresh (seeded uniform [0,1) noise like tandem bench otherwise). */
+/* Feeds for every input of an onnxruntime session (ort: the onnxruntime module in use), and a refill() that gives the
+ * varying ones new values: integer inputs always (uniform in their --int-range), float32 inputs with --fresh (seeded
+ * uniform [0,1) noise like tandem bench otherwise). */
 export function makeFeeds(ort, session, batch, seed, ranges, fresh) {
   const feeds = {}, varying = [];
   let state = seed >>> 0;
