@@ -40,6 +40,12 @@ static const tdm_kernel_set set_scalar = {
     .vunary = tdm_vunary__scalar,
     .tfm = {tdm_sgemm_pb__scalar, 3, tdm_sgemm_packed_4x3__scalar, 3, 4, tdm_softmax_row__scalar,
             tdm_layernorm_row__scalar},
+    .cvw = 1,
+    .cconv = tdm_cconv__scalar,
+    .cdw = tdm_cdw__scalar,
+    .to_blocked = tdm_to_blocked__scalar,
+    .from_blocked = tdm_from_blocked__scalar,
+    .cconv_pack = tdm_cconv_pack__scalar,
 };
 
 #ifdef TDM_HAVE_AVX2_KERNELS
@@ -64,6 +70,12 @@ static const tdm_kernel_set set_avx2 = {
     .vunary = tdm_vunary__avx2_fma,
     .tfm = {tdm_sgemm_pb__avx2_fma, 16, tdm_sgemm_packed_6x16__avx2_fma, 16, 6, tdm_softmax_row__avx2_fma,
             tdm_layernorm_row__avx2_fma},
+    .cvw = 8,
+    .cconv = tdm_cconv__avx2_fma,
+    .cdw = tdm_cdw__avx2_fma,
+    .to_blocked = tdm_to_blocked__avx2_fma,
+    .from_blocked = tdm_from_blocked__avx2_fma,
+    .cconv_pack = tdm_cconv_pack__avx2_fma,
 };
 #endif
 
@@ -81,13 +93,20 @@ static const tdm_kernel_set set_avx512 = {
     .conv_direct = tdm_conv2d_direct__avx512,
     .dw = {tdm_dwconv__avx512, tdm_dwconv_cb__avx512, 16, 8},
     .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_12x32__avx512, 8, 32,
-             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2},
+             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2, tdm_sgemm_packed_12x16__avx512,
+             16},
     .pool2d = tdm_pool2d__avx512,
     .row_sum = tdm_row_sum__avx512,
     .row_max = tdm_row_max__avx512,
     .vunary = tdm_vunary__avx512,
     .tfm = {tdm_sgemm_pb__avx512, 32, tdm_sgemm_packed_12x32__avx512, 32, 12, tdm_softmax_row__avx512,
             tdm_layernorm_row__avx512},
+    .cvw = 16,
+    .cconv = tdm_cconv__avx512,
+    .cdw = tdm_cdw__avx512,
+    .to_blocked = tdm_to_blocked__avx512,
+    .from_blocked = tdm_from_blocked__avx512,
+    .cconv_pack = tdm_cconv_pack__avx512,
 };
 #endif
 
@@ -111,6 +130,12 @@ static const tdm_kernel_set set_wasm128 = {
     .vunary = tdm_vunary__wasm_simd128,
     .tfm = {tdm_sgemm_pb__wasm_simd128, TDM_WASM128_PACKED_NR, tdm_sgemm_packed__wasm_simd128, TDM_WASM128_PACKED_NR,
             4, tdm_softmax_row__wasm_simd128, tdm_layernorm_row__wasm_simd128},
+    .cvw = 4,
+    .cconv = tdm_cconv__wasm_simd128,
+    .cdw = tdm_cdw__wasm_simd128,
+    .to_blocked = tdm_to_blocked__wasm_simd128,
+    .from_blocked = tdm_from_blocked__wasm_simd128,
+    .cconv_pack = tdm_cconv_pack__wasm_simd128,
 };
 #endif
 
