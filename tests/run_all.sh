@@ -20,6 +20,8 @@ suite() { # suite NAME COMMAND...
 
 [ -x "$BUILD/test_kernels" ] && suite kernels "$BUILD/test_kernels"
 [ -x "$BUILD/test_api" ] && suite api "$BUILD/test_api"
+# the transformer fusions against the unfused graphs (src/engine/fuse.c, attention, dense layers)
+[ -x "$BUILD/test_fusion" ] && suite fusion "$BUILD/test_fusion"
 suite conformance "$BUILD/test_conformance"
 # again on 3 threads: batched node tests then run image by image where the engine splits batches (engine/split.c)
 suite conformance-threads "$BUILD/test_conformance" --threads 3
