@@ -58,7 +58,7 @@ static void call_packed(const tdm_kernel_set *ks, void *p) {
 static void call_pb(const tdm_kernel_set *ks, void *p) {
     gemm_case *g = p; /* a dense layer: A [m x k] activations, B [k x n] weights packed at load, bias per column */
     tdm_gemm_ep ep = {.bias_col = g->bias};
-    ks->tfm.gemm_pb(g->m, g->n, g->k, g->a, g->k, g->ap, g->c, g->n, 1.0f, &ep);
+    ks->sgemm_pb(g->m, g->n, g->k, g->a, g->k, 1, g->ap, g->c, g->n, &ep);
 }
 
 typedef struct conv_case { size_t c, k, h, w, kk, s, p; float *xp, *w_, *y, *bias; size_t hp, wp, ho, wo; int dwk; } conv_case;
@@ -150,8 +150,8 @@ int main(int argc, char **argv) {
                        rnd(d[i][0] * d[i][1]), rnd(d[i][1] + 64)};
         printf("%-44s", name);
         for (int s = 0; s < ns; s++) {
-            c.ap = rnd(tdm_sgemm_pack_b_floats(c.k, c.n, sets[s]->tfm.pb_nr));
-            tdm_sgemm_pack_b(c.b, c.n, 0, c.k, c.n, sets[s]->tfm.pb_nr, c.ap);
+            c.ap = rnd(c.k * ((c.n + sets[s]->nr - 1) / sets[s]->nr * sets[s]->nr));
+            sets[s]->sgemm_pack_b(c.b, c.n, 0, c.k, c.n, c.ap);
             double t = time_min(sets[s], call_pb, &c);
             printf(" %12.1f", 2.0 * (double)(c.m * c.n * c.k) / t);
             free(c.ap);
@@ -166,7 +166,8 @@ int main(int argc, char **argv) {
                                    {64, 256, 56, 56, 1, 2, 0},   {64, 256, 56, 56, 1, 1, 0},  {128, 512, 28, 28, 1, 1, 0},
                                    {256, 1024, 14, 14, 1, 1, 0}, {512, 2048, 7, 7, 1, 1, 0},  {112, 672, 14, 14, 1, 1, 0},
                                    {672, 112, 14, 14, 1, 1, 0},  {160, 960, 7, 7, 1, 1, 0},   {960, 160, 7, 7, 1, 1, 0},
-                                   {24, 144, 56, 56, 1, 1, 0},   {144, 24, 56, 56, 1, 1, 0}};
+                                   {24, 144, 56, 56, 1, 1, 0},   {144, 24, 56, 56, 1, 1, 0},  {16, 64, 112, 112, 1, 1, 0},
+                                   {16, 16, 112, 112, 1, 1, 0}};
     static const size_t dw[][7] = {{32, 32, 112, 112, 3, 1, 1}, {96, 96, 112, 112, 3, 2, 1}, {96, 96, 112, 112, 3, 1, 1}, {8, 8, 112, 112, 3, 2, 1}, {144, 144, 56, 56, 3, 1, 1},
                                    {240, 240, 28, 28, 5, 1, 2}, {672, 672, 14, 14, 5, 2, 2}, {960, 960, 7, 7, 3, 1, 1},
                                    {384, 384, 4, 4, 3, 1, 1}};

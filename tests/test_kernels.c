@@ -572,20 +572,18 @@ static void test_vunary(const tdm_kernel_set *ks) {
 
 /* ---- transformer kernels -------------------------------------------------------------------------------------- */
 
-/* The packed-B GEMM of set ks (dense layers) against the reference: B packed from [k x n] and from its transpose (the
- * round trip through tdm_sgemm_unpack_b exact), bias per column and per row, a residual, activations including both
- * GELUs, alpha != 1, k past the set's KC and m past its row chunk, and the columns split in two calls at a panel
- * boundary as threads split them. */
-static void test_gemm_pb(const tdm_kernel_set *ks) {
+/* The dense layers' epilogue on set ks's packed-B GEMM (tdm_sgemm_pb, B packed from [k x n] or its transpose): a bias
+ * per column, per row, a residual, activations including both GELUs, k past a KC slice, and the rows split in two
+ * calls at a register-tile boundary, as dense layers split them over threads. The GEMM itself: test_gemm_pb. */
+static void test_dense_ep(const tdm_kernel_set *ks) {
     static const size_t shapes[][3] = {{1, 1, 1},    {1, 70, 33},    {7, 13, 5},   {12, 64, 64},
                                        {13, 100, 300}, {30, 47, 600}, {257, 96, 40}, {128, 256, 256}};
     static const int acts[] = {TDM_ACT_NONE, TDM_ACT_GELU, TDM_ACT_RELU, TDM_ACT_GELU_TANH};
-    const size_t nr = ks->tfm.pb_nr;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 5;
         float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bt = malloc(k * n * 4), *bc = malloc(n * 4);
         float *br = malloc(m * 4), *res = malloc(m * ldc * 4), *want = malloc(m * ldc * 4), *got = malloc(m * ldc * 4);
-        float *bp = malloc(tdm_sgemm_pack_b_floats(k, n, nr) * 4), *back = malloc(k * n * 4);
+        float *bp = malloc(k * ((n + ks->nr - 1) / ks->nr) * ks->nr * 4);
         for (size_t q = 0; q < m * k; q++) a[q] = frand();
         for (size_t q = 0; q < k * n; q++) b[q] = frand();
         for (size_t p = 0; p < k; p++)
@@ -594,14 +592,10 @@ static void test_gemm_pb(const tdm_kernel_set *ks) {
         for (size_t q = 0; q < m; q++) br[q] = frand();
         for (size_t q = 0; q < m * ldc; q++) res[q] = frand();
         for (int tb = 0; tb < 2; tb++) {
-            tdm_sgemm_pack_b(tb ? bt : b, tb ? k : n, tb, k, n, nr, bp);
-            tdm_sgemm_unpack_b(bp, k, n, nr, tb, back);
-            check(memcmp(back, tb ? bt : b, k * n * 4) == 0, "pack_b/unpack_b %s k=%zu n=%zu trans %d", ks->name, k, n,
-                  tb);
+            ks->sgemm_pack_b(tb ? bt : b, tb ? k : n, tb, k, n, bp);
             for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
                 int act = acts[ai], with_res = (int)(ai & 1), with_row = ai == 2;
-                float alpha = ai == 3 ? 0.5f : 1.0f;
-                tdm_sgemm_ref(0, 0, m, n, k, alpha, a, k, b, n, 0.0f, want, ldc);
+                tdm_sgemm_ref(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, want, ldc);
                 for (size_t i = 0; i < m; i++)
                     for (size_t j = 0; j < n; j++) {
                         float v = want[i * ldc + j] + bc[j] + (with_row ? br[i] : 0.0f) +
@@ -611,20 +605,20 @@ static void test_gemm_pb(const tdm_kernel_set *ks) {
                 for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
                 tdm_gemm_ep ep = {.bias = with_row ? br : NULL, .res = with_res ? res : NULL, .ldr = ldc, .act = act,
                                   .bias_col = bc};
-                size_t half = n / 2 / nr * nr; /* two calls, columns [0, half) and [half, n) */
-                ks->tfm.gemm_pb(m, half, k, a, k, bp, got, ldc, alpha, &ep);
+                size_t half = m / 2 / ks->mr * ks->mr; /* two calls, rows [0, half) and [half, m) */
+                ks->sgemm_pb(half, n, k, a, k, 1, bp, got, ldc, &ep);
                 tdm_gemm_ep ep2 = ep;
-                ep2.bias_col += half;
-                if (ep2.res) ep2.res += half;
-                ks->tfm.gemm_pb(m, n - half, k, a, k, bp + half * k, got + half, ldc, alpha, &ep2);
+                if (ep2.bias) ep2.bias += half;
+                if (ep2.res) ep2.res += half * ldc;
+                ks->sgemm_pb(m - half, n, k, a + half * k, k, 1, bp, got + half * ldc, ldc, &ep2);
                 int gap;
                 double worst = worst_rel_ldc(got, want, m, n, ldc, &gap);
                 check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 + 1e-6 && !gap,
-                      "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d act %d res %d row bias %d: error %.3g%s", ks->name, m,
-                      n, k, tb, act, with_res, with_row, worst, gap ? ", wrote outside C" : "");
+                      "dense epilogue %s m=%zu n=%zu k=%zu trans_b %d act %d res %d row bias %d: error %.3g%s", ks->name,
+                      m, n, k, tb, act, with_res, with_row, worst, gap ? ", wrote outside C" : "");
             }
         }
-        free(a), free(b), free(bt), free(bc), free(br), free(res), free(want), free(got), free(bp), free(back);
+        free(a), free(b), free(bt), free(bc), free(br), free(res), free(want), free(got), free(bp);
     }
 }
 
@@ -750,6 +744,80 @@ static void test_nchwc(const tdm_kernel_set *ks) {
         }
 }
 
+/* B packed once (tdm_sgemm_pack_b) and the GEMM on it (tdm_sgemm_pb) of set ks, against the reference, both
+ * orientations of B, K over several KC slices, partial panels and row blocks, with and without the epilogue; and the
+ * transposed store with its epilogue. */
+static void test_gemm_pb(const tdm_kernel_set *ks) {
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {49, 512, 300}, {13, 33, 600}, {196, 64, 27}, {12, 32, 256}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tb = 0; tb < 2; tb++) {
+            size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 1;
+            float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bp = malloc(k * ((n + ks->nr - 1) / ks->nr) * ks->nr * 4);
+            float *bias = malloc(m * 4), *want = malloc(m * ldc * 4), *got = malloc(m * ldc * 4);
+            for (size_t q = 0; q < m * k; q++) a[q] = frand();
+            for (size_t q = 0; q < k * n; q++) b[q] = frand();
+            for (size_t q = 0; q < m; q++) bias[q] = frand();
+            ks->sgemm_pack_b(b, tb ? k : n, tb, k, n, bp);
+            for (int with_ep = 0; with_ep < 2; with_ep++) {
+                tdm_sgemm_ref(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, want, ldc);
+                if (with_ep)
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++) want[i * ldc + j] = act_ref(want[i * ldc + j] + bias[i], TDM_ACT_GELU, 0, 0);
+                for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
+                tdm_gemm_ep ep = {.bias = bias, .act = TDM_ACT_GELU};
+                ks->sgemm_pb(m, n, k, a, k, 1, bp, got, ldc, with_ep ? &ep : NULL);
+                double worst = 0;
+                int gap = 0;
+                for (size_t i = 0; i < m; i++) {
+                    for (size_t j = 0; j < n; j++) {
+                        double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+                        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                    }
+                    gap |= got[i * ldc + n] != -7.0f;
+                }
+                check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap, "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d ep %d: error %.3g%s",
+                      ks->name, m, n, k, tb, with_ep, worst, gap ? ", wrote outside C" : "");
+            }
+            /* A read by columns: the transpose of a [k x m] matrix */
+            float *at = malloc(k * m * 4);
+            for (size_t i = 0; i < m; i++)
+                for (size_t q = 0; q < k; q++) at[q * m + i] = a[i * k + q];
+            tdm_sgemm_ref(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, want, ldc);
+            ks->sgemm_pb(m, n, k, at, 1, m, bp, got, ldc, NULL);
+            double worst = 0;
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                }
+            check(worst <= 4.0 * (double)(k + 2) * 1.2e-7, "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d, A by columns: error %.3g",
+                  ks->name, m, n, k, tb, worst);
+            free(at);
+            free(a), free(b), free(bp), free(bias), free(want), free(got);
+        }
+    static const size_t ts[][2] = {{49, 512}, {7, 3}, {196, 40}, {16, 16}, {1, 33}};
+    for (size_t si = 0; si < sizeof ts / sizeof ts[0]; si++) {
+        size_t n = ts[si][0], m = ts[si][1], ldct = m + 3;
+        float *ct = malloc(n * ldct * 4), *bias = malloc(m * 4), *res = malloc(m * n * 4), *y = malloc(m * n * 4);
+        for (size_t q = 0; q < n * ldct; q++) ct[q] = frand();
+        for (size_t q = 0; q < m; q++) bias[q] = frand();
+        for (size_t q = 0; q < m * n; q++) res[q] = frand();
+        memset(y, 0xff, m * n * 4);
+        size_t half = m / 2; /* two calls over channel ranges, as threads make them */
+        ks->tstore(ct, ldct, n, 0, half, y, n, bias, res, TDM_ACT_HARD_SWISH, 0, 0);
+        ks->tstore(ct, ldct, n, half, m, y, n, bias, res, TDM_ACT_HARD_SWISH, 0, 0);
+        double worst = 0;
+        for (size_t j = 0; j < m; j++)
+            for (size_t i = 0; i < n; i++) {
+                float want = act_ref(ct[i * ldct + j] + bias[j] + res[j * n + i], TDM_ACT_HARD_SWISH, 0, 0);
+                double e = fabs((double)y[j * n + i] - want);
+                if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            }
+        check(worst < 1e-6, "tstore %s n=%zu m=%zu: error %.3g", ks->name, n, m, worst);
+        free(ct), free(bias), free(res), free(y);
+    }
+}
+
 int main(void) {
     printf("kernel set selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
@@ -772,9 +840,10 @@ int main(void) {
         test_gemm_ep(ks);
         test_pool2d(ks);
         test_vunary(ks);
-        test_gemm_pb(ks);
+        test_dense_ep(ks);
         test_tfm_rows(ks);
         test_nchwc(ks);
+        test_gemm_pb(ks);
         printf("kernel set %s: %s\n", ks->name, failed == before ? "ok" : "FAILED");
     }
     test_gemm_sizes("dispatch", tdm_sgemm);

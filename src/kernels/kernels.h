@@ -73,6 +73,25 @@ void tdm_sgemm_ep_pa__wasm_simd128(size_t m0, size_t m, size_t n, size_t k, cons
                                    size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm_ep_pa__avx512(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb,
                              float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* B packed once (weights that are B of every call): tdm_sgemm_pack_b stores op(B) [k x n] (trans_b: B is [n x k],
+ * row stride ldb) as the set's GEMM packs it per call, KC-deep slices of NR-wide panels, k * ceil(n / NR) * NR floats
+ * (tdm_kernel_set.nr); tdm_sgemm_pb then computes C[m x n] = A[m x k] * B, A's element (i, p) at a[i * rsa + p *
+ * csa] (rows: rsa = lda, csa = 1; or the transpose of a [k x m] matrix: rsa = 1, csa = its row stride), with the
+ * epilogue (bias per row of C) when ep is not NULL. */
+typedef void (*tdm_sgemm_pack_b_fn)(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);
+#define TDM_SGEMM_KC 256 /* the depth of every set's B slices */
+/* The inverse of tdm_sgemm_pack_b(b, k, 1, k, n) for the selected set: B^T [n x k] back from its packed form. */
+void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, float *bt);
+typedef void (*tdm_sgemm_pb_fn)(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,
+                                const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+#define TDM_SGEMM_PB_DECL(SUF)                                                                                       \
+    void tdm_sgemm_pack_b__##SUF(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);            \
+    void tdm_sgemm_pb__##SUF(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,                   \
+                             const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+TDM_SGEMM_PB_DECL(scalar)
+TDM_SGEMM_PB_DECL(avx2_fma)
+TDM_SGEMM_PB_DECL(avx512)
+TDM_SGEMM_PB_DECL(wasm_simd128)
 /* The packing: a [m x k] row-major -> out (m * k floats), in blocks of mr rows; and back. */
 void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out);
 void tdm_sgemm_unpack_a(const float *ap, size_t m, size_t k, size_t mr, float *a);
@@ -300,31 +319,22 @@ void tdm_vunary__avx2_fma(int op, const float *x, float *y, size_t n, float a, f
 void tdm_vunary__avx512(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__wasm_simd128(int op, const float *x, float *y, size_t n, float a, float b);
 
-/* ---- transformer kernels --------------------------------------------------------------------------------------
- * Dense layers (MatMul and Gemm on constant weights) run on weights packed once at load, and attention runs per block
- * of query rows on keys and values packed per head (src/ops/attention.c); both use the register tiles of gemm_vec.inc.
- *
- * The packed-B GEMM: C[m x n] = act(alpha * A * B + bias + bias_col + res) (tdm_gemm_ep; bias per row, bias_col per
- * column, res shaped like C), A [m x k] read in place (row stride lda, columns contiguous), B packed by
- * tdm_sgemm_pack_b in panels of nr = the set's pb_nr columns: panel q at bp + q * k * nr holds rows 0..k of columns
- * [q nr, q nr + nr), zero past n. C has row stride ldc; beta is 0 (C is only written). k is cut in slices of the
- * set's KC and m in chunks, so any k and m run from cache. */
-typedef void (*tdm_sgemm_pb_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
-                                size_t ldc, float alpha, const tdm_gemm_ep *ep);
-void tdm_sgemm_pb__scalar(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
-                          size_t ldc, float alpha, const tdm_gemm_ep *ep);
-void tdm_sgemm_pb__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
-                            size_t ldc, float alpha, const tdm_gemm_ep *ep);
-void tdm_sgemm_pb__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
-                          size_t ldc, float alpha, const tdm_gemm_ep *ep);
-void tdm_sgemm_pb__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
-                                size_t ldc, float alpha, const tdm_gemm_ep *ep);
-/* op(B) [k x n] -> panels of nr columns (ceil(n / nr) * nr * k floats), from B [k x n] (row stride ldb) or, with
- * trans_b, from B^T [n x k]; and back into B's own layout (the plain weights of a model that kept only the packed). */
-size_t tdm_sgemm_pack_b_floats(size_t k, size_t n, size_t nr);
-void tdm_sgemm_pack_b(const float *b, size_t ldb, int trans_b, size_t k, size_t n, size_t nr, float *out);
-void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, size_t nr, int trans_b, float *b);
+/* y[j][i] = act(ct[i][j] + bias[j] (+ res[j][i])) for i < n, j in [j0, j1): the transpose of a pixels x channels
+ * result (rows ldct apart) into channels x pixels (rows ldy apart), with the convolution epilogue (rows_vec.inc). */
+typedef void (*tdm_tstore_fn)(const float *ct, size_t ldct, size_t n, size_t j0, size_t j1, float *y, size_t ldy,
+                              const float *bias, const float *res, int act, float alpha, float beta);
+#define TDM_TSTORE_DECL(SUF)                                                                                         \
+    void tdm_tstore__##SUF(const float *ct, size_t ldct, size_t n, size_t j0, size_t j1, float *y, size_t ldy,       \
+                           const float *bias, const float *res, int act, float alpha, float beta);
+TDM_TSTORE_DECL(scalar)
+TDM_TSTORE_DECL(avx2_fma)
+TDM_TSTORE_DECL(avx512)
+TDM_TSTORE_DECL(wasm_simd128)
 
+/* ---- transformer kernels --------------------------------------------------------------------------------------
+ * Dense layers (MatMul and Gemm on constant weights) run on weights packed once at load (tdm_sgemm_pack_b, with the
+ * bias per column in tdm_gemm_ep.bias_col), and attention per block of query rows on keys and values packed per head
+ * (src/ops/attention.c); both on the register tiles of gemm_vec.inc. */
 /* One row of attention scores or of a Softmax, in place or not: y = softmax(scale * x + mask) over n floats, mask
  * NULL (none), one value per element (mask_step 1) or one for the whole row (mask_step 0). The maximum is subtracted
  * before exp, so masks of the lowest float (-3.4e38) give exact zeros and a row masked whole comes out uniform. */
@@ -345,8 +355,6 @@ void tdm_layernorm_row__wasm_simd128(const float *x, float *y, size_t n, const f
                                      float eps);
 /* The transformer entries of a kernel set (tdm_kernel_set.tfm). */
 typedef struct tdm_tfm_kernels {
-    tdm_sgemm_pb_fn gemm_pb;          /* dense layers on packed weights                                        */
-    size_t pb_nr;                     /* their panel width                                                      */
     tdm_sgemm_packed_fn gemm_packed;  /* attention: C = A * B on B packed in panels of packed_nr (gemm_vec.inc) */
     size_t packed_nr;
     size_t mr;                        /* rows of the register tile                                              */
@@ -394,12 +402,16 @@ typedef struct tdm_kernel_set {
     tdm_sgemm_ep_fn sgemm_ep;
     tdm_sgemm_ep_pa_fn sgemm_ep_pa;
     size_t mr;                       /* rows of the GEMM tile: the row block of a packed A                        */
+    size_t nr;                       /* columns of the GEMM tile: the panel width of a packed B                  */
+    tdm_sgemm_pack_b_fn sgemm_pack_b;
+    tdm_sgemm_pb_fn sgemm_pb;
     tdm_conv2d_direct_fn conv_direct;
     tdm_dw_kernels dw;
     tdm_wino_kernels wino;
     tdm_pool2d_fn pool2d;
     tdm_row_reduce_fn row_sum, row_max;
     tdm_vunary_fn vunary;
+    tdm_tstore_fn tstore;
     tdm_tfm_kernels tfm;             /* dense layers and attention (transformer kernels, above)                    */
     size_t cvw;                      /* channels per block of the NCHWc kernels (the vector width)               */
     tdm_cconv_fn cconv, cdw;

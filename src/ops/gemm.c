@@ -121,16 +121,15 @@ static void gemm_gemm_tile(void *ctx, size_t i, size_t j, size_t ti, size_t tj) 
         for (size_t r = 0; r < ti; r++) tdm_act(y + r * d->n, tj, jb->act, jb->act_a, jb->act_b);
 }
 
-static tdm_status dense_run(tdm_ctx *c, const tdm_node *n, size_t m, size_t k, size_t nn, float alpha,
-                            const float *bias_col);
+static tdm_status dense_run(tdm_ctx *c, const tdm_node *n, size_t m, size_t k, size_t nn, const float *bias_col);
 
 tdm_status gemm_gemm_run(tdm_ctx *c, const tdm_node *n) {
     gemm_dims d;
     tdm_status st = gemm_gemm_dims(c, n, &d);
     if (st) return st;
-    if (tdm_in(c, n, 3)) { /* the weights packed (dense_form: C is absent or a bias per column, beta 1) */
+    if (tdm_in(c, n, 3)) { /* the weights packed (dense_weight_form: alpha 1, C absent or a bias per column, beta 1) */
         const tdm_value *cv = tdm_in(c, n, 2);
-        return dense_run(c, n, d.m, d.k, d.n, ((const gemm_params *)n->params)->alpha, cv ? cv->data : NULL);
+        return dense_run(c, n, d.m, d.k, d.n, cv ? cv->data : NULL);
     }
     const tdm_value *cv = tdm_in(c, n, 2);
     gemm_job j = {.d = &d,
@@ -276,7 +275,7 @@ tdm_status gemm_matmul_run(tdm_ctx *c, const tdm_node *n) {
     if (st) return st;
     const tdm_value *bias = tdm_in(c, n, 2);
     if (tdm_in(c, n, 3)) /* the weights packed: B is one matrix, so the batch is folded into the rows of A */
-        return dense_run(c, n, d.batch * d.m, d.k, d.n, 1.0f, bias ? bias->data : NULL);
+        return dense_run(c, n, d.batch * d.m, d.k, d.n, bias ? bias->data : NULL);
     float *y = n->fused_out >= 0 ? c->values[n->fused_out].data : tdm_out(c, n, 0)->data;
     matmul_job j = {.d = &d, .a = tdm_in(c, n, 0)->data, .b = tdm_in(c, n, 1)->data, .y = y};
     size_t threads = (size_t)tdm_pool_threads(c->pool);
@@ -296,12 +295,13 @@ tdm_status gemm_matmul_run(tdm_ctx *c, const tdm_node *n) {
 }
 
 /* ---- dense layers -------------------------------------------------------------------------------------------------
- * MatMul and Gemm whose B is a constant matrix are the linear layers of transformers. Their weights live packed in the
- * GEMM's panels (tdm_sgemm_pack_b, the selected kernel set's panel width), made once by the planner in the weight
- * slot, input 3 (tdm_op_hooks: the form is the panel width, plus DENSE_TRANS when the plain weights are B^T, Gemm's
- * transB), so a run packs nothing. The GEMM reads A in place and fuses into its stores what graph passes put on the
- * node: a bias per column (MatMul's input 2, fused from the Add that follows it; Gemm's C), a residual Add (planner)
- * and the activation (GELU after the feed-forward layer). Threads take tiles of whole panels. */
+ * MatMul and Gemm whose B is a constant matrix are the linear layers of transformers. Their weights live packed as the
+ * selected kernel set's GEMM packs B (tdm_sgemm_pack_b: KC-deep slices of NR-wide panels), made once by the planner in
+ * the weight slot, input 3 (tdm_op_hooks: the form is the panel width NR, plus DENSE_TRANS when the plain weights are
+ * B^T, Gemm's transB), so a run packs nothing. The GEMM (tdm_sgemm_pb) reads A in place and fuses into its stores what
+ * graph passes put on the node: a bias per column (MatMul's input 2, fused from the Add that follows it; Gemm's C), a
+ * residual Add (planner) and the activation (GELU after the feed-forward layer). Threads take blocks of rows, whole
+ * register tiles each (the packed panels of one KC slice are contiguous across all columns). */
 #define DENSE_TRANS 1024
 
 /* The bias, residual and activation of a MatMul that ran the plain way (B not packed): one pass over y. */
@@ -323,51 +323,38 @@ typedef struct dense_job {
     const float *a, *bp;
     float *y;
     size_t k, n;
-    float alpha;
     tdm_gemm_ep ep;
     tdm_sgemm_pb_fn gemm;
 } dense_job;
 
-static void dense_tile(void *ctx, size_t i, size_t j, size_t ti, size_t tj) {
+static void dense_rows(void *ctx, size_t i, size_t j, size_t ti, size_t tj) {
     const dense_job *jb = ctx;
     tdm_gemm_ep ep = jb->ep;
-    if (ep.bias_col) ep.bias_col += j;
-    if (ep.res) ep.res += i * ep.ldr + j;
-    jb->gemm(ti, tj, jb->k, jb->a + i * jb->k, jb->k, jb->bp + j * jb->k, jb->y + i * jb->n + j, jb->n, jb->alpha,
-             &ep);
+    if (ep.res) ep.res += i * ep.ldr;
+    jb->gemm(ti, jb->n, jb->k, jb->a + i * jb->k, jb->k, 1, jb->bp, jb->y + i * jb->n, jb->n, &ep);
 }
 
-/* Y [m x n] = act(alpha * A [m x k] * B + bias_col + residual) on the packed weights in input 3. Tiles: whole panels
- * of columns, at least two per thread when there are enough panels (each thread then streams its own share of the
- * weights), else row blocks of the tile's height too. */
-static tdm_status dense_run(tdm_ctx *c, const tdm_node *n, size_t m, size_t k, size_t nn, float alpha,
-                            const float *bias_col) {
-    const tdm_tfm_kernels *tk = &tdm_kernels()->tfm;
+/* Y [m x n] = act(A [m x k] * B + bias_col + residual) on the packed weights in input 3. */
+static tdm_status dense_run(tdm_ctx *c, const tdm_node *n, size_t m, size_t k, size_t nn, const float *bias_col) {
+    const tdm_kernel_set *ks = tdm_kernels();
     dense_job j = {.a = tdm_in(c, n, 0)->data,
                    .bp = tdm_in(c, n, 3)->data,
                    .y = n->fused_out >= 0 ? c->values[n->fused_out].data : tdm_out(c, n, 0)->data,
                    .k = k,
                    .n = nn,
-                   .alpha = alpha,
                    .ep = {.res = n->residual >= 0 ? c->values[n->residual].data : NULL,
                           .ldr = nn,
                           .act = n->act,
                           .alpha = n->act_alpha,
                           .beta = n->act_beta,
                           .bias_col = bias_col},
-                   .gemm = tk->gemm_pb};
-    size_t t = (size_t)tdm_pool_threads(c->pool), nr = tk->pb_nr, panels = (nn + nr - 1) / nr;
-    size_t tm = m, tn = nn;
-    if (t > 1 && m * nn * k >= 65536) {
-        size_t want = 4 * t, per = (panels + want - 1) / want;
-        tn = per * nr;
-        size_t ntiles = (panels + per - 1) / per;
-        if (ntiles < 2 * t && m >= 2 * tk->mr) { /* few panels: cut the rows too, in whole register tiles */
-            size_t rows = (m * ntiles + want - 1) / want;
-            tm = (rows + tk->mr - 1) / tk->mr * tk->mr;
-        }
+                   .gemm = ks->sgemm_pb};
+    size_t t = (size_t)tdm_pool_threads(c->pool), tm = m;
+    if (t > 1 && m * nn * k >= 65536 && m > ks->mr) { /* about two blocks per thread, whole register tiles */
+        size_t blocks = (m + ks->mr - 1) / ks->mr, want = 2 * t;
+        tm = (blocks + want - 1) / want * ks->mr;
     }
-    tdm_parallelize_2d_tile(c->pool, dense_tile, &j, m, nn, tm, tn);
+    tdm_parallelize_2d_tile(c->pool, dense_rows, &j, m, 1, tm, 1);
     return TDM_OK;
 }
 
@@ -381,17 +368,17 @@ static tdm_status dense_weight_slot(tdm_graph_env *env, tdm_node *n) {
     return TDM_OK;
 }
 
-/* The packed form when the dense path can run the node at these shapes: float A; for Gemm, A not transposed and C
- * absent or a bias per column added once (beta 1). */
+/* The packed form when the dense path can run the node at these shapes: float A; for Gemm, A not transposed, alpha 1,
+ * and C absent or a bias per column added once (beta 1). */
 static int dense_weight_form(tdm_ctx *c, const tdm_node *n) {
     const tdm_value *a = tdm_in(c, n, 0), *w = tdm_in(c, n, 1);
     if (!a || !w || a->dtype != TDM_FLOAT || w->rank != 2 || a->rank < 1) return 0;
-    int nr = (int)tdm_kernels()->tfm.pb_nr;
+    int nr = (int)tdm_kernels()->nr;
     if (n->op->id == TDM_OP_MatMul) return a->dims[a->rank - 1] == w->dims[0] ? nr : 0;
     const gemm_params *p = n->params;
     const tdm_value *cv = tdm_in(c, n, 2);
     int64_t cols = p->trans_b ? w->dims[0] : w->dims[1];
-    if (p->trans_a || a->rank != 2) return 0;
+    if (p->trans_a || p->alpha != 1.0f || a->rank != 2) return 0;
     if (cv && (cv->dtype != TDM_FLOAT || p->beta != 1.0f || tdm_numel(cv) != cols || (cv->rank == 2 && cv->dims[0] != 1)))
         return 0;
     return nr + (p->trans_b ? DENSE_TRANS : 0);
@@ -405,21 +392,32 @@ static void dense_kn(const tdm_value *w, int form, size_t *k, size_t *n) {
 }
 
 static size_t dense_weight_floats(const tdm_value *w, int form) {
-    size_t k, n;
+    size_t k, n, nr = (size_t)(form % DENSE_TRANS);
     dense_kn(w, form, &k, &n);
-    return tdm_sgemm_pack_b_floats(k, n, (size_t)(form % DENSE_TRANS));
+    return k * ((n + nr - 1) / nr * nr);
 }
 
 static void dense_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
     size_t k, n;
     dense_kn(w, form, &k, &n);
-    tdm_sgemm_pack_b(plain, (size_t)w->dims[1], form >= DENSE_TRANS, k, n, (size_t)(form % DENSE_TRANS), slot);
+    tdm_kernels()->sgemm_pack_b(plain, (size_t)w->dims[1], form >= DENSE_TRANS, k, n, slot);
 }
 
+/* B^T comes back as tdm_sgemm_unpack_b gives it; B [k x n] (a MatMul's) through that layout's own walk: KC-deep
+ * slices of NR-wide panels, one after the other. */
 static void dense_weight_restore(const tdm_value *w, const float *slot, int form, float *plain) {
-    size_t k, n;
+    size_t k, n, nr = (size_t)(form % DENSE_TRANS);
     dense_kn(w, form, &k, &n);
-    tdm_sgemm_unpack_b(slot, k, n, (size_t)(form % DENSE_TRANS), form >= DENSE_TRANS, plain);
+    if (form >= DENSE_TRANS) {
+        tdm_sgemm_unpack_b(slot, k, n, plain);
+        return;
+    }
+    for (size_t p0 = 0; p0 < k; p0 += TDM_SGEMM_KC) {
+        size_t kc = k - p0 < TDM_SGEMM_KC ? k - p0 : TDM_SGEMM_KC;
+        for (size_t j0 = 0; j0 < n; j0 += nr, slot += kc * nr)
+            for (size_t p = 0; p < kc; p++)
+                memcpy(plain + (p0 + p) * n + j0, slot + p * nr, (n - j0 < nr ? n - j0 : nr) * sizeof(float));
+    }
 }
 
 const tdm_op_hooks gemm_dense_hooks = {
