@@ -359,10 +359,26 @@ typedef struct eltwise_up {
 
 typedef void (*ukern_fn)(const void *x, void *y, size_t n, const eltwise_up *p);
 
-/* Per-element functions of the float types; F(fn) names the libm function of the type (expf or exp). */
+/* Per-element functions of the float types; F(fn) names the libm function of the type (expf or exp). The float
+ * instances of the ones marked MAYBE_UNUSED are the vectorised kernels (uk_v*, below); only double uses these. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MAYBE_UNUSED __attribute__((unused))
+#else
+#define MAYBE_UNUSED
+#endif
 #define FLOAT_UNARY_ELEMS(S, T, F)                                                                                   \
     static inline T u_relu_##S(T x, const eltwise_up *p) { return x < 0 ? (T)0 : x; }                                \
     static inline T u_leakyrelu_##S(T x, const eltwise_up *p) { return x < 0 ? (T)p->a * x : x; }                    \
+    static inline MAYBE_UNUSED T u_sigmoid_##S(T x, const eltwise_up *p) { return (T)1 / ((T)1 + F(exp)(-x)); }                   \
+    static inline MAYBE_UNUSED T u_hardsigmoid_##S(T x, const eltwise_up *p) {                                                    \
+        T v = (T)p->a * x + (T)p->b;                                                                                 \
+        return v < 0 ? (T)0 : v > 1 ? (T)1 : v;                                                                      \
+    }                                                                                                                \
+    static inline MAYBE_UNUSED T u_hardswish_##S(T x, const eltwise_up *p) {                                                      \
+        T v = x * (T)(1.0 / 6.0) + (T)0.5;                                                                           \
+        return x * (v < 0 ? (T)0 : v > 1 ? (T)1 : v);                                                               \
+    }                                                                                                                \
+    static inline MAYBE_UNUSED T u_tanh_##S(T x, const eltwise_up *p) { return F(tanh)(x); }                                      \
     static inline T u_elu_##S(T x, const eltwise_up *p) { return x < 0 ? (T)p->a * F(expm1)(x) : x; }                \
     static inline T u_selu_##S(T x, const eltwise_up *p) {                                                           \
         return x <= 0 ? (T)p->g * ((T)p->a * F(exp)(x) - (T)p->a) : (T)p->g * x;                                    \
@@ -373,6 +389,7 @@ typedef void (*ukern_fn)(const void *x, void *y, size_t n, const eltwise_up *p);
     }                                                                                                                \
     static inline T u_softsign_##S(T x, const eltwise_up *p) { return x / ((T)1 + F(fabs)(x)); }                     \
     static inline T u_thresholdedrelu_##S(T x, const eltwise_up *p) { return x > (T)p->a ? x : (T)0; }               \
+    static inline MAYBE_UNUSED T u_exp_##S(T x, const eltwise_up *p) { return F(exp)(x); }                                        \
     static inline T u_log_##S(T x, const eltwise_up *p) { return F(log)(x); }                                        \
     static inline T u_sqrt_##S(T x, const eltwise_up *p) { return F(sqrt)(x); }                                      \
     static inline T u_neg_##S(T x, const eltwise_up *p) { return -x; }                                               \
@@ -382,6 +399,11 @@ typedef void (*ukern_fn)(const void *x, void *y, size_t n, const eltwise_up *p);
     static inline T u_ceil_##S(T x, const eltwise_up *p) { return F(ceil)(x); }                                      \
     static inline T u_round_##S(T x, const eltwise_up *p) { return F(rint)(x); } /* default mode: half to even */    \
     static inline T u_sign_##S(T x, const eltwise_up *p) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; }                \
+    static inline MAYBE_UNUSED T u_erf_##S(T x, const eltwise_up *p) { return F(erf)(x); }                                        \
+    static inline MAYBE_UNUSED T u_gelu_##S(T x, const eltwise_up *p) { /* ia: the tanh form */                     \
+        if (!p->ia) return (T)0.5 * x * ((T)1 + F(erf)(x * (T)0.70710678118654752));                                \
+        return (T)0.5 * x * ((T)1 + F(tanh)((T)0.79788456080286536 * (x + (T)0.044715 * x * x * x)));               \
+    }                                                                                                                \
     static inline T u_sin_##S(T x, const eltwise_up *p) { return F(sin)(x); }                                        \
     static inline T u_cos_##S(T x, const eltwise_up *p) { return F(cos)(x); }                                        \
     static inline T u_tan_##S(T x, const eltwise_up *p) { return F(tan)(x); }                                        \
@@ -407,26 +429,6 @@ typedef void (*ukern_fn)(const void *x, void *y, size_t n, const eltwise_up *p);
 
 FLOAT_UNARY_ELEMS(f32, float, MF)
 FLOAT_UNARY_ELEMS(f64, double, MD)
-/* The ones whose float kernels are the vectorised ones (uk_v*, below): for double only, so that clang's unused-function
- * warning (the wasm build) has nothing to say about float versions nothing calls. */
-#define DOUBLE_ONLY_UNARY_ELEMS(S, T, F)                                                                             \
-    static inline T u_sigmoid_##S(T x, const eltwise_up *p) { return (T)1 / ((T)1 + F(exp)(-x)); }                   \
-    static inline T u_hardsigmoid_##S(T x, const eltwise_up *p) {                                                    \
-        T v = (T)p->a * x + (T)p->b;                                                                                 \
-        return v < 0 ? (T)0 : v > 1 ? (T)1 : v;                                                                      \
-    }                                                                                                                \
-    static inline T u_hardswish_##S(T x, const eltwise_up *p) {                                                      \
-        T v = x * (T)(1.0 / 6.0) + (T)0.5;                                                                           \
-        return x * (v < 0 ? (T)0 : v > 1 ? (T)1 : v);                                                               \
-    }                                                                                                                \
-    static inline T u_tanh_##S(T x, const eltwise_up *p) { return F(tanh)(x); }                                      \
-    static inline T u_exp_##S(T x, const eltwise_up *p) { return F(exp)(x); }                                        \
-    static inline T u_erf_##S(T x, const eltwise_up *p) { return F(erf)(x); }                                        \
-    static inline T u_gelu_##S(T x, const eltwise_up *p) { /* ia: the tanh form */                                  \
-        if (!p->ia) return (T)0.5 * x * ((T)1 + F(erf)(x * (T)0.70710678118654752));                                \
-        return (T)0.5 * x * ((T)1 + F(tanh)((T)0.79788456080286536 * (x + (T)0.044715 * x * x * x)));               \
-    }
-DOUBLE_ONLY_UNARY_ELEMS(f64, double, MD)
 
 /* Signed integers: the ops that make sense on them. Negation goes through uint64 so INT_MIN wraps instead of being
  * undefined; Clip compares in int64 with bounds that default to the int64 range. */

@@ -422,6 +422,9 @@ int zoo_write(const char *name, const zoo_options *opts, const char *path, int64
     if (opts && parse_variant(opts->variant, &variant) != CLI_OK) return CLI_ERR;
     if (opts && opts->weights && !a)
         return cli_error("zoo: --weights copies trained weights into the CIFAR architectures only, not '%s'", name);
+    if (opts && opts->weights && (variant & ZV_BN_MUL_ADD))
+        return cli_error("zoo: --variant bn-mul-add computes its scales and shifts from the seeded BatchNorms, so it "
+                         "does not combine with --weights");
     zb b = {0};
     b.seed = opts ? opts->seed : 0;
     b.opset = opset;

@@ -2,8 +2,10 @@
 """check.py - the Python side of the zoo test (Debian's python3-onnx and numpy): validates a generated model with
 onnx.checker, counts its parameters from the graph itself, and makes and compares test tensors.
 
-  check.py model FILE           onnx.checker (full check, with shape inference); prints
-                                "learnable FOLDED_COUNT CLASSES IN_SHAPE" where learnable counts float initializers
+  check.py model FILE [N SEED DIR]
+                                onnx.checker (full check, with shape inference); prints
+                                "learnable FOLDED_COUNT CLASSES IN_SHAPE" (and with N SEED DIR, writes inputs as
+                                `inputs` does and prints their .pb files on a second line) where learnable counts float initializers
                                 the PyTorch way (BatchNormalization's running mean and variance and scalar constants
                                 excluded) and folded is what remains once every BatchNorm is folded into the
                                 convolution before it (what `tandem info` reports)
@@ -36,7 +38,7 @@ import onnx
 from onnx import numpy_helper
 
 
-def model(path):
+def model(path, batch=None, seed=None, out_dir=None):
     m = onnx.load(path)
     onnx.checker.check_model(m, full_check=True)
     g = m.graph
@@ -71,6 +73,8 @@ def model(path):
     ins = g.input[0].type.tensor_type.shape.dim
     in_shape = ','.join(d.dim_param or str(d.dim_value) for d in ins)
     print(learnable, folded, out[1].dim_value, in_shape)
+    if out_dir is not None:
+        write_inputs(m, batch, seed, out_dir)
 
 
 def make_input(n, seed, bin_path, pb_path):
@@ -81,8 +85,11 @@ def make_input(n, seed, bin_path, pb_path):
 
 
 def make_inputs(model_path, n, seed, out_dir):
+    write_inputs(onnx.load(model_path, load_external_data=False), n, seed, out_dir)
+
+
+def write_inputs(m, n, seed, out_dir):
     import json
-    m = onnx.load(model_path, load_external_data=False)
     g = m.graph
     inits = {t.name: t for t in g.initializer}
     rng = np.random.default_rng(int(seed))
