@@ -1,7 +1,7 @@
 /* kernels.c - times the kernel sets side by side on the layer shapes of the reference models: each kernel on each set
  * this CPU has (scalar left out unless asked), the minimum over many short repetitions (robust on a shared machine:
  * some repetitions run undisturbed), as GFLOP/s. A tool for choosing tiles and paths, not a test.
- *   make build/bench_kernels && build/bench_kernels [--sets avx2,avx512] [--filter TEXT] */
+ *   cc -O2 -Iinclude bench/kernels.c build/libtandem.a -lm -pthread -o build/bench_kernels && build/bench_kernels [--sets avx2,avx512] [--filter TEXT] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,18 +41,24 @@ static double time_min(const tdm_kernel_set *ks, call_fn f, void *ctx) {
 typedef struct gemm_case { size_t m, n, k; float *a, *ap, *b, *c, *bias; } gemm_case;
 static void call_ep(const tdm_kernel_set *ks, void *p) {
     gemm_case *g = p;
-    tdm_gemm_ep ep = {g->bias, NULL, 0, TDM_ACT_RELU, 0, 0};
+    tdm_gemm_ep ep = {.bias = g->bias, .act = TDM_ACT_RELU};
     ks->sgemm_ep(g->m, g->n, g->k, g->a, g->k, g->b, g->n, g->c, g->n, &ep);
 }
 static void call_pa(const tdm_kernel_set *ks, void *p) {
     gemm_case *g = p;
-    tdm_gemm_ep ep = {g->bias, NULL, 0, TDM_ACT_RELU, 0, 0};
+    tdm_gemm_ep ep = {.bias = g->bias, .act = TDM_ACT_RELU};
     tdm_sgemm_pack_a(g->a, g->m, g->k, ks->mr, g->ap); /* outside the timing would be fairer; it is ~1/n of the work */
     ks->sgemm_ep_pa(0, g->m, g->n, g->k, g->ap, g->b, g->n, g->c, g->n, &ep);
 }
 static void call_packed(const tdm_kernel_set *ks, void *p) {
     gemm_case *g = p; /* B already in panels of the set's NR: the layout is irrelevant to the time */
     ks->wino.gemm(g->m, g->n, g->k, g->a, g->k, g->b, g->c, (g->n + ks->wino.nr - 1) / ks->wino.nr * ks->wino.nr);
+}
+
+static void call_pb(const tdm_kernel_set *ks, void *p) {
+    gemm_case *g = p; /* a dense layer: A [m x k] activations, B [k x n] weights packed at load, bias per column */
+    tdm_gemm_ep ep = {.bias_col = g->bias};
+    ks->sgemm_pb(g->m, g->n, g->k, g->a, g->k, 1, g->ap, g->c, g->n, &ep);
 }
 
 typedef struct conv_case { size_t c, k, h, w, kk, s, p; float *xp, *w_, *y, *bias; size_t hp, wp, ho, wo; int dwk; } conv_case;
@@ -132,6 +138,27 @@ int main(int argc, char **argv) {
             printf("\n");
             free(c.a), free(c.ap), free(c.b), free(c.c), free(c.bias);
         }
+    /* dense layers of the transformers (m = tokens, n = outputs, k = inputs): BERT-mini/base, ViT-Ti */
+    static const size_t d[][3] = {{128, 256, 256}, {128, 1024, 256}, {128, 256, 1024}, {128, 768, 768},
+                                  {128, 3072, 768}, {128, 768, 3072}, {197, 576, 192}, {197, 768, 192},
+                                  {197, 192, 768}, {1, 768, 768}};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "dense_pb m%zu n%zu k%zu", d[i][0], d[i][1], d[i][2]);
+        if (filter && !strstr(name, filter)) continue;
+        gemm_case c = {d[i][0], d[i][1], d[i][2], rnd(d[i][0] * d[i][2]), NULL, rnd(d[i][1] * d[i][2]),
+                       rnd(d[i][0] * d[i][1]), rnd(d[i][1] + 64)};
+        printf("%-44s", name);
+        for (int s = 0; s < ns; s++) {
+            c.ap = rnd(c.k * ((c.n + sets[s]->nr - 1) / sets[s]->nr * sets[s]->nr));
+            sets[s]->sgemm_pack_b(c.b, c.n, 0, c.k, c.n, c.ap);
+            double t = time_min(sets[s], call_pb, &c);
+            printf(" %12.1f", 2.0 * (double)(c.m * c.n * c.k) / t);
+            free(c.ap);
+        }
+        printf("\n");
+        free(c.a), free(c.b), free(c.c), free(c.bias);
+    }
     /* direct and depthwise convolutions: c, k, h, w, kernel, stride, pad */
     static const size_t cv[][7] = {{3, 64, 224, 224, 7, 2, 3}, {64, 64, 56, 56, 3, 1, 1},  {128, 128, 28, 28, 3, 1, 1},
                                    {64, 128, 56, 56, 3, 2, 1}, {256, 256, 14, 14, 3, 1, 1}, {512, 512, 7, 7, 3, 1, 1},

@@ -80,6 +80,78 @@ export function fillUniform(f32, seed) {
   return f32;
 }
 
+/* The input shape `tandem bench` would use: the first symbolic dimension becomes the batch, other symbolic ones 1,
+ * and a symbolic leading dimension is always the batch. */
+export function benchShape(meta, batch) {
+  const dims = meta.shape.map((d, i) => (typeof d === 'number' && d >= 0 ? d : i === 0 ? batch : 1));
+  if (dims.length > 0 && typeof meta.shape[0] !== 'number') dims[0] = batch;
+  return dims;
+}
+
+const TYPED = { float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array, int8: Int8Array,
+  uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, bool: Uint8Array };
+
+const INTEGER = new Set(['int32', 'int64', 'int8', 'uint8', 'int16', 'uint16']);
+
+/* "a=0:30522,b=0:2" -> {a: [0, 30522], b: [0, 2]} */
+export function parseRanges(s) {
+  const out = {};
+  for (const part of String(s || '').split(',').filter(Boolean)) {
+    const m = /^([^=]+)=(-?\d+):(-?\d+)$/.exec(part);
+    if (!m || Number(m[3]) <= Number(m[2])) throw new Error(`--int-range: '${part}' is not NAME=LO:HI with LO < HI`);
+    out[m[1]] = [Number(m[2]), Number(m[3])];
+  }
+  return out;
+}
+
+/* Integers uniform in [lo, hi) from a seeded mulberry32 state (allocation-free apart from the BigInt per value of an
+ * int64 input, which is what a caller building ids pays too). Returns the next state. */
+function fillInts(arr, lo, hi, state) {
+  let s = state >>> 0;
+  const span = hi - lo, big = arr instanceof BigInt64Array;
+  for (let i = 0; i < arr.length; i++) {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    const v = lo + Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * span);
+    arr[i] = big ? BigInt(v) : v;
+  }
+  return s;
+}
+
+/* Feeds for every input of an onnxruntime session (ort: the onnxruntime module in use), and a refill() that gives the
+ * varying ones new values: integer inputs always (uniform in their --int-range), float32 inputs with --fresh (seeded
+ * uniform [0,1) noise like tandem bench otherwise). */
+export function makeFeeds(ort, session, batch, seed, ranges, fresh) {
+  const feeds = {}, varying = [];
+  let state = seed >>> 0;
+  session.inputMetadata.forEach((meta, i) => {
+    if (!meta.isTensor) throw new Error(`input '${meta.name}' is not a tensor`);
+    const T = TYPED[meta.type];
+    if (!T) throw new Error(`input '${meta.name}': dtype ${meta.type} is not supported here`);
+    const dims = benchShape(meta, batch);
+    const data = new T(dims.reduce((a, b) => a * b, 1));
+    if (meta.type === 'float32') {
+      fillUniform(data, seed + i);
+      if (fresh) varying.push({ data, float: true });
+    } else if (INTEGER.has(meta.type)) {
+      const [lo, hi] = ranges[meta.name] || [0, 2];
+      varying.push({ data, lo, hi });
+    }
+    feeds[meta.name] = new ort.Tensor(meta.type, data, dims);
+  });
+  for (const name of Object.keys(ranges))
+    if (!session.inputNames.includes(name)) throw new Error(`--int-range: the model has no input '${name}'`);
+  const refill = () => {
+    for (const v of varying) {
+      if (v.float) { state = (state + 0x9e3779b9) >>> 0; fillUniform(v.data, state); }
+      else state = fillInts(v.data, v.lo, v.hi, state);
+    }
+  };
+  refill();
+  return { feeds, refill, varying: varying.length };
+}
+
 /* Peak resident set of this process in bytes: getrusage's ru_maxrss, the same source as tandem bench's figure. */
 export function peakRssBytes() {
   return process.resourceUsage().maxRSS * 1024;

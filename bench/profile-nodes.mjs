@@ -7,19 +7,24 @@
 // them. Per-node times carry each profiler's own overhead: compare shapes and totals, and time end to end with
 // bench/compare-native.
 //
-// usage: node bench/profile-nodes.mjs MODEL [--threads N] [--runs R] [--rounds K] [--top T]
+// Integer inputs (token ids, masks) get new values before every run on both sides (`tandem bench --vary-input`, and
+// uniform in --int-range NAME=LO:HI,... for onnxruntime, [0, 2) by default), as bench/compare-native times them.
+//
+// usage: node bench/profile-nodes.mjs MODEL [--threads N] [--runs R] [--rounds K] [--top T] [--int-range ...]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { fillUniform, intOpt, median, parseArgs } from './lib.mjs';
+import { intOpt, makeFeeds, parseArgs, parseRanges } from './lib.mjs';
 
-const USAGE = 'usage: node bench/profile-nodes.mjs MODEL [--threads N] [--runs R] [--rounds K] [--top T]\n' +
+const USAGE = 'usage: node bench/profile-nodes.mjs MODEL [--threads N] [--runs R] [--rounds K] [--top T] ' +
+  '[--int-range NAME=LO:HI,...]\n' +
   '  --threads N  intra-op threads on both sides (default 1)     --runs R    timed runs per process (default 300)\n' +
   '  --rounds K   tandem processes; each node keeps its minimum (default 3)\n' +
-  '  --top T      nodes listed per side (default 25; the totals cover every node)\n';
+  '  --top T      nodes listed per side (default 25; the totals cover every node)\n' +
+  '  --int-range  onnxruntime\'s integer inputs, uniform in [LO, HI) (tandem: over the table they index)\n';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TANDEM = path.join(ROOT, 'build', 'tandem');
 const WARMUP = 20;
@@ -31,7 +36,8 @@ function die(msg, code = 2) { process.stderr.write(`profile-nodes: ${msg}\n`); p
 function tandemNodes(model, threads, runs, rounds) {
   const best = new Map();
   for (let r = 0; r < rounds; r++) {
-    const p = spawnSync(TANDEM, ['bench', model, '--threads', String(threads), '--runs', String(runs), '--profile'],
+    const p = spawnSync(TANDEM, ['bench', model, '--threads', String(threads), '--runs', String(runs), '--vary-input',
+      '--profile'],
       { env: { ...process.env, TANDEM_PROFILE_ALL: '1' }, encoding: 'utf8' });
     if (p.status !== 0) die(`tandem bench failed: ${(p.stderr || '').trim()}`, 1);
     let seen = false;
@@ -48,19 +54,18 @@ function tandemNodes(model, threads, runs, rounds) {
 }
 
 /* onnxruntime: its profiler's JSON trace, one "<node>_kernel_time" event per node and run. */
-async function ortNodes(model, threads, runs) {
+async function ortNodes(model, threads, runs, ranges) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tdm-ortprof-'));
   try {
     const s = await ort.InferenceSession.create(model, {
       executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
       graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'p'),
     });
-    const meta = s.inputMetadata[0];
-    const dims = meta.shape.map((d, i) => (typeof d === 'number' && d >= 0 ? d : 1));
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    fillUniform(data, 1);
-    const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', data, dims) };
-    for (let i = 0; i < WARMUP + runs; i++) await s.run(feeds);
+    const { feeds, refill } = makeFeeds(ort, s, 1, 12345, ranges, false);
+    for (let i = 0; i < WARMUP + runs; i++) {
+      refill();
+      await s.run(feeds);
+    }
     s.endProfiling();
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     if (!file) die('onnxruntime wrote no profile', 1);
@@ -99,7 +104,7 @@ function byOp(t, o) {
 }
 
 async function main(argv) {
-  let a, threads, runs, rounds, top;
+  let a, threads, runs, rounds, top, ranges;
   try {
     a = parseArgs(argv, ['help']);
     if (a.opts.help) { process.stdout.write(USAGE); return; }
@@ -108,6 +113,7 @@ async function main(argv) {
     runs = intOpt(a.opts, 'runs', 300, 1, 1e6);
     rounds = intOpt(a.opts, 'rounds', 3, 1, 100);
     top = intOpt(a.opts, 'top', 25, 1, 1e6);
+    ranges = parseRanges(a.opts['int-range']);
   } catch (e) {
     die(`${e.message}\n${USAGE}`);
   }
@@ -115,7 +121,7 @@ async function main(argv) {
   if (!existsSync(model)) die(`cannot open model '${model}'`, 1);
   if (!existsSync(TANDEM)) die('build/tandem is missing: run make first', 1);
   const t = tandemNodes(model, threads, runs, rounds);
-  const o = await ortNodes(model, threads, runs);
+  const o = await ortNodes(model, threads, runs, ranges);
   console.log(`profile-nodes: ${model}, threads ${threads}, ${runs} runs; tandem: each node's shortest run over ${rounds} ` +
     `process(es) of \`tandem bench --profile\`; onnxruntime-node ${ort.env.versions.common}: each node's shortest ` +
     `kernel time in its profiler after ${WARMUP} warm-up runs`);

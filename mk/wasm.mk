@@ -27,7 +27,7 @@ WASM_LDFLAGS := -O3 -msimd128 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=1MB -sMEM
                 -sTOTAL_STACK=256KB -sDEFAULT_PTHREAD_STACK_SIZE=128KB
 WASM_EXPORT_NAMES := malloc free tdmw_open tdmw_open_owned tdmw_close tdmw_last_error tdmw_kernel_isa tdmw_version tdmw_threads \
     tdmw_load_ms tdmw_num_inputs tdmw_num_outputs tdmw_io_name tdmw_io_dtype tdmw_io_rank tdmw_io_dim \
-    tdmw_set_input_shape tdmw_input_data tdmw_input_numel tdmw_run tdmw_run_ms tdmw_output_rank tdmw_output_dim \
+    tdmw_set_input_shape tdmw_input_data tdmw_input_index_limit tdmw_input_numel tdmw_run tdmw_run_ms tdmw_output_rank tdmw_output_dim \
     tdmw_output_data tdmw_output_numel tdmw_bench tdmw_heap_bytes tdmw_num_exec_nodes tdmw_exec_node_op \
     tdmw_exec_node_name tdmw_exec_node_ms
 wasm_comma := ,

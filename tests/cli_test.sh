@@ -92,6 +92,9 @@ if (cmd === 'json') {          // json FILE EXPR: EXPR is a JS expression over `
 } else if (cmd === 'tensor') { // tensor OUT DTYPE DIMS(comma) [FILL]: a tensor of zeros (or FILL bytes) of that shape
   const dims = a[2].split(',').map(Number), n = dims.reduce((x, y) => x * y, 1);
   const size = { 1: 4, 7: 8, 6: 4, 2: 1 }[+a[1]] || 4; writeTensor(a[0], 'input', +a[1], dims, Buffer.alloc(n * size));
+} else if (cmd === 'ids') {    // ids OUT NAME DIMS(comma) AT VALUE: int64 zeros with element AT = VALUE (token ids)
+  const dims = a[2].split(',').map(Number), n = dims.reduce((x, y) => x * y, 1), v = new BigInt64Array(n);
+  v[+a[3]] = BigInt(a[4]); writeTensor(a[0], a[1], 7, dims, Buffer.from(v.buffer));
 } else if (cmd === 'png') {    // png OUT W H: a gradient image
   const W = +a[1], H = +a[2], rgb = Buffer.alloc(W * H * 3);
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) { const o = (y * W + x) * 3; rgb[o] = x * 7; rgb[o + 1] = y * 5; rgb[o + 2] = 99; }
@@ -196,6 +199,23 @@ for model in "$SHARED"/models/*/model.onnx; do
     fi ;;
   esac
 done
+
+# ---- token ids (issue 13): a text model from the zoo, ids inside and outside the embedding table ----
+if "$T" zoo bert_tiny -o "$tmp/bert.onnx" >/dev/null 2>&1; then
+  H ids "$tmp/ids_ok.pb" input_ids 1,128 7 30521; H ids "$tmp/ids_bad.pb" input_ids 1,128 7 30522
+  H ids "$tmp/ids_neg.pb" input_ids 1,128 0 -3; H ids "$tmp/mask.pb" attention_mask 1,128 0 1
+  H ids "$tmp/types.pb" token_type_ids 1,128 0 0
+  expect "run a text model with ids from files" 0 "$T" run "$tmp/bert.onnx" --input "$tmp/ids_ok.pb" \
+    --input "$tmp/mask.pb" --input "$tmp/types.pb" --top 0
+  expect "run a text model on random inputs (ids within their tables)" 0 "$T" run "$tmp/bert.onnx" --input random \
+    --input random --input random --top 0
+  for f in ids_bad ids_neg; do
+    expect "run with an id outside the table ($f)" 1 "$T" run "$tmp/bert.onnx" --input "$tmp/$f.pb" \
+      --input "$tmp/mask.pb" --input "$tmp/types.pb"
+    grep -q "input 0 'input_ids'.*outside \[0, 30522)" "$tmp/err" && ok "the message names the input and the table" \
+      || bad "id message: $(cat "$tmp/err")"
+  done
+else bad "tandem zoo bert_tiny failed"; fi
 
 # ---- run with .pb inputs against the goldens ----
 for dir in "$SHARED"/models/*/; do

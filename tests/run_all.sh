@@ -20,6 +20,8 @@ suite() { # suite NAME COMMAND...
 
 [ -x "$BUILD/test_kernels" ] && suite kernels "$BUILD/test_kernels"
 [ -x "$BUILD/test_api" ] && suite api "$BUILD/test_api"
+# the transformer fusions against the unfused graphs (src/engine/fuse.c, attention, dense layers)
+[ -x "$BUILD/test_fusion" ] && suite fusion "$BUILD/test_fusion"
 suite conformance "$BUILD/test_conformance"
 # again on 3 threads: batched node tests then run image by image where the engine splits batches (engine/split.c)
 suite conformance-threads "$BUILD/test_conformance" --threads 3
@@ -34,6 +36,8 @@ suite bad-input tests/bad_input.sh
 [ -x tests/server/run.sh ] && suite server tests/server/run.sh
 [ -x tests/zoo/run.sh ] && suite zoo tests/zoo/run.sh
 [ -x tests/zoo/large.sh ] && suite zoo-large tests/zoo/large.sh
+# the transformers against onnxruntime-node on 20 input sets each, threads 1 and 2, every kernel set (issue 13)
+[ -x tests/zoo/transformers.sh ] && suite zoo-transformers tests/zoo/transformers.sh
 # the WebAssembly build is tested once, in the optimised pass (emscripten has its own runtime, not ASan's)
 [ "$SAN" = 1 ] || { [ -x tests/wasm/run.sh ] && suite wasm tests/wasm/run.sh; }
 [ "$SAN" = 1 ] || { [ -x tests/e2e/run.sh ] && suite browser-e2e tests/e2e/run.sh; }

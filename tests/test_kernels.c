@@ -145,6 +145,7 @@ static float act_ref(float x, int act, float a, float b) {
     case TDM_ACT_SILU: return (float)((double)x / (1.0 + exp(-(double)x)));
     case TDM_ACT_GELU: return (float)(0.5 * x * (1.0 + erf((double)x / sqrt(2.0))));
     case TDM_ACT_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, a * x + b));
+    case TDM_ACT_GELU_TANH: return (float)(0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
     default: return x;
     }
 }
@@ -395,6 +396,21 @@ static void test_dwconv(const tdm_kernel_set *kset) {
 
 /* The GEMM of set ks with its fused epilogue against the reference GEMM plus bias, residual and activation: partial
  * tiles in both directions, K deeper than one KC slice (the epilogue must come once, last), A plain and packed. */
+/* The worst relative error of got against want, m x n with row stride ldc, and whether the gaps between rows (which
+ * the caller filled with -7) were written. */
+static double worst_rel_ldc(const float *got, const float *want, size_t m, size_t n, size_t ldc, int *gap) {
+    double worst = 0.0;
+    *gap = 0;
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+        }
+        for (size_t j = n; j < ldc; j++) *gap |= got[i * ldc + j] != -7.0f;
+    }
+    return worst;
+}
+
 static void test_gemm_ep(const tdm_kernel_set *ks) {
     static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {16, 16, 160}, {13, 100, 300}, {6, 33, 600}, {32, 64, 9}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -415,7 +431,8 @@ static void test_gemm_ep(const tdm_kernel_set *ks) {
                 }
             for (int f = 0; f < 2; f++) { /* A plain, then A packed in blocks of the set's MR rows */
                 for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f; /* the row gaps must stay as they are */
-                tdm_gemm_ep ep = {with_bias ? bias : NULL, with_res ? res : NULL, ldc, act, -0.5f, 0.5f};
+                tdm_gemm_ep ep = {.bias = with_bias ? bias : NULL, .res = with_res ? res : NULL, .ldr = ldc, .act = act,
+                                  .alpha = -0.5f, .beta = 0.5f};
                 if (f == 0) {
                     ks->sgemm_ep(m, n, k, a, k, b, n, got, ldc, &ep);
                 } else {
@@ -433,16 +450,8 @@ static void test_gemm_ep(const tdm_kernel_set *ks) {
                     pa(half, m - half, n, k, ap, b, n, got + half * ldc, ldc, &ep2);
                     free(ap), free(back);
                 }
-                double worst = 0.0;
-                int gap = 0;
-                for (size_t i = 0; i < m; i++) {
-                    for (size_t j = 0; j < n; j++) {
-                        double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) /
-                                   (1.0 + fabs((double)want[i * ldc + j]));
-                        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
-                    }
-                    for (size_t j = n; j < ldc; j++) gap |= got[i * ldc + j] != -7.0f;
-                }
+                int gap;
+                double worst = worst_rel_ldc(got, want, m, n, ldc, &gap);
                 check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap,
                       "gemm_ep %s%s m=%zu n=%zu k=%zu act %d bias %d res %d: error %.3g%s",
                       ks->name, f ? " packed A" : "",
@@ -526,18 +535,20 @@ static double vop_ref(int op, double x) {
     case TDM_VOP_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     case TDM_VOP_SILU: return x / (1.0 + exp(-x));
     case TDM_VOP_HARD_SIGMOID: return fmin(fmax(0.2 * x + 0.5, 0.0), 1.0);
+    case TDM_VOP_GELU_TANH: return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
     default: return x * fmin(fmax(x / 6.0 + 0.5, 0.0), 1.0);
     }
 }
 
 static void test_vunary(const tdm_kernel_set *ks) {
-    static const char *names[] = {"exp", "sigmoid", "tanh", "erf", "gelu", "silu", "hard_sigmoid", "hard_swish"};
+    static const char *names[] = {"exp",          "sigmoid",    "tanh",     "erf", "gelu", "silu",
+                                  "hard_sigmoid", "hard_swish", "gelu_tanh"};
     enum { N = 1203 };
     static float x[N], y[N];
     for (int i = 0; i < N - 8; i++) x[i] = -30.0f + 60.0f * (float)i / (float)(N - 9);
     const float special[8] = {0.0f, -0.0f, 1e-8f, -1e-6f, 88.5f, -95.0f, 200.0f, -200.0f};
     memcpy(x + N - 8, special, sizeof special);
-    for (int op = TDM_VOP_EXP; op <= TDM_VOP_HARD_SWISH; op++) {
+    for (int op = TDM_VOP_EXP; op <= TDM_VOP_GELU_TANH; op++) {
         ks->vunary(op, x, y, N, 0.2f, 0.5f);
         double worst = 0;
         int at = -1;
@@ -545,7 +556,8 @@ static void test_vunary(const tdm_kernel_set *ks) {
             double want = vop_ref(op, x[i]), e;
             if (op == TDM_VOP_EXP)
                 e = want > FLT_MAX ? (isinf(y[i]) ? 0 : 1) : fabs(y[i] - want) / (want > 1e-37 ? want : 1e-37);
-            else if (op == TDM_VOP_GELU || op == TDM_VOP_SILU) e = fabs(y[i] - want) / fmax(1.0, fabs(x[i]));
+            else if (op == TDM_VOP_GELU || op == TDM_VOP_SILU || op == TDM_VOP_GELU_TANH)
+                e = fabs(y[i] - want) / fmax(1.0, fabs(x[i]));
             else e = fabs(y[i] - want) / fmax(1.0, fabs(want));
             if (!(e <= worst)) worst = isnan(e) ? INFINITY : e, at = i;
         }
@@ -556,6 +568,125 @@ static void test_vunary(const tdm_kernel_set *ks) {
     memcpy(y, x, sizeof x); /* in place, and a length that leaves a tail */
     ks->vunary(TDM_VOP_SIGMOID, y, y, 37, 0, 0);
     check(fabs(y[36] - vop_ref(TDM_VOP_SIGMOID, x[36])) < 3e-7 && y[37] == x[37], "vunary %s in place", ks->name);
+}
+
+/* ---- transformer kernels -------------------------------------------------------------------------------------- */
+
+/* The dense layers' epilogue on set ks's packed-B GEMM (tdm_sgemm_pb, B packed from [k x n] or its transpose): a bias
+ * per column, per row, a residual, activations including both GELUs, k past a KC slice, and the rows split in two
+ * calls at a register-tile boundary, as dense layers split them over threads. The GEMM itself: test_gemm_pb. */
+static void test_dense_ep(const tdm_kernel_set *ks) {
+    static const size_t shapes[][3] = {{1, 1, 1},    {1, 70, 33},    {7, 13, 5},   {12, 64, 64},
+                                       {13, 100, 300}, {30, 47, 600}, {257, 96, 40}, {128, 256, 256}};
+    static const int acts[] = {TDM_ACT_NONE, TDM_ACT_GELU, TDM_ACT_RELU, TDM_ACT_GELU_TANH};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 5;
+        float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bt = malloc(k * n * 4), *bc = malloc(n * 4);
+        float *br = malloc(m * 4), *res = malloc(m * ldc * 4), *want = malloc(m * ldc * 4), *got = malloc(m * ldc * 4);
+        float *bp = malloc(k * ((n + ks->nr - 1) / ks->nr) * ks->nr * 4);
+        for (size_t q = 0; q < m * k; q++) a[q] = frand();
+        for (size_t q = 0; q < k * n; q++) b[q] = frand();
+        for (size_t p = 0; p < k; p++)
+            for (size_t j = 0; j < n; j++) bt[j * k + p] = b[p * n + j];
+        for (size_t q = 0; q < n; q++) bc[q] = frand();
+        for (size_t q = 0; q < m; q++) br[q] = frand();
+        for (size_t q = 0; q < m * ldc; q++) res[q] = frand();
+        for (int tb = 0; tb < 2; tb++) {
+            ks->sgemm_pack_b(tb ? bt : b, tb ? k : n, tb, k, n, bp);
+            for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+                int act = acts[ai], with_res = (int)(ai & 1), with_row = ai == 2;
+                tdm_sgemm_ref(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, want, ldc);
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        float v = want[i * ldc + j] + bc[j] + (with_row ? br[i] : 0.0f) +
+                                  (with_res ? res[i * ldc + j] : 0.0f);
+                        want[i * ldc + j] = act_ref(v, act, 0, 0);
+                    }
+                for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
+                tdm_gemm_ep ep = {.bias = with_row ? br : NULL, .res = with_res ? res : NULL, .ldr = ldc, .act = act,
+                                  .bias_col = bc};
+                size_t half = m / 2 / ks->mr * ks->mr; /* two calls, rows [0, half) and [half, m) */
+                ks->sgemm_pb(half, n, k, a, k, 1, bp, got, ldc, &ep);
+                tdm_gemm_ep ep2 = ep;
+                if (ep2.bias) ep2.bias += half;
+                if (ep2.res) ep2.res += half * ldc;
+                ks->sgemm_pb(m - half, n, k, a + half * k, k, 1, bp, got + half * ldc, ldc, &ep2);
+                int gap;
+                double worst = worst_rel_ldc(got, want, m, n, ldc, &gap);
+                check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 + 1e-6 && !gap,
+                      "dense epilogue %s m=%zu n=%zu k=%zu trans_b %d act %d res %d row bias %d: error %.3g%s", ks->name,
+                      m, n, k, tb, act, with_res, with_row, worst, gap ? ", wrote outside C" : "");
+            }
+        }
+        free(a), free(b), free(bt), free(bc), free(br), free(res), free(want), free(got), free(bp);
+    }
+}
+
+/* Softmax rows (scale, a mask per element or one per row, masks of the lowest float, a row masked whole, in place)
+ * and LayerNorm rows (with and without beta, rows with a large mean) of set ks against double precision. */
+static void test_tfm_rows(const tdm_kernel_set *ks) {
+    static const size_t lens[] = {1, 3, 16, 17, 64, 100, 128, 197, 255};
+    enum { MAXN = 256 };
+    float x[MAXN], y[MAXN], mask[MAXN], g[MAXN], bt[MAXN];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        size_t n = lens[li];
+        for (int mode = 0; mode < 4; mode++) { /* no mask, per element, per row, per element with masked-out */
+            for (size_t i = 0; i < n; i++) {
+                x[i] = 6.0f * frand();
+                mask[i] = mode == 3 && (i % 3 == 1) ? -3.4028234663852886e38f : frand();
+            }
+            float scale = mode == 0 ? 1.0f : 0.125f;
+            const float *mk = mode == 0 ? NULL : mask;
+            size_t step = mode == 2 ? 0 : 1;
+            double z[MAXN], mx = -INFINITY, sum = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                z[i] = (double)scale * x[i] + (mk ? (double)mk[i * step] : 0.0);
+                mx = z[i] > mx ? z[i] : mx;
+            }
+            for (size_t i = 0; i < n; i++) sum += exp(z[i] - mx);
+            for (int inplace = 0; inplace < 2; inplace++) {
+                float *out = y;
+                if (inplace) memcpy(y, x, n * 4);
+                y[n] = 42.0f;
+                ks->tfm.softmax_row(inplace ? y : x, out, n, scale, mk, step);
+                double worst = 0.0;
+                for (size_t i = 0; i < n; i++) {
+                    double e = fabs(out[i] - exp(z[i] - mx) / sum);
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                }
+                check(worst < 2e-7 && y[n] == 42.0f, "softmax_row %s n=%zu mask mode %d%s: error %.3g", ks->name, n,
+                      mode, inplace ? " in place" : "", worst);
+            }
+        }
+        /* a row masked whole: uniform */
+        for (size_t i = 0; i < n; i++) mask[i] = -3.4028234663852886e38f;
+        ks->tfm.softmax_row(x, y, n, 1.0f, mask, 1);
+        int uni = 1;
+        for (size_t i = 0; i < n; i++) uni &= fabsf(y[i] - 1.0f / (float)n) < 1e-6f;
+        check(uni, "softmax_row %s n=%zu masked whole: uniform", ks->name, n);
+        for (int with_beta = 0; with_beta < 2; with_beta++) {
+            double mean = 0.0, var = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                x[i] = 3.0f * frand() + (with_beta ? 40.0f : 0.0f);
+                g[i] = 1.0f + 0.2f * frand();
+                bt[i] = frand();
+                mean += x[i];
+            }
+            mean /= (double)n;
+            for (size_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+            var /= (double)n;
+            y[n] = 42.0f;
+            ks->tfm.layernorm_row(x, y, n, g, with_beta ? bt : NULL, 1e-5f);
+            double worst = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                double want = (x[i] - mean) / sqrt(var + 1e-5) * g[i] + (with_beta ? bt[i] : 0.0);
+                double e = fabs(y[i] - want) / fmax(1.0, fabs(want));
+                if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            }
+            check(worst < 2e-5 && y[n] == 42.0f, "layernorm_row %s n=%zu beta %d: error %.3g", ks->name, n, with_beta,
+                  worst);
+        }
+    }
 }
 
 /* The NCHWc kernels of set ks: dense convolution from a plain and from a blocked input, and depthwise, against the
@@ -633,7 +764,7 @@ static void test_gemm_pb(const tdm_kernel_set *ks) {
                     for (size_t i = 0; i < m; i++)
                         for (size_t j = 0; j < n; j++) want[i * ldc + j] = act_ref(want[i * ldc + j] + bias[i], TDM_ACT_GELU, 0, 0);
                 for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
-                tdm_gemm_ep ep = {bias, NULL, 0, TDM_ACT_GELU, 0, 0};
+                tdm_gemm_ep ep = {.bias = bias, .act = TDM_ACT_GELU};
                 ks->sgemm_pb(m, n, k, a, k, 1, bp, got, ldc, with_ep ? &ep : NULL);
                 double worst = 0;
                 int gap = 0;
@@ -709,6 +840,8 @@ int main(void) {
         test_gemm_ep(ks);
         test_pool2d(ks);
         test_vunary(ks);
+        test_dense_ep(ks);
+        test_tfm_rows(ks);
         test_nchwc(ks);
         test_gemm_pb(ks);
         printf("kernel set %s: %s\n", ks->name, failed == before ? "ok" : "FAILED");

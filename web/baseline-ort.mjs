@@ -4,6 +4,7 @@
 //   import { loadOrt } from './baseline-ort.mjs';
 //   const eng = await loadOrt(bytesOrUrl, { threads: 2, worker: true });   // eng.build === 'ort-web'
 //   await eng.run([{data, dims}]); await eng.bench(input, {runs, warmup}); await eng.heapBytes(); await eng.free();
+//   (integer inputs: BigInt64Array or Int32Array; bench's vary refills them before every run, over opts.intRange)
 //
 // onnxruntime-web fixes its thread count when its wasm starts, so every loadOrt in worker mode gets a fresh Worker
 // (this same module, started as a Worker named 'tandem-ort'); in main-thread mode only the first thread count asked
@@ -124,8 +125,28 @@ export async function openOrt({ threads, bytes, url }) {
     if (!Array.isArray(list) || list.length !== inputs.length)
       throw new Error(`the model takes ${inputs.length} input(s); got ${Array.isArray(list) ? list.length : 'no array'}`);
     const f = {};
-    list.forEach((x, i) => { f[inputs[i].name] = new ort.Tensor('float32', x.data, Array.from(x.dims)); });
+    list.forEach((x, i) => {
+      const t = inputs[i].type; // int64 inputs take BigInt64Array or Int32Array data, as tandem.mjs's do
+      const data = t === 'int64' && !(x.data instanceof BigInt64Array) ? BigInt64Array.from(x.data, (v) => BigInt(v))
+        : t === 'int32' && !(x.data instanceof Int32Array) ? Int32Array.from(x.data, (v) => Number(v)) : x.data;
+      f[inputs[i].name] = new ort.Tensor(t === 'int64' || t === 'int32' ? t : 'float32', data, Array.from(x.dims));
+    });
     return f;
+  };
+  /* New values for the integer inputs before a run (bench's vary): uniform in intRange[name] = [lo, hi), else [0, 2)
+   * (onnxruntime does not say which table an input indexes, so the caller passes the ranges tandem finds itself). */
+  let varyState = 12345;
+  const refillInts = (f, intRange) => {
+    for (const x of inputs) {
+      const t = f[x.name];
+      if (x.type !== 'int64' && x.type !== 'int32') continue;
+      const [lo, hi] = (intRange && intRange[x.name]) || [0, 2];
+      for (let k = 0; k < t.data.length; k++) {
+        varyState = (Math.imul(varyState, 1664525) + 1013904223) >>> 0;
+        const v = lo + Math.floor((varyState / 4294967296) * (hi - lo));
+        t.data[k] = x.type === 'int64' ? BigInt(v) : v;
+      }
+    }
   };
   const runOnce = async (f) => {
     const r0 = now();
@@ -153,11 +174,12 @@ export async function openOrt({ threads, bytes, url }) {
       for (const t of Object.values(res)) t.dispose?.();
       return { outputs: outs, run_ms: ms };
     },
-    async bench(input, { runs = 50, warmup = 5 } = {}) {
+    async bench(list, { runs = 50, warmup = 5, vary = false, intRange = null } = {}) {
       live();
-      const f = feeds([input]);
+      const f = feeds(list);
       const times = [];
       for (let i = 0; i < 1 + warmup + runs; i++) {
+        if (vary && i > 0) refillInts(f, intRange);
         const { res, ms } = await runOnce(f);
         for (const t of Object.values(res)) t.dispose?.();
         if (i === 0 && firstRunMs === null) firstRunMs = ms;
@@ -197,7 +219,7 @@ export async function loadOrt(modelBytesOrUrl, opts = {}) {
   } else {
     const core = await openOrt({ threads, ...src });
     info = core.info;
-    const fns = { run: (a) => core.run(a.inputs), bench: (a) => core.bench(a.input, a.opts), heap: () => core.heapBytes(),
+    const fns = { run: (a) => core.run(a.inputs), bench: (a) => core.bench(a.inputs, a.opts), heap: () => core.heapBytes(),
       free: () => core.free() };
     call = async (op, args = {}) => fns[op](args);
     terminate = () => {};
@@ -224,7 +246,7 @@ if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScop
       const r = await core.run(msg.inputs);
       return { result: r, transfer: r.outputs.map((o) => o.data.buffer) };
     }
-    if (msg.op === 'bench') return core.bench(msg.input, msg.opts || {});
+    if (msg.op === 'bench') return core.bench(msg.inputs, msg.opts || {});
     if (msg.op === 'heap') return core.heapBytes();
     if (msg.op === 'free') return core.free().then(() => true);
     throw new Error(`unknown request '${msg.op}'`);

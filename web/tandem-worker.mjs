@@ -70,7 +70,7 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
   const [modelBytes, mod] = await Promise.all([fetching, compiling]);
   const C = {};
   for (const k of ['open', 'open_owned', 'close', 'last_error', 'kernel_isa', 'threads', 'load_ms', 'num_inputs', 'num_outputs',
-    'io_name', 'io_dtype', 'io_rank', 'io_dim', 'set_input_shape', 'input_data', 'input_numel', 'run', 'run_ms',
+    'io_name', 'io_dtype', 'io_rank', 'io_dim', 'set_input_shape', 'input_data', 'input_index_limit', 'input_numel', 'run', 'run_ms',
     'output_rank', 'output_dim', 'output_data', 'output_numel', 'bench', 'heap_bytes'])
     C[k] = mod[`_tdmw_${k}`];
   const str = (p) => (p ? mod.UTF8ToString(p) : '');
@@ -108,19 +108,38 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
     return list;
   };
   const inputs = ioList(0), outputs = ioList(1);
+  inputs.forEach((x, i) => { x.indexLimit = C.input_index_limit(h, i); }); // token ids: the rows of their table, or 0
   const shapes = inputs.map(() => null); // the shape last set, per input
   let firstRunMs = null, closed = false;
 
   const live = () => { if (closed) throw new Error('this engine has been freed'); };
+  /* Token ids must index their table (the engine's Gather would refuse them mid-run); int32 inputs take int32 values. */
+  const checkIds = (i, data) => {
+    const hi = inputs[i].indexLimit, int32 = inputs[i].type === 'int32';
+    if (!(data instanceof BigInt64Array || data instanceof Int32Array) || (!hi && !int32)) return;
+    for (let k = 0; k < data.length; k++) {
+      const v = Number(data[k]);
+      if (hi && (v < 0 || v >= hi))
+        throw new Error(`input ${i} ('${inputs[i].name}'): element ${k} is ${data[k]}, outside [0, ${hi}): the ids index a table of ${hi} rows`);
+      if (int32 && (v < -2147483648 || v > 2147483647))
+        throw new Error(`input ${i} ('${inputs[i].name}'): element ${k} is ${data[k]}, which does not fit int32`);
+    }
+  };
   const setInputs = (list) => {
     if (!Array.isArray(list) || list.length !== inputs.length)
       throw new Error(`the model takes ${inputs.length} input(s); got ${Array.isArray(list) ? list.length : 'no array'}`);
     list.forEach((inp, i) => {
       const dims = Array.from(inp.dims || []);
-      if (!(inp.data instanceof Float32Array)) throw new Error(`input ${i} ('${inputs[i].name}'): data must be a Float32Array`);
+      const want = inputs[i].type, dt = inp.data;
+      const okType = want === 'float32' ? dt instanceof Float32Array
+        : (want === 'int64' || want === 'int32') ? dt instanceof BigInt64Array || dt instanceof Int32Array : false;
+      if (!okType)
+        throw new Error(`input ${i} ('${inputs[i].name}') is ${want}: data must be ${want === 'float32' ? 'a Float32Array'
+          : want === 'int64' || want === 'int32' ? 'a BigInt64Array or an Int32Array' : 'of a type JS cannot set'}`);
       const numel = dims.reduce((a, b) => a * b, 1);
-      if (!dims.every((d) => Number.isInteger(d) && d > 0) || numel !== inp.data.length)
-        throw new Error(`input ${i} ('${inputs[i].name}'): dims [${dims}] do not match ${inp.data.length} values`);
+      if (!dims.every((d) => Number.isInteger(d) && d > 0) || numel !== dt.length)
+        throw new Error(`input ${i} ('${inputs[i].name}'): dims [${dims}] do not match ${dt.length} values`);
+      checkIds(i, dt);
       if (!shapes[i] || shapes[i].join() !== dims.join()) {
         const p = mod._malloc(4 * Math.max(dims.length, 1));
         new Int32Array(memory(), p, dims.length).set(dims);
@@ -129,9 +148,21 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
         if (st) throw new Error(`input ${i} ('${inputs[i].name}') shape [${dims}]: ${lastError()}`);
         shapes[i] = dims;
       }
-      const dst = C.input_data(h, i);
+    });
+    // the values once every shape is set (a new shape replans, and the plan's buffers hold nothing yet)
+    list.forEach((inp, i) => {
+      const dst = C.input_data(h, i), numel = inp.data.length, want = inputs[i].type;
       if (!dst) throw new Error(`input ${i}: ${lastError()}`);
-      new Float32Array(memory(), dst, numel).set(inp.data);
+      if (want === 'float32') new Float32Array(memory(), dst, numel).set(inp.data);
+      else if (want === 'int64') {
+        const view = new BigInt64Array(memory(), dst, numel);
+        if (inp.data instanceof BigInt64Array) view.set(inp.data);
+        else for (let k = 0; k < numel; k++) view[k] = BigInt(inp.data[k]);
+      } else {
+        const view = new Int32Array(memory(), dst, numel);
+        if (inp.data instanceof Int32Array) view.set(inp.data);
+        else for (let k = 0; k < numel; k++) view[k] = Number(inp.data[k]); // checkIds bounded them
+      }
     });
   };
   const readOutputs = () => outputs.map((o, i) => {
@@ -157,14 +188,15 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
       heap();
       return { outputs: readOutputs(), run_ms: runMs };
     },
-    /* first run (the engine's very first, cold, when nothing ran before), warmup, then `runs` timed runs, all here */
-    bench(input, { runs = 50, warmup = 5 } = {}) {
+    /* first run (the engine's very first, cold, when nothing ran before), warmup, then `runs` timed runs, all here;
+     * with vary, integer inputs get new values before every run, outside the timing (ids over their table) */
+    bench(list, { runs = 50, warmup = 5, vary = false } = {}) {
       live();
       runs = Math.max(1, runs | 0);
       warmup = Math.max(0, warmup | 0);
-      setInputs([input]);
+      setInputs(list);
       const times = mod._malloc(8 * runs), first = mod._malloc(8);
-      const st = C.bench(h, runs, warmup, times, first);
+      const st = C.bench(h, runs, warmup, vary ? 1 : 0, times, first);
       const out = Array.from(new Float64Array(memory(), times, runs));
       const firstMs = new Float64Array(memory(), first, 1)[0];
       mod._free(times);
@@ -220,7 +252,7 @@ if (inWorker) {
     }
     case 'bench':
       if (!core) throw new Error('no engine loaded');
-      return core.bench(msg.input, msg.opts || {});
+      return core.bench(msg.inputs, msg.opts || {});
     case 'heap':
       if (!core) throw new Error('no engine loaded');
       return core.heapBytes();

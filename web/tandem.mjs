@@ -5,6 +5,10 @@
 //   const eng = await load(bytesOrUrl, { threads: 2, worker: true, build: 'auto' });
 //   const r = await eng.run([{ data: Float32Array, dims: [1, 3, 32, 32] }]);   // {outputs, run_ms, wall_ms}
 //   const b = await eng.bench(input, { runs: 50, warmup: 5 });               // the loop runs inside the worker
+//   // text models: token ids and masks as BigInt64Array or Int32Array (int64 and int32 inputs take either), one
+//   // entry per input in eng.inputs' order; eng.inputs[i].indexLimit is the table an id input indexes (0: none)
+//   await eng.run([{ data: ids, dims: [1, 128] }, { data: mask, dims: [1, 128] }, { data: types, dims: [1, 128] }]);
+//   await eng.bench(inputs, { runs: 50, vary: true });   // vary: new ids (over their table) before every run
 //   await eng.heapBytes(); await eng.free();
 //
 // The builds (wasm/tandem-simd.mjs, wasm/tandem-simd-mt.mjs) sit beside this file; chooseBuild picks the threaded one
@@ -96,7 +100,7 @@ export async function load(modelBytesOrUrl, opts = {}) {
   } else {
     core = await openEngine({ build, threads, wasmBase, ...src });
     info = core.info;
-    const fns = { run: (a) => core.run(a.inputs), bench: (a) => core.bench(a.input, a.opts), heap: () => core.heapBytes(),
+    const fns = { run: (a) => core.run(a.inputs), bench: (a) => core.bench(a.inputs, a.opts), heap: () => core.heapBytes(),
       free: () => core.free() };
     call = async (op, args = {}) => fns[op](args);
     terminate = () => {};
@@ -121,10 +125,12 @@ export function engineHandle(call, terminate, facts) {
       const r = await call('run', { inputs: inputs.map((x) => ({ data: x.data, dims: Array.from(x.dims) })) });
       return { outputs: r.outputs, run_ms: r.run_ms, wall_ms: now() - w0 };
     },
+    /* input: one {data, dims}, or a list of them (every input of the model, in order) */
     async bench(input, bopts = {}) {
       alive();
-      return call('bench', { input: { data: input.data, dims: Array.from(input.dims) },
-        opts: { runs: bopts.runs ?? 50, warmup: bopts.warmup ?? 5 } });
+      const list = Array.isArray(input) ? input : [input];
+      return call('bench', { inputs: list.map((x) => ({ data: x.data, dims: Array.from(x.dims) })),
+        opts: { runs: bopts.runs ?? 50, warmup: bopts.warmup ?? 5, vary: !!bopts.vary, intRange: bopts.intRange } });
     },
     async heapBytes() {
       alive();

@@ -1,7 +1,9 @@
 // harness.mjs - one benchmark round in the page: ?engine=tandem|ort&model=NAME&threads=T&runs=R&warmup=W
-// [&build=auto|simd|simd-mt][&worker=0]. Loads /v2/models/NAME/file through the engine's own loader (so set-up =
-// fetch + compile + load as the engine reports it), benchmarks a seeded random batch-1 input inside the engine's
-// worker, reads the wasm heap, frees, and sets window.__result (or window.__error) for bench/compare-browser.
+// [&build=auto|simd|simd-mt][&worker=0][&ranges=NAME:LO:HI,...]. Loads /v2/models/NAME/file through the engine's own
+// loader (so set-up = fetch + compile + load as the engine reports it), benchmarks seeded random batch-1 inputs
+// inside the engine's worker, reads the wasm heap, frees, and sets window.__result (or window.__error) for
+// bench/compare-browser. Integer inputs (token ids, masks) get new values before every run on both engines, outside
+// the timing: ids uniform over ranges' [LO, HI) (the vocabulary), other integers in [0, 2).
 import { load } from '../../build/web/tandem.mjs';
 import { loadOrt } from '../../build/web/baseline-ort.mjs';
 
@@ -34,17 +36,25 @@ async function main() {
     : await load(url, { threads, worker, build: q.get('build') || 'auto' });
   const setupWall = performance.now() - t0;
   log(`${engine} ${eng.build} threads ${eng.threads}: ${eng.buildReason}`);
-  /* the engines' page APIs take Float32Array inputs only (issue 13 adds BigInt64Array and Int32Array) */
-  const typeOf = (x) => String(x.type || x.dtype || '?');
-  const notFloat = eng.inputs.filter((x) => !/^(float|float32|\?)$/.test(typeOf(x)));
-  if (eng.inputs.length !== 1 || notFloat.length)
-    throw new Error(`${model} takes ${eng.inputs.map((x) => `${x.name} (${typeOf(x)})`).join(', ')}: the page's ` +
-      'benchmark feeds one float32 input (the JS API takes no integer inputs yet, issue 13)');
-  const dims = eng.inputs[0].dims.map((d) => (d > 0 ? d : 1));
-  const data = fillUniform(new Float32Array(dims.reduce((a, b) => a * b, 1)), 42);
-  const b = await eng.bench({ data, dims }, { runs, warmup });
+  const ranges = Object.fromEntries((q.get('ranges') || '').split(',').filter(Boolean).map((r) => {
+    const [n, lo, hi] = r.split(':');
+    return [n, [Number(lo), Number(hi)]];
+  }));
+  const typeOf = (x) => String(x.type || x.dtype || 'float32');
+  let seed = 42, hasInt = false;
+  const inputs = eng.inputs.map((x) => {
+    const dims = x.dims.map((d) => (d > 0 ? d : 1)), n = dims.reduce((a, b) => a * b, 1), t = typeOf(x);
+    if (t === 'float32' || t === 'float') return { data: fillUniform(new Float32Array(n), seed++), dims };
+    if (t !== 'int64' && t !== 'int32') throw new Error(`${model}: input ${x.name} is ${t}, which the page cannot feed`);
+    hasInt = true;
+    const [lo, hi] = ranges[x.name] || [0, 2], u = fillUniform(new Float32Array(n), seed++);
+    const v = t === 'int64' ? BigInt64Array.from(u, (r) => BigInt(lo + Math.floor(r * (hi - lo))))
+      : Int32Array.from(u, (r) => lo + Math.floor(r * (hi - lo)));
+    return { data: v, dims };
+  });
+  const b = await eng.bench(inputs, { runs, warmup, vary: hasInt, intRange: ranges });
   const heap = await eng.heapBytes();
-  const check = await eng.run([{ data, dims }]);
+  const check = await eng.run(inputs);
   await eng.free();
   return {
     engine: engine === 'ort' ? 'onnxruntime-web' : 'tandem-wasm', build: eng.build, build_reason: eng.buildReason,
@@ -55,6 +65,7 @@ async function main() {
     first_run_ms: b.first_run_ms, p50_ms: b.p50_ms, p90_ms: b.p90_ms, p99_ms: b.p99_ms, mean_ms: b.mean_ms,
     throughput_ips: b.throughput_ips, runs: b.times_ms.length, heap_bytes: heap.heap_bytes,
     peak_heap_bytes: heap.peak_heap_bytes, output_head: Array.from(check.outputs[0].data.slice(0, 4)),
+    vary_input: hasInt,
   };
 }
 

@@ -1,6 +1,8 @@
 /* cmd_bench.c - `tandem bench`: the figures users know from onnxruntime_perf_test and TFLite's benchmark_model.
  * Model load, session set-up (plan), first run, steady-state percentiles, throughput, peak RSS and arena bytes. It
- * judges nothing: comparisons with other runtimes run side by side in bench/compare-*. */
+ * judges nothing: comparisons with other runtimes run side by side in bench/compare-*. With --vary-input every data
+ * input gets new values before every run, outside the timed region (token ids uniform over the table they index):
+ * what a server sees, and proof that nothing is reused from one run to the next. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +33,39 @@ static uint64_t peak_rss_bytes(void) {
     return 0;
 }
 
+/* Every data input of the planned session s, filled: float inputs with uniform [0,1) noise, integer ones with values
+ * uniform in [0, rows of the table they index) (tdm_model_input_index_limit: token ids), or in [0, 2) when they index
+ * none (attention masks, token types of unknown range), other types with zeros. The first fill (again = 0) gives
+ * integers zeros unless they index a table, as bench always did; with --vary-input (again = 1) every fill is new. */
+static tdm_status bench_fill_inputs(tdm_model *m, tdm_session *s, cli_rng *rng, int again) {
+    for (int i = 0; i < tdm_model_num_inputs(m); i++) {
+        if (tdm_model_input_decides_shape(m, i)) continue;
+        tdm_tensor_info info;
+        void *data;
+        tdm_status st = tdm_session_input_data(s, i, &info, &data);
+        if (st) return st;
+        int64_t n = 1, hi = tdm_model_input_index_limit(m, i);
+        for (int d = 0; d < info.rank; d++) n *= info.dims[d];
+        if (hi <= 0) hi = 2;
+        if (info.dtype == TDM_FLOAT)
+            for (int64_t k = 0; k < n; k++) ((float *)data)[k] = (float)cli_rng_uniform(rng);
+        else if ((info.dtype == TDM_INT64 || info.dtype == TDM_INT32) && (again || tdm_model_input_index_limit(m, i) > 0))
+            for (int64_t k = 0; k < n; k++) {
+                int64_t v = (int64_t)(cli_rng_next(rng) % (uint64_t)hi);
+                if (info.dtype == TDM_INT64) ((int64_t *)data)[k] = v;
+                else ((int32_t *)data)[k] = (int32_t)v;
+            }
+        else
+            memset(data, 0, (size_t)n * tdm_dtype_size(info.dtype));
+    }
+    return TDM_OK;
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_args a;
     const char *opt, *pos, *model_path = NULL;
     int64_t threads = 1, batch = 1, runs = 100, warmup = 5;
-    int json = 0, profile = 0;
+    int json = 0, profile = 0, vary = 0;
     cli_args_init(&a, argc, argv);
     while (cli_next_arg(&a, &opt, &pos)) {
         const char *v;
@@ -48,6 +78,9 @@ int cmd_bench(int argc, char **argv) {
         } else if (!strcmp(opt, "json")) {
             if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
             json = 1;
+        } else if (!strcmp(opt, "vary-input")) {
+            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
+            vary = 1;
         } else if (!strcmp(opt, "threads") || !strcmp(opt, "batch") || !strcmp(opt, "runs") || !strcmp(opt, "warmup")) {
             if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
             int64_t *dst = !strcmp(opt, "threads") ? &threads : !strcmp(opt, "batch") ? &batch
@@ -92,19 +125,9 @@ int cmd_bench(int argc, char **argv) {
         goto out;
     }
     double setup_ms = cli_now_ms() - t1;
-    for (int i = 0; i < tdm_model_num_inputs(m); i++) {
-        tdm_tensor_info info;
-        void *data;
-        if ((st = tdm_session_input_data(s, i, &info, &data))) {
-            rc = cli_engine_error(st, "input");
-            goto out;
-        }
-        int64_t n = 1;
-        for (int d = 0; d < info.rank; d++) n *= info.dims[d];
-        if (info.dtype == TDM_FLOAT)
-            for (int64_t k = 0; k < n; k++) ((float *)data)[k] = (float)cli_rng_uniform(&rng);
-        else
-            memset(data, 0, (size_t)n * tdm_dtype_size(info.dtype));
+    if ((st = bench_fill_inputs(m, s, &rng, 0))) {
+        rc = cli_engine_error(st, "input");
+        goto out;
     }
     double t2 = cli_now_ms();
     if ((st = tdm_session_run(s))) {
@@ -113,7 +136,7 @@ int cmd_bench(int argc, char **argv) {
     }
     double first_ms = cli_now_ms() - t2;
     for (int64_t k = 0; k < warmup; k++)
-        if ((st = tdm_session_run(s))) {
+        if ((vary && (st = bench_fill_inputs(m, s, &rng, 1))) || (st = tdm_session_run(s))) {
             rc = cli_engine_error(st, "run");
             goto out;
         }
@@ -124,6 +147,10 @@ int cmd_bench(int argc, char **argv) {
     }
     double sum = 0;
     for (int64_t k = 0; k < runs; k++) {
+        if (vary && (st = bench_fill_inputs(m, s, &rng, 1))) {
+            rc = cli_engine_error(st, "input");
+            goto out;
+        }
         double r0 = cli_now_ms();
         if ((st = tdm_session_run(s))) {
             rc = cli_engine_error(st, "run");
@@ -176,6 +203,8 @@ int cmd_bench(int argc, char **argv) {
         json_kv_uint(&w, "weights_bytes", stats.weights_bytes);
         json_kv_int(&w, "macs", stats.macs);
         json_kv_int(&w, "batch_split", stats.batch_split);
+        json_kv_int(&w, "plans", stats.plans);
+        json_kv_int(&w, "vary_input", vary);
         json_kv_string(&w, "kernel_isa", tdm_kernel_isa());
         json_kv_double(&w, "total_s", total_s, 4);
         json_object_end(&w);

@@ -198,6 +198,24 @@ static int run_prepare_input(const run_opts *o, int i, run_input *in) {
 }
 
 /* Create DIR if it does not exist (one level, like `mkdir`, not `mkdir -p`). */
+/* Token ids must index the table they are looked up in (tdm_model_input_index_limit): an id outside it is the
+ * user's error, said with the input's name and file rather than by the Gather deep inside the model. 1 when fine. */
+static int run_ids_in_range(const tdm_model *m, int i, const run_input *in, const void *data) {
+    int64_t hi = tdm_model_input_index_limit(m, i);
+    if (hi <= 0 || (in->info.dtype != TDM_INT64 && in->info.dtype != TDM_INT32)) return 1;
+    int64_t n = (int64_t)(in->bytes / tdm_dtype_size(in->info.dtype));
+    for (int64_t k = 0; k < n; k++) {
+        int64_t v = in->info.dtype == TDM_INT64 ? ((const int64_t *)data)[k] : ((const int32_t *)data)[k];
+        if (v < 0 || v >= hi) {
+            cli_error("input %d '%s' (%s): element %lld is %lld, outside [0, %lld): its ids index a table of %lld rows",
+                      i, in->info.name ? in->info.name : "", in->arg, (long long)k, (long long)v, (long long)hi,
+                      (long long)hi);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int run_make_dir(const char *dir) {
     struct stat st;
     if (stat(dir, &st) == 0) {
@@ -394,6 +412,7 @@ int cmd_run(int argc, char **argv) {
         run_input *in = &ins[i];
         if (in->src == RUN_SRC_RANDOM) continue;
         const void *data = in->src == RUN_SRC_IMAGE ? (const void *)in->pixels : in->tensor->data;
+        if (in->src != RUN_SRC_IMAGE && !run_ids_in_range(m, i, in, data)) goto done;
         if ((st = tdm_session_set_input(s, i, data, in->bytes)) != TDM_OK) {
             snprintf(path, sizeof path, "input %d '%s'", i, in->arg);
             cli_engine_error(st, path);
@@ -441,6 +460,11 @@ int cmd_run(int argc, char **argv) {
         if (!run_fill_random(data, pi.dtype, n, &rng)) {
             cli_error("input %d: cannot make random data of type %s", i, cli_dtype_str(pi.dtype));
             goto done;
+        }
+        int64_t hi = tdm_model_input_index_limit(m, i); /* ids of a smaller table (token types): within it */
+        for (int64_t k = 0; hi > 0 && hi < 10 && k < n; k++) {
+            if (pi.dtype == TDM_INT64) ((int64_t *)data)[k] %= hi;
+            else if (pi.dtype == TDM_INT32) ((int32_t *)data)[k] %= (int32_t)hi;
         }
     }
 

@@ -32,12 +32,15 @@ static const cli_command cli_commands[] = {
      "  --batch B         images per run (default 64)\n"
      "  --threads N       worker threads (default 1)\n"
      "  --json            print one JSON object instead of a summary line\n"},
-    {"bench", cmd_bench, "bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--profile] [--json]",
+    {"bench", cmd_bench,
+     "bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--vary-input] [--profile] [--json]",
      "time a model: load, set-up, first run, steady-state p50/p90/p99, throughput, peak RSS, arena",
      "  --threads N       worker threads (default 1)\n"
      "  --batch B         size of the symbolic batch dimension (default 1)\n"
      "  --runs R          timed runs (default 100)\n"
      "  --warmup W        untimed runs after the first (default 5)\n"
+     "  --vary-input      new input values before every run, outside the timing (token ids uniform over\n"
+     "                    their embedding table, other integer inputs in [0, 2), floats uniform in [0, 1))\n"
      "  --profile         time every executed node and print the slowest\n"
      "  --json            print one JSON object instead of a table\n"},
     {"study", cmd_study,

@@ -581,7 +581,8 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
         }
         if (!m->has_opset && m->ir_version >= 3)
             return tdm_node_error(n, TDM_INVALID_MODEL, "the model has no opset_import for the default domain");
-        if (!n->op) return tdm_node_error(n, TDM_UNSUPPORTED, "op '%s' is not supported by tandem", n->op_type);
+        if (!n->op || (n->op->flags & TDM_OPF_INTERNAL))
+            return tdm_node_error(n, TDM_UNSUPPORTED, "op '%s' is not supported by tandem", n->op_type);
         tdm_ctx c = model_ctx(m);
         if ((st = n->op->check(&c, n))) return st;
     }
@@ -592,6 +593,7 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     free_dead_constants(m);
     if (optimize) {
         if ((st = fold_batchnorm(m))) return st;
+        if ((st = tdm_fuse_transformer(m))) return st; /* fuse.c: LayerNorm, GELU, attention, dense biases */
         if ((st = fuse_gated_activations(m))) return st;
         fuse_activations(m);
         if ((st = add_weight_slots(m))) return st;
@@ -600,4 +602,41 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     finish_weights(m);
     if ((st = find_shape_inputs(m))) return st;
     return find_index_limits(m);
+}
+
+/* ---- the graph helpers the transformer fusions use (fuse.c) --------------------------------------------------------- */
+
+void tdm_graph_count_consumers(tdm_model *m) { count_consumers(m); }
+tdm_node *tdm_graph_producer(tdm_model *m, int v) { return producer_of(m, v); }
+void tdm_graph_kill(tdm_model *m, tdm_node *n) { kill_node(m, n); }
+void tdm_graph_compact(tdm_model *m) { compact_nodes(m); }
+
+tdm_status tdm_graph_retype(tdm_model *m, tdm_node *n, const char *op_type, int n_in, const int *in, int n_attr,
+                            tdm_attr *attrs) {
+    const tdm_alloc *a = &m->alloc;
+    char *ty = tdm_strdup(a, op_type, strlen(op_type));
+    int *ni = tdm_malloc(a, (size_t)(n_in ? n_in : 1) * sizeof(int));
+    if (!ty || !ni) {
+        tdm_free(a, ty);
+        tdm_free(a, ni);
+        for (int k = 0; k < n_attr; k++) attr_free(a, &attrs[k]);
+        tdm_free(a, attrs);
+        return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    }
+    memcpy(ni, in, (size_t)n_in * sizeof(int));
+    tdm_free(a, n->op_type);
+    tdm_free(a, n->in);
+    for (int k = 0; k < n->n_attr; k++) attr_free(a, &n->attr[k]);
+    tdm_free(a, n->attr);
+    tdm_free(a, n->params);
+    n->op_type = ty;
+    n->in = ni;
+    n->n_in = n_in;
+    n->attr = attrs;
+    n->n_attr = n_attr;
+    n->params = NULL;
+    n->op = tdm_op_find(op_type);
+    if (!n->op) return tdm_node_error(n, TDM_INTERNAL, "no op '%s' to fuse into", op_type);
+    tdm_ctx c = model_ctx(m);
+    return n->op->check(&c, n);
 }

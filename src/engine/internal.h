@@ -161,8 +161,10 @@ enum {
     TDM_OPF_SHAPE_ONLY = 1,    /* output depends only on input shapes (Shape, Size): always folded at plan time  */
     TDM_OPF_FUSE_ACT = 2,      /* run() applies node->act in its epilogue                                        */
     TDM_OPF_FUSE_RESIDUAL = 4, /* run() adds node->residual before the activation and writes node->fused_out     */
-    TDM_OPF_PER_SAMPLE = 8     /* computes sample i of the batch from sample i of its inputs alone, given shapes
+    TDM_OPF_PER_SAMPLE = 8,    /* computes sample i of the batch from sample i of its inputs alone, given shapes
                                 * that keep the batch on axis 0 (batch splitting, split.c, checks those)          */
+    TDM_OPF_INTERNAL = 16      /* tandem's own op, made by graph passes (fuse.c: Attention): a model file naming it
+                                * is refused as using an unknown op, and the list of supported ops leaves it out  */
 };
 
 /* The load-time environment a weight hook may use to add a constant to the model (graph.c provides it). */

@@ -108,5 +108,18 @@ tdm_status tdm_fold_node(tdm_ctx *c, tdm_node *n, void (*keep)(void *ud, void *b
 void tdm_node_release(const tdm_alloc *a, tdm_node *n);
 /* Value-table growth used by the passes: returns the new value's index or -1 on OOM. */
 int tdm_model_add_value(tdm_model *m, const char *name);
+/* graph.c's helpers for the other load-time passes: consumer counts (tdm_value.consumers), the node that produces a
+ * value (or NULL), removing a node (compacted later), and turning a node into another op: its inputs replaced by in,
+ * its attributes by attrs (n_attr of them, allocated with the model's allocator; ownership passes to the node, also
+ * on failure), then the new op's check(). */
+void tdm_graph_count_consumers(tdm_model *m);
+tdm_node *tdm_graph_producer(tdm_model *m, int v);
+void tdm_graph_kill(tdm_model *m, tdm_node *n);
+void tdm_graph_compact(tdm_model *m);
+tdm_status tdm_graph_retype(tdm_model *m, tdm_node *n, const char *op_type, int n_in, const int *in, int n_attr,
+                            tdm_attr *attrs);
+/* fuse.c: the transformer fusions at load (LayerNorm and GELU from their exported formulas, attention, the bias Add
+ * of dense layers), before the activation fusion. */
+tdm_status tdm_fuse_transformer(tdm_model *m);
 
 #endif

@@ -252,7 +252,8 @@ const char *tdm_session_exec_node_op(tdm_session *s, int index) {
     if (!s->exec_names[index]) {
         const tdm_node *n = &s->nodes[s->exec[index]];
         char buf[128];
-        snprintf(buf, sizeof buf, "%s%s%s", n->op_type, n->residual >= 0 ? "+Add" : "",
+        int bias = n->op->id == TDM_OP_MatMul && n->n_in > 2 && n->in[2] >= 0; /* fused by fuse.c */
+        snprintf(buf, sizeof buf, "%s%s%s%s", n->op_type, bias ? "+Bias" : "", n->residual >= 0 ? "+Add" : "",
                  tdm_act_suffix(n->act));
         s->exec_names[index] = tdm_strdup(&s->alloc, buf, strlen(buf));
     }

@@ -42,6 +42,8 @@ static const tdm_kernel_set set_scalar = {
     .row_max = tdm_row_max__scalar,
     .vunary = tdm_vunary__scalar,
     .tstore = tdm_tstore__scalar,
+    .tfm = {tdm_sgemm_packed_4x3__scalar, 3, 4, tdm_softmax_row__scalar,
+            tdm_layernorm_row__scalar},
     .cvw = 1,
     .cconv = tdm_cconv__scalar,
     .cdw = tdm_cdw__scalar,
@@ -74,6 +76,8 @@ static const tdm_kernel_set set_avx2 = {
     .row_max = tdm_row_max__avx2_fma,
     .vunary = tdm_vunary__avx2_fma,
     .tstore = tdm_tstore__avx2_fma,
+    .tfm = {tdm_sgemm_packed_6x16__avx2_fma, 16, 6, tdm_softmax_row__avx2_fma,
+            tdm_layernorm_row__avx2_fma},
     .cvw = 8,
     .cconv = tdm_cconv__avx2_fma,
     .cdw = tdm_cdw__avx2_fma,
@@ -107,6 +111,8 @@ static const tdm_kernel_set set_avx512 = {
     .row_max = tdm_row_max__avx512,
     .vunary = tdm_vunary__avx512,
     .tstore = tdm_tstore__avx512,
+    .tfm = {tdm_sgemm_packed_12x32__avx512, 32, 12, tdm_softmax_row__avx512,
+            tdm_layernorm_row__avx512},
     .cvw = 16,
     .cconv = tdm_cconv__avx512,
     .cdw = tdm_cdw__avx512,
@@ -138,6 +144,8 @@ static const tdm_kernel_set set_wasm128 = {
     .row_max = tdm_row_max__wasm_simd128,
     .vunary = tdm_vunary__wasm_simd128,
     .tstore = tdm_tstore__wasm_simd128,
+    .tfm = {tdm_sgemm_packed__wasm_simd128, TDM_WASM128_PACKED_NR,
+            4, tdm_softmax_row__wasm_simd128, tdm_layernorm_row__wasm_simd128},
     .cvw = 4,
     .cconv = tdm_cconv__wasm_simd128,
     .cdw = tdm_cdw__wasm_simd128,
@@ -302,6 +310,7 @@ void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
     case TDM_ACT_SILU: tdm_kernels()->vunary(TDM_VOP_SILU, y, y, n, 0, 0); break;
     case TDM_ACT_GELU: tdm_kernels()->vunary(TDM_VOP_GELU, y, y, n, 0, 0); break;
     case TDM_ACT_HARD_SIGMOID: tdm_kernels()->vunary(TDM_VOP_HARD_SIGMOID, y, y, n, alpha, beta); break;
+    case TDM_ACT_GELU_TANH: tdm_kernels()->vunary(TDM_VOP_GELU_TANH, y, y, n, 0, 0); break;
     default: /* TDM_ACT_NONE */
         break;
     }
@@ -309,7 +318,8 @@ void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
 
 const char *tdm_act_suffix(int act) {
     static const char *const names[TDM_ACT_COUNT] = {"",          "+Relu", "+Clip", "+LeakyRelu", "+HardSwish",
-                                                     "+Sigmoid",  "+SiLU", "+Gelu", "+HardSigmoid"};
+                                                     "+Sigmoid",  "+SiLU", "+Gelu", "+HardSigmoid",
+                                                     "+GeluTanh"};
     return act > 0 && act < TDM_ACT_COUNT ? names[act] : "";
 }
 

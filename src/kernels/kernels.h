@@ -16,6 +16,7 @@ enum {
     TDM_ACT_SILU,         /* x * sigmoid(x)                       */
     TDM_ACT_GELU,         /* x/2 (1 + erf(x / sqrt 2))            */
     TDM_ACT_HARD_SIGMOID, /* clamp(alpha x + beta, 0, 1)          */
+    TDM_ACT_GELU_TANH,    /* x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GPT-2's gelu_new */
     TDM_ACT_COUNT
 };
 /* "+Relu", "+Sigmoid", ...: the suffix a fused node's name gets for act ("" for NONE or an unknown code). */
@@ -47,6 +48,7 @@ typedef struct tdm_gemm_ep {
     size_t ldr;
     int act;
     float alpha, beta;
+    const float *bias_col; /* n values added per column (a Linear layer's bias), or NULL */
 } tdm_gemm_ep;
 typedef void (*tdm_sgemm_ep_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                                 float *c, size_t ldc, const tdm_gemm_ep *ep);
@@ -308,7 +310,8 @@ enum {
     TDM_VOP_GELU,
     TDM_VOP_SILU,
     TDM_VOP_HARD_SIGMOID,
-    TDM_VOP_HARD_SWISH
+    TDM_VOP_HARD_SWISH,
+    TDM_VOP_GELU_TANH
 };
 typedef void (*tdm_vunary_fn)(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__scalar(int op, const float *x, float *y, size_t n, float a, float b);
@@ -328,6 +331,36 @@ TDM_TSTORE_DECL(avx2_fma)
 TDM_TSTORE_DECL(avx512)
 TDM_TSTORE_DECL(wasm_simd128)
 
+/* ---- transformer kernels --------------------------------------------------------------------------------------
+ * Dense layers (MatMul and Gemm on constant weights) run on weights packed once at load (tdm_sgemm_pack_b, with the
+ * bias per column in tdm_gemm_ep.bias_col), and attention per block of query rows on keys and values packed per head
+ * (src/ops/attention.c); both on the register tiles of gemm_vec.inc. */
+/* One row of attention scores or of a Softmax, in place or not: y = softmax(scale * x + mask) over n floats, mask
+ * NULL (none), one value per element (mask_step 1) or one for the whole row (mask_step 0). The maximum is subtracted
+ * before exp, so masks of the lowest float (-3.4e38) give exact zeros and a row masked whole comes out uniform. */
+typedef void (*tdm_softmax_row_fn)(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__scalar(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__avx2_fma(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__avx512(const float *x, float *y, size_t n, float scale, const float *mask, size_t mask_step);
+void tdm_softmax_row__wasm_simd128(const float *x, float *y, size_t n, float scale, const float *mask,
+                                   size_t mask_step);
+/* One row of LayerNormalization: y = (x - mean) / sqrt(var + eps) * gamma + beta over n floats (beta may be NULL),
+ * mean and variance in float with vector accumulators, the variance from a second pass over x - mean. */
+typedef void (*tdm_layernorm_row_fn)(const float *x, float *y, size_t n, const float *gamma, const float *beta,
+                                     float eps);
+void tdm_layernorm_row__scalar(const float *x, float *y, size_t n, const float *gamma, const float *beta, float eps);
+void tdm_layernorm_row__avx2_fma(const float *x, float *y, size_t n, const float *gamma, const float *beta, float eps);
+void tdm_layernorm_row__avx512(const float *x, float *y, size_t n, const float *gamma, const float *beta, float eps);
+void tdm_layernorm_row__wasm_simd128(const float *x, float *y, size_t n, const float *gamma, const float *beta,
+                                     float eps);
+/* The transformer entries of a kernel set (tdm_kernel_set.tfm). */
+typedef struct tdm_tfm_kernels {
+    tdm_sgemm_packed_fn gemm_packed;  /* attention: C = A * B on B packed in panels of packed_nr (gemm_vec.inc) */
+    size_t packed_nr;
+    size_t mr;                        /* rows of the register tile                                              */
+    tdm_softmax_row_fn softmax_row;
+    tdm_layernorm_row_fn layernorm_row;
+} tdm_tfm_kernels;
 /* Convolution on the blocked channel layout NCHWc (nchwc_vec.inc): a tensor [C][H][W] of one image stored as
  * [C/VW][H][W][VW], VW = the set's vector width (tdm_kernel_set.cvw), channels padded to a multiple of VW.
  *   cconv: a dense convolution (any kernel, stride and padding, dilation 1, one group) of an input in the plain
@@ -379,6 +412,7 @@ typedef struct tdm_kernel_set {
     tdm_row_reduce_fn row_sum, row_max;
     tdm_vunary_fn vunary;
     tdm_tstore_fn tstore;
+    tdm_tfm_kernels tfm;             /* dense layers and attention (transformer kernels, above)                    */
     size_t cvw;                      /* channels per block of the NCHWc kernels (the vector width)               */
     tdm_cconv_fn cconv, cdw;
     tdm_relayout_fn to_blocked, from_blocked;

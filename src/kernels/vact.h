@@ -30,6 +30,7 @@ static inline tdm_vf vf_act(tdm_vf v, const vf_actp *p) {
     case TDM_ACT_SILU: return vf_mul(v, vf_sigmoid(v));
     case TDM_ACT_GELU: return vf_gelu(v);
     case TDM_ACT_HARD_SIGMOID: return vf_min(vf_max(vf_fmadd(v, p->a, p->b), vf_zero()), vf_set1(1.0f));
+    case TDM_ACT_GELU_TANH: return vf_gelu_tanh(v);
     default: return v;
     }
 }

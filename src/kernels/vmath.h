@@ -57,4 +57,11 @@ static inline tdm_vf vf_gelu(tdm_vf x) {
     return vf_mul(vf_mul(x, vf_set1(0.5f)), vf_add(e, vf_set1(1.0f)));
 }
 
+/* GELU, GPT-2's tanh form (gelu_new, ONNX Gelu with approximate="tanh"): x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+static inline tdm_vf vf_gelu_tanh(tdm_vf x) {
+    tdm_vf u = vf_mul(vf_fmadd(vf_mul(x, x), vf_set1(0.044715f), vf_set1(1.0f)), x);
+    tdm_vf t = vf_tanh(vf_mul(u, vf_set1(0.79788456080286536f)));
+    return vf_mul(vf_mul(x, vf_set1(0.5f)), vf_add(t, vf_set1(1.0f)));
+}
+
 #endif /* TDM_VMATH_H */

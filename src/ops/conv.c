@@ -475,8 +475,8 @@ static void conv_gemm_tile(void *ctx, size_t i, size_t jj, size_t ti, size_t tj)
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
     size_t K = (size_t)(g->Cg * g->ksz), ldo = (size_t)g->out_sz;
-    tdm_gemm_ep ep = {j->bg ? j->bg + i : NULL, j->resg ? j->resg + i * ldo + jj : NULL, ldo, j->act, j->act_a,
-                      j->act_b};
+    tdm_gemm_ep ep = {.bias = j->bg ? j->bg + i : NULL, .res = j->resg ? j->resg + i * ldo + jj : NULL, .ldr = ldo,
+                      .act = j->act, .alpha = j->act_a, .beta = j->act_b};
     if (g->packed) /* one group (G == 1), rows i.. a whole number of row blocks (conv_tiles) */
         tdm_sgemm_ep_pa(i, ti, tj, K, j->u, j->bmat + jj, ldo, j->yg + i * ldo + jj, ldo, &ep);
     else

@@ -290,6 +290,12 @@ typedef void (*act_fn)(void *y, size_t n, int act, float a, float b);
         case TDM_ACT_GELU:                                                                                           \
             for (size_t i = 0; i < n; i++) y[i] = (T)0.5 * y[i] * ((T)1 + F(erf)(y[i] * (T)0.70710678118654752));    \
             break;                                                                                                   \
+        case TDM_ACT_GELU_TANH:                                                                                      \
+            for (size_t i = 0; i < n; i++) {                                                                         \
+                T u = (T)0.79788456080286536 * (y[i] + (T)0.044715 * y[i] * y[i] * y[i]);                            \
+                y[i] = (T)0.5 * y[i] * ((T)1 + F(tanh)(u));                                                          \
+            }                                                                                                        \
+            break;                                                                                                   \
         case TDM_ACT_HARD_SIGMOID:                                                                                   \
             for (size_t i = 0; i < n; i++) {                                                                         \
                 T v = lo * y[i] + hi;                                                                                \
@@ -394,6 +400,10 @@ typedef void (*ukern_fn)(const void *x, void *y, size_t n, const eltwise_up *p);
     static inline T u_round_##S(T x, const eltwise_up *p) { return F(rint)(x); } /* default mode: half to even */    \
     static inline T u_sign_##S(T x, const eltwise_up *p) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; }                \
     static inline MAYBE_UNUSED T u_erf_##S(T x, const eltwise_up *p) { return F(erf)(x); }                                        \
+    static inline MAYBE_UNUSED T u_gelu_##S(T x, const eltwise_up *p) { /* ia: the tanh form */                     \
+        if (!p->ia) return (T)0.5 * x * ((T)1 + F(erf)(x * (T)0.70710678118654752));                                \
+        return (T)0.5 * x * ((T)1 + F(tanh)((T)0.79788456080286536 * (x + (T)0.044715 * x * x * x)));               \
+    }                                                                                                                \
     static inline T u_sin_##S(T x, const eltwise_up *p) { return F(sin)(x); }                                        \
     static inline T u_cos_##S(T x, const eltwise_up *p) { return F(cos)(x); }                                        \
     static inline T u_tan_##S(T x, const eltwise_up *p) { return F(tan)(x); }                                        \
@@ -465,6 +475,7 @@ UK_D(hardswish)
 UK_D(tanh)
 UK_D(exp)
 UK_D(erf)
+UK_D(gelu)
 UK_I(neg)
 UK_I(abs)
 UK_I(sign)
@@ -487,9 +498,12 @@ UK_V(exp, TDM_VOP_EXP)
 UK_V(erf, TDM_VOP_ERF)
 UK_V(hardsigmoid, TDM_VOP_HARD_SIGMOID)
 UK_V(hardswish, TDM_VOP_HARD_SWISH)
+static void uk_vgelu(const void *x, void *y, size_t n, const eltwise_up *p) {
+    tdm_kernels()->vunary(p->ia ? TDM_VOP_GELU_TANH : TDM_VOP_GELU, x, y, n, 0, 0);
+}
 #define KV(OP) [S_F32] = uk_v##OP, [S_F64] = uk_##OP##_f64
 
-enum { U_PLAIN = 0, U_CLIP, U_ISINF, U_SELU, U_SHRINK };
+enum { U_PLAIN = 0, U_CLIP, U_ISINF, U_SELU, U_SHRINK, U_GELU };
 
 /* One row per unary op: kernels per element type, attribute defaults (alpha, beta, gamma), a bool output flag. */
 typedef struct udef {
@@ -527,6 +541,7 @@ static const udef unary_defs[] = {
     {"Round", {KF(round)}, 0, 0, 0, 0, U_PLAIN},
     {"Sign", {KF(sign), KI(sign)}, 0, 0, 0, 0, U_PLAIN},
     {"Erf", {KV(erf)}, 0, 0, 0, 0, U_PLAIN},
+    {"Gelu", {KV(gelu)}, 0, 0, 0, 0, U_GELU}, /* opset 20; graph passes also make it from the exported formulas */
     {"Sin", {KF(sin)}, 0, 0, 0, 0, U_PLAIN},
     {"Cos", {KF(cos)}, 0, 0, 0, 0, U_PLAIN},
     {"Tan", {KF(tan)}, 0, 0, 0, 0, U_PLAIN},
@@ -557,7 +572,6 @@ static const udef *unary_find(const char *name) {
     return NULL;
 }
 
-/* Check of every unary op: finds the op's row and parses its attributes with the ONNX defaults. */
 /* The activations a producer can apply in its epilogue (graph.c fuses them): Relu, Sigmoid, HardSwish, HardSigmoid,
  * LeakyRelu and Clip with constant bounds (attributes before opset 11, scalar float inputs since). */
 static int eltwise_as_act(tdm_ctx *c, const tdm_node *n, int *act, float *alpha, float *beta) {
@@ -570,6 +584,7 @@ static int eltwise_as_act(tdm_ctx *c, const tdm_node *n, int *act, float *alpha,
         *act = TDM_ACT_HARD_SIGMOID;
         return !tdm_attr_float(n, "alpha", 0.2f, alpha) && !tdm_attr_float(n, "beta", 0.5f, beta);
     case TDM_OP_LeakyRelu: *act = TDM_ACT_LEAKY_RELU; return !tdm_attr_float(n, "alpha", 0.01f, alpha);
+    case TDM_OP_Gelu: *act = ((const eltwise_uparams *)n->params)->p.ia ? TDM_ACT_GELU_TANH : TDM_ACT_GELU; return 1;
     case TDM_OP_Clip:
         *act = TDM_ACT_CLIP;
         *alpha = -INFINITY, *beta = INFINITY;
@@ -607,6 +622,12 @@ tdm_status eltwise_unary_check(tdm_ctx *c, tdm_node *n) {
             return st;
     } else if (d->kind == U_SHRINK) {
         if ((st = tdm_attr_float(n, "lambd", a, &a)) || (st = tdm_attr_float(n, "bias", b, &b))) return st;
+    } else if (d->kind == U_GELU) {
+        const char *approx;
+        if ((st = tdm_attr_string(n, "approximate", "none", &approx))) return st;
+        if (strcmp(approx, "none") && strcmp(approx, "tanh"))
+            return tdm_node_error(n, TDM_INVALID_MODEL, "approximate is '%s', expected 'none' or 'tanh'", approx);
+        u->p.ia = strcmp(approx, "tanh") == 0;
     } else if (d->kind == U_ISINF) {
         if ((st = tdm_attr_int(n, "detect_positive", 1, &u->p.ia)) ||
             (st = tdm_attr_int(n, "detect_negative", 1, &u->p.ib)))

@@ -1,5 +1,7 @@
 /* gemm.c - Gemm (transA/transB, alpha, beta, broadcast C, fused activation) and MatMul (numpy semantics: 1-D operands
- * and broadcast batch dims), float32, on top of the tdm_sgemm kernel dispatcher, split into tiles over the pool. */
+ * and broadcast batch dims), float32, on top of the tdm_sgemm kernel dispatcher, split into tiles over the pool; and
+ * both as dense layers (below): constant weights packed once into the GEMM's panels, with the bias per column, the
+ * residual and the activation fused into the tile stores. */
 #include "../kernels/kernels.h"
 #include "ops.h"
 
@@ -119,10 +121,16 @@ static void gemm_gemm_tile(void *ctx, size_t i, size_t j, size_t ti, size_t tj) 
         for (size_t r = 0; r < ti; r++) tdm_act(y + r * d->n, tj, jb->act, jb->act_a, jb->act_b);
 }
 
+static tdm_status dense_run(tdm_ctx *c, const tdm_node *n, size_t m, size_t k, size_t nn, const float *bias_col);
+
 tdm_status gemm_gemm_run(tdm_ctx *c, const tdm_node *n) {
     gemm_dims d;
     tdm_status st = gemm_gemm_dims(c, n, &d);
     if (st) return st;
+    if (tdm_in(c, n, 3)) { /* the weights packed (dense_weight_form: alpha 1, C absent or a bias per column, beta 1) */
+        const tdm_value *cv = tdm_in(c, n, 2);
+        return dense_run(c, n, d.m, d.k, d.n, cv ? cv->data : NULL);
+    }
     const tdm_value *cv = tdm_in(c, n, 2);
     gemm_job j = {.d = &d,
                   .p = n->params,
@@ -141,6 +149,8 @@ tdm_status gemm_gemm_run(tdm_ctx *c, const tdm_node *n) {
 
 /* ---- MatMul -------------------------------------------------------------------------------------------------- */
 
+/* In a model file MatMul has two inputs; graph passes may add a bias per column (input 2, fuse.c) and the packed
+ * weights (input 3, the slot). */
 tdm_status gemm_matmul_check(tdm_ctx *c, tdm_node *n) {
     if (n->n_in != 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1))
         return tdm_node_error(n, TDM_INVALID_MODEL, "needs exactly two inputs A and B (has %d)", n->n_in);
@@ -212,6 +222,10 @@ tdm_status gemm_matmul_shape(tdm_ctx *c, tdm_node *n) {
     matmul_dims d;
     tdm_status st = gemm_matmul_dims(c, n, &d);
     if (st) return st;
+    const tdm_value *bias = tdm_in(c, n, 2);
+    if (bias && (bias->dtype != TDM_FLOAT || (size_t)tdm_numel(bias) != d.n))
+        return tdm_node_error(n, TDM_SHAPE_MISMATCH, "the fused bias has %lld values, expected %zu",
+                              (long long)tdm_numel(bias), d.n);
     tdm_set_shape(tdm_out(c, n, 0), TDM_FLOAT, d.orank, d.odims);
     n->workspace = 0;
     n->macs = (int64_t)(d.batch * d.m * d.n * d.k);
@@ -253,22 +267,165 @@ static void matmul_item(void *ctx, size_t item) {
               d->n);
 }
 
+static void dense_epilogue(tdm_ctx *c, const tdm_node *n, float *y, size_t rows, size_t cols);
+
 tdm_status gemm_matmul_run(tdm_ctx *c, const tdm_node *n) {
     matmul_dims d;
     tdm_status st = gemm_matmul_dims(c, n, &d);
     if (st) return st;
-    matmul_job j = {.d = &d, .a = tdm_in(c, n, 0)->data, .b = tdm_in(c, n, 1)->data, .y = tdm_out(c, n, 0)->data};
+    const tdm_value *bias = tdm_in(c, n, 2);
+    if (tdm_in(c, n, 3)) /* the weights packed: B is one matrix, so the batch is folded into the rows of A */
+        return dense_run(c, n, d.batch * d.m, d.k, d.n, bias ? bias->data : NULL);
+    float *y = n->fused_out >= 0 ? c->values[n->fused_out].data : tdm_out(c, n, 0)->data;
+    matmul_job j = {.d = &d, .a = tdm_in(c, n, 0)->data, .b = tdm_in(c, n, 1)->data, .y = y};
     size_t threads = (size_t)tdm_pool_threads(c->pool);
     if (d.batch >= 2 * threads) {
         tdm_parallelize_1d(c->pool, matmul_item, &j, d.batch);
-        return TDM_OK;
+    } else {
+        size_t tm, tn;
+        gemm_tiles(c->pool, d.m, d.n, &tm, &tn);
+        for (size_t item = 0; item < d.batch; item++) {
+            matmul_offsets(&d, item, &j.aoff, &j.boff);
+            j.yoff = item * d.m * d.n;
+            tdm_parallelize_2d_tile(c->pool, matmul_tile, &j, d.m, d.n, tm, tn);
+        }
     }
-    size_t tm, tn;
-    gemm_tiles(c->pool, d.m, d.n, &tm, &tn);
-    for (size_t item = 0; item < d.batch; item++) {
-        matmul_offsets(&d, item, &j.aoff, &j.boff);
-        j.yoff = item * d.m * d.n;
-        tdm_parallelize_2d_tile(c->pool, matmul_tile, &j, d.m, d.n, tm, tn);
-    }
+    dense_epilogue(c, n, y, d.batch * d.m, d.n);
     return TDM_OK;
 }
+
+/* ---- dense layers -------------------------------------------------------------------------------------------------
+ * MatMul and Gemm whose B is a constant matrix are the linear layers of transformers. Their weights live packed as the
+ * selected kernel set's GEMM packs B (tdm_sgemm_pack_b: KC-deep slices of NR-wide panels), made once by the planner in
+ * the weight slot, input 3 (tdm_op_hooks: the form is the panel width NR, plus DENSE_TRANS when the plain weights are
+ * B^T, Gemm's transB), so a run packs nothing. The GEMM (tdm_sgemm_pb) reads A in place and fuses into its stores what
+ * graph passes put on the node: a bias per column (MatMul's input 2, fused from the Add that follows it; Gemm's C), a
+ * residual Add (planner) and the activation (GELU after the feed-forward layer). Threads take blocks of rows, whole
+ * register tiles each (the packed panels of one KC slice are contiguous across all columns). */
+#define DENSE_TRANS 1024
+
+/* The bias, residual and activation of a MatMul that ran the plain way (B not packed): one pass over y. */
+static void dense_epilogue(tdm_ctx *c, const tdm_node *n, float *y, size_t rows, size_t cols) {
+    const tdm_value *bias = tdm_in(c, n, 2);
+    const float *b = bias ? bias->data : NULL, *res = n->residual >= 0 ? c->values[n->residual].data : NULL;
+    if (!b && !res && n->act == TDM_ACT_NONE) return;
+    for (size_t i = 0; i < rows; i++) {
+        float *row = y + i * cols;
+        if (b)
+            for (size_t j = 0; j < cols; j++) row[j] += b[j];
+        if (res)
+            for (size_t j = 0; j < cols; j++) row[j] += res[i * cols + j];
+        tdm_act(row, cols, n->act, n->act_alpha, n->act_beta);
+    }
+}
+
+typedef struct dense_job {
+    const float *a, *bp;
+    float *y;
+    size_t k, n;
+    tdm_gemm_ep ep;
+    tdm_sgemm_pb_fn gemm;
+} dense_job;
+
+static void dense_rows(void *ctx, size_t i, size_t j, size_t ti, size_t tj) {
+    const dense_job *jb = ctx;
+    tdm_gemm_ep ep = jb->ep;
+    if (ep.res) ep.res += i * ep.ldr;
+    jb->gemm(ti, jb->n, jb->k, jb->a + i * jb->k, jb->k, 1, jb->bp, jb->y + i * jb->n, jb->n, &ep);
+}
+
+/* Y [m x n] = act(A [m x k] * B + bias_col + residual) on the packed weights in input 3. */
+static tdm_status dense_run(tdm_ctx *c, const tdm_node *n, size_t m, size_t k, size_t nn, const float *bias_col) {
+    const tdm_kernel_set *ks = tdm_kernels();
+    dense_job j = {.a = tdm_in(c, n, 0)->data,
+                   .bp = tdm_in(c, n, 3)->data,
+                   .y = n->fused_out >= 0 ? c->values[n->fused_out].data : tdm_out(c, n, 0)->data,
+                   .k = k,
+                   .n = nn,
+                   .ep = {.res = n->residual >= 0 ? c->values[n->residual].data : NULL,
+                          .ldr = nn,
+                          .act = n->act,
+                          .alpha = n->act_alpha,
+                          .beta = n->act_beta,
+                          .bias_col = bias_col},
+                   .gemm = ks->sgemm_pb};
+    size_t t = (size_t)tdm_pool_threads(c->pool), tm = m;
+    if (t > 1 && m * nn * k >= 65536 && m > ks->mr) { /* about two blocks per thread, whole register tiles */
+        size_t blocks = (m + ks->mr - 1) / ks->mr, want = 2 * t;
+        tm = (blocks + want - 1) / want * ks->mr;
+    }
+    tdm_parallelize_2d_tile(c->pool, dense_rows, &j, m, 1, tm, 1);
+    return TDM_OK;
+}
+
+/* Hooks (internal.h): a MatMul or Gemm with a constant 2-D float B gets the slot at load. */
+static tdm_status dense_weight_slot(tdm_graph_env *env, tdm_node *n) {
+    if (n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) return TDM_OK;
+    const tdm_value *w = &env->ctx->values[n->in[1]];
+    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 2 || !w->data) return TDM_OK;
+    int64_t ud[3] = {0, w->dims[0], w->dims[1]};
+    if (env->add_slot(env, n, 3, "_packed", 3, ud) < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    return TDM_OK;
+}
+
+/* The packed form when the dense path can run the node at these shapes: float A; for Gemm, A not transposed, alpha 1,
+ * and C absent or a bias per column added once (beta 1). */
+static int dense_weight_form(tdm_ctx *c, const tdm_node *n) {
+    const tdm_value *a = tdm_in(c, n, 0), *w = tdm_in(c, n, 1);
+    if (!a || !w || a->dtype != TDM_FLOAT || w->rank != 2 || a->rank < 1) return 0;
+    int nr = (int)tdm_kernels()->nr;
+    if (n->op->id == TDM_OP_MatMul) return a->dims[a->rank - 1] == w->dims[0] ? nr : 0;
+    const gemm_params *p = n->params;
+    const tdm_value *cv = tdm_in(c, n, 2);
+    int64_t cols = p->trans_b ? w->dims[0] : w->dims[1];
+    if (p->trans_a || p->alpha != 1.0f || a->rank != 2) return 0;
+    if (cv && (cv->dtype != TDM_FLOAT || p->beta != 1.0f || tdm_numel(cv) != cols || (cv->rank == 2 && cv->dims[0] != 1)))
+        return 0;
+    return nr + (p->trans_b ? DENSE_TRANS : 0);
+}
+
+/* op(B)'s k and n from the plain weights and the form. */
+static void dense_kn(const tdm_value *w, int form, size_t *k, size_t *n) {
+    int t = form >= DENSE_TRANS;
+    *k = (size_t)(t ? w->dims[1] : w->dims[0]);
+    *n = (size_t)(t ? w->dims[0] : w->dims[1]);
+}
+
+static size_t dense_weight_floats(const tdm_value *w, int form) {
+    size_t k, n, nr = (size_t)(form % DENSE_TRANS);
+    dense_kn(w, form, &k, &n);
+    return k * ((n + nr - 1) / nr * nr);
+}
+
+static void dense_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
+    size_t k, n;
+    dense_kn(w, form, &k, &n);
+    tdm_kernels()->sgemm_pack_b(plain, (size_t)w->dims[1], form >= DENSE_TRANS, k, n, slot);
+}
+
+/* B^T comes back as tdm_sgemm_unpack_b gives it; B [k x n] (a MatMul's) through that layout's own walk: KC-deep
+ * slices of NR-wide panels, one after the other. */
+static void dense_weight_restore(const tdm_value *w, const float *slot, int form, float *plain) {
+    size_t k, n, nr = (size_t)(form % DENSE_TRANS);
+    dense_kn(w, form, &k, &n);
+    if (form >= DENSE_TRANS) {
+        tdm_sgemm_unpack_b(slot, k, n, plain);
+        return;
+    }
+    for (size_t p0 = 0; p0 < k; p0 += TDM_SGEMM_KC) {
+        size_t kc = k - p0 < TDM_SGEMM_KC ? k - p0 : TDM_SGEMM_KC;
+        for (size_t j0 = 0; j0 < n; j0 += nr, slot += kc * nr)
+            for (size_t p = 0; p < kc; p++)
+                memcpy(plain + (p0 + p) * n + j0, slot + p * nr, (n - j0 < nr ? n - j0 : nr) * sizeof(float));
+    }
+}
+
+const tdm_op_hooks gemm_dense_hooks = {
+    .weight_slot = dense_weight_slot,
+    .weight_input = 1,
+    .slot_input = 3,
+    .weight_form = dense_weight_form,
+    .weight_floats = dense_weight_floats,
+    .weight_make = dense_weight_make,
+    .weight_restore = dense_weight_restore,
+};

@@ -25,6 +25,15 @@ int tdm_op_count(void) { return OP_COUNT; }
 
 const tdm_op_info *tdm_op_at(int i) { return (i >= 0 && i < OP_COUNT) ? &op_table[i] : NULL; }
 
-int tdm_num_supported_ops(void) { return OP_COUNT; }
+/* The public list leaves out tandem's internal ops (TDM_OPF_INTERNAL): a model cannot use them. */
+int tdm_num_supported_ops(void) {
+    int k = 0;
+    for (int i = 0; i < OP_COUNT; i++) k += !(op_table[i].flags & TDM_OPF_INTERNAL);
+    return k;
+}
 
-const char *tdm_supported_op(int index) { return (index >= 0 && index < OP_COUNT) ? op_table[index].name : NULL; }
+const char *tdm_supported_op(int index) {
+    for (int i = 0; i < OP_COUNT && index >= 0; i++)
+        if (!(op_table[i].flags & TDM_OPF_INTERNAL) && index-- == 0) return op_table[i].name;
+    return NULL;
+}

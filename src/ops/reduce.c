@@ -632,7 +632,9 @@ static void softmax_task(void *ctx, size_t t) {
     size_t o0 = t * j->per_task, o1 = o0 + j->per_task < j->outer ? o0 + j->per_task : j->outer;
     size_t blk = j->A * j->inner;
     for (size_t o = o0; o < o1; o++) {
-        if (j->is_f64)
+        if (!j->is_f64 && j->inner == 1 && j->mode == SM_SOFTMAX) /* rows of float: the SIMD kernel */
+            tdm_kernels()->tfm.softmax_row((const float *)j->x + o * blk, (float *)j->y + o * blk, j->A, 1.0f, NULL, 0);
+        else if (j->is_f64)
             softmax_block_f64((const double *)j->x + o * blk, (double *)j->y + o * blk, j->A, j->inner, j->mode, j->ws);
         else
             softmax_block_f32((const float *)j->x + o * blk, (float *)j->y + o * blk, j->A, j->inner, j->mode, j->ws);

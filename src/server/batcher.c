@@ -252,6 +252,7 @@ static void bat_run(bat_worker *w, srv_model *m, srv_job **jobs, int n) {
     for (int i = 0; i < n; i++) jobs[i]->batch_run = m->batchable ? total : 1;
     srv_metrics_batch(m, m->batchable ? total : 1);
     tdm_status st = TDM_OK;
+    int fail_status = 500;
     tdm_session *s = bat_session(w, m, jobs, total, err, sizeof err);
     if (!s) goto fail;
     for (int i = 0; i < m->nin && st == TDM_OK; i++) {
@@ -270,6 +271,8 @@ static void bat_run(bat_worker *w, srv_model *m, srv_job **jobs, int n) {
     if (st == TDM_OK) st = tdm_session_run(s);
     if (st != TDM_OK) {
         snprintf(err, sizeof err, "inference failed: %s", tdm_last_error() ? tdm_last_error() : tdm_status_name(st));
+        /* a value the model cannot take (an index out of range, say) is the client's error */
+        fail_status = st == TDM_INVALID_ARGUMENT ? 400 : 500;
         goto fail;
     }
     double t1 = srv_now();
@@ -324,7 +327,7 @@ static void bat_run(bat_worker *w, srv_model *m, srv_job **jobs, int n) {
 fail:
     for (int k = 0; k < n; k++) {
         jobs[k]->infer_ms = (srv_now() - t0) * 1e3;
-        bat_fail(jobs[k], 500, err);
+        bat_fail(jobs[k], fail_status, err);
         jobs[k]->done(jobs[k], jobs[k]->done_arg);
     }
 }

@@ -369,10 +369,15 @@ void proto_request_free(proto_request *req) {
     memset(req, 0, sizeof *req);
 }
 
-/* Parse one entry of "inputs". *bin_off advances over the binary section as inputs consume it. */
-static int proto_parse_input(const cJSON *in, int pos, const proto_model *m, const char *bin, size_t bin_len,
-                             size_t *bin_off, int have_bin, const proto_arrays *pa, proto_request *req, char *err,
-                             size_t errlen) {
+static int proto_is_int_pair(tdm_dtype a, tdm_dtype b) {
+    return (a == TDM_INT32 || a == TDM_INT64) && (b == TDM_INT32 || b == TDM_INT64);
+}
+
+/* Parse one entry of "inputs" in the request's own datatype (*dt_out). *bin_off advances over the binary section as
+ * inputs consume it. */
+static int proto_parse_input_as_sent(const cJSON *in, int pos, const proto_model *m, const char *bin, size_t bin_len,
+                                     size_t *bin_off, int have_bin, const proto_arrays *pa, proto_request *req,
+                                     int *k_out, tdm_dtype *dt_out, char *err, size_t errlen) {
     char b1[160], b2[160];
     if (!cJSON_IsObject(in)) return proto_fail(err, errlen, 400, "inputs[%d] is not an object", pos);
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(in, "name");
@@ -381,6 +386,7 @@ static int proto_parse_input(const cJSON *in, int pos, const proto_model *m, con
     for (int i = 0; i < m->nin; i++)
         if (strcmp(m->in[i].name, jn->valuestring) == 0) k = i;
     if (k < 0) return proto_fail(err, errlen, 400, "model '%s' has no input named '%.100s'", m->name, jn->valuestring);
+    *k_out = k;
     const srv_io *mi = &m->in[k];
     proto_tensor *t = &req->in[k];
     if (t->data) return proto_fail(err, errlen, 400, "input '%s' is given twice", mi->name);
@@ -390,7 +396,8 @@ static int proto_parse_input(const cJSON *in, int pos, const proto_model *m, con
     tdm_dtype dt = proto_dtype_parse(jt->valuestring);
     if (dt == TDM_UNDEFINED)
         return proto_fail(err, errlen, 400, "input '%s': unknown datatype '%.40s'", mi->name, jt->valuestring);
-    if (dt != mi->dtype)
+    *dt_out = dt;
+    if (dt != mi->dtype && !proto_is_int_pair(dt, mi->dtype)) /* INT32 for INT64 and back: converted below */
         return proto_fail(err, errlen, 400, "input '%s': datatype %s, the model expects %s", mi->name,
                           jt->valuestring, proto_dtype_name(mi->dtype) ? proto_dtype_name(mi->dtype) : "?");
     size_t esz = proto_dtype_size(dt);
@@ -492,6 +499,51 @@ static int proto_parse_input(const cJSON *in, int pos, const proto_model *m, con
     if (n != numel)
         return proto_fail(err, errlen, 400, "input '%s': shape %s holds %lld elements, data has %lld", mi->name,
                           proto_shape_str(t->dims, rank, b1, sizeof b1), (long long)numel, (long long)n);
+    return 0;
+}
+
+/* One entry of "inputs", then in the model's datatype: INT32 data for an INT64 input (what JavaScript's Int32Array
+ * and most tokenizers give) is widened, INT64 for INT32 narrowed when every value fits; and token ids checked against
+ * the table they index (srv_io.index_hi), so that a bad id is the client's 400 naming the input, not an engine error
+ * in the middle of a batch. */
+static int proto_parse_input(const cJSON *in, int pos, const proto_model *m, const char *bin, size_t bin_len,
+                             size_t *bin_off, int have_bin, const proto_arrays *pa, proto_request *req, char *err,
+                             size_t errlen) {
+    int k = -1;
+    tdm_dtype dt = TDM_UNDEFINED;
+    int rc = proto_parse_input_as_sent(in, pos, m, bin, bin_len, bin_off, have_bin, pa, req, &k, &dt, err, errlen);
+    if (rc || k < 0) return rc;
+    const srv_io *mi = &m->in[k];
+    proto_tensor *t = &req->in[k];
+    size_t n = t->bytes / proto_dtype_size(dt);
+    if (dt != mi->dtype) { /* the INT32/INT64 pair */
+        void *conv = malloc(n ? n * proto_dtype_size(mi->dtype) : 1);
+        if (!conv) return proto_fail(err, errlen, 500, "out of memory for input '%s'", mi->name);
+        for (size_t i = 0; i < n; i++) {
+            if (dt == TDM_INT32) {
+                ((int64_t *)conv)[i] = ((const int32_t *)t->data)[i];
+                continue;
+            }
+            int64_t v = ((const int64_t *)t->data)[i];
+            if (v < INT32_MIN || v > INT32_MAX) {
+                free(conv);
+                return proto_fail(err, errlen, 400, "input '%s': element %zu is %lld, which does not fit the model's "
+                                  "INT32", mi->name, i, (long long)v);
+            }
+            ((int32_t *)conv)[i] = (int32_t)v;
+        }
+        free(t->data);
+        t->data = conv;
+        t->bytes = n * proto_dtype_size(mi->dtype);
+    }
+    if (mi->index_hi > 0)
+        for (size_t i = 0; i < n; i++) {
+            int64_t v = mi->dtype == TDM_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+            if (v < 0 || v >= mi->index_hi)
+                return proto_fail(err, errlen, 400, "input '%s': element %zu is %lld, outside [0, %lld): the ids index "
+                                  "a table of %lld rows", mi->name, i, (long long)v, (long long)mi->index_hi,
+                                  (long long)mi->index_hi);
+        }
     return 0;
 }
 

@@ -296,6 +296,7 @@ static int repo_load_one(srv_model *m, int64_t max_elems) {
         io->dtype = info.dtype;
         io->rank = info.rank;
         memcpy(io->dims, info.dims, sizeof io->dims);
+        io->index_hi = is_in ? tdm_model_input_index_limit(m->model, i) : 0;
         if (!proto_dtype_name(info.dtype) || (is_in && proto_dtype_size(info.dtype) == 0)) {
             fprintf(stderr, "tandem serve: %s: tensor '%s' has type %s, which the server does not handle\n", m->path,
                     io->name, tdm_dtype_name(info.dtype));

@@ -22,6 +22,8 @@ typedef struct srv_io {
     tdm_dtype dtype;
     int rank;
     int64_t dims[TDM_MAX_RANK];
+    int64_t index_hi; /* integer inputs that index a table (token ids): its rows (tdm_model_input_index_limit); a
+                       * request with an id outside [0, index_hi) is a 400. 0 when unknown. */
 } srv_io;
 
 /* One input of a parsed request, in the model's input order. data is malloc'd, bytes long. */

@@ -10,6 +10,7 @@
  * are read in place from tdmw_output_data. Errors: NULL / nonzero returns, and tdmw_last_error() says why.
  *
  * It is plain C11 against the public API and builds natively too (mk/wasm.mk builds it with emcc only). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,8 @@ int tdmw_io_dtype(const tdmw *w, int is_output, int index);
 int tdmw_io_rank(const tdmw *w, int is_output, int index);
 int tdmw_io_dim(const tdmw *w, int is_output, int index, int axis);
 int tdmw_set_input_shape(tdmw *w, int index, const int *dims, int rank);
-float *tdmw_input_data(tdmw *w, int index);
+void *tdmw_input_data(tdmw *w, int index);
+double tdmw_input_index_limit(const tdmw *w, int index);
 int tdmw_input_numel(tdmw *w, int index);
 int tdmw_run(tdmw *w);
 double tdmw_run_ms(const tdmw *w);
@@ -49,7 +51,7 @@ int tdmw_output_rank(tdmw *w, int index);
 int tdmw_output_dim(tdmw *w, int index, int axis);
 const float *tdmw_output_data(tdmw *w, int index);
 int tdmw_output_numel(tdmw *w, int index);
-int tdmw_bench(tdmw *w, int runs, int warmup, double *times_ms, double *first_ms);
+int tdmw_bench(tdmw *w, int runs, int warmup, int vary, double *times_ms, double *first_ms);
 double tdmw_heap_bytes(void);
 int tdmw_num_exec_nodes(tdmw *w);
 const char *tdmw_exec_node_op(tdmw *w, int index);
@@ -168,19 +170,24 @@ int tdmw_set_input_shape(tdmw *w, int index, const int *dims, int rank) {
     return st ? fail(st) : 0;
 }
 
-/* The input buffer itself (float inputs only), to be filled in place; NULL on error. */
-float *tdmw_input_data(tdmw *w, int index) {
+/* The input buffer itself, to be filled in place: float32, int64 (token ids, masks) or int32; NULL on error. */
+void *tdmw_input_data(tdmw *w, int index) {
     if (!w) return set_error("no engine"), NULL;
     tdm_tensor_info info;
     void *p;
     tdm_status st = tdm_session_input_data(w->session, index, &info, &p);
     if (st) return fail(st), NULL;
-    if (info.dtype != TDM_FLOAT) {
-        snprintf(err_buf, sizeof err_buf, "input '%s' is %s; only float32 inputs can be set from JS", info.name,
+    if (info.dtype != TDM_FLOAT && info.dtype != TDM_INT64 && info.dtype != TDM_INT32) {
+        snprintf(err_buf, sizeof err_buf, "input '%s' is %s; JS can set float32, int64 and int32 inputs", info.name,
                  tdm_dtype_name(info.dtype));
         return NULL;
     }
     return p;
+}
+
+/* The rows of the table an integer input indexes (token ids: the vocabulary), or 0 when it indexes none. */
+double tdmw_input_index_limit(const tdmw *w, int index) {
+    return w ? (double)tdm_model_input_index_limit(w->model, index) : 0.0;
 }
 
 int tdmw_input_numel(tdmw *w, int index) {
@@ -245,16 +252,41 @@ int tdmw_output_numel(tdmw *w, int index) {
     return n > 0x7fffffff ? -1 : (int)n;
 }
 
+/* New values for the integer inputs, outside any timing: ids uniform over the table they index (tdm_model_input
+ * index_limit), other integers in [0, 2); the same rule as `tandem bench --vary-input`. */
+static void vary_inputs(tdmw *w, uint64_t *state) {
+    for (int i = 0; i < tdm_model_num_inputs(w->model); i++) {
+        tdm_tensor_info info;
+        void *p;
+        if (tdm_session_input_data(w->session, i, &info, &p) || (info.dtype != TDM_INT64 && info.dtype != TDM_INT32))
+            continue;
+        int64_t n = 1, hi = tdm_model_input_index_limit(w->model, i);
+        for (int d = 0; d < info.rank; d++) n *= info.dims[d];
+        if (hi <= 0) hi = 2;
+        for (int64_t k = 0; k < n; k++) {
+            *state ^= *state << 13, *state ^= *state >> 7, *state ^= *state << 17; /* xorshift64 */
+            int64_t v = (int64_t)(*state % (uint64_t)hi);
+            if (info.dtype == TDM_INT64) ((int64_t *)p)[k] = v;
+            else ((int32_t *)p)[k] = (int32_t)v;
+        }
+    }
+}
+
 /* One first run, `warmup` untimed runs, then `runs` timed runs into times_ms[0..runs): the benchmark loop without a
- * trip through JS per run. Returns 0 or the failing status. */
-int tdmw_bench(tdmw *w, int runs, int warmup, double *times_ms, double *first_ms) {
+ * trip through JS per run. With vary, the integer inputs get new values before every run (vary_inputs). Returns 0 or
+ * the failing status. */
+int tdmw_bench(tdmw *w, int runs, int warmup, int vary, double *times_ms, double *first_ms) {
     if (!w || runs < 0 || warmup < 0 || (runs && !times_ms)) return set_error("bench: bad arguments"), (int)TDM_INVALID_ARGUMENT;
+    uint64_t state = 0x9e3779b97f4a7c15u;
     int st = tdmw_run(w);
     if (st) return st;
     if (first_ms) *first_ms = w->run_ms;
-    for (int i = 0; i < warmup; i++)
+    for (int i = 0; i < warmup; i++) {
+        if (vary) vary_inputs(w, &state);
         if ((st = tdmw_run(w))) return st;
+    }
     for (int i = 0; i < runs; i++) {
+        if (vary) vary_inputs(w, &state);
         if ((st = tdmw_run(w))) return st;
         times_ms[i] = w->run_ms;
     }

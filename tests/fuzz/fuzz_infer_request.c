@@ -17,7 +17,7 @@ static const srv_io fz_out_a[] = {{"logits", TDM_FLOAT, 2, {-1, 10}}};
 static const srv_io fz_in_b[] = {{"input0", TDM_UINT32, 2, {2, 2}},
                                  {"input1", TDM_BOOL, 1, {3}},
                                  {"half", TDM_FLOAT16, 1, {-1}},
-                                 {"ids", TDM_INT64, 2, {-1, 2}}};
+                                 {"ids", TDM_INT64, 2, {-1, 2}, 5}}; /* token ids into a table of 5 rows */
 static const srv_io fz_out_b[] = {{"output0", TDM_FLOAT, 2, {2, 2}}, {"output1", TDM_INT32, 1, {3}},
                                   {"output2", TDM_FLOAT16, 1, {-1}}, {"output3", TDM_INT64, 2, {-1, 2}}};
 

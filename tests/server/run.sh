@@ -106,19 +106,13 @@ serve_fails "a config.json that is not JSON" 1 "not a JSON object" --models "$tm
 serve_fails "an empty repository" 1 "no models" --models "$tmp/empty"
 
 # start_server LOG ARGS...: starts tandem serve on a free port; sets $pid and $port
+. tests/server/serve_lib.sh
 start_server() {
     local log=$1; shift
-    "$TANDEM" serve --models "$repo" --host 127.0.0.1 --port 0 --web "$tmp/web" "$@" >"$log" 2>&1 &
-    pid=$!
+    serve_start "$log" --models "$repo" --host 127.0.0.1 --web "$tmp/web" "$@"
+    local rc=$?
     pids+=("$pid")
-    port=
-    for _ in $(seq 1 300); do
-        port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | grep -o '[0-9]*$')
-        [ -n "$port" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$port" ]
+    return $rc
 }
 
 if ! start_server "$tmp/a.log" --db "sqlite:$tmp/results.db" --samples "$tmp/samples"; then

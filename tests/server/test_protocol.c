@@ -21,10 +21,10 @@ static int passed, failed;
         }                                                                                                              \
     } while (0)
 
-static const srv_io t_out[] = {{"out", TDM_FLOAT, 1, {-1}}};
+static const srv_io t_out[] = {{"out", TDM_FLOAT, 1, {-1}, 0}};
 
 static int parse1(tdm_dtype dt, const char *dtname, const char *data_text, int64_t n, proto_request *req, char *err) {
-    srv_io in = {"x", dt, 1, {-1}};
+    srv_io in = {"x", dt, 1, {-1}, 0};
     proto_model m = {"t", 1, 1, &in, t_out, 1 << 24};
     size_t cap = strlen(data_text) + 256;
     char *body = malloc(cap);
@@ -127,12 +127,35 @@ static void test_values(void) {
     proto_request req;
     char err[512];
     /* nested data flattens row-major */
-    srv_io in = {"x", TDM_INT32, 2, {2, 3}};
+    srv_io in = {"x", TDM_INT32, 2, {2, 3}, 0};
     proto_model m = {"t", 1, 1, &in, t_out, 100};
     const char *nested = "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,3],\"datatype\":\"INT32\",\"data\":[[1,2,3],[4,5,-6]]}]}";
     int rc = proto_parse_infer(nested, strlen(nested), -1, &m, &req, err, sizeof err);
     CHECK(rc == 0 && ((int32_t *)req.in[0].data)[5] == -6 && ((int32_t *)req.in[0].data)[3] == 4, "nested: %s", err);
     if (rc == 0) proto_request_free(&req);
+    /* token ids: INT32 data for an INT64 input widens, INT64 for INT32 narrows when it fits; ids index a table of 5 */
+    srv_io ids = {"ids", TDM_INT64, 2, {-1, 3}, 5}, ids32 = {"ids", TDM_INT32, 2, {-1, 3}, 0};
+    proto_model mi = {"t", 1, 1, &ids, t_out, 100}, mi32 = {"t", 1, 1, &ids32, t_out, 100};
+    const struct { const proto_model *m; const char *req; int want; int64_t last; } idc[] = {
+        {&mi, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"INT32\",\"data\":[0,4,2]}]}", 0, 2},
+        {&mi, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[0,4,3]}]}", 0, 3},
+        {&mi, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[0,5,3]}]}", 400, 0},
+        {&mi, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"INT32\",\"data\":[-1,0,0]}]}", 400, 0},
+        {&mi, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[0,0,0]}]}", 400, 0},
+        {&mi32, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[7,8,-9]}]}", 0, -9},
+        {&mi32, "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[0,3000000000,1]}]}", 400, 0},
+    };
+    for (size_t i = 0; i < sizeof idc / sizeof idc[0]; i++) {
+        rc = proto_parse_infer(idc[i].req, strlen(idc[i].req), -1, idc[i].m, &req, err, sizeof err);
+        int64_t last = 0;
+        if (rc == 0) {
+            last = idc[i].m == &mi ? ((int64_t *)req.in[0].data)[2] : ((int32_t *)req.in[0].data)[2];
+            CHECK(req.in[0].bytes == 3 * (idc[i].m == &mi ? 8u : 4u), "ids %zu: %zu bytes", i, req.in[0].bytes);
+            proto_request_free(&req);
+        }
+        CHECK(rc == idc[i].want && (rc || last == idc[i].last), "ids %zu: status %d (%s), last %lld", i, rc, err,
+              (long long)last);
+    }
     /* FP16: round to nearest even, overflow to inf, subnormals */
     const char *h = "[1, -2, 65504, 65520, 5.9604644775390625e-8, 0.1, 1.00048828125, 0]";
     rc = parse1(TDM_FLOAT16, "FP16", h, 8, &req, err);
@@ -157,15 +180,15 @@ static void test_values(void) {
     }
     /* a raw control byte inside a string is not JSON (and cannot forge the fast path's placeholder) */
     const char *forged = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":\"\x01" "0\"}]}";
-    srv_io in1 = {"x", TDM_FLOAT, 1, {-1}};
+    srv_io in1 = {"x", TDM_FLOAT, 1, {-1}, 0};
     proto_model m1 = {"t", 1, 1, &in1, t_out, 100};
     rc = proto_parse_infer(forged, strlen(forged), -1, &m1, &req, err, sizeof err);
     CHECK(rc == 400, "forged placeholder: status %d", rc);
 }
 
 static void test_binary(void) {
-    srv_io in = {"x", TDM_FLOAT, 2, {-1, 2}};
-    srv_io out = {"y", TDM_INT64, 1, {-1}};
+    srv_io in = {"x", TDM_FLOAT, 2, {-1, 2}, 0};
+    srv_io out = {"y", TDM_INT64, 1, {-1}, 0};
     proto_model m = {"t", 1, 1, &in, &out, 100};
     const char *hdr = "{\"id\":\"b\",\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"FP32\","
                       "\"parameters\":{\"binary_data_size\":16}}],\"outputs\":[{\"name\":\"y\",\"parameters\":"

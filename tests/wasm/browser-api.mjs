@@ -2,9 +2,13 @@
 // and main-thread mode, 1 and 2 threads; the outputs of ../shared/models/cifar10_resnet20's golden sets (batch 1 and
 // 8, so re-planning is covered) within the model tests' tolerance (1e-4 relative + 1e-5 absolute); every timing and
 // heap figure present; bench() figures consistent; errors (bad model bytes, use after free, bad input) reported as
-// rejected promises with a message. Prints `N passed, M failed`; skips, saying so, without chromium or ../shared.
+// rejected promises with a message. With TDM_TEXT_MODELS (a folder holding bert_tiny/ with onnxruntime golden sets,
+// tests/text_golden.mjs; tests/wasm/run.sh makes it), a text model too: token ids as BigInt64Array and as Int32Array
+// (identical outputs, within the tolerance of onnxruntime's), bench with new ids every run, an id outside the
+// vocabulary rejected with a message naming the input, on both builds and onnxruntime-web.
+// Prints `N passed, M failed`; skips, saying so, without chromium or ../shared.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +25,9 @@ function check(ok, what) {
   return ok;
 }
 
-/* A TensorProto file: {dims, data: Float32Array} (float_data or raw_data). */
-function readTensor(file) {
+/* A TensorProto file: {dims, data: Float32Array} (float_data or raw_data); int64 ones as a plain Array of numbers
+ * (readTensor(file, true)). */
+function readTensor(file, ints = false) {
   const buf = readFileSync(file);
   let p = 0;
   const varint = () => {
@@ -40,10 +45,11 @@ function readTensor(file) {
     const len = varint(), s = p;
     p += len;
     if (f === 1) { let q = s; while (q < p) { let v = 0, mul = 1, b; do { b = buf[q++]; v += (b & 0x7f) * mul; mul *= 128; } while (b & 0x80); dims.push(v); } }
-    if (f === 9 || f === 4) data = new Float32Array(buf.buffer.slice(buf.byteOffset + s, buf.byteOffset + p));
+    if (f === 9 || f === 4) data = buf.buffer.slice(buf.byteOffset + s, buf.byteOffset + p);
   }
+  if (ints && dtype === 7 && data) return { dims, data: Array.from(new BigInt64Array(data), Number) };
   if (dtype !== 1 || !data) throw new Error(`${file}: not a float tensor`);
-  return { dims, data };
+  return { dims, data: new Float32Array(data) };
 }
 
 function close(got, want) {
@@ -67,7 +73,13 @@ async function main() {
   const sets = [0, 1].map((k) => ({ input: readTensor(path.join(mdir, `test_data_set_${k}`, 'input_0.pb')),
     output: readTensor(path.join(mdir, `test_data_set_${k}`, 'output_0.pb')) }));
 
-  const srv = spawn(process.execPath, [path.join(ROOT, 'scripts/web-server.mjs'), '--root', ROOT, '--models', path.join(SHARED, 'models'), '--port', '0', '--quiet'],
+  // the served models: the CIFAR model, and the text model when there is one
+  const served = mkdtempSync(path.join(os.tmpdir(), 'tdm-api-models-'));
+  symlinkSync(mdir, path.join(served, MODEL));
+  const textDir = process.env.TDM_TEXT_MODELS ? path.join(process.env.TDM_TEXT_MODELS, 'bert_tiny') : null;
+  if (textDir && existsSync(path.join(textDir, 'model.onnx'))) symlinkSync(textDir, path.join(served, 'bert_tiny'));
+  else console.log('note: TDM_TEXT_MODELS is not set (tests/wasm/run.sh sets it): the text model checks are skipped');
+  const srv = spawn(process.execPath, [path.join(ROOT, 'scripts/web-server.mjs'), '--root', ROOT, '--models', served, '--port', '0', '--quiet'],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     srv.stdout.once('data', (d) => resolve(String(d).split('\n')[0].trim()));
@@ -148,16 +160,70 @@ async function main() {
     check(/do not match/.test(bad.short), `input data shorter than its dims rejects: ${bad.short}`);
     check(bad.shape !== 'ran', `an input shape the model cannot take rejects: ${bad.shape}`);
     check(bad.recovered === 10, 'the engine still runs after rejected inputs');
+    if (existsSync(path.join(served, 'bert_tiny'))) await textModel(page, textDir);
   } finally {
     await ctx.close();
     srv.kill();
     rmSync(profile, { recursive: true, force: true });
+    rmSync(served, { recursive: true, force: true });
   }
   console.log(`browser-api: ${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
 }
 
 function statSize(f) { return readFileSync(f).length; }
+
+/* The text model (issue 13): golden sets of tests/text_golden.mjs (three int64 inputs, two float outputs). */
+async function textModel(page, dir) {
+  const sets = [0, 1].map((k) => ({
+    inputs: [0, 1, 2].map((j) => readTensor(path.join(dir, `test_data_set_${k}`, `input_${j}.pb`), true)),
+    outputs: [0, 1].map((j) => readTensor(path.join(dir, `test_data_set_${k}`, `output_${j}.pb`))),
+  }));
+  const combos = [
+    { engine: 'tandem', build: 'simd', threads: 1, worker: true }, { engine: 'tandem', build: 'simd-mt', threads: 2, worker: true },
+    { engine: 'tandem', build: 'simd', threads: 1, worker: false }, { engine: 'ort', threads: 1, worker: true },
+  ];
+  for (const c of combos) {
+    const name = `bert_tiny: ${c.engine}${c.build ? ' ' + c.build : ''} threads ${c.threads} ${c.worker ? 'worker' : 'main thread'}`;
+    const r = await page.evaluate(async ({ c, sets }) => {
+      const eng = c.engine === 'ort' ? await window.tdm.ort.loadOrt('/v2/models/bert_tiny/file', c)
+        : await window.tdm.tandem.load('/v2/models/bert_tiny/file', c);
+      const as = (x, T) => ({ data: T === BigInt64Array ? BigInt64Array.from(x.data, (v) => BigInt(v)) : Int32Array.from(x.data), dims: x.dims });
+      const out = { info: { inputs: eng.inputs, outputs: eng.outputs.map((o) => o.name) }, runs: [] };
+      for (const s of sets) {
+        const a = await eng.run(s.inputs.map((x) => as(x, BigInt64Array)));
+        const b = await eng.run(s.inputs.map((x) => as(x, Int32Array)));
+        out.runs.push({ big: a.outputs.map((o) => ({ dims: o.dims, data: Array.from(o.data) })),
+          same: a.outputs.every((o, k) => o.data.length === b.outputs[k].data.length && o.data.every((v, i) => v === b.outputs[k].data[i])) });
+      }
+      const ranges = { input_ids: [0, 30522] };
+      out.bench = await eng.bench(sets[0].inputs.map((x) => as(x, BigInt64Array)), { runs: 5, warmup: 1, vary: true, intRange: ranges });
+      const badIds = as(sets[0].inputs[0], BigInt64Array);
+      badIds.data[3] = 30522n;
+      try { await eng.run([badIds, ...sets[0].inputs.slice(1).map((x) => as(x, BigInt64Array))]); out.badId = 'ran'; } catch (err) { out.badId = String(err.message); }
+      try { await eng.run(sets[0].inputs.map((x) => ({ data: Float32Array.from(x.data), dims: x.dims }))); out.floatIds = 'ran'; } catch (err) { out.floatIds = String(err.message); }
+      const again = await eng.run(sets[0].inputs.map((x) => as(x, BigInt64Array)));
+      out.recovered = again.outputs[0].data[0] === out.runs[0].big[0].data[0];
+      await eng.free();
+      return out;
+    }, { c, sets: sets.map((s) => ({ inputs: s.inputs })) });
+    check(r.info.inputs.length === 3 && r.info.inputs.every((x) => x.type === 'int64') && r.info.outputs.length === 2 &&
+      (c.engine === 'ort' || r.info.inputs[0].indexLimit === 30522),
+    `${name}: three int64 inputs${c.engine === 'ort' ? '' : `, input_ids indexes ${r.info.inputs[0].indexLimit} rows`}`);
+    sets.forEach((s, k) => {
+      const why = s.outputs.map((o, j) => (r.runs[k].big[j].dims.join() !== o.dims.join() ? `dims [${r.runs[k].big[j].dims}]`
+        : close(r.runs[k].big[j].data, o.data))).filter(Boolean)[0];
+      check(!why, `${name}: golden set ${k} (batch ${s.inputs[0].dims[0]}, onnxruntime-node's outputs)${why ? ': ' + why : ''}`);
+      check(r.runs[k].same, `${name}: set ${k}: BigInt64Array and Int32Array ids give identical outputs`);
+    });
+    check(r.bench.times_ms.length === 5 && r.bench.p50_ms > 0, `${name}: bench with new ids every run, p50 ${r.bench.p50_ms.toFixed(2)} ms`);
+    if (c.engine === 'tandem') {
+      check(/input_ids/.test(r.badId) && /30522/.test(r.badId), `${name}: an id outside the vocabulary rejects: ${r.badId}`);
+      check(/BigInt64Array or an Int32Array/.test(r.floatIds), `${name}: ids as a Float32Array reject: ${r.floatIds}`);
+    }
+    check(r.recovered, `${name}: the engine runs again after the rejected inputs`);
+  }
+}
 
 main().then((rc) => process.exit(rc), (err) => {
   console.log(`FAIL browser-api: ${err && err.stack ? err.stack : err}`);

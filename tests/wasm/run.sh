@@ -41,6 +41,22 @@ check kernels "${NODE_EM[@]}" "$T/test_kernels.js"
 check conformance "${NODE_EM[@]}" "$T/test_conformance.js" --xfail tests/conformance_xfail.txt
 check "models (simd, 1 thread)" "${NODE_EM[@]}" "$T/test_models.js" --threads 1
 check "models (simd-mt, 1,2,3 threads)" "${NODE_EM[@]}" "$T/test_models_mt.js" --threads 1,2,3
+# a text model (issue 13): the zoo's bert_tiny with onnxruntime-node's outputs on seeded token ids (batch 2, masks
+# with padding) as golden sets, through the same test program: int64 inputs, attention, LayerNorm, GELU, in wasm
+text=$(mktemp -d)
+trap 'rm -rf "$text"' EXIT
+NATIVE=${BUILD:-build}/tandem
+if [ -x "$NATIVE" ] && node -e "require.resolve('onnxruntime-node')" 2>/dev/null && mkdir -p "$text/bert_tiny" &&
+   "$NATIVE" zoo bert_tiny -o "$text/bert_tiny/model.onnx" --seed 5 >/dev/null 2>&1 &&
+   node tests/text_golden.mjs "$text/bert_tiny/model.onnx" "$text/bert_tiny" --sets 2 --batch 2 --seed 9 \
+     --range input_ids=0:30522; then
+    check "text model bert_tiny vs onnxruntime (simd, 1 thread)" "${NODE_EM[@]}" "$T/test_models.js" --models "$text" --threads 1
+    check "text model bert_tiny vs onnxruntime (simd-mt, 1,2,3 threads)" "${NODE_EM[@]}" "$T/test_models_mt.js" --models "$text" \
+        --threads 1,2,3
+    export TDM_TEXT_MODELS=$text
+else
+    echo "note: no native $NATIVE or onnxruntime-node: the text model's golden check is skipped"
+fi
 check "JS API in Chromium" node tests/wasm/browser-api.mjs
 
 echo "wasm: $passed passed, $failed failed"
