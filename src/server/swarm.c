@@ -26,7 +26,7 @@
 #define SW_LEASE_BYTES ((size_t)16 << 20)   /* input bytes per lease at most */
 #define SW_MAX_ITEMS 10000000               /* items per job */
 #define SW_MAX_CHUNK 65536
-#define SW_RETRY_MS 1000                    /* a worker without work asks again after this */
+#define SW_RETRY_MS 500                     /* a worker without work asks again after this */
 
 enum {
     SW_R_CREATE = 1, SW_R_JOBS, SW_R_JOB, SW_R_RESULTS, SW_R_JOIN, SW_R_LEASE, SW_R_SUBMIT, SW_R_CLIENTS,

@@ -304,13 +304,16 @@ static int row_list_job(void *vctx, const sdb_row *r) {
     list_ctx *l = vctx;
     sws_job_info j;
     if (job_from_row(r, &j)) return 1;
+    j.clients = sdb_col_int(r, 23);
     int stop = l->fn(l->ctx, &j);
     sws_job_info_free(&j);
     return stop;
 }
 
 static int list_tx(sdb_tx *tx, void *vctx) {
-    static const char *const sql = "SELECT " JOB_COLS " FROM swarm_jobs ORDER BY created_ms, id";
+    static const char *const sql =
+        "SELECT " JOB_COLS ", (SELECT COUNT(DISTINCT client) FROM swarm_leases l WHERE l.job = j.id)"
+        " FROM swarm_jobs j ORDER BY created_ms, id";
     return sdb_exec(tx, sql, NULL, 0, row_list_job, vctx) < 0 ? SDB_ERR : 0;
 }
 
@@ -470,10 +473,19 @@ typedef struct picked {
     int n, cap;
     int64_t issues_max, max_idx;
     int kind; /* of the query being read: SWS_REISSUE (expired), SWS_FIRST (pending) or SWS_SPECULATIVE */
+    int64_t now_ms;
+    double chunk_ms; /* speculative copies: this client's expected time per chunk */
 } picked;
+
+/* A speculative copy pays only if this client, computing its copies in order, would finish the k-th one before the
+ * holder is expected to deliver it (with a margin: a measured speed is an estimate). */
+#define SWS_SPEC_MARGIN 1.5
 
 static int row_pick(void *ctx, const sdb_row *r) {
     picked *p = ctx;
+    if (p->kind == SWS_SPECULATIVE && (double)sdb_col_int(r, 5) <=
+                                          (double)p->now_ms + (double)(p->n + 1) * p->chunk_ms * SWS_SPEC_MARGIN)
+        return 0; /* rows come latest-expected first: the rest would not pay either */
     sws_lease_chunk *nv = sws_grow(p->v, p->n, &p->cap, sizeof *nv);
     if (!nv) return 1;
     p->v = nv;
@@ -531,10 +543,17 @@ static int lease_tx(sdb_tx *tx, void *vctx) {
         "SELECT idx, first_item, n, input, issues FROM swarm_chunks WHERE job = $1 AND state = 'pending'"
         " ORDER BY idx LIMIT $2 FOR UPDATE SKIP LOCKED";
     static const char *const spec_sql =
-        "SELECT idx, first_item, n, input, issues FROM swarm_chunks c WHERE job = $1 AND state = 'leased'"
+        "SELECT idx, first_item, n, input, issues, eta_ms FROM swarm_chunks c WHERE job = $1 AND state = 'leased'"
         " AND spec_lease IS NULL AND eta_ms > $2 AND NOT EXISTS (SELECT 1 FROM swarm_leases l WHERE l.job = c.job"
         " AND l.idx = c.idx AND l.client = $3 AND l.outcome IS NULL) ORDER BY eta_ms DESC, idx LIMIT $4"
         " FOR UPDATE SKIP LOCKED";
+    /* guided self-scheduling: with P clients at work, a lease takes at most 1/P of what is pending, so the last
+     * leases shrink and the clients finish together */
+    static const char *const pending_count_sql =
+        "SELECT COUNT(*) FROM swarm_chunks WHERE job = $1 AND state = 'pending'";
+    static const char *const others_sql =
+        "SELECT COUNT(DISTINCT client) FROM swarm_leases WHERE job = $1 AND outcome IS NULL AND deadline_ms > $2"
+        " AND client <> $3";
     static const char *const lease_chunk_sql =
         "UPDATE swarm_chunks SET state = 'leased', lease = $3, deadline_ms = $4, eta_ms = $5, issues = issues + 1"
         " WHERE job = $1 AND idx = $2";
@@ -565,7 +584,12 @@ static int lease_tx(sdb_tx *tx, void *vctx) {
     out->active_jobs = jobs.n;
     for (int k = 0; k < jobs.n; k++) {
         sws_job_info *j = &jobs.v[k];
-        int64_t want = lease_chunks(q, cl.items_per_s, j);
+        int64_t want = lease_chunks(q, cl.items_per_s, j), pending = 0, others = 0;
+        sdb_val pq[] = {sdb_text(j->id), sdb_int(q->now_ms), sdb_text(q->client)};
+        if (sdb_exec(tx, pending_count_sql, pq, 1, row_int, &pending) < 0 ||
+            sdb_exec(tx, others_sql, pq, 3, row_int, &others) < 0)
+            goto fail;
+        if (pending > 0 && want > (pending + others) / (others + 1)) want = (pending + others) / (others + 1);
         picked_clear(&pk);
         sdb_val pe[] = {sdb_text(j->id), sdb_int(q->now_ms), sdb_int(want)};
         pk.kind = SWS_REISSUE;
@@ -577,8 +601,10 @@ static int lease_tx(sdb_tx *tx, void *vctx) {
         }
         if (pk.n == 0 && j->speculate && cl.items_per_s > 0) {
             /* the tail: copy chunks whose holder is expected to finish after this client would */
-            int64_t mine_ms = (int64_t)(1000.0 * (double)j->chunk_items / cl.items_per_s);
-            sdb_val ps[] = {sdb_text(j->id), sdb_int(q->now_ms + mine_ms), sdb_text(q->client), sdb_int(want)};
+            pk.chunk_ms = 1000.0 * (double)j->chunk_items / cl.items_per_s;
+            pk.now_ms = q->now_ms;
+            sdb_val ps[] = {sdb_text(j->id), sdb_int(q->now_ms + (int64_t)(pk.chunk_ms * SWS_SPEC_MARGIN)),
+                            sdb_text(q->client), sdb_int(want)};
             pk.kind = SWS_SPECULATIVE;
             if (sdb_exec(tx, spec_sql, ps, 4, row_pick, &pk) < 0) goto fail;
         }
@@ -828,9 +854,14 @@ static int submit_tx(sdb_tx *tx, void *vctx) {
         acc_items += c->verifying ? 0 : c->n;
     }
     if (!status && job.id[0]) {
-        /* the client's speed: what it computed over the time since the lease was issued (network included) */
+        /* the client's speed: what it computed over its own compute time when it says it, else over the time
+         * since the lease was issued. The wall time would also hold the model's download and compilation (the first
+         * lease), and the time the client spent on the lease before this one (a worker that fetches its next lease
+         * while it computes): both would make it look slower. A client that lies only sizes its own leases wrongly,
+         * within the server's limits. */
         double secs = (double)(sub->now_ms - issued_ms) / 1000.0;
         double rate = cl.items_per_s;
+        if (sub->compute_ms > 0 && sub->compute_ms / 1000.0 < secs) secs = sub->compute_ms / 1000.0;
         if (computed > 0 && secs > 0.001) {
             double x = (double)computed / secs;
             rate = rate > 0 ? 0.5 * rate + 0.5 * x : x;

@@ -158,6 +158,7 @@ typedef struct sws_submit_chunk {
 typedef struct sws_submit {
     const char *client, *lease;
     int64_t now_ms;
+    double compute_ms;        /* the client's own time for the lease (0: not said); sizes its next leases */
     int nchunks;
     sws_submit_chunk *chunks;
     char job[SWS_JOB_ID + 1]; /* out: the lease's job */

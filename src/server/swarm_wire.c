@@ -70,6 +70,8 @@ int swarm_parse_submit(const char *body, size_t len, cJSON **head_out, sws_submi
         snprintf(err, errlen, "the chunks' bytes add up to %zu but %zu follow the JSON line", off, left);
         goto bad;
     }
+    const cJSON *cms = cJSON_GetObjectItemCaseSensitive(h, "compute_ms");
+    sub->compute_ms = cJSON_IsNumber(cms) && cms->valuedouble > 0 && cms->valuedouble < 1e9 ? cms->valuedouble : 0;
     sub->client = client->valuestring;
     sub->lease = lease->valuestring;
     sub->nchunks = n;

@@ -5,7 +5,7 @@
  *     "batch_any", "item_bytes", "expires_in_ms", "chunks": [{"index", "first", "items", "offset", "bytes"}],
  *     "payload_bytes"}, then the chunks' stored items; or {"lease": null, "active_jobs", "retry_ms"} alone;
  *   - a submission (worker -> server): {"client", "lease", "chunks": [{"index", "items", "bytes"} | {"index",
- *     "error"}]}, then the results of the chunks without "error", in their order. */
+ *     "error"}], "compute_ms"}, then the results of the chunks without "error", in their order. */
 #ifndef TANDEM_SERVER_SWARM_WIRE_H
 #define TANDEM_SERVER_SWARM_WIRE_H
 
