@@ -56,8 +56,8 @@ async function main() {
   if (z.status !== 0) throw new Error(`tandem zoo failed: ${z.stderr}`);
 
   // ---- a server without a token: the job endpoints are off
-  const off = await startServe(args.tandem, ['--models', models, '--port', '0', '--db', `sqlite:${tmp}/off.db`],
-    { env: { ...process.env, TANDEM_ADMIN_TOKEN: '' } });
+  const off = await startServe(args.tandem, ['--models', models, '--port', '0', '--db', `sqlite:${tmp}/off.db`,
+    '--admin-token', '']);
   servers.push(off);
   expect('no admin token configured: POST /v2/jobs', await api(off.url, 'POST', '/v2/jobs?model=cifar10_resnet20&format=cifar',
     { token: 'x', body: Buffer.alloc(RECORD) }), 403);

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, rmSync, existsSync
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startServer } from '../e2e/lib.mjs';
 
 export const RECORD = 3073;
 
@@ -68,37 +69,12 @@ export function jobInputs(tandem, dir, shared, n, seed = 1) {
     what: `${n} seeded random images (${shared} is absent) on the zoo's cifar10_resnet20` };
 }
 
-// Spawn `tandem serve ARGS --port 0` (or the port in args) and resolve {child, port, url, log()} once it listens.
-export function startServe(tandem, args, { timeoutMs = 30000, env = process.env } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tandem, ['serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let log = '', done = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      child.kill('SIGKILL');
-      reject(new Error(`tandem serve did not listen within ${timeoutMs / 1000} s:\n${log.slice(-2000)}`));
-    }, timeoutMs);
-    const onData = (d) => {
-      log += d;
-      if (log.length > 400000) log = log.slice(-200000);
-      const m = /listening on http:\/\/[^:]+:(\d+)\//.exec(log);
-      if (m && !done) {
-        done = true;
-        clearTimeout(timer);
-        const port = Number(m[1]);
-        resolve({ child, port, url: `http://127.0.0.1:${port}`, log: () => log });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code, sig) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      reject(new Error(`tandem serve exited (${code ?? sig}) before listening:\n${log.slice(-2000)}`));
-    });
-  });
+// Spawn `tandem serve ARGS` and resolve {child, port, url, log()} once it says where it listens.
+export async function startServe(tandem, args, { timeoutMs = 30000 } = {}) {
+  const { child, match } = await startServer(tandem, ['serve', ...args], /listening on http:\/\/[^:]+:(\d+)\//,
+    { timeoutMs });
+  const port = Number(match[1]);
+  return { child, port, url: `http://127.0.0.1:${port}`, log: () => child.log };
 }
 
 // Stop a child and wait for it: SIGTERM (drain) or SIGKILL.
