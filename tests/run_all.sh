@@ -23,6 +23,8 @@ suite() { # suite NAME COMMAND...
 suite conformance "$BUILD/test_conformance"
 # again on 3 threads: batched node tests then run image by image where the engine splits batches (engine/split.c)
 suite conformance-threads "$BUILD/test_conformance" --threads 3
+# again through the command line: `tandem run MODEL --input ... --output-dir ...`, as a user runs a model
+suite conformance-cli "$BUILD/test_conformance" --cli "$BUILD/tandem"
 suite models "$BUILD/test_models"
 suite eval tests/eval_test.sh
 suite cli tests/cli_test.sh

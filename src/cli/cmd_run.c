@@ -310,8 +310,6 @@ static int run_parse(int argc, char **argv, run_opts *o) {
         }
     }
     if (!o->model) return cli_usage_error("run: no MODEL given (try 'tandem help run')");
-    if (o->ninputs == 0)
-        return cli_usage_error("run: no --input given (a TensorProto .pb file, a PNG/JPEG image or 'random')");
     /* A single mean/std value applies to every channel; lists of different lengths are a mistake. */
     if (o->nmean > 1 && o->nstd > 1 && o->nmean != o->nstd)
         return cli_usage_error("run: --mean has %d values but --std has %d", o->nmean, o->nstd);
@@ -349,6 +347,12 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     if (nin != o.ninputs) {
+        if (o.ninputs == 0) {
+            cli_usage_error("run: no --input given: model '%s' has %d input%s (give each a TensorProto .pb file, a "
+                            "PNG/JPEG image or 'random')", o.model, nin, nin == 1 ? "" : "s");
+            rc = CLI_USAGE;
+            goto done;
+        }
         cli_error("model '%s' has %d input%s but %d --input %s given", o.model, nin, nin == 1 ? "" : "s", o.ninputs,
                   o.ninputs == 1 ? "was" : "were");
         goto done;
@@ -384,37 +388,59 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
     }
+    /* Then the values from files and images, before the plan: an input whose values decide shapes (Reshape's shape,
+     * Slice's starts, ...) must be known when the engine plans; the engine keeps the others until then. */
+    for (int i = 0; i < nin; i++) {
+        run_input *in = &ins[i];
+        if (in->src == RUN_SRC_RANDOM) continue;
+        const void *data = in->src == RUN_SRC_IMAGE ? (const void *)in->pixels : in->tensor->data;
+        if ((st = tdm_session_set_input(s, i, data, in->bytes)) != TDM_OK) {
+            snprintf(path, sizeof path, "input %d '%s'", i, in->arg);
+            cli_engine_error(st, path);
+            goto done;
+        }
+    }
+    cli_rng rng = {o.seed};
+    for (int i = 0; i < nin; i++) { /* random values for inputs that decide shapes are set the same way */
+        run_input *in = &ins[i];
+        if (in->src != RUN_SRC_RANDOM || !tdm_model_input_decides_shape(m, i)) continue;
+        int64_t n = run_numel(in->dims, in->rank);
+        size_t es = tdm_dtype_size(in->info.dtype);
+        void *buf = malloc(n > 0 && es ? (size_t)n * es : 1);
+        int ok = buf && run_fill_random(buf, in->info.dtype, n, &rng);
+        if (ok) st = tdm_session_set_input(s, i, buf, (size_t)n * es);
+        free(buf);
+        if (!ok) {
+            cli_error("input %d: cannot make random data of type %s", i, cli_dtype_str(in->info.dtype));
+            goto done;
+        }
+        if (st != TDM_OK) {
+            cli_engine_error(st, "random input");
+            goto done;
+        }
+    }
     if ((st = tdm_session_plan(s)) != TDM_OK) {
         cli_engine_error(st, "cannot plan the model");
         goto done;
     }
     plan_ms = cli_now_ms() - t0;
-    cli_rng rng = {o.seed};
     for (int i = 0; i < nin; i++) {
         run_input *in = &ins[i];
-        if (in->src == RUN_SRC_RANDOM) {
-            tdm_tensor_info pi;
-            void *data = NULL;
-            if ((st = tdm_session_input_data(s, i, &pi, &data)) != TDM_OK) {
-                cli_engine_error(st, "input buffer");
-                goto done;
-            }
-            int64_t n = run_numel(pi.dims, pi.rank < 0 ? 0 : pi.rank > TDM_MAX_RANK ? TDM_MAX_RANK : pi.rank);
-            if (n < 0 || (n > 0 && !data)) {
-                cli_error("input %d: the engine planned an unusable buffer", i);
-                goto done;
-            }
-            if (!run_fill_random(data, pi.dtype, n, &rng)) {
-                cli_error("input %d: cannot make random data of type %s", i, cli_dtype_str(pi.dtype));
-                goto done;
-            }
-        } else {
-            const void *data = in->src == RUN_SRC_IMAGE ? (const void *)in->pixels : in->tensor->data;
-            if ((st = tdm_session_set_input(s, i, data, in->bytes)) != TDM_OK) {
-                snprintf(path, sizeof path, "input %d '%s'", i, in->arg);
-                cli_engine_error(st, path);
-                goto done;
-            }
+        if (in->src != RUN_SRC_RANDOM || tdm_model_input_decides_shape(m, i)) continue;
+        tdm_tensor_info pi;
+        void *data = NULL;
+        if ((st = tdm_session_input_data(s, i, &pi, &data)) != TDM_OK) {
+            cli_engine_error(st, "input buffer");
+            goto done;
+        }
+        int64_t n = run_numel(pi.dims, pi.rank < 0 ? 0 : pi.rank > TDM_MAX_RANK ? TDM_MAX_RANK : pi.rank);
+        if (n < 0 || (n > 0 && !data)) {
+            cli_error("input %d: the engine planned an unusable buffer", i);
+            goto done;
+        }
+        if (!run_fill_random(data, pi.dtype, n, &rng)) {
+            cli_error("input %d: cannot make random data of type %s", i, cli_dtype_str(pi.dtype));
+            goto done;
         }
     }
 

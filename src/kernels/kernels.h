@@ -5,6 +5,17 @@
 
 #include <stddef.h>
 
+/* Activations that ops fuse into the kernels' epilogues (graph.c sets them on nodes; the kernels apply them). */
+enum {
+    TDM_ACT_NONE = 0,
+    TDM_ACT_RELU,
+    TDM_ACT_CLIP,       /* clamp to [alpha, beta]                 */
+    TDM_ACT_LEAKY_RELU, /* slope alpha below zero                 */
+    TDM_ACT_HARD_SWISH, /* x * clamp(x / 6 + 1/2, 0, 1)           */
+    TDM_ACT_SIGMOID,
+    TDM_ACT_COUNT
+};
+
 /* Row-major single-precision GEMM:  C[m x n] = alpha * op(A) * op(B) + beta * C
  *   op(A) is A[m x k] (row stride lda), or with trans_a the transpose of A[k x m] (row stride lda);
  *   op(B) is B[k x n] (row stride ldb), or with trans_b the transpose of B[n x k] (row stride ldb);
@@ -159,7 +170,7 @@ void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, 
                                   float *c, size_t ldc);
 void tdm_sgemm_packed__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                     float *c, size_t ldc);
-extern const size_t tdm_sgemm_packed_nr__wasm_simd128; /* its panel width NR */
+#define TDM_WASM128_PACKED_NR 8 /* its panel width NR: 2 vectors of 4 (gemm_wasm128.c checks it) */
 void tdm_sgemm_4x3__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                            size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 /* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width; and
@@ -212,15 +223,35 @@ typedef struct tdm_dw_kernels {
 } tdm_dw_kernels;
 const tdm_dw_kernels *tdm_dw_selected(void);
 
-/* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;
- * SIMD microkernels will slot in here). */
+/* A kernel set: every entry point of one ISA's kernels with its tile geometry and measured thresholds, one const
+ * table per ISA (dispatch.c). Ops call through the selected set (or the wrappers below); tests walk every set. */
+typedef struct tdm_kernel_set {
+    const char *name;                /* "scalar", "avx2_fma", "wasm_simd128": what tdm_kernel_isa() reports      */
+    int simd;                        /* 0 for the portable set: ops then skip the SIMD-only paths (direct, ...)   */
+    tdm_sgemm_fn sgemm;
+    tdm_sgemm_ep_fn sgemm_ep;
+    tdm_sgemm_ep_pa_fn sgemm_ep_pa;
+    size_t mr;                       /* rows of the GEMM tile: the row block of a packed A                        */
+    tdm_conv2d_direct_fn conv_direct;
+    tdm_dw_kernels dw;
+    tdm_wino_kernels wino;
+} tdm_kernel_set;
+/* The set in use (chosen once: the best the CPU and OS support, or TDM_KERNELS=NAME). */
+const tdm_kernel_set *tdm_kernels(void);
+/* A set by name ("scalar", "avx2"/"avx2_fma", "wasm_simd128"), or NULL when this build or CPU lacks it, with the
+ * reason in *why_not (a static string). For tests and benchmarks that compare sets. */
+const tdm_kernel_set *tdm_kernels_named(const char *name, const char **why_not);
+/* The name of the set in use (also declared in tandem.h). */
+const char *tdm_kernel_isa(void);
+
+/* The dispatcher every op calls: forwards to the selected set's variant. */
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 /* The variant tdm_sgemm forwards to, for benchmarks and tests. */
 tdm_sgemm_fn tdm_sgemm_selected(void);
 
-/* Fused epilogue over one row of n outputs: y = act(y + bias). act is a TDM_ACT_* code from internal.h (NONE, RELU,
+/* Fused epilogue over one row of n outputs: y = act(y + bias). act is a TDM_ACT_* code (above) (NONE, RELU,
  * CLIP with [alpha, beta] = [min, max], LEAKY_RELU with slope alpha, HARD_SWISH, SIGMOID). */
 void tdm_bias_act(float *y, size_t n, float bias, int act, float alpha, float beta);
 

@@ -519,6 +519,31 @@ static const udef *unary_find(const char *name) {
 }
 
 /* Check of every unary op: finds the op's row and parses its attributes with the ONNX defaults. */
+/* The activations a producer can apply in its epilogue (graph.c fuses them): Relu, Sigmoid, HardSwish, LeakyRelu and
+ * Clip with constant bounds (attributes before opset 11, scalar float inputs since). */
+static int eltwise_as_act(tdm_ctx *c, const tdm_node *n, int *act, float *alpha, float *beta) {
+    *alpha = 0.0f, *beta = 0.0f;
+    switch (n->op->id) {
+    case TDM_OP_Relu: *act = TDM_ACT_RELU; return 1;
+    case TDM_OP_Sigmoid: *act = TDM_ACT_SIGMOID; return 1;
+    case TDM_OP_HardSwish: *act = TDM_ACT_HARD_SWISH; return 1;
+    case TDM_OP_LeakyRelu: *act = TDM_ACT_LEAKY_RELU; return !tdm_attr_float(n, "alpha", 0.01f, alpha);
+    case TDM_OP_Clip:
+        *act = TDM_ACT_CLIP;
+        *alpha = -INFINITY, *beta = INFINITY;
+        if (c->opset < 11) return !tdm_attr_float(n, "min", -INFINITY, alpha) && !tdm_attr_float(n, "max", INFINITY, beta);
+        for (int j = 1; j < n->n_in && j < 3; j++) {
+            const tdm_value *v = tdm_in(c, n, j);
+            if (!v) continue;
+            if (!tdm_is_const(v) || v->dtype != TDM_FLOAT || tdm_numel(v) != 1 || !v->data) return 0;
+            *(j == 1 ? alpha : beta) = *(const float *)v->data;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+const tdm_op_hooks eltwise_act_hooks = {.as_act = eltwise_as_act};
+
 tdm_status eltwise_unary_check(tdm_ctx *c, tdm_node *n) {
     const udef *d = unary_find(n->op_type);
     if (!d) return tdm_node_error(n, TDM_INTERNAL, "not a unary element-wise op");
