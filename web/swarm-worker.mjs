@@ -2,7 +2,7 @@
 // run them with tandem's WebAssembly engine in its Web Worker (tandem.mjs), submit the outputs, and repeat until no
 // job is left, stop() is called or the tab closes. No DOM: worker-page.mjs shows what it does through onEvent.
 //
-//   const w = new SwarmWorker({ server: '', threads: 1, onEvent: (e) => ... });
+//   const w = new SwarmWorker({ server: '', threads: 1, worker: true, onEvent: (e) => ... });
 //   await w.run();            // resolves when it stops: w.state is 'finished' | 'stopped' | 'refused' | 'error'
 //
 // Inputs are made exactly as the native side makes them (src/server/swarm_run.c): CIFAR records through
@@ -49,9 +49,12 @@ export function itemsToFloat(head, bytes, n, lut) {
 }
 
 export class SwarmWorker {
-  constructor({ server = '', threads = 1, onEvent = () => {} } = {}) {
+  /* worker: false runs the engine on the page's own thread, where Chromium's CPU throttling reaches it (a weaker
+   * device emulated for bench/compare-swarm); it does not reach Web Workers. */
+  constructor({ server = '', threads = 1, worker = true, onEvent = () => {} } = {}) {
     this.server = server.replace(/\/+$/, '');
     this.threads = threads;
+    this.inWorker = worker;
     this.onEvent = onEvent;
     this.state = 'idle';
     this.stats = { leases: 0, chunks: 0, items: 0, accepted: 0, late: 0, errors: 0, computeMs: 0, startMs: 0,
@@ -114,7 +117,7 @@ export class SwarmWorker {
     this.emit('loading', { model: head.model });
     const t0 = performance.now();
     this.engine = await load(new URL(this.server + head.model_url, globalThis.location?.href).href,
-      { threads: this.threads });
+      { threads: this.threads, worker: this.inWorker });
     this.modelName = head.model;
     this.stats.loadMs += performance.now() - t0;
     this.emit('loaded', { model: head.model, build: this.engine.build });

@@ -7,6 +7,7 @@ import { SwarmWorker } from './swarm-worker.mjs';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const threads = Math.max(1, Number(params.get('threads')) || 1);
+const inWorker = params.get('engine') !== 'main'; /* ?engine=main: on the page's thread (see swarm-worker.mjs) */
 const LOG_MAX = 200;
 
 function log(text) {
@@ -20,7 +21,7 @@ function facts(e) {
   const s = e.stats, secs = s.startMs ? (performance.now() - s.startMs) / 1000 : 0;
   const rows = [
     ['worker', e.worker ?? '…'],
-    ['engine threads', String(threads)],
+    ['engine threads', `${threads}${inWorker ? ' (in a Web Worker)' : ' (on the page\'s thread)'}`],
     ['items computed', String(s.items)],
     ['leases', String(s.leases)],
     ['chunks accepted / late', `${s.accepted} / ${s.late}`],
@@ -68,7 +69,7 @@ function onEvent(e) {
   }
 }
 
-const worker = new SwarmWorker({ server: '', threads, onEvent });
+const worker = new SwarmWorker({ server: '', threads, worker: inWorker, onEvent });
 window.tandemSwarm = { worker, last: null, threads };
 
 async function start() {

@@ -703,7 +703,10 @@ static enum MHD_Result http_swarm(http_req *rq, const char *url) {
                     peer, sizeof peer, NULL, 0, NI_NUMERICHOST);
     swarm_exchange x = {url, rq->body, rq->len, peer, http_swarm_arg, http_swarm_header, rq->conn, 0, NULL, 0, NULL,
                         0, 0};
+    double t0 = srv_now();
     swarm_handle(rq->swarm_route, &x);
+    char timing[64];
+    snprintf(timing, sizeof timing, "swarm;dur=%.3f", (srv_now() - t0) * 1e3);
     http_body_drop(rq);
     struct MHD_Response *r = NULL;
     if (http_send(rq, x.status, x.out, x.out_len, x.ctype, &r) != MHD_YES || !r) return MHD_NO;
@@ -714,6 +717,7 @@ static enum MHD_Result http_swarm(http_req *rq, const char *url) {
         MHD_add_response_header(r, "Retry-After", ra);
     }
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Server-Timing", timing);
     enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)x.status, r);
     MHD_destroy_response(r);
     return ok;

@@ -27,8 +27,12 @@ static const char *const sws_schema =
     " done_items BIGINT NOT NULL, done_chunks BIGINT NOT NULL, reissued BIGINT NOT NULL,"
     " rejected_results BIGINT NOT NULL, created_ms BIGINT NOT NULL, started_ms BIGINT, finished_ms BIGINT,"
     " verify DOUBLE PRECISION NOT NULL);"
+    /* the items, written once and only read: a chunk's row changes with every lease and result, and a row that held
+     * its items would copy them at each change (SQLite rewrites a row's overflow pages) */
+    "CREATE TABLE IF NOT EXISTS swarm_inputs ("
+    " job TEXT NOT NULL, idx BIGINT NOT NULL, input BYTEA NOT NULL, PRIMARY KEY (job, idx));"
     "CREATE TABLE IF NOT EXISTS swarm_chunks ("
-    " job TEXT NOT NULL, idx BIGINT NOT NULL, first_item BIGINT NOT NULL, n BIGINT NOT NULL, input BYTEA NOT NULL,"
+    " job TEXT NOT NULL, idx BIGINT NOT NULL, first_item BIGINT NOT NULL, n BIGINT NOT NULL,"
     " state TEXT NOT NULL," /* pending | leased | verifying | done */
     " lease TEXT, deadline_ms BIGINT, eta_ms BIGINT," /* the newest first or reissued lease, when it ends */
     " spec_lease TEXT,"                               /* an outstanding speculative copy */
@@ -247,8 +251,9 @@ static int create_tx(sdb_tx *tx, void *vctx) {
         " created_ms, verify) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, 0, 0,"
         " $14, $15)";
     static const char *const chunk_sql =
-        "INSERT INTO swarm_chunks (job, idx, first_item, n, input, state, issues, errors, verified)"
-        " VALUES ($1, $2, $3, $4, $5, 'pending', 0, 0, 0)";
+        "INSERT INTO swarm_chunks (job, idx, first_item, n, state, issues, errors, verified)"
+        " VALUES ($1, $2, $3, $4, 'pending', 0, 0, 0)";
+    static const char *const input_sql = "INSERT INTO swarm_inputs (job, idx, input) VALUES ($1, $2, $3)";
     c->chunks = (j->items + j->chunk_items - 1) / j->chunk_items;
     sdb_val p[] = {sdb_text(j->id),          sdb_text(j->model),    sdb_text(j->format),      sdb_text(j->item_shape),
                    sdb_text(j->outputs),     sdb_text(j->prep),     sdb_int(j->batch_any),    sdb_int(j->speculate),
@@ -258,9 +263,11 @@ static int create_tx(sdb_tx *tx, void *vctx) {
     for (int64_t k = 0; k < c->chunks; k++) {
         int64_t first = k * j->chunk_items;
         int64_t n = j->items - first < j->chunk_items ? j->items - first : j->chunk_items;
-        sdb_val q[] = {sdb_text(j->id), sdb_int(k), sdb_int(first), sdb_int(n),
-                       sdb_blob(j->data + (size_t)first * (size_t)j->item_bytes, (size_t)(n * j->item_bytes))};
-        if (sdb_exec(tx, chunk_sql, q, 5, NULL, NULL) < 0) return SDB_ERR;
+        sdb_val q[] = {sdb_text(j->id), sdb_int(k), sdb_int(first), sdb_int(n)};
+        sdb_val qi[] = {sdb_text(j->id), sdb_int(k),
+                        sdb_blob(j->data + (size_t)first * (size_t)j->item_bytes, (size_t)(n * j->item_bytes))};
+        if (sdb_exec(tx, chunk_sql, q, 4, NULL, NULL) < 0 || sdb_exec(tx, input_sql, qi, 3, NULL, NULL) < 0)
+            return SDB_ERR;
     }
     return 0;
 }
@@ -483,7 +490,7 @@ typedef struct picked {
 
 static int row_pick(void *ctx, const sdb_row *r) {
     picked *p = ctx;
-    if (p->kind == SWS_SPECULATIVE && (double)sdb_col_int(r, 5) <=
+    if (p->kind == SWS_SPECULATIVE && (double)sdb_col_int(r, 4) <=
                                           (double)p->now_ms + (double)(p->n + 1) * p->chunk_ms * SWS_SPEC_MARGIN)
         return 0; /* rows come latest-expected first: the rest would not pay either */
     sws_lease_chunk *nv = sws_grow(p->v, p->n, &p->cap, sizeof *nv);
@@ -494,19 +501,26 @@ static int row_pick(void *ctx, const sdb_row *r) {
     c->idx = sdb_col_int(r, 0);
     c->first = sdb_col_int(r, 1);
     c->n = sdb_col_int(r, 2);
-    size_t len;
-    const void *b = sdb_col_blob(r, 3, &len);
-    int64_t issues = sdb_col_int(r, 4);
-    c->input = malloc(len ? len : 1);
-    if (!c->input) return 1;
-    memcpy(c->input, b, len);
-    c->len = len;
+    int64_t issues = sdb_col_int(r, 3);
     c->kind = p->kind == SWS_FIRST && issues > 0 ? SWS_REISSUE : p->kind; /* pending again after a discard or error */
     if (issues > p->issues_max) {
         p->issues_max = issues;
         p->max_idx = c->idx;
     }
     p->n++;
+    return 0;
+}
+
+/* A chunk's items (column 0) into c->input. */
+static int row_blob(void *ctx, const sdb_row *r) {
+    sws_lease_chunk *c = ctx;
+    size_t len;
+    const void *b = sdb_col_blob(r, 0, &len);
+    free(c->input);
+    c->input = malloc(len ? len : 1);
+    if (!c->input) return 1;
+    memcpy(c->input, b, len);
+    c->len = len;
     return 0;
 }
 
@@ -537,13 +551,13 @@ static int lease_tx(sdb_tx *tx, void *vctx) {
     const sws_lease_req *q = lc->req;
     sws_lease *out = lc->out;
     static const char *const expired_sql =
-        "SELECT idx, first_item, n, input, issues FROM swarm_chunks WHERE job = $1 AND state = 'leased'"
+        "SELECT idx, first_item, n, issues FROM swarm_chunks WHERE job = $1 AND state = 'leased'"
         " AND deadline_ms < $2 ORDER BY idx LIMIT $3 FOR UPDATE SKIP LOCKED";
     static const char *const pending_sql =
-        "SELECT idx, first_item, n, input, issues FROM swarm_chunks WHERE job = $1 AND state = 'pending'"
+        "SELECT idx, first_item, n, issues FROM swarm_chunks WHERE job = $1 AND state = 'pending'"
         " ORDER BY idx LIMIT $2 FOR UPDATE SKIP LOCKED";
     static const char *const spec_sql =
-        "SELECT idx, first_item, n, input, issues, eta_ms FROM swarm_chunks c WHERE job = $1 AND state = 'leased'"
+        "SELECT idx, first_item, n, issues, eta_ms FROM swarm_chunks c WHERE job = $1 AND state = 'leased'"
         " AND spec_lease IS NULL AND eta_ms > $2 AND NOT EXISTS (SELECT 1 FROM swarm_leases l WHERE l.job = c.job"
         " AND l.idx = c.idx AND l.client = $3 AND l.outcome IS NULL) ORDER BY eta_ms DESC, idx LIMIT $4"
         " FOR UPDATE SKIP LOCKED";
@@ -566,6 +580,7 @@ static int lease_tx(sdb_tx *tx, void *vctx) {
         " WHERE id = $1";
     static const char *const client_sql = "UPDATE swarm_clients SET leases = leases + 1, last_seen_ms = $2 WHERE id = $1";
     static const char *const kinds[] = {"", "first", "reissue", "speculative"};
+    static const char *const input_sql = "SELECT input FROM swarm_inputs WHERE job = $1 AND idx = $2";
 
     sws_lease_free(out);
     client_row cl;
@@ -618,7 +633,11 @@ static int lease_tx(sdb_tx *tx, void *vctx) {
             continue;
         }
         int64_t items = 0;
-        for (int i = 0; i < pk.n; i++) items += pk.v[i].n;
+        for (int i = 0; i < pk.n; i++) {
+            sdb_val pi[] = {sdb_text(j->id), sdb_int(pk.v[i].idx)};
+            if (sdb_exec(tx, input_sql, pi, 2, row_blob, &pk.v[i]) != 1) goto fail;
+            items += pk.v[i].n;
+        }
         double expected_ms = cl.items_per_s > 0 ? 1000.0 * (double)items / cl.items_per_s : 0;
         int64_t timeout = cl.items_per_s > 0 ? q->min_timeout_ms : 2 * q->min_timeout_ms; /* the first lease also
                                                                                                loads the model */
@@ -924,8 +943,8 @@ static int row_claim(void *ctx, const sdb_row *r) {
     t->first = sdb_col_int(r, 2);
     t->n = sdb_col_int(r, 3);
     size_t a, b;
-    const void *in = sdb_col_blob(r, 4, &a);
-    const void *res = sdb_col_blob(r, 5, &b);
+    const void *in = sdb_col_blob(r, 8, &a);
+    const void *res = sdb_col_blob(r, 4, &b);
     t->input = malloc(a ? a : 1);
     t->result = malloc(b ? b : 1);
     if (!t->input || !t->result) return 1;
@@ -933,8 +952,8 @@ static int row_claim(void *ctx, const sdb_row *r) {
     memcpy(t->result, res, b);
     t->input_len = a;
     t->result_len = b;
-    sws_copy(t->client, sizeof t->client, sdb_col_text(r, 6));
-    t->seq = sdb_col_int(r, 7);
+    sws_copy(t->client, sizeof t->client, sdb_col_text(r, 5));
+    t->seq = sdb_col_int(r, 6);
     c->found = 1;
     return 0;
 }
@@ -942,7 +961,8 @@ static int row_claim(void *ctx, const sdb_row *r) {
 static int claim_tx(sdb_tx *tx, void *vctx) {
     claim_ctx *c = vctx;
     static const char *const sql =
-        "SELECT job, idx, first_item, n, input, result, client, seq FROM swarm_chunks WHERE state = 'verifying'"
+        "SELECT job, idx, first_item, n, result, client, seq, claim_ms, (SELECT input FROM swarm_inputs i"
+        " WHERE i.job = c.job AND i.idx = c.idx) FROM swarm_chunks c WHERE state = 'verifying'"
         " AND (claim_ms IS NULL OR claim_ms < $1) ORDER BY job, idx LIMIT 1 FOR UPDATE SKIP LOCKED";
     static const char *const hold_sql = "UPDATE swarm_chunks SET claim_ms = $3 WHERE job = $1 AND idx = $2";
     sws_verify_task_free(c->t);
