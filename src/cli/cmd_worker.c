@@ -3,6 +3,7 @@
  * engine (src/server/swarm_run.c, the same code the server's checks use), submit, repeat until no job is left (or
  * forever with --wait). A server that goes away (restarting after a crash) is waited for, with backoff, for up to
  * --patience seconds; a submission is resent until it is answered, and the server's answer to a repeat is the same.
+ * While a lease computes, a helper thread already fetches the next one, so the round trip overlaps the computing.
  * Prints one JSON summary at the end. */
 #include "cli.h"
 #include "json.h"
@@ -11,6 +12,7 @@
 #include "../study/study_http.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,18 +230,50 @@ static int worker_run_lease(worker_state *w, const swarm_lease_msg *m) {
     return result;
 }
 
+/* A lease request, run on a helper thread while the current lease computes. */
+typedef struct worker_fetch {
+    worker_state *w;
+    char body[128];
+    size_t len;
+    study_http_response r;
+    int rc, running;
+    pthread_t thread;
+} worker_fetch;
+
+static void *worker_fetch_main(void *arg) {
+    worker_fetch *f = arg;
+    f->rc = worker_request(f->w, "/v2/swarm/lease", "POST", "application/json", f->body, f->len, &f->r);
+    return NULL;
+}
+
+/* Start asking for a lease (on a thread when one can be made, else right here). */
+static void worker_fetch_start(worker_state *w, worker_fetch *f) {
+    memset(f, 0, sizeof *f);
+    f->w = w;
+    f->len = (size_t)snprintf(f->body, sizeof f->body, "{\"client\":\"%s\"}", w->client);
+    f->running = pthread_create(&f->thread, NULL, worker_fetch_main, f) == 0;
+    if (!f->running) worker_fetch_main(f);
+}
+
+/* Its answer: 0 with f->r (the caller frees f->r.body), or -1 when the server stayed away. */
+static int worker_fetch_wait(worker_fetch *f) {
+    if (f->running) pthread_join(f->thread, NULL);
+    f->running = 0;
+    return f->rc;
+}
+
 static int worker_loop(worker_state *w) {
     if (worker_join(w) != CLI_OK) return CLI_ERR;
+    worker_fetch fetches[2], *cur = &fetches[0], *next = &fetches[1]; /* the thread writes into its own struct */
+    worker_fetch_start(w, cur);
     for (;;) {
-        if (w->o.max_leases && w->leases >= w->o.max_leases) return CLI_OK;
-        char body[128];
-        int n = snprintf(body, sizeof body, "{\"client\":\"%s\"}", w->client);
-        study_http_response r;
-        if (worker_request(w, "/v2/swarm/lease", "POST", "application/json", body, (size_t)n, &r))
+        if (worker_fetch_wait(cur))
             return cli_error("cannot reach %s for a lease (waited %lld s)", w->base, (long long)w->o.patience_s);
+        study_http_response r = cur->r;
         if (r.status == 404) { /* the server forgot this client (a new store): join again */
             free(r.body);
             if (worker_join(w) != CLI_OK) return CLI_ERR;
+            worker_fetch_start(w, cur);
             continue;
         }
         if (r.status != 200) {
@@ -254,21 +288,31 @@ static int worker_loop(worker_state *w) {
             free(r.body);
             return cli_error("the server's lease is malformed: %s", err);
         }
-        int rc = CLI_OK;
+        int rc = CLI_OK, more = 1;
         if (m.no_work) {
             if (m.active_jobs == 0 && !w->o.wait) {
-                swarm_lease_msg_free(&m);
-                free(r.body);
                 worker_say(w, "no job left");
-                return CLI_OK;
+                more = 0;
+            } else {
+                worker_sleep_ms(m.retry_ms > 0 ? m.retry_ms : 1000);
+                worker_fetch_start(w, cur);
             }
-            worker_sleep_ms(m.retry_ms > 0 ? m.retry_ms : 1000);
         } else {
+            int last = w->o.max_leases && w->leases + 1 >= w->o.max_leases;
+            if (!last) worker_fetch_start(w, next); /* the next lease comes while this one computes */
             rc = worker_run_lease(w, &m);
+            if (last) more = 0;
+            else if (rc != CLI_OK) {
+                if (!worker_fetch_wait(next)) free(next->r.body); /* its chunks expire and go to others */
+            } else {
+                worker_fetch *t = cur;
+                cur = next;
+                next = t;
+            }
         }
         swarm_lease_msg_free(&m);
         free(r.body);
-        if (rc != CLI_OK) return rc;
+        if (rc != CLI_OK || !more) return rc;
     }
 }
 

@@ -5,7 +5,7 @@
 #   bad_input.mjs      malformed, truncated, oversized job bodies, unknown models, bad and missing tokens, bad worker
 #                      requests, submissions for chunks not held, the rate limit: each a clear 4xx, nothing stored
 #   crash.mjs          SIGKILL of the coordinator twice in the middle of a job: it resumes, completes, nothing lost or
-#                      doubled (SQLite)
+#                      doubled (SQLite, then PostgreSQL)
 #   scaleout.mjs       two `tandem serve` on one PostgreSQL behind Debian's nginx, workers through nginx only: no item
 #                      processed twice
 #   e2e.mjs            (optimised pass only) 4 headless Chromium worker tabs on 3,000 CIFAR images, one closed midway,
@@ -40,8 +40,10 @@ run_driver crash 900 node tests/swarm/crash.mjs --tandem "$BUILD/tandem" --items
 pg_cluster_start "$tmp/pg"
 case $? in
 0)
-  if pg_createdb swarm_store && pg_createdb swarm_scale; then
+  if pg_createdb swarm_store && pg_createdb swarm_crash && pg_createdb swarm_scale; then
     [ -x "$BUILD/test_swarm_store" ] && run_driver store-postgresql 120 "$BUILD/test_swarm_store" "$PG_BASE/swarm_store"
+    run_driver crash-postgresql 900 node tests/swarm/crash.mjs --tandem "$BUILD/tandem" --db "$PG_BASE/swarm_crash" \
+      --items "$items"
     if [ -x /usr/sbin/nginx ]; then
       run_driver scaleout 900 node tests/swarm/scaleout.mjs --tandem "$BUILD/tandem" --db "$PG_BASE/swarm_scale" \
         --items $((items + items / 5))
