@@ -210,6 +210,9 @@ const char *tdm_session_exec_node_op(tdm_session *session, int index);
  * every run since the last plan (0 without profiling). */
 const char *tdm_session_exec_node_name(tdm_session *session, int index);
 double tdm_session_exec_node_ms(tdm_session *session, int index);
+/* The shortest single run of executed node `index` since the last plan (0 without profiling): on a shared machine,
+ * what the node takes when nothing disturbs it. */
+double tdm_session_exec_node_min_ms(tdm_session *session, int index);
 /* Multiply-accumulates of executed node `index` per run at the planned shapes (0 for ops that do no MACs). */
 int64_t tdm_session_exec_node_macs(tdm_session *session, int index);
 

@@ -213,13 +213,14 @@ int cmd_bench(int argc, char **argv) {
             }
         printf("\nprofile (per run, over %lld runs; %d nodes)\n", (long long)(runs + warmup + 1), ne);
         const char *all = getenv("TANDEM_PROFILE_ALL"); /* every node instead of the slowest 25 */
-        printf("       ms   share    MMAC  GMAC/s  op                     node\n");
+        printf("       ms   share    MMAC  GMAC/s    min ms  op                     node\n");
         for (int i = 0; i < ne && (i < 25 || (all && *all)); i++) {
             double ms = tdm_session_exec_node_ms(s, order[i]) / (double)(runs + warmup + 1);
             double macs = (double)tdm_session_exec_node_macs(s, order[i]);
-            printf("  %7.4f  %5.1f %%  %6.2f  %6.1f  %-22s %s\n", ms,
+            printf("  %7.4f  %5.1f %%  %6.2f  %6.1f  %8.4f  %-22s %s\n", ms,
                    total > 0 ? 100.0 * tdm_session_exec_node_ms(s, order[i]) / total : 0.0, macs / 1e6,
-                   ms > 0 ? macs / (ms * 1e6) : 0.0, tdm_session_exec_node_op(s, order[i]),
+                   ms > 0 ? macs / (ms * 1e6) : 0.0, tdm_session_exec_node_min_ms(s, order[i]),
+                   tdm_session_exec_node_op(s, order[i]),
                    tdm_session_exec_node_name(s, order[i]));
         }
         free(order);

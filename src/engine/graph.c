@@ -360,6 +360,62 @@ static void fuse_activations(tdm_model *m) {
     compact_nodes(m);
 }
 
+/* Mul(x, Sigmoid(x)) is SiLU, and Mul(x, HardSigmoid(x)) with alpha 1/6 and beta 1/2 is HardSwish: exporters write
+ * them as two ops (torch.onnx at opset 13 does, for EfficientNet's and MobileNetV3's activations), two passes over
+ * the tensor where one would do. The pair becomes an activation fused into x's producer when that op takes one;
+ * otherwise the HardSwish pair becomes one HardSwish node (SiLU has no ONNX op of its own and stays a pair). */
+static tdm_status fuse_gated_activations(tdm_model *m) {
+    count_consumers(m);
+    tdm_ctx c = model_ctx(m);
+    for (int i = 0; i < m->n_nodes; i++) {
+        tdm_node *mul = &m->nodes[i];
+        if (!mul->op_type || mul->op->id != TDM_OP_Mul || mul->n_in != 2 || mul->n_out != 1 || mul->out[0] < 0 ||
+            mul->act != TDM_ACT_NONE)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int g = mul->in[side], x = mul->in[1 - side];
+            tdm_node *gate = g >= 0 ? producer_of(m, g) : NULL;
+            if (!gate || gate->n_in < 1 || gate->in[0] != x || m->values[g].consumers != 1 || m->values[g].is_output)
+                continue;
+            int act = TDM_ACT_NONE;
+            float alpha = 0, beta = 0;
+            if (gate->op->id == TDM_OP_Sigmoid) act = TDM_ACT_SILU;
+            else if (gate->op->id == TDM_OP_HardSigmoid && !tdm_attr_float(gate, "alpha", 0.2f, &alpha) &&
+                     !tdm_attr_float(gate, "beta", 0.5f, &beta) && fabsf(alpha - 1.0f / 6.0f) < 1e-6f && beta == 0.5f)
+                act = TDM_ACT_HARD_SWISH;
+            if (act == TDM_ACT_NONE) continue;
+            tdm_node *p = producer_of(m, x);
+            if (p && (p->op->flags & TDM_OPF_FUSE_ACT) && p->act == TDM_ACT_NONE && p->out[0] == x &&
+                m->values[x].consumers == 2 && !m->values[x].is_output) {
+                p->act = act;
+                p->act_alpha = p->act_beta = 0;
+                p->out[0] = mul->out[0];
+                kill_node(m, gate);
+                kill_node(m, mul);
+            } else if (act == TDM_ACT_HARD_SWISH) { /* the gate becomes HardSwish(x), writing the Mul's output */
+                char *ty = tdm_strdup(&m->alloc, "HardSwish", 9);
+                if (!ty) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+                tdm_free(&m->alloc, gate->op_type);
+                gate->op_type = ty;
+                for (int k = 0; k < gate->n_attr; k++) attr_free(&m->alloc, &gate->attr[k]);
+                tdm_free(&m->alloc, gate->attr);
+                tdm_free(&m->alloc, gate->params);
+                gate->attr = NULL, gate->n_attr = 0, gate->params = NULL;
+                gate->op = tdm_op_find("HardSwish");
+                tdm_status st = gate->op->check(&c, gate);
+                if (st) return st;
+                gate->out[0] = mul->out[0];
+                kill_node(m, mul);
+            } else
+                continue;
+            count_consumers(m);
+            break;
+        }
+    }
+    compact_nodes(m);
+    return TDM_OK;
+}
+
 /* graph_env.add_slot: a new empty derived constant (data NULL, `derived`) named after the weights, wired in as input
  * `input` of n (the inputs in between, if any, absent). */
 static int env_add_slot(tdm_graph_env *e, tdm_node *n, int input, const char *suffix, int rank, const int64_t *dims) {
@@ -533,6 +589,7 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     free_dead_constants(m);
     if (optimize) {
         if ((st = fold_batchnorm(m))) return st;
+        if ((st = fuse_gated_activations(m))) return st;
         fuse_activations(m);
         if ((st = add_weight_slots(m))) return st;
     }

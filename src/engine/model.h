@@ -53,7 +53,7 @@ struct tdm_session {
     int *exec_pos, *exec_uses; /* per value: defining exec position and reader count (residual fusion scratch)   */
     int optimize;           /* plan-time fusion on (the model was loaded with optimisation)                      */
     int profile;            /* time each exec node into node_ms (allocated with the plan)                        */
-    double *node_ms;
+    double *node_ms;        /* n_exec sums, then n_exec minimums of one run, per exec node                        */
     void **folded;          /* blocks of values folded at plan time                                              */
     int n_folded, cap_folded;
     int keep_failed;        /* a folded block could not be recorded: the plan fails                          */

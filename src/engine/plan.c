@@ -312,7 +312,7 @@ tdm_status tdm_plan(tdm_session *s) {
             }
         }
     }
-    if (s->profile && s->n_exec && !(s->node_ms = tdm_calloc(a, (size_t)s->n_exec, sizeof(double)))) {
+    if (s->profile && s->n_exec && !(s->node_ms = tdm_calloc(a, 2 * (size_t)s->n_exec, sizeof(double)))) {
         st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory planning");
         goto fail;
     }

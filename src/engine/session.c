@@ -196,7 +196,10 @@ tdm_status tdm_session_run(tdm_session *s) {
             clock_gettime(CLOCK_MONOTONIC, &t0);
             st = n->op->run(&c, n);
             clock_gettime(CLOCK_MONOTONIC, &t1);
-            s->node_ms[k] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            s->node_ms[k] += ms;
+            double *mn = &s->node_ms[s->n_exec + k]; /* the minimum: what the node takes undisturbed */
+            if (*mn == 0.0 || ms < *mn) *mn = ms;
             if (st) return st;
         }
         return TDM_OK;
@@ -247,11 +250,10 @@ const char *tdm_session_exec_node_op(tdm_session *s, int index) {
         if (!s->exec_names) return NULL;
     }
     if (!s->exec_names[index]) {
-        static const char *act_names[] = {"", "+Relu", "+Clip", "+LeakyRelu", "+HardSwish", "+Sigmoid"};
         const tdm_node *n = &s->nodes[s->exec[index]];
         char buf[128];
         snprintf(buf, sizeof buf, "%s%s%s", n->op_type, n->residual >= 0 ? "+Add" : "",
-                 n->act > 0 && n->act <= 5 ? act_names[n->act] : "");
+                 tdm_act_suffix(n->act));
         s->exec_names[index] = tdm_strdup(&s->alloc, buf, strlen(buf));
     }
     return s->exec_names[index];
@@ -271,4 +273,9 @@ int64_t tdm_session_exec_node_macs(tdm_session *s, int index) {
 double tdm_session_exec_node_ms(tdm_session *s, int index) {
     if (!s || !s->node_ms || index < 0 || index >= s->n_exec) return 0.0;
     return s->node_ms[index];
+}
+
+double tdm_session_exec_node_min_ms(tdm_session *s, int index) {
+    if (!s || !s->node_ms || index < 0 || index >= s->n_exec) return 0.0;
+    return s->node_ms[s->n_exec + index];
 }

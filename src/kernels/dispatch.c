@@ -8,6 +8,8 @@
 
 /* One const table per kernel set (XNNPACK's per-ISA configs): every entry point a set provides, its register-tile
  * geometry and its measured thresholds. choose() picks one once, on first use, from what the CPU and OS support:
+ *   avx512:       AVX-512 F, BW, VL and DQ (and FMA) reported by CPUID, and the ZMM state saved by the OS (XCR0 bits
+ *                 1-2 and 5-7);
  *   avx2_fma:     AVX2 and FMA reported by CPUID and YMM state saved by the OS (XCR0 bits 1-2);
  *   wasm_simd128: emcc -msimd128 builds (a wasm engine that lacks SIMD rejects the whole module, so there is nothing
  *                 to check at run time);
@@ -32,6 +34,10 @@ static const tdm_kernel_set set_scalar = {
     .dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0},
     .wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
              tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1},
+    .pool2d = tdm_pool2d__scalar,
+    .row_sum = tdm_row_sum__scalar,
+    .row_max = tdm_row_max__scalar,
+    .vunary = tdm_vunary__scalar,
 };
 
 #ifdef TDM_HAVE_AVX2_KERNELS
@@ -50,6 +56,33 @@ static const tdm_kernel_set set_avx2 = {
      * these leave it at 0.26 against F(2x2)'s 0.58 (test_models prints it). Narrow: two tile rows of 4 per vector. */
     .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_6x16__avx2_fma, 8, 16,
              tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2},
+    .pool2d = tdm_pool2d__avx2_fma,
+    .row_sum = tdm_row_sum__avx2_fma,
+    .row_max = tdm_row_max__avx2_fma,
+    .vunary = tdm_vunary__avx2_fma,
+};
+#endif
+
+#ifdef TDM_HAVE_AVX2_KERNELS
+/* AVX-512 where it has kernels of its own (GEMMs, direct and depthwise convolution), AVX2 where 8-wide vectors fit
+ * better: Winograd's transforms, whose 16 lanes would need rows of 16 tiles (64-pixel maps for F(4x4)), keep their
+ * 8-wide forms and write panels of the AVX-512 GEMM's width. */
+static const tdm_kernel_set set_avx512 = {
+    .name = "avx512",
+    .simd = 1,
+    .sgemm = tdm_sgemm_12x32__avx512,
+    .sgemm_ep = tdm_sgemm_ep__avx512,
+    .sgemm_ep_pa = tdm_sgemm_ep_pa__avx512,
+    .mr = 12,
+    .conv_direct = tdm_conv2d_direct__avx512,
+    .dw = {tdm_dwconv__avx512, tdm_dwconv_cb__avx512, 16, 8},
+    .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_12x32__avx512, 8, 32,
+             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2, tdm_sgemm_packed_12x16__avx512,
+             16},
+    .pool2d = tdm_pool2d__avx512,
+    .row_sum = tdm_row_sum__avx512,
+    .row_max = tdm_row_max__avx512,
+    .vunary = tdm_vunary__avx512,
 };
 #endif
 
@@ -67,6 +100,10 @@ static const tdm_kernel_set set_wasm128 = {
      * (F(4x4) keeps 36/9 of the 3x3 weights against F(2x2)'s 16/9: ResNet-56's heap +0.35x of the model file). */
     .wino = {tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, tdm_sgemm_packed__wasm_simd128, 4,
              TDM_WASM128_PACKED_NR, tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, 4, 4, 1},
+    .pool2d = tdm_pool2d__wasm_simd128,
+    .row_sum = tdm_row_sum__wasm_simd128,
+    .row_max = tdm_row_max__wasm_simd128,
+    .vunary = tdm_vunary__wasm_simd128,
 };
 #endif
 
@@ -95,6 +132,16 @@ const tdm_kernel_set *tdm_kernels_named(const char *name, const char **why_not) 
         else k = &set_avx2;
     }
 #endif
+#ifdef TDM_HAVE_AVX2_KERNELS
+    if (!strcmp(name, "avx512")) {
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+            !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("fma"))
+            why = "the CPU lacks AVX-512 F, BW, VL or DQ";
+        else if (!xcr0_has(0xE6)) why = "the OS does not save the ZMM registers (XCR0)";
+        else k = &set_avx512;
+    }
+#endif
 #ifdef TDM_HAVE_WASM128_KERNELS
     if (!strcmp(name, "wasm_simd128") || !strcmp(name, "wasm")) k = &set_wasm128;
 #endif
@@ -103,7 +150,7 @@ const tdm_kernel_set *tdm_kernels_named(const char *name, const char **why_not) 
 }
 
 /* Best first. */
-static const char *const set_order[] = {"avx2_fma", "wasm_simd128", "scalar"};
+static const char *const set_order[] = {"avx512", "avx2_fma", "wasm_simd128", "scalar"};
 
 static const tdm_kernel_set *chosen_set = &set_scalar;
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
@@ -201,12 +248,19 @@ void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
     case TDM_ACT_HARD_SWISH: /* ONNX HardSwish: x * max(0, min(1, x/6 + 1/2)) */
         ACT_LOOP(v * act_clampf(v * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f));
         break;
-    case TDM_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-        break;
+    case TDM_ACT_SIGMOID: tdm_kernels()->vunary(TDM_VOP_SIGMOID, y, y, n, 0, 0); break;
+    case TDM_ACT_SILU: tdm_kernels()->vunary(TDM_VOP_SILU, y, y, n, 0, 0); break;
+    case TDM_ACT_GELU: tdm_kernels()->vunary(TDM_VOP_GELU, y, y, n, 0, 0); break;
+    case TDM_ACT_HARD_SIGMOID: tdm_kernels()->vunary(TDM_VOP_HARD_SIGMOID, y, y, n, alpha, beta); break;
     default: /* TDM_ACT_NONE */
         break;
     }
+}
+
+const char *tdm_act_suffix(int act) {
+    static const char *const names[TDM_ACT_COUNT] = {"",          "+Relu", "+Clip", "+LeakyRelu", "+HardSwish",
+                                                     "+Sigmoid",  "+SiLU", "+Gelu", "+HardSigmoid"};
+    return act > 0 && act < TDM_ACT_COUNT ? names[act] : "";
 }
 
 void tdm_bias_act(float *y, size_t n, float bias, int act, float alpha, float beta) {

@@ -74,24 +74,28 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->cb_max_wo; }
 
 /* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the first of F(4x4,3x3) wide, F(4x4,3x3)
- * narrow, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better; its transform points
- * (36 or 16) and geometry in *wg; 0 where none does (maps smaller than 8x8: they run direct). The narrow transforms
- * serve maps whose rows hold few tiles (F(4x4) on 16x16, F(2x2) on 8x8). */
+ * narrow, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better, trying the set's
+ * panel width and then its narrower one (AVX-512: 32, then 16); its transform points (36 or 16) and geometry in *wg;
+ * 0 where none does (maps smaller than 8x8: they run direct). The narrow transforms serve maps whose rows hold few
+ * tiles (F(4x4) on 16x16, F(2x2) on 8x8). */
 static int conv_wino_pick(size_t c, size_t k, size_t h, size_t w, size_t pt, size_t pl, size_t ho, size_t wo,
                           tdm_wino_geom *wg) {
     const tdm_wino_kernels *wk = tdm_wino_selected();
     const size_t rn = wk->rows_narrow ? wk->rows_narrow : 1;
     const size_t cand[4][3] = {{4, wk->vw, 1}, {4, wk->vw_narrow, rn}, {2, wk->vw, 1}, {2, wk->vw_narrow, rn}};
-    for (int i = 0; i < 4; i++) {
-        size_t m = cand[i][0], v = cand[i][1], r = cand[i][2]; /* tile size, tiles per vector row, rows */
-        if (m > wk->max_m) continue;
-        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = (ty + r - 1) / r * r * ((tx + v - 1) / v * v);
-        size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr;
-        if (4 * ty * tx >= 3 * tp) {
-            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, r, wk->nr, m);
-            return (int)wg->pts;
+    const size_t nrs[2] = {wk->nr, wk->gemm_small ? wk->nr_small : 0};
+    for (int i = 0; i < 4; i++)
+        for (int q = 0; q < 2 && nrs[q]; q++) {
+            size_t m = cand[i][0], v = cand[i][1], r = cand[i][2], nr = nrs[q]; /* tile size, tiles per vector row,
+                                                                                 * rows, panel width */
+            if (m > wk->max_m) continue;
+            size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = (ty + r - 1) / r * r * ((tx + v - 1) / v * v);
+            size_t tp = (t + nr - 1) / nr * nr;
+            if (4 * ty * tx >= 3 * tp) {
+                tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, r, nr, m);
+                return (int)wg->pts;
+            }
         }
-    }
     return 0;
 }
 
@@ -313,7 +317,8 @@ static size_t conv_dw_unit(const conv_geom *g) { return g->dw_cb ? tdm_dw_select
 
 static size_t conv_dw_slot_floats(const conv_geom *g) {
     size_t vw = tdm_dw_selected()->vw;
-    size_t f = g->dw_cb ? (size_t)(g->hp * g->wp + g->out_sz + g->ksz) * vw : (size_t)(g->hp * g->wp) + TDM_CONV_SLACK;
+    size_t f = g->dw_cb ? (size_t)(g->hp * g->wp + g->out_sz + g->ksz) * vw
+                        : (size_t)(g->hp * (g->wp + 1)) + TDM_CONV_SLACK; /* + 1: rows made even at stride 2 */
     return (f + 15) & ~(size_t)15;
 }
 
@@ -615,6 +620,7 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
     const tdm_wino_kernels *k = tdm_wino_selected();
     const tdm_wino_input_fn input = w->vw == k->vw ? k->input : k->input_narrow;
     const tdm_wino_output_fn output = w->vw == k->vw ? k->output : k->output_narrow;
+    const tdm_sgemm_packed_fn gemm = w->nr == k->nr ? k->gemm : k->gemm_small;
     tdm_wino_geom wk = *w; /* the output transform sees only channels [k0, k1) */
     wk.k = k1 - k0;
     size_t chunk = conv_wino_chunk(w), plane = w->ho * w->wo, K = w->k, C = w->c;
@@ -624,7 +630,7 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
         size_t vs = tdm_wino_v_stride(w, c1 - c0), ms = tdm_wino_m_stride(&wk, c1 - c0);
         input(w, planes, V, c0, c1);
         for (size_t xi = 0; xi < w->pts; xi++)
-            k->gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
+            gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
         output(&wk, M, j->bias ? j->bias + k0 : NULL, j->resg ? j->resg + k0 * plane : NULL, j->yg + k0 * plane,
                j->act, j->act_a, j->act_b, c0, c1);
     }

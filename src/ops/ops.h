@@ -20,6 +20,6 @@ extern const tdm_op_hooks shape_slice_hooks;     /* keeps_axis0                 
 extern const tdm_op_hooks shape_pad_hooks;       /* keeps_axis0                                                  */
 extern const tdm_op_hooks shape_identity_hooks;  /* forwards                                                     */
 extern const tdm_op_hooks shape_dropout_hooks;   /* forwards when the mask is unused and training is off         */
-extern const tdm_op_hooks eltwise_act_hooks;     /* as_act: Relu, Sigmoid, HardSwish, LeakyRelu, Clip            */
+extern const tdm_op_hooks eltwise_act_hooks;     /* as_act: Relu, Sigmoid, Hard*, LeakyRelu, Clip                */
 
 #endif
