@@ -558,6 +558,61 @@ static void test_vunary(const tdm_kernel_set *ks) {
     check(fabs(y[36] - vop_ref(TDM_VOP_SIGMOID, x[36])) < 3e-7 && y[37] == x[37], "vunary %s in place", ks->name);
 }
 
+/* The NCHWc kernels of set ks: dense convolution from a plain and from a blocked input, and depthwise, against the
+ * plain reference convolution, through to_blocked/from_blocked and the weight packing; odd channel counts (padded
+ * blocks), strides 1 and 2, padding, 1x1 and 3x3 and 7x7, every epilogue on some shape, split as threads split. */
+static void test_nchwc(const tdm_kernel_set *ks) {
+    static const size_t shapes[][7] = {/* c, k, h, w, kernel, stride, pad */
+                                       {3, 16, 17, 19, 7, 2, 3}, {16, 40, 9, 11, 1, 1, 0}, {24, 20, 14, 14, 3, 1, 1},
+                                       {5, 7, 8, 13, 3, 2, 1},   {32, 64, 7, 7, 1, 2, 0},  {17, 33, 5, 30, 3, 1, 1},
+                                       {8, 8, 1, 1, 3, 1, 1},    {48, 48, 20, 20, 5, 2, 2}};
+    const size_t V = ks->cvw;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int dw = 0; dw < 2; dw++) {
+            size_t c = shapes[si][0], k = dw ? c : shapes[si][1], h = shapes[si][2], w = shapes[si][3],
+                   kk = shapes[si][4], st = shapes[si][5], p = shapes[si][6];
+            size_t ho = (h + 2 * p - kk) / st + 1, wo = (w + 2 * p - kk) / st + 1, cb = (c + V - 1) / V,
+                   kb = (k + V - 1) / V;
+            size_t wn = k * (dw ? 1 : c) * kk * kk;
+            float *x = malloc(c * h * w * 4), *xb = malloc(cb * V * h * w * 4), *wt = malloc(wn * 4);
+            float *wp = malloc(kb * V * (dw ? 1 : c) * kk * kk * 4), *bias = calloc(kb * V, 4);
+            float *res = malloc(k * ho * wo * 4), *resb = malloc(kb * V * ho * wo * 4), *want = malloc(k * ho * wo * 4);
+            float *yb = malloc(kb * V * ho * wo * 4), *got = malloc(k * ho * wo * 4);
+            for (size_t i = 0; i < c * h * w; i++) x[i] = frand();
+            for (size_t i = 0; i < wn; i++) wt[i] = frand();
+            for (size_t i = 0; i < k; i++) bias[i] = frand();
+            for (size_t i = 0; i < k * ho * wo; i++) res[i] = frand();
+            ks->to_blocked(x, xb, c, h * w);
+            ks->to_blocked(res, resb, k, ho * wo);
+            ks->cconv_pack(wt, wp, k, dw ? 1 : c, kk * kk);
+            int act = test_acts[si % (sizeof test_acts / sizeof test_acts[0])], with_res = (int)(si & 1);
+            float *wfull = wt; /* the reference takes dense weights: depthwise ones spread over the diagonal */
+            if (dw) {
+                wfull = calloc(k * c * kk * kk, 4);
+                for (size_t m = 0; m < k; m++) memcpy(wfull + (m * c + m) * kk * kk, wt + m * kk * kk, kk * kk * 4);
+            }
+            conv_ref(x, c, h, w, wfull, k, kk, kk, st, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f,
+                     want);
+            for (int from_blocked = dw; from_blocked < 2; from_blocked++) {
+                tdm_cconv_args a = {from_blocked ? xb : x, c, h, w, from_blocked ? V : 1, wp, bias,
+                                    with_res ? resb : NULL, yb, k, kk, kk, st, st, p, p, ho, wo, act, -0.5f, 0.5f};
+                memset(yb, 0xff, kb * V * ho * wo * 4);
+                tdm_cconv_fn f = dw ? ks->cdw : ks->cconv;
+                f(&a, 0, kb / 2, 0, ho); /* as two threads would split it: blocks, then rows */
+                f(&a, kb / 2, kb, 0, ho / 2);
+                f(&a, kb / 2, kb, ho / 2, ho);
+                ks->from_blocked(yb, got, k, ho * wo);
+                /* float sums of C*KK terms: rounding grows like its square root (1e-5 up to 256 terms) */
+                double e = max_rel(got, want, k * ho * wo), tol = 1e-5 * fmax(1.0, sqrt((double)((dw ? 1 : c) * kk * kk) / 256.0));
+                check(e < tol, "nchwc %s %s c%zu k%zu %zux%zu k%zu s%zu p%zu %s input act %d res %d: error %.3g",
+                      ks->name, dw ? "depthwise" : "dense", c, k, h, w, kk, st, p, from_blocked ? "blocked" : "plain",
+                      act, with_res, e);
+            }
+            if (dw) free(wfull);
+            free(x), free(xb), free(wt), free(wp), free(bias), free(res), free(resb), free(want), free(yb), free(got);
+        }
+}
+
 int main(void) {
     printf("kernel set selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
@@ -580,6 +635,7 @@ int main(void) {
         test_gemm_ep(ks);
         test_pool2d(ks);
         test_vunary(ks);
+        test_nchwc(ks);
         printf("kernel set %s: %s\n", ks->name, failed == before ? "ok" : "FAILED");
     }
     test_gemm_sizes("dispatch", tdm_sgemm);

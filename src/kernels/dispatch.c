@@ -38,6 +38,12 @@ static const tdm_kernel_set set_scalar = {
     .row_sum = tdm_row_sum__scalar,
     .row_max = tdm_row_max__scalar,
     .vunary = tdm_vunary__scalar,
+    .cvw = 1,
+    .cconv = tdm_cconv__scalar,
+    .cdw = tdm_cdw__scalar,
+    .to_blocked = tdm_to_blocked__scalar,
+    .from_blocked = tdm_from_blocked__scalar,
+    .cconv_pack = tdm_cconv_pack__scalar,
 };
 
 #ifdef TDM_HAVE_AVX2_KERNELS
@@ -60,6 +66,12 @@ static const tdm_kernel_set set_avx2 = {
     .row_sum = tdm_row_sum__avx2_fma,
     .row_max = tdm_row_max__avx2_fma,
     .vunary = tdm_vunary__avx2_fma,
+    .cvw = 8,
+    .cconv = tdm_cconv__avx2_fma,
+    .cdw = tdm_cdw__avx2_fma,
+    .to_blocked = tdm_to_blocked__avx2_fma,
+    .from_blocked = tdm_from_blocked__avx2_fma,
+    .cconv_pack = tdm_cconv_pack__avx2_fma,
 };
 #endif
 
@@ -83,6 +95,12 @@ static const tdm_kernel_set set_avx512 = {
     .row_sum = tdm_row_sum__avx512,
     .row_max = tdm_row_max__avx512,
     .vunary = tdm_vunary__avx512,
+    .cvw = 16,
+    .cconv = tdm_cconv__avx512,
+    .cdw = tdm_cdw__avx512,
+    .to_blocked = tdm_to_blocked__avx512,
+    .from_blocked = tdm_from_blocked__avx512,
+    .cconv_pack = tdm_cconv_pack__avx512,
 };
 #endif
 
@@ -104,6 +122,12 @@ static const tdm_kernel_set set_wasm128 = {
     .row_sum = tdm_row_sum__wasm_simd128,
     .row_max = tdm_row_max__wasm_simd128,
     .vunary = tdm_vunary__wasm_simd128,
+    .cvw = 4,
+    .cconv = tdm_cconv__wasm_simd128,
+    .cdw = tdm_cdw__wasm_simd128,
+    .to_blocked = tdm_to_blocked__wasm_simd128,
+    .from_blocked = tdm_from_blocked__wasm_simd128,
+    .cconv_pack = tdm_cconv_pack__wasm_simd128,
 };
 #endif
 

@@ -297,6 +297,38 @@ void tdm_vunary__avx2_fma(int op, const float *x, float *y, size_t n, float a, f
 void tdm_vunary__avx512(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__wasm_simd128(int op, const float *x, float *y, size_t n, float a, float b);
 
+/* Convolution on the blocked channel layout NCHWc (nchwc_vec.inc): a tensor [C][H][W] of one image stored as
+ * [C/VW][H][W][VW], VW = the set's vector width (tdm_kernel_set.cvw), channels padded to a multiple of VW.
+ *   cconv: a dense convolution (any kernel, stride and padding, dilation 1, one group) of an input in the plain
+ *          layout (xbin 1) or blocked (xbin VW) into a blocked output; weights packed by cconv_pack into
+ *          [M/VW][C][KH][KW][VW]; bias (M padded to blocks) or NULL; res a blocked tensor like y, or NULL.
+ *          Computes output channel blocks [b0, b1) and output rows [r0, r1).
+ *   cdw:   a depthwise convolution, blocked input to blocked output (M = C), weights packed [C/VW][KH][KW][VW]
+ *          (cconv_pack with C = 1); channel blocks [b0, b1), rows [r0, r1).
+ *   to_blocked / from_blocked: one image's [C][P] <-> [C/VW][P][VW] (P pixels); padding channels written as 0. */
+typedef struct tdm_cconv_args {
+    const float *x;
+    size_t C, H, W, xbin;
+    const float *w, *bias, *res;
+    float *y;
+    size_t M, KH, KW, sh, sw, pt, pl, Ho, Wo;
+    int act;
+    float alpha, beta;
+} tdm_cconv_args;
+typedef void (*tdm_cconv_fn)(const tdm_cconv_args *a, size_t b0, size_t b1, size_t r0, size_t r1);
+typedef void (*tdm_relayout_fn)(const float *x, float *y, size_t C, size_t P);
+typedef void (*tdm_cconv_pack_fn)(const float *w, float *out, size_t M, size_t C, size_t KK);
+#define TDM_NCHWC_DECL(SUF)                                                                                          \
+    void tdm_cconv_##SUF(const tdm_cconv_args *a, size_t b0, size_t b1, size_t r0, size_t r1);                       \
+    void tdm_cdw_##SUF(const tdm_cconv_args *a, size_t b0, size_t b1, size_t r0, size_t r1);                         \
+    void tdm_to_blocked_##SUF(const float *x, float *y, size_t C, size_t P);                                         \
+    void tdm_from_blocked_##SUF(const float *x, float *y, size_t C, size_t P);                                       \
+    void tdm_cconv_pack_##SUF(const float *w, float *out, size_t M, size_t C, size_t KK);
+TDM_NCHWC_DECL(_scalar)
+TDM_NCHWC_DECL(_avx2_fma)
+TDM_NCHWC_DECL(_avx512)
+TDM_NCHWC_DECL(_wasm_simd128)
+
 /* A kernel set: every entry point of one ISA's kernels with its tile geometry and measured thresholds, one const
  * table per ISA (dispatch.c). Ops call through the selected set (or the wrappers below); tests walk every set. */
 typedef struct tdm_kernel_set {
@@ -312,6 +344,10 @@ typedef struct tdm_kernel_set {
     tdm_pool2d_fn pool2d;
     tdm_row_reduce_fn row_sum, row_max;
     tdm_vunary_fn vunary;
+    size_t cvw;                      /* channels per block of the NCHWc kernels (the vector width)               */
+    tdm_cconv_fn cconv, cdw;
+    tdm_relayout_fn to_blocked, from_blocked;
+    tdm_cconv_pack_fn cconv_pack;
 } tdm_kernel_set;
 /* The set in use (chosen once: the best the CPU and OS support, or TDM_KERNELS=NAME). */
 const tdm_kernel_set *tdm_kernels(void);

@@ -1,6 +1,7 @@
 /* conv.c - Conv and ConvTranspose, float32, 1-D/2-D/3-D: im2col (or nothing, for 1x1) + GEMM with a fused
  * bias+activation epilogue, a direct path for depthwise convolution, and GEMM + col2im for ConvTranspose. */
 #include <limits.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 
 #include "../kernels/kernels.h"
@@ -37,6 +38,8 @@ typedef struct conv_geom {
     int dw_cb;                             /* dw_simd on a small map: channels interleaved (kernels.h)     */
     int dw_simd;                           /* Conv: depthwise 2-D, stride 1 or 2, dilation 1: SIMD kernel
                                             * on a padded copy of each plane (kernels/dw_vec.inc)       */
+    int dw_blk;                            /* dw_simd with one output per channel, run on blocks of VW channels
+                                            * moved to the NCHWc layout and back (kernels/nchwc_vec.inc)  */
     int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
                                             * input 3 (graph.c): Winograd with this many points (16:
                                             * F(2x2,3x3), 36: F(4x4,3x3)), or 0                         */
@@ -68,6 +71,12 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 }
 
 /* ---- geometry ------------------------------------------------------------------------------------------------ */
+
+/* Depthwise on NCHWc blocks (TDM_DW_BLOCKED=0 turns it off, for comparisons). */
+static int conv_dw_blocked_on(void) {
+    const char *e = getenv("TDM_DW_BLOCKED");
+    return !(e && e[0] == '0');
+}
 
 /* Depthwise maps at most this wide run channel-interleaved (dw cb kernel), where rows are short enough that the plane
  * kernel's padding and part-empty vectors cost more than the cb kernel's block transposes; per ISA (dispatch.c). */
@@ -254,6 +263,11 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                      g->d[1] == 1 && g->d[2] == 1 && tdm_dw_selected()->plane != tdm_dwconv__scalar;
         /* small maps, one output channel per input channel: several channels per vector (the cb kernel) */
         g->dw_cb = g->dw_simd && g->Mg == 1 && (size_t)g->out[2] <= conv_dw_cb_max_wo();
+        /* NCHWc blocks where bench/kernels.c measured them faster than the plane kernel with their two layout
+         * changes included: stride 2, kernels larger than 3x3, and maps up to 28 wide (the plane kernel keeps 3x3
+         * stride-1 layers on larger maps) */
+        g->dw_blk = g->dw_simd && g->Mg == 1 && tdm_kernels()->cvw > 1 && conv_dw_blocked_on() &&
+                    (g->s[2] == 2 || g->k[2] > 3 || g->out[2] <= 28);
         g->winograd = conv_wino_choose(g);
         const tdm_value *u = tdm_in(c, n, 3);
         if (!u || tdm_numel(u) != (int64_t)g->winograd * g->M * g->C) g->winograd = 0; /* U is not there (yet) */
@@ -313,12 +327,18 @@ static size_t conv_wino_slot_floats(const conv_geom *g);
 static int conv_dw_slots(int threads) { return threads < 1 ? 1 : threads > 32 ? 32 : threads; }
 /* Channels per call of a depthwise kernel: vw for cb; for the plane kernel a run of channels (it pads the first plane
  * and then only copies the interior of the next ones), or one plane when channels have several outputs (Mg > 1). */
-static size_t conv_dw_unit(const conv_geom *g) { return g->dw_cb ? tdm_dw_selected()->vw : g->Mg == 1 ? 16 : 1; }
+static size_t conv_dw_unit(const conv_geom *g) {
+    return g->dw_blk ? tdm_kernels()->cvw : g->dw_cb ? tdm_dw_selected()->vw : g->Mg == 1 ? 16 : 1;
+}
 
 static size_t conv_dw_slot_floats(const conv_geom *g) {
     size_t vw = tdm_dw_selected()->vw;
     size_t f = g->dw_cb ? (size_t)(g->hp * g->wp + g->out_sz + g->ksz) * vw
                         : (size_t)(g->hp * (g->wp + 1)) + TDM_CONV_SLACK; /* + 1: rows made even at stride 2 */
+    if (g->dw_blk) { /* a block of input and of output in NCHWc, its weights and biases; or the plane path's */
+        size_t cv = tdm_kernels()->cvw, fb = cv * (size_t)(g->in_sz + g->out_sz + g->ksz + 1);
+        f = fb > f ? fb : f;
+    }
     return (f + 15) & ~(size_t)15;
 }
 
@@ -532,6 +552,26 @@ static int conv_slot_claim(atomic_uint *busy, int nslots);
  * channel m / Mg), a unit being one plane, or vw planes for the cb kernel, padded in a scratch slot of this task's
  * own. Blocks of units rather than single planes keep the per-task costs (slot claim, pool hand-out) off the small
  * maps, where a plane is a few hundred MACs. */
+/* Depthwise channels [m0, m0 + nch) of one image (nch <= VW) on the NCHWc kernel: the planes interleaved into one
+ * block, the weights and biases packed, the block computed (taps as vector loads, borders skipped, no padded copy),
+ * and the planes taken apart again. A fused residual goes through the plane path instead. */
+static void conv_dw_block(const conv_job *j, float *scratch, size_t img, size_t m0, size_t nch) {
+    const conv_geom *g = j->g;
+    const tdm_kernel_set *k = tdm_kernels();
+    const size_t cv = k->cvw, in = (size_t)g->in_sz, out = (size_t)g->out_sz, kk = (size_t)g->ksz;
+    float *xb = scratch, *yb = xb + cv * in, *wb = yb + cv * out, *bb = wb + cv * kk;
+    k->to_blocked(j->x + (img * (size_t)g->C + m0) * in, xb, nch, in);
+    k->cconv_pack(j->w + m0 * kk, wb, nch, 1, kk);
+    for (size_t c = 0; c < cv; c++) bb[c] = j->bias && c < nch ? j->bias[m0 + c] : 0.0f;
+    tdm_cconv_args a = {.x = xb, .C = cv, .H = (size_t)g->in[1], .W = (size_t)g->in[2], .xbin = cv, .w = wb, .bias = bb,
+                        .y = yb, .M = cv, .KH = (size_t)g->k[1], .KW = (size_t)g->k[2], .sh = (size_t)g->s[1],
+                        .sw = (size_t)g->s[2], .pt = (size_t)g->pb[1], .pl = (size_t)g->pb[2],
+                        .Ho = (size_t)g->out[1], .Wo = (size_t)g->out[2], .act = j->act, .alpha = j->act_a,
+                        .beta = j->act_b};
+    k->cdw(&a, 0, 1, 0, a.Ho);
+    k->from_blocked(yb, j->y + (img * (size_t)g->M + m0) * out, nch, out);
+}
+
 static void conv_dw_simd_task(void *ctx, size_t blk) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
@@ -546,6 +586,10 @@ static void conv_dw_simd_task(void *ctx, size_t blk) {
                          .alpha = j->act_a, .beta = j->act_b, .act = j->act};
     for (size_t u = u0; u < u1; u++) {
         size_t img = u / per_img, m0 = (u % per_img) * bc, nch = M - m0 < bc ? M - m0 : bc;
+        if (g->dw_blk && !j->res) {
+            conv_dw_block(j, a.scratch, img, m0, nch);
+            continue;
+        }
         a.x = j->x + (img * (size_t)g->C + m0 / (size_t)g->Mg) * (size_t)g->in_sz;
         a.wt = j->w + m0 * (size_t)g->ksz;
         a.bias = j->bias ? j->bias + m0 : NULL;
