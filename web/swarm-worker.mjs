@@ -181,8 +181,6 @@ export class SwarmWorker {
     }
     const r = await this.request('/v2/swarm/submit', { method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' }, body });
-    this.stats.leases++;
-    this.stats.computeMs += computeMs;
     this.stats.submitMs += performance.now() - s0;
     if (r.status === 403) {
       this.state = 'refused';
@@ -193,6 +191,8 @@ export class SwarmWorker {
       return;
     }
     const a = await r.json();
+    this.stats.leases++;
+    this.stats.computeMs += computeMs;
     this.stats.chunks += entries.length;
     this.stats.items += items;
     this.stats.accepted += a.accepted.length;

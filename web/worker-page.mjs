@@ -53,15 +53,15 @@ function onEvent(e) {
     $('status').textContent = `Computing ${e.items} items (${e.chunks} chunks) of job ${e.job} with ${e.model}…`;
     break;
   case 'submitted':
-    log(`lease ${e.lease}: ${e.items} items in ${e.computeMs.toFixed(0)} ms, ${e.accepted} chunks accepted` +
+    log(`lease ${e.lease}: ${e.items} items in ${e.computeMs.toFixed(0)} ms, ${e.accepted} ` +
+        `chunk${e.accepted === 1 ? '' : 's'} accepted` +
         `${e.late ? `, ${e.late} already done by another device` : ''}${e.jobDone ? '; the job is done' : ''}`);
     break;
   case 'idle': case 'waiting': $('status').textContent = e.message; break;
   case 'log': log(e.message); break;
   case 'end':
     document.body.dataset.state = e.state;
-    $('status').textContent = e.state === 'error' ? `Error: ${e.error}` : e.state === 'refused'
-      ? `${STATUS.refused} (${e.error})` : STATUS[e.state];
+    $('status').textContent = e.state === 'error' ? `Error: ${e.error}` : STATUS[e.state];
     log($('status').textContent);
     $('btn-stop').disabled = true;
     break;
