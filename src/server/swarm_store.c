@@ -786,7 +786,8 @@ static int submit_tx(sdb_tx *tx, void *vctx) {
             status = SDB_ERR;
             break;
         }
-        if (!lr.found || !strcmp(lr.outcome, "cancelled") || !strcmp(lr.outcome, "error")) {
+        /* a lease row given up by an error report holds no result any more; the same report again is a repeat */
+        if (!lr.found || !strcmp(lr.outcome, "cancelled") || (!strcmp(lr.outcome, "error") && !c->error)) {
             snprintf(sc->err, sc->errlen, "chunk %lld is not held by this client under lease %s", (long long)c->idx,
                      sub->lease);
             status = SWS_NOT_HELD;
@@ -833,14 +834,18 @@ static int submit_tx(sdb_tx *tx, void *vctx) {
         sws_submit_chunk *c = &sub->chunks[sc->order[k]];
         chunk_row *cr = &rows[sc->order[k]];
         sdb_val pk[] = {sdb_text(sub->lease), sdb_int(c->idx), sdb_text("")};
+        int done = !strcmp(cr->state, "done") || !strcmp(cr->state, "verifying") || !strcmp(job.state, "failed");
         if (c->error) {
+            /* an error about a chunk that has its result (or a repeat of one already noted) changes nothing */
+            int repeat = c->outcome == SWS_LATE;
+            c->outcome = SWS_ERROR_NOTED;
+            if (done || repeat) continue;
             pk[2] = sdb_text("error");
             sdb_val pe[] = {sdb_text(job.id), sdb_int(c->idx), sdb_text(sub->lease)};
             if (sdb_exec(tx, outcome_sql, pk, 3, NULL, NULL) < 0 || sdb_exec(tx, error_sql, pe, 3, NULL, NULL) < 0) {
                 status = SDB_ERR;
                 break;
             }
-            c->outcome = SWS_ERROR_NOTED;
             if (cr->errors + 1 >= SWS_MAX_ERRORS) {
                 char why[512];
                 snprintf(why, sizeof why, "chunk %lld failed on %lld workers; the last said: %.300s", (long long)c->idx,
@@ -849,9 +854,9 @@ static int submit_tx(sdb_tx *tx, void *vctx) {
             }
             continue;
         }
+        if (c->outcome == SWS_LATE) continue; /* a repeat: its lease row keeps what the first one recorded */
         computed += c->n;
-        int done = !strcmp(cr->state, "done") || !strcmp(cr->state, "verifying") || !strcmp(job.state, "failed");
-        if (c->outcome == SWS_LATE || done) {
+        if (done) {
             c->outcome = SWS_LATE;
             late++;
             pk[2] = sdb_text("late");

@@ -2,7 +2,7 @@
  * by the test: leases and their sizes, a submission only for held chunks (all or nothing), first result wins,
  * reissue after a deadline, speculative copies of the tail, a job done exactly when every chunk is, the native check
  * that passes (trust) and the one that fails (refusal, discard since the last verified chunk, redo), and a job that
- * fails when a chunk is leased too often. No engine: results are bytes the test makes.
+ * fails when a chunk is leased too often or fails on three workers. No engine: results are bytes the test makes.
  *   build/test_swarm_store sqlite:/tmp/x.db        build/test_swarm_store postgresql://...
  * Prints `N passed, M failed`. */
 #include <stdarg.h>
@@ -334,6 +334,45 @@ static void test_failure(void) {
     sws_job_info_free(&j);
 }
 
+/* Report every chunk of a lease as failed. */
+static int report_errors(const char *client, const sws_lease *l) {
+    sws_submit_chunk c[64];
+    memset(c, 0, sizeof c);
+    for (int i = 0; i < l->nchunks && i < 64; i++) {
+        c[i].idx = l->chunks[i].idx;
+        c[i].error = "the model failed: test";
+    }
+    sws_submit s = {client, l->id, now, 0, l->nchunks < 64 ? l->nchunks : 64, c, {0}, 0};
+    return sws_store_submit(S, &s, err, sizeof err);
+}
+
+static void test_errors(void) {
+    printf("-- workers that cannot run a chunk\n");
+    char jid[SWS_JOB_ID + 1], w[3][SWS_CLIENT_ID + 1];
+    make_job(jid, 4, 2, 0, 0);
+    for (int k = 0; k < 3; k++) join(w[k]);
+    sws_lease l;
+    lease(w[0], &l);
+    int rc = report_errors(w[0], &l);
+    sws_job_info j;
+    job(jid, &j);
+    check(rc == 0 && !strcmp(j.state, "running"), "an error report puts the chunk back (job %s)", j.state);
+    sws_job_info_free(&j);
+    check(report_errors(w[0], &l) == 0, "the same report again is answered and changes nothing");
+    sws_lease_free(&l);
+    for (int k = 1; k < 3; k++) {
+        lease(w[k], &l);
+        check(l.nchunks >= 1 && l.chunks[0].idx == 0 && l.chunks[0].kind == SWS_REISSUE,
+              "the failed chunk goes to the next worker as a reissue");
+        report_errors(w[k], &l);
+        sws_lease_free(&l);
+    }
+    job(jid, &j);
+    check(!strcmp(j.state, "failed") && j.error && strstr(j.error, "failed on 3 workers"),
+          "after %d workers fail on a chunk its job fails (%s: %s)", SWS_MAX_ERRORS, j.state, j.error ? j.error : "");
+    sws_job_info_free(&j);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: test_swarm_store sqlite:PATH | postgresql://...\n");
@@ -347,6 +386,7 @@ int main(int argc, char **argv) {
     test_leases();
     test_checks();
     test_failure();
+    test_errors();
     sws_close(S);
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
