@@ -613,6 +613,80 @@ static void test_nchwc(const tdm_kernel_set *ks) {
         }
 }
 
+/* B packed once (tdm_sgemm_pack_b) and the GEMM on it (tdm_sgemm_pb) of set ks, against the reference, both
+ * orientations of B, K over several KC slices, partial panels and row blocks, with and without the epilogue; and the
+ * transposed store with its epilogue. */
+static void test_gemm_pb(const tdm_kernel_set *ks) {
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {49, 512, 300}, {13, 33, 600}, {196, 64, 27}, {12, 32, 256}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tb = 0; tb < 2; tb++) {
+            size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 1;
+            float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bp = malloc(k * ((n + ks->nr - 1) / ks->nr) * ks->nr * 4);
+            float *bias = malloc(m * 4), *want = malloc(m * ldc * 4), *got = malloc(m * ldc * 4);
+            for (size_t q = 0; q < m * k; q++) a[q] = frand();
+            for (size_t q = 0; q < k * n; q++) b[q] = frand();
+            for (size_t q = 0; q < m; q++) bias[q] = frand();
+            ks->sgemm_pack_b(b, tb ? k : n, tb, k, n, bp);
+            for (int with_ep = 0; with_ep < 2; with_ep++) {
+                tdm_sgemm_ref(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, want, ldc);
+                if (with_ep)
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++) want[i * ldc + j] = act_ref(want[i * ldc + j] + bias[i], TDM_ACT_GELU, 0, 0);
+                for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
+                tdm_gemm_ep ep = {bias, NULL, 0, TDM_ACT_GELU, 0, 0};
+                ks->sgemm_pb(m, n, k, a, k, 1, bp, got, ldc, with_ep ? &ep : NULL);
+                double worst = 0;
+                int gap = 0;
+                for (size_t i = 0; i < m; i++) {
+                    for (size_t j = 0; j < n; j++) {
+                        double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+                        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                    }
+                    gap |= got[i * ldc + n] != -7.0f;
+                }
+                check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap, "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d ep %d: error %.3g%s",
+                      ks->name, m, n, k, tb, with_ep, worst, gap ? ", wrote outside C" : "");
+            }
+            /* A read by columns: the transpose of a [k x m] matrix */
+            float *at = malloc(k * m * 4);
+            for (size_t i = 0; i < m; i++)
+                for (size_t q = 0; q < k; q++) at[q * m + i] = a[i * k + q];
+            tdm_sgemm_ref(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, want, ldc);
+            ks->sgemm_pb(m, n, k, at, 1, m, bp, got, ldc, NULL);
+            double worst = 0;
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                }
+            check(worst <= 4.0 * (double)(k + 2) * 1.2e-7, "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d, A by columns: error %.3g",
+                  ks->name, m, n, k, tb, worst);
+            free(at);
+            free(a), free(b), free(bp), free(bias), free(want), free(got);
+        }
+    static const size_t ts[][2] = {{49, 512}, {7, 3}, {196, 40}, {16, 16}, {1, 33}};
+    for (size_t si = 0; si < sizeof ts / sizeof ts[0]; si++) {
+        size_t n = ts[si][0], m = ts[si][1], ldct = m + 3;
+        float *ct = malloc(n * ldct * 4), *bias = malloc(m * 4), *res = malloc(m * n * 4), *y = malloc(m * n * 4);
+        for (size_t q = 0; q < n * ldct; q++) ct[q] = frand();
+        for (size_t q = 0; q < m; q++) bias[q] = frand();
+        for (size_t q = 0; q < m * n; q++) res[q] = frand();
+        memset(y, 0xff, m * n * 4);
+        size_t half = m / 2; /* two calls over channel ranges, as threads make them */
+        ks->tstore(ct, ldct, n, 0, half, y, n, bias, res, TDM_ACT_HARD_SWISH, 0, 0);
+        ks->tstore(ct, ldct, n, half, m, y, n, bias, res, TDM_ACT_HARD_SWISH, 0, 0);
+        double worst = 0;
+        for (size_t j = 0; j < m; j++)
+            for (size_t i = 0; i < n; i++) {
+                float want = act_ref(ct[i * ldct + j] + bias[j] + res[j * n + i], TDM_ACT_HARD_SWISH, 0, 0);
+                double e = fabs((double)y[j * n + i] - want);
+                if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            }
+        check(worst < 1e-6, "tstore %s n=%zu m=%zu: error %.3g", ks->name, n, m, worst);
+        free(ct), free(bias), free(res), free(y);
+    }
+}
+
 int main(void) {
     printf("kernel set selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
@@ -636,6 +710,7 @@ int main(void) {
         test_pool2d(ks);
         test_vunary(ks);
         test_nchwc(ks);
+        test_gemm_pb(ks);
         printf("kernel set %s: %s\n", ks->name, failed == before ? "ok" : "FAILED");
     }
     test_gemm_sizes("dispatch", tdm_sgemm);

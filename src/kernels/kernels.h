@@ -71,6 +71,25 @@ void tdm_sgemm_ep_pa__wasm_simd128(size_t m0, size_t m, size_t n, size_t k, cons
                                    size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm_ep_pa__avx512(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb,
                              float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* B packed once (weights that are B of every call): tdm_sgemm_pack_b stores op(B) [k x n] (trans_b: B is [n x k],
+ * row stride ldb) as the set's GEMM packs it per call, KC-deep slices of NR-wide panels, k * ceil(n / NR) * NR floats
+ * (tdm_kernel_set.nr); tdm_sgemm_pb then computes C[m x n] = A[m x k] * B, A's element (i, p) at a[i * rsa + p *
+ * csa] (rows: rsa = lda, csa = 1; or the transpose of a [k x m] matrix: rsa = 1, csa = its row stride), with the
+ * epilogue (bias per row of C) when ep is not NULL. */
+typedef void (*tdm_sgemm_pack_b_fn)(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);
+#define TDM_SGEMM_KC 256 /* the depth of every set's B slices */
+/* The inverse of tdm_sgemm_pack_b(b, k, 1, k, n) for the selected set: B^T [n x k] back from its packed form. */
+void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, float *bt);
+typedef void (*tdm_sgemm_pb_fn)(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,
+                                const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+#define TDM_SGEMM_PB_DECL(SUF)                                                                                       \
+    void tdm_sgemm_pack_b__##SUF(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);            \
+    void tdm_sgemm_pb__##SUF(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,                   \
+                             const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+TDM_SGEMM_PB_DECL(scalar)
+TDM_SGEMM_PB_DECL(avx2_fma)
+TDM_SGEMM_PB_DECL(avx512)
+TDM_SGEMM_PB_DECL(wasm_simd128)
 /* The packing: a [m x k] row-major -> out (m * k floats), in blocks of mr rows; and back. */
 void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out);
 void tdm_sgemm_unpack_a(const float *ap, size_t m, size_t k, size_t mr, float *a);
@@ -297,6 +316,18 @@ void tdm_vunary__avx2_fma(int op, const float *x, float *y, size_t n, float a, f
 void tdm_vunary__avx512(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__wasm_simd128(int op, const float *x, float *y, size_t n, float a, float b);
 
+/* y[j][i] = act(ct[i][j] + bias[j] (+ res[j][i])) for i < n, j in [j0, j1): the transpose of a pixels x channels
+ * result (rows ldct apart) into channels x pixels (rows ldy apart), with the convolution epilogue (rows_vec.inc). */
+typedef void (*tdm_tstore_fn)(const float *ct, size_t ldct, size_t n, size_t j0, size_t j1, float *y, size_t ldy,
+                              const float *bias, const float *res, int act, float alpha, float beta);
+#define TDM_TSTORE_DECL(SUF)                                                                                         \
+    void tdm_tstore__##SUF(const float *ct, size_t ldct, size_t n, size_t j0, size_t j1, float *y, size_t ldy,       \
+                           const float *bias, const float *res, int act, float alpha, float beta);
+TDM_TSTORE_DECL(scalar)
+TDM_TSTORE_DECL(avx2_fma)
+TDM_TSTORE_DECL(avx512)
+TDM_TSTORE_DECL(wasm_simd128)
+
 /* Convolution on the blocked channel layout NCHWc (nchwc_vec.inc): a tensor [C][H][W] of one image stored as
  * [C/VW][H][W][VW], VW = the set's vector width (tdm_kernel_set.cvw), channels padded to a multiple of VW.
  *   cconv: a dense convolution (any kernel, stride and padding, dilation 1, one group) of an input in the plain
@@ -338,12 +369,16 @@ typedef struct tdm_kernel_set {
     tdm_sgemm_ep_fn sgemm_ep;
     tdm_sgemm_ep_pa_fn sgemm_ep_pa;
     size_t mr;                       /* rows of the GEMM tile: the row block of a packed A                        */
+    size_t nr;                       /* columns of the GEMM tile: the panel width of a packed B                  */
+    tdm_sgemm_pack_b_fn sgemm_pack_b;
+    tdm_sgemm_pb_fn sgemm_pb;
     tdm_conv2d_direct_fn conv_direct;
     tdm_dw_kernels dw;
     tdm_wino_kernels wino;
     tdm_pool2d_fn pool2d;
     tdm_row_reduce_fn row_sum, row_max;
     tdm_vunary_fn vunary;
+    tdm_tstore_fn tstore;
     size_t cvw;                      /* channels per block of the NCHWc kernels (the vector width)               */
     tdm_cconv_fn cconv, cdw;
     tdm_relayout_fn to_blocked, from_blocked;

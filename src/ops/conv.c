@@ -38,6 +38,10 @@ typedef struct conv_geom {
     int dw_cb;                             /* dw_simd on a small map: channels interleaved (kernels.h)     */
     int dw_simd;                           /* Conv: depthwise 2-D, stride 1 or 2, dilation 1: SIMD kernel
                                             * on a padded copy of each plane (kernels/dw_vec.inc)       */
+    int tgemm;                             /* Conv: a small output map computed as C^T = X^T W^T (pixels x
+                                            * channels) on W^T packed at load (input 3, form 2), then
+                                            * transposed into place with the epilogue: no panel half empty
+                                            * for 49 or 196 pixels                                          */
     int dw_blk;                            /* dw_simd with one output per channel, run on blocks of VW channels
                                             * moved to the NCHWc layout and back (kernels/nchwc_vec.inc)  */
     int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
@@ -114,6 +118,16 @@ static int conv_wino_choose(conv_geom *g) {
         return 0;
     return conv_wino_pick((size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2], (size_t)g->pb[1],
                           (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], &g->wg);
+}
+
+/* The transposed GEMM for dense 2-D convolutions on small output maps (up to 14x14), where the GEMM's pixel panels
+ * would run part empty (49 pixels in two 32-wide panels): C^T[pixels x channels] = col^T (the im2col, read by
+ * columns) times W^T, channels across the vector lanes. Needs the SIMD kernels and enough work per pixel. */
+#define CONV_TGEMM_MAX_PIXELS 196
+static int conv_tgemm_choose(const conv_geom *g) {
+    if (g->nsp != 2 || g->G != 1 || g->depthwise || g->d[1] != 1 || g->d[2] != 1 || !tdm_kernels()->simd) return 0;
+    return g->out_sz <= CONV_TGEMM_MAX_PIXELS && g->M >= 16 && g->Cg * g->ksz >= 16 &&
+           (double)(g->Cg * g->ksz + g->M + 64) * (double)g->out_sz <= 4e6;
 }
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -272,6 +286,9 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
         const tdm_value *u = tdm_in(c, n, 3);
         if (!u || tdm_numel(u) != (int64_t)g->winograd * g->M * g->C) g->winograd = 0; /* U is not there (yet) */
         if (g->winograd) g->direct = 0;
+        /* the transposed GEMM, when its form of the weights is there (input 3, [2, M, C]) */
+        g->tgemm = !g->winograd && conv_tgemm_choose(g) && u && u->rank == 3 && u->dims[0] == 2 && u->data;
+        if (g->tgemm) g->direct = 0;
         /* 1x1 with its weights packed at load in the GEMM's row blocks (input 3, [1, M, C]) */
         g->packed = g->pointwise && g->G == 1 && u && u->rank == 3 && u->dims[0] == 1 && tdm_numel(u) == g->M * g->C;
     }
@@ -345,6 +362,19 @@ static size_t conv_dw_slot_floats(const conv_geom *g) {
 /* Winograd scratch slots: one per thread. */
 static int conv_wino_slots(int threads) { return threads < 1 ? 1 : threads; }
 
+/* The transposed GEMM's scratch: the im2col of one image (none for a 1x1 stride-1 unpadded convolution: the input is
+ * read in place) and C^T, pixels x channels rounded up to the GEMM's panels. */
+static size_t conv_tgemm_ldct(const conv_geom *g) {
+    size_t nr = tdm_kernels()->nr;
+    return ((size_t)g->M + nr - 1) / nr * nr;
+}
+static size_t conv_tgemm_col_floats(const conv_geom *g) {
+    return g->pointwise ? 0 : TDM_PAD((size_t)(g->Cg * g->ksz * g->out_sz), 16);
+}
+static size_t conv_tgemm_floats(const conv_geom *g) {
+    return conv_tgemm_col_floats(g) + (size_t)g->out_sz * conv_tgemm_ldct(g);
+}
+
 tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     conv_geom g;
     tdm_status st = conv_geometry(c, n, 0, &g);
@@ -359,6 +389,7 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
         n->workspace = (size_t)conv_dw_slots(tdm_pool_threads(c->pool)) * conv_dw_slot_floats(&g) * sizeof(float);
     if (g.winograd)
         n->workspace = (size_t)conv_wino_slots(tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) * sizeof(float);
+    if (g.tgemm) n->workspace = conv_tgemm_floats(&g) * sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -726,6 +757,37 @@ static void conv_wino_image_task(void *ctx, size_t img) {
     atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
 }
 
+/* The transposed GEMM of one image (conv_tgemm_choose): part i takes pixels [p0, p1), builds their im2col columns
+ * (a 1x1 stride-1 unpadded convolution reads its input in place) and computes their rows of C^T = col^T W^T; then, after
+ * the pool's barrier, part i moves channels [j0, j1) of C^T into the output with the epilogue. */
+static void conv_tgemm_part(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const size_t n = (size_t)g->out_sz, p0 = n * part / parts, p1 = n * (part + 1) / parts;
+    if (p0 == p1) return;
+    float *col = j->col, *ct = col + conv_tgemm_col_floats(g);
+    const float *a = j->xg;
+    if (!g->pointwise) {
+        conv_im2col(g, j->xg, col, 0, (size_t)g->Cg, (int64_t)p0, (int64_t)p1);
+        a = col;
+    }
+    size_t ldct = conv_tgemm_ldct(g);
+    tdm_kernels()->sgemm_pb(p1 - p0, (size_t)g->M, (size_t)(g->Cg * g->ksz), a + p0, 1, n, j->u, ct + p0 * ldct, ldct,
+                            NULL);
+}
+
+static void conv_tgemm_store(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const size_t vw = tdm_kernels()->cvw, blocks = ((size_t)g->M + vw - 1) / vw;
+    size_t j0 = blocks * part / parts * vw, j1 = blocks * (part + 1) / parts * vw;
+    if (j1 > (size_t)g->M) j1 = (size_t)g->M;
+    if (j0 >= j1) return;
+    const float *ct = j->col + conv_tgemm_col_floats(g);
+    tdm_kernels()->tstore(ct, conv_tgemm_ldct(g), (size_t)g->out_sz, j0, j1, j->yg, (size_t)g->out_sz, j->bias,
+                          j->resg, j->act, j->act_a, j->act_b);
+}
+
 /* Claims a free im2col slot. At most one task per pool thread runs at a time and there are at least as many slots as
  * threads, so a free slot always exists; the loop only retries lost races. */
 static int conv_slot_claim(atomic_uint *busy, int nslots) {
@@ -796,6 +858,15 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         tdm_parallelize_1d(c->pool, conv_depthwise_task, &j, (size_t)(g.N * g.M));
         return TDM_OK;
     }
+    if (g.tgemm) {
+        j.u = tdm_in(c, n, 3)->data;
+        for (size_t img = 0; img < (size_t)g.N; img++) {
+            conv_job_at(&j, img, 0);
+            tdm_parallelize_static(c->pool, conv_tgemm_part, &j);   /* im2col and GEMM by pixel ranges */
+            tdm_parallelize_static(c->pool, conv_tgemm_store, &j);  /* transposed into place by channel ranges */
+        }
+        return TDM_OK;
+    }
     if (g.winograd) {
         int threads = conv_wino_slots(tdm_pool_threads(c->pool));
         j.u = tdm_in(c, n, 3)->data;
@@ -860,53 +931,70 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
 }
 
 /* ---- the weights' derived forms (tdm_op_hooks) ----------------------------------------------------------------
- * A Conv keeps one form of its weights at a time, chosen by the planner per plan (session.c owns the blocks): the
+ * A Conv keeps one form of its weights at a time, chosen by the planner per plan (plan.c owns the blocks): the
  * plain [M][C][KH][KW] weights in input 1, and, in input 3 (the slot), either U = G g G^T of Winograd F(2x2,3x3) (16
  * points) or F(4x4,3x3) (36), shaped [P][M][C], or the 1x1 weights packed in the GEMM's row blocks (tdm_sgemm_pack_a),
- * shaped [1][M][C] and read as one sequential stream. Slots go only to convolutions whose GEMMs in the transformed
+ * shaped [1][M][C] and read as one sequential stream, or W^T packed in the GEMM's B panels for the transposed GEMM
+ * of small maps (tdm_sgemm_pack_b), marked [2][M][C] (its size is K x M rounded up to panels). Slots go only to convolutions whose GEMMs in the transformed
  * domain are big enough to pay for the transforms (8+ channels in and out); a plan computes a form only for the
  * convolutions that pick it at its shapes, so small maps that run direct never carry 16/9 of their weights again. */
 
 static tdm_status conv_weight_slot(tdm_graph_env *env, tdm_node *n) {
     if (n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) return TDM_OK;
     const tdm_value *w = &env->ctx->values[n->in[1]];
-    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[0] < 8 || w->dims[1] < 8)
-        return TDM_OK;
-    int k3 = w->dims[2] == 3 && w->dims[3] == 3, k1 = w->dims[2] == 1 && w->dims[3] == 1;
-    int64_t group = 1, v[4];
-    int cnt, ok = k3 || k1;
-    if (!ok || tdm_attr_int(n, "group", 1, &group) || group != 1) return TDM_OK;
+    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[0] < 8) return TDM_OK;
+    int64_t group = 1, v[4], kk = w->dims[2] * w->dims[3];
+    int cnt, s1 = 1, ok = 1;
+    if (tdm_attr_int(n, "group", 1, &group) || group != 1 || w->dims[1] * kk < 8) return TDM_OK;
     if (tdm_attr_ints(n, "strides", v, 4, &cnt)) return TDM_OK;
-    for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
+    for (int k = 0; k < cnt; k++) s1 &= v[k] == 1;
     if (tdm_attr_ints(n, "dilations", v, 4, &cnt)) return TDM_OK;
     for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
     if (!ok) return TDM_OK;
-    int64_t ud[3] = {k3 ? 16 : 1, w->dims[0], w->dims[1]};
-    if (env->add_slot(env, n, 3, k3 ? "_winograd" : "_packed", 3, ud) < 0)
+    /* the form the slot starts with: Winograd's for 3x3 stride 1 (8+ channels in), packed rows for 1x1 stride 1,
+     * W^T packed for the transposed GEMM otherwise; each plan makes the form it needs (plan.c) */
+    int k3 = w->dims[2] == 3 && w->dims[3] == 3 && s1 && w->dims[1] >= 8, k1 = kk == 1 && s1;
+    int64_t ud[3] = {k3 ? 16 : k1 ? 1 : 2, w->dims[0], w->dims[1]};
+    if (env->add_slot(env, n, 3, k3 ? "_winograd" : k1 ? "_packed" : "_transposed", 3, ud) < 0)
         return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
     return TDM_OK;
 }
 
-/* The form this Conv takes at its current input shapes: the Winograd points (16 or 36), 1 for a 1x1 convolution (the
- * weights packed for the GEMM), or 0 for none. */
+/* The form this Conv takes at its current input shapes: the Winograd points (16 or 36), 2 for the transposed GEMM
+ * (W^T packed in the GEMM's B panels), 1 for a 1x1 convolution (the weights packed in the GEMM's row blocks), or 0
+ * for none. */
 static int conv_weight_form(tdm_ctx *c, const tdm_node *n) {
     conv_geom g;
     if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1) || conv_geometry(c, n, 0, &g)) return 0;
-    if (g.pointwise) return g.G == 1 ? 1 : 0;
-    return g.depthwise ? 0 : conv_wino_choose(&g);
+    if (g.depthwise) return 0;
+    int w = conv_wino_choose(&g);
+    if (w) return w;
+    if (conv_tgemm_choose(&g)) return 2;
+    return g.pointwise && g.G == 1 ? 1 : 0;
 }
 
-static size_t conv_weight_floats(const tdm_value *w, int form) { return (size_t)form * (size_t)(w->dims[0] * w->dims[1]); }
+/* K = C x KH x KW: the depth of the GEMMs */
+static size_t conv_weight_k(const tdm_value *w) { return (size_t)(w->dims[1] * w->dims[2] * w->dims[3]); }
+
+static size_t conv_weight_floats(const tdm_value *w, int form) {
+    if (form == 2) {
+        size_t nr = tdm_kernels()->nr, m = (size_t)w->dims[0];
+        return conv_weight_k(w) * ((m + nr - 1) / nr * nr);
+    }
+    return (size_t)form * (size_t)(w->dims[0] * w->dims[1]);
+}
 
 static void conv_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
     size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
-    if (form == 1) tdm_sgemm_pack_a(plain, k, c, tdm_sgemm_mr(), slot);
+    if (form == 2) tdm_kernels()->sgemm_pack_b(plain, conv_weight_k(w), 1, conv_weight_k(w), k, slot);
+    else if (form == 1) tdm_sgemm_pack_a(plain, k, c, tdm_sgemm_mr(), slot);
     else tdm_wino_weights(plain, k, c, slot, form == 36 ? 4 : 2);
 }
 
 static void conv_weight_restore(const tdm_value *w, const float *slot, int form, float *plain) {
     size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
-    if (form == 1) tdm_sgemm_unpack_a(slot, k, c, tdm_sgemm_mr(), plain);
+    if (form == 2) tdm_sgemm_unpack_b(slot, conv_weight_k(w), k, plain);
+    else if (form == 1) tdm_sgemm_unpack_a(slot, k, c, tdm_sgemm_mr(), plain);
     else tdm_wino_restore(slot, k, c, plain, form == 36 ? 4 : 2);
 }
 
