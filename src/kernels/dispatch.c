@@ -36,7 +36,7 @@ static const tdm_kernel_set set_scalar = {
     .conv_direct = tdm_conv2d_direct__scalar,
     .dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0},
     .wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
-             tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1},
+             tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1, NULL, 0},
     .pool2d = tdm_pool2d__scalar,
     .row_sum = tdm_row_sum__scalar,
     .row_max = tdm_row_max__scalar,
@@ -132,7 +132,7 @@ static const tdm_kernel_set set_wasm128 = {
     /* F(4x4) as natively: ResNet-20 runs 15-20 % faster under Node (bench/browser/node-profile.cjs), for a larger heap
      * (F(4x4) keeps 36/9 of the 3x3 weights against F(2x2)'s 16/9: ResNet-56's heap +0.35x of the model file). */
     .wino = {tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, tdm_sgemm_packed__wasm_simd128, 4,
-             TDM_WASM128_PACKED_NR, tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, 4, 4, 1},
+             TDM_WASM128_PACKED_NR, tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, 4, 4, 1, NULL, 0},
     .pool2d = tdm_pool2d__wasm_simd128,
     .row_sum = tdm_row_sum__wasm_simd128,
     .row_max = tdm_row_max__wasm_simd128,
