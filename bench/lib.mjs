@@ -1,6 +1,9 @@
-// lib.mjs - small helpers shared by bench/compare-native and bench/ort_bench.mjs: option parsing, the statistics that
-// `tandem bench` uses (nearest-rank percentile), medians, an allocation-free seeded RNG and the JSON line writer.
-import { readFileSync } from 'node:fs';
+// lib.mjs - small helpers shared by bench/compare-native, bench/compare-browser and bench/ort_bench.mjs: option
+// parsing, the statistics that `tandem bench` uses (nearest-rank percentile), medians, an allocation-free seeded RNG,
+// the JSON line writer, the CPU facts for table headers, and the zoo suites with their model cache.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 /* Parse `--name value`, `--flag` and positional words. `flags` lists the options that take no value. Returns
  * {opts, pos} or throws an Error naming the bad option, so each tool can print its own usage. */
@@ -105,4 +108,81 @@ export function dumps(v) {
   if (v && typeof v === 'object') return '{' + Object.entries(v).map(([k, x]) => JSON.stringify(k) + ': ' + dumps(x)).join(', ') + '}';
   if (typeof v === 'number' && !Number.isFinite(v)) return 'null';
   return JSON.stringify(v === undefined ? null : v);
+}
+
+/* The CPU model from /proc/cpuinfo (the architecture's name where /proc is absent). */
+export function cpuModel() {
+  try {
+    return (/^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8')) || [])[1] || process.arch;
+  } catch {
+    return process.arch;
+  }
+}
+
+/* What onnxruntime's MLAS (its CPU kernels) uses on this x86-64 CPU, inferred from the CPU flags the way MLAS's
+ * platform set-up decides at start-up: AVX-512F kernels when the CPU reports avx512f (and the OS saves the ZMM
+ * state, which Linux does wherever the flag shows), else AVX2 + FMA3, else AVX, else SSE2. onnxruntime does not
+ * report its choice, so this is an inference, and the table headers say so. */
+export function mlasKernels() {
+  let flags = '';
+  try { flags = ' ' + ((/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8')) || [])[1] || '') + ' '; } catch { /* no /proc */ }
+  const has = (f) => flags.includes(` ${f} `);
+  if (process.arch !== 'x64') return `${process.arch} (MLAS's kernels for it)`;
+  if (has('avx512f')) return `avx512f${has('avx512_vnni') ? ' (+vnni for int8)' : ''}, inferred from the CPU flags`;
+  if (has('avx2') && has('fma')) return 'avx2+fma3, inferred from the CPU flags';
+  if (has('avx')) return 'avx, inferred from the CPU flags';
+  return 'sse2, inferred from the CPU flags';
+}
+
+/* The benchmark suites beyond ../shared's CIFAR models: zoo models written once into a cache folder. `batch` is the
+ * default batch list, `extra` adds (threads, batch) pairs, `quick` is the --quick model list. */
+export const ZOO_SUITES = {
+  imagenet: {
+    models: ['imagenet_resnet18', 'imagenet_resnet50', 'imagenet_mobilenet_v2', 'imagenet_mobilenet_v3_small',
+      'imagenet_mobilenet_v3_large', 'imagenet_efficientnet_b0', 'imagenet_shufflenet_v2_x1_0', 'imagenet_squeezenet1_1',
+      'imagenet_inception_v3', 'imagenet_vgg16'],
+    quick: ['imagenet_mobilenet_v3_small'],
+    batch: [1],
+    extra: [{ threads: 2, batch: 8 }], // issue 12's throughput target: batch 8 at 2 threads
+  },
+  transformer: {
+    models: ['bert_tiny', 'bert_mini', 'bert_small', 'bert_base', 'vit_tiny_16', 'gpt2_tiny'],
+    quick: ['bert_tiny'],
+    batch: [1],
+    extra: [],
+  },
+};
+
+/* Write the zoo models `names` into cacheDir/<name>/model.onnx with `tandem zoo` (seed 0) unless they are there
+ * already from the same zoo entry (cacheDir/<name>/zoo.json holds the `tandem zoo --list --json` entry they were
+ * written from: a changed architecture or parameter count rewrites the file). Returns {name: entry}; throws with
+ * tandem's message when it fails. */
+export function ensureZooModels(tandemBin, names, cacheDir, log) {
+  const list = spawnSync(tandemBin, ['zoo', '--list', '--json'], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (list.status !== 0) throw new Error(`tandem zoo --list --json: ${(list.stderr || '').trim()}`);
+  const entries = Object.fromEntries(JSON.parse(list.stdout).map((e) => [e.name, e]));
+  const out = {};
+  for (const name of names) {
+    const e = entries[name];
+    if (!e) throw new Error(`'${name}' is not in the zoo (tandem zoo --list)`);
+    const dir = path.join(cacheDir, name), file = path.join(dir, 'model.onnx'), stamp = path.join(dir, 'zoo.json');
+    const want = JSON.stringify(e);
+    let have = null;
+    try { have = readFileSync(stamp, 'utf8'); } catch { /* not cached */ }
+    if (have !== want || !existsSync(file)) {
+      mkdirSync(dir, { recursive: true });
+      log(`writing the zoo model ${name} (${e.params} parameters) into ${dir}`);
+      const r = spawnSync(tandemBin, ['zoo', name, '-o', `${file}.tmp`], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`tandem zoo ${name}: ${(r.stderr || '').trim()}`);
+      renameSync(`${file}.tmp`, file);
+      writeFileSync(stamp, want);
+    }
+    out[name] = { ...e, file, dir };
+  }
+  return out;
+}
+
+/* `--int-range` for bench/ort_bench.mjs from a zoo entry's inputs: "input_ids=0:30522,token_type_ids=0:2". */
+export function intRangeArg(entry) {
+  return (entry.inputs || []).filter((i) => i.range).map((i) => `${i.name}=${i.range[0]}:${i.range[1]}`).join(',');
 }

@@ -33,6 +33,7 @@ suite bad-input tests/bad_input.sh
 # the parts beyond the engine; each folder's run.sh prints its own `N passed, M failed` line
 [ -x tests/server/run.sh ] && suite server tests/server/run.sh
 [ -x tests/zoo/run.sh ] && suite zoo tests/zoo/run.sh
+[ -x tests/zoo/large.sh ] && suite zoo-large tests/zoo/large.sh
 [ -x tests/swarm/run.sh ] && suite swarm tests/swarm/run.sh
 # the WebAssembly build is tested once, in the optimised pass (emscripten has its own runtime, not ASan's)
 [ "$SAN" = 1 ] || { [ -x tests/wasm/run.sh ] && suite wasm tests/wasm/run.sh; }

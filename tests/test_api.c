@@ -1152,6 +1152,24 @@ static tdm_model *split_model(int kind) {
         tdm_onnx_writer_node(w, "Slice", "sl", 5, (const char *[]){"x", "st", "en", "ax", "sp"}, 1,
                              (const char *[]){"s"}, 0, NULL);
         tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"s"}, 1, (const char *[]){"y"}, 0, NULL);
+    } else if (kind == 5) { /* Concat on channels, Transpose keeping axis 0 first, Softmax on axis 1: splits */
+        int64_t td[4] = {-1, 8, 6, 8};
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 4, xd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 4, td, np);
+        tdm_onnx_attr ax1 = {"axis", TDM_ONNX_ATTR_INT, 0, 1, 0, NULL};
+        int64_t perm[4] = {0, 2, 1, 3};
+        tdm_onnx_attr pa = {"perm", TDM_ONNX_ATTR_INTS, 0, 0, 4, perm};
+        tdm_onnx_writer_node(w, "Concat", "cat", 2, (const char *[]){"x", "x"}, 1, (const char *[]){"c"}, 1, &ax1);
+        tdm_onnx_writer_node(w, "Transpose", "tr", 1, (const char *[]){"c"}, 1, (const char *[]){"t"}, 1, &pa);
+        tdm_onnx_writer_node(w, "Softmax", "sm", 1, (const char *[]){"t"}, 1, (const char *[]){"y"}, 1, &ax1);
+    } else if (kind == 6) { /* a Transpose that moves axis 0 away: must not split */
+        int64_t td[4] = {3, -1, 8, 8};
+        tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 4, xd, np);
+        tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 4, td, NULL);
+        int64_t perm[4] = {1, 0, 2, 3};
+        tdm_onnx_attr pa = {"perm", TDM_ONNX_ATTR_INTS, 0, 0, 4, perm};
+        tdm_onnx_writer_node(w, "Transpose", "tr", 1, (const char *[]){"x"}, 1, (const char *[]){"t"}, 1, &pa);
+        tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"t"}, 1, (const char *[]){"y"}, 0, NULL);
     } else if (kind == 4) { /* ResNet's option-A shortcut: Slice rows 2 apart, Pad channels: splits */
         int64_t pd[8] = {0, 1, 0, 0, 0, 2, 0, 0}, od[4] = {-1, 6, 4, 8};
         tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 4, xd, np);
@@ -1173,9 +1191,10 @@ static tdm_model *split_model(int kind) {
 }
 
 static void test_batch_split(void) {
-    static const char *names[5] = {"conv+relu", "softmax axis 0", "flatten axis 0", "slice reversing axis 0",
-                                   "slice axis 2 + pad axis 1"};
-    for (int kind = 0; kind < 5; kind++) {
+    static const char *names[7] = {"conv+relu", "softmax axis 0", "flatten axis 0", "slice reversing axis 0",
+                                   "slice axis 2 + pad axis 1", "concat + transpose + softmax on axis 1",
+                                   "transpose moving axis 0"};
+    for (int kind = 0; kind < 7; kind++) {
         tdm_model *m = split_model(kind);
         CHECK(m != NULL, "%s: the test model does not load: %s", names[kind], tdm_last_error());
         if (!m) continue;
@@ -1201,7 +1220,7 @@ static void test_batch_split(void) {
                 tdm_session_free(s);
                 continue;
             }
-            int want_split = kind == 0 || kind == 4;
+            int want_split = kind == 0 || kind == 4 || kind == 5;
             CHECK(st.batch_split == want_split, "%s threads=%d: batch_split %d, expected %d", names[kind], threads,
                   st.batch_split, want_split);
             int64_t n = 1;

@@ -34,6 +34,12 @@ async function main() {
     : await load(url, { threads, worker, build: q.get('build') || 'auto' });
   const setupWall = performance.now() - t0;
   log(`${engine} ${eng.build} threads ${eng.threads}: ${eng.buildReason}`);
+  /* the engines' page APIs take Float32Array inputs only (issue 13 adds BigInt64Array and Int32Array) */
+  const typeOf = (x) => String(x.type || x.dtype || '?');
+  const notFloat = eng.inputs.filter((x) => !/^(float|float32|\?)$/.test(typeOf(x)));
+  if (eng.inputs.length !== 1 || notFloat.length)
+    throw new Error(`${model} takes ${eng.inputs.map((x) => `${x.name} (${typeOf(x)})`).join(', ')}: the page's ` +
+      'benchmark feeds one float32 input (the JS API takes no integer inputs yet, issue 13)');
   const dims = eng.inputs[0].dims.map((d) => (d > 0 ? d : 1));
   const data = fillUniform(new Float32Array(dims.reduce((a, b) => a * b, 1)), 42);
   const b = await eng.bench({ data, dims }, { runs, warmup });

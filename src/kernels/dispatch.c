@@ -68,7 +68,7 @@ static const tdm_kernel_set set_avx2 = {
      * 0, +-1, +-2 doubled the rounding error (cifar10_resnet20's worst golden element at 1.29 of the tolerance);
      * these leave it at 0.26 against F(2x2)'s 0.58 (test_models prints it). Narrow: two tile rows of 4 per vector. */
     .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_6x16__avx2_fma, 8, 16,
-             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2},
+             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2, NULL, 0},
     .pool2d = tdm_pool2d__avx2_fma,
     .row_sum = tdm_row_sum__avx2_fma,
     .row_max = tdm_row_max__avx2_fma,

@@ -27,6 +27,16 @@ static void transpose_perm(const transpose_params *p, int rank, int *perm) {
     for (int i = 0; i < rank; i++) perm[i] = p->count ? (int)p->perm[i] : rank - 1 - i;
 }
 
+/* Batch splitting: a Transpose that keeps axis 0 first. */
+static int transpose_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+    const tdm_value *x = tdm_in(c, n, 0);
+    int perm[TDM_MAX_RANK];
+    if (!x || x->rank < 1 || x->rank > TDM_MAX_RANK) return 0;
+    transpose_perm(n->params, x->rank, perm);
+    return perm[0] == 0;
+}
+const tdm_op_hooks shape_transpose_hooks = {.keeps_axis0 = transpose_keeps_axis0};
+
 tdm_status shape_transpose_shape(tdm_ctx *c, tdm_node *n) {
     const transpose_params *p = n->params;
     tdm_value *x = tdm_in(c, n, 0);

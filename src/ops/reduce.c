@@ -337,6 +337,14 @@ static tdm_status reduce_mask(tdm_ctx *c, const tdm_node *n, const tdm_value *x,
     return TDM_OK;
 }
 
+/* Batch splitting (split.c): the reduction leaves axis 0 alone. */
+static int reduce_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+    int mask[TDM_MAX_RANK], noop;
+    const tdm_value *x = tdm_in(c, n, 0);
+    return x && x->rank >= 1 && !reduce_mask(c, n, x, mask, &noop) && (noop || !mask[0]);
+}
+const tdm_op_hooks reduce_reduce_hooks = {.keeps_axis0 = reduce_keeps_axis0};
+
 /* Reduced dims become 1 (keepdims) or disappear. ReduceLogSumExp keeps its per-output max in the workspace. */
 tdm_status reduce_shape(tdm_ctx *c, tdm_node *n) {
     const reduce_params *p = n->params;
@@ -516,6 +524,14 @@ tdm_status reduce_softmax_check(tdm_ctx *c, tdm_node *n) {
                                                       : SM_HARDMAX;
     return tdm_attr_int(n, "axis", p->coerce_2d ? 1 : -1, &p->axis);
 }
+
+/* Batch splitting: normalised along an axis other than 0 (before opset 13, over the tail from that axis). */
+static int softmax_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+    const softmax_params *p = n->params;
+    const tdm_value *x = tdm_in(c, n, 0);
+    return x && x->rank >= 2 && tdm_axis(p->axis, x->rank) > 0;
+}
+const tdm_op_hooks reduce_softmax_hooks = {.keeps_axis0 = softmax_keeps_axis0};
 
 /* outer, axis length and inner of the normalisation, per the opset's semantics */
 static tdm_status softmax_split(const tdm_node *n, const tdm_value *x, size_t *outer, size_t *A, size_t *inner) {

@@ -622,6 +622,16 @@ tdm_status shape_concat_check(tdm_ctx *c, tdm_node *n) {
     return tdm_attr_int(n, "axis", 1, &p->axis);
 }
 
+/* Batch splitting: Concat and Split along an axis other than 0. */
+static int axis_keeps_axis0(tdm_ctx *c, const tdm_node *n, int64_t axis) {
+    const tdm_value *x = tdm_in(c, n, 0);
+    return x && x->rank >= 1 && tdm_axis(axis, x->rank) > 0;
+}
+static int concat_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+    return axis_keeps_axis0(c, n, ((const axis_params *)n->params)->axis);
+}
+const tdm_op_hooks shape_concat_hooks = {.keeps_axis0 = concat_keeps_axis0};
+
 tdm_status shape_concat_shape(tdm_ctx *c, tdm_node *n) {
     const axis_params *p = n->params;
     tdm_value *x0 = tdm_in(c, n, 0);
@@ -680,6 +690,11 @@ typedef struct split_params {
     int nsplit;
     const int64_t *split; /* attribute array, owned by the model */
 } split_params;
+
+static int split_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+    return axis_keeps_axis0(c, n, ((const split_params *)n->params)->axis);
+}
+const tdm_op_hooks shape_split_hooks = {.keeps_axis0 = split_keeps_axis0};
 
 tdm_status shape_split_check(tdm_ctx *c, tdm_node *n) {
     split_params *p = tdm_node_params(c, n, sizeof *p);

@@ -222,7 +222,7 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
             return cli_error("study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo --list)",
                              arg);
         study_progress("zoo: writing %s with seeded weights", name);
-        zoo_options zo = {0, NULL, 0};
+        zoo_options zo = {0};
         if (zoo_write(name, &zo, p->model_path[m], NULL)) return CLI_ERR;
     }
     char cfg[1024], labels[PATH_MAX] = "";
