@@ -12,7 +12,8 @@ pkgs=(
   emscripten                # the WebAssembly build (make wasm)
   chromium                  # headless browser tests and bench/compare-browser
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev   # tandem serve: HTTP, JSON, the results stores
-  postgresql                # a real local PostgreSQL for the store's tests
+  postgresql                # a real local PostgreSQL for the store's and the swarm's tests
+  nginx                     # the load balancer in front of two tandem serve in the swarm's scale-out test
   wrk                       # bench/compare-server's load generator
   python3-onnx              # onnx.checker over the zoo's models (tests only)
 )

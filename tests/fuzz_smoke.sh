@@ -14,7 +14,7 @@
 set -u
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-fuzz_load fuzz_tensor fuzz_infer_request fuzz_store_doc}
+FUZZ_TARGETS=${FUZZ_TARGETS:-fuzz_load fuzz_tensor fuzz_infer_request fuzz_store_doc fuzz_swarm_wire}
 SHARED=${TDM_SHARED:-../shared}
 NODE_DIR=/usr/share/libonnx-testdata/data/node
 ART_DIR=${FUZZ_ARTIFACTS:-build/fuzz-artifacts}
@@ -93,6 +93,7 @@ for target in $FUZZ_TARGETS; do
         fuzz_tensor) seed_tensors "$corpus" ;;
         fuzz_infer_request) mkdir -p "$corpus"; cp tests/fuzz/infer_request_seeds/* "$corpus"/ ;;
         fuzz_store_doc) mkdir -p "$corpus"; cp tests/server/test_store_fuzz_seeds/* "$corpus"/ ;;
+        fuzz_swarm_wire) mkdir -p "$corpus"; cp tests/fuzz/swarm_wire_seeds/* "$corpus"/ ;;
         *) seed_models "$corpus" ;;
         esac
     fi

@@ -38,6 +38,7 @@ suite bad-input tests/bad_input.sh
 [ -x tests/zoo/large.sh ] && suite zoo-large tests/zoo/large.sh
 # the transformers against onnxruntime-node on 20 input sets each, threads 1 and 2, every kernel set (issue 13)
 [ -x tests/zoo/transformers.sh ] && suite zoo-transformers tests/zoo/transformers.sh
+[ -x tests/swarm/run.sh ] && suite swarm tests/swarm/run.sh
 # the WebAssembly build is tested once, in the optimised pass (emscripten has its own runtime, not ASan's)
 [ "$SAN" = 1 ] || { [ -x tests/wasm/run.sh ] && suite wasm tests/wasm/run.sh; }
 [ "$SAN" = 1 ] || { [ -x tests/e2e/run.sh ] && suite browser-e2e tests/e2e/run.sh; }

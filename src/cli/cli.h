@@ -29,6 +29,7 @@ int cmd_export_image(int argc, char **argv);
 int cmd_zoo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_study(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 /* ---- errors (main.c) ---- */
 

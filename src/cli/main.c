@@ -78,7 +78,21 @@ static const cli_command cli_commands[] = {
      "  --max-buffered-mb M  request bodies held at once, over all connections (default 512; 503 beyond)\n"
      "  --max-queue N     queued requests per model (default 1024; 503 beyond)\n"
      "  --timeout S       idle connection timeout in seconds (default 30)\n"
-     "  --drain-timeout S on SIGTERM, wait at most S seconds for requests in flight (default 30)\n"},
+     "  --drain-timeout S on SIGTERM, wait at most S seconds for requests in flight (default 30)\n"
+     "  --admin-token T   enables the swarm's job endpoints (/v2/jobs), which need 'Authorization: Bearer T'\n"
+     "                    (default: $TANDEM_ADMIN_TOKEN; without either they answer 403)\n"
+     "  --lease-timeout S a swarm lease's deadline is at least S seconds away (default 10)\n"
+     "  --client-rate R   swarm lease/submit requests per second per worker, bursts of 4 s (default 20, 0: no limit)\n"
+     "  --max-lease-items N  items per swarm lease at most (default 100000)\n"},
+    {"worker", cmd_worker, "worker --server URL [--threads N] [--wait] [--patience S] [--max-leases N] [--log FILE]",
+     "contribute this machine to a tandem server's swarm jobs: lease chunks, compute them natively, submit",
+     "  --server URL      the tandem server (http://HOST:PORT)\n"
+     "  --threads N       engine threads (default 1)\n"
+     "  --wait            when no job is left, wait for the next one instead of exiting\n"
+     "  --patience S      keep retrying a server that cannot be reached for S seconds (default 60)\n"
+     "  --max-leases N    stop after N leases\n"
+     "  --log FILE        append one line per computed chunk: job, chunk, first item, items, outcome\n"
+     "  --quiet           print only the final JSON summary\n"},
     {"export-image", cmd_export_image, "export-image --dataset FILE --index I --output FILE.png [--scale S]",
      "write one record of a CIFAR-layout dataset as a PNG (label printed as JSON)",
      "  --dataset FILE    records of 1 label byte + 3072 pixel bytes\n"

@@ -5,6 +5,7 @@
 #include "../cli/cli.h"
 #include "server.h"
 #include "store.h"
+#include "swarm.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,9 +17,9 @@
 #include <unistd.h>
 
 typedef struct serve_opts {
-    const char *models, *host, *db, *web, *samples;
+    const char *models, *host, *db, *web, *samples, *admin_token;
     int64_t port, threads, workers, io_threads, max_conns, max_body_mb, max_header_kb, max_elems, timeout_s,
-        drain_s, max_buffered_mb, max_queue;
+        drain_s, max_buffered_mb, max_queue, lease_timeout_s, client_rate, max_lease_items;
 } serve_opts;
 
 /* build/web beside the binary (build/tandem), when it exists. */
@@ -43,7 +44,8 @@ static char *serve_default_web(void) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    serve_opts o = {NULL, NULL, NULL, NULL, NULL, 8000, 1, 0, 2, 512, 32, 64, (int64_t)16 << 20, 30, 30, 512, 1024};
+    serve_opts o = {NULL, NULL, NULL, NULL, NULL, NULL, 8000, 1, 0, 2, 512, 32, 64, (int64_t)16 << 20, 30, 30, 512,
+                    1024, 10, 20, 100000};
     cli_args a;
     const char *opt, *pos;
     cli_args_init(&a, argc, argv);
@@ -51,12 +53,13 @@ int cmd_serve(int argc, char **argv) {
         const char *v;
         if (!opt) return cli_usage_error("serve: unexpected argument '%s'", pos);
         if (!strcmp(opt, "models") || !strcmp(opt, "host") || !strcmp(opt, "db") || !strcmp(opt, "web") ||
-            !strcmp(opt, "samples")) {
+            !strcmp(opt, "samples") || !strcmp(opt, "admin-token")) {
             if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
             *(!strcmp(opt, "models")  ? &o.models
               : !strcmp(opt, "host")  ? &o.host
               : !strcmp(opt, "db")    ? &o.db
               : !strcmp(opt, "web")   ? &o.web
+              : !strcmp(opt, "admin-token") ? &o.admin_token
                                       : &o.samples) = v;
             continue;
         }
@@ -73,6 +76,9 @@ int cmd_serve(int argc, char **argv) {
             {"drain-timeout", offsetof(serve_opts, drain_s), 0, 3600},
             {"max-buffered-mb", offsetof(serve_opts, max_buffered_mb), 1, 1 << 20},
             {"max-queue", offsetof(serve_opts, max_queue), 1, 1 << 20},
+            {"lease-timeout", offsetof(serve_opts, lease_timeout_s), 1, 86400},
+            {"client-rate", offsetof(serve_opts, client_rate), 0, 100000},
+            {"max-lease-items", offsetof(serve_opts, max_lease_items), 1, 10000000},
         };
         size_t k = 0;
         while (k < sizeof nums / sizeof nums[0] && strcmp(opt, nums[k].name) != 0) k++;
@@ -81,6 +87,7 @@ int cmd_serve(int argc, char **argv) {
         if (!cli_parse_int(opt, v, nums[k].lo, nums[k].hi, (int64_t *)((char *)&o + nums[k].off))) return CLI_USAGE;
     }
     if (!o.models) return cli_usage_error("serve: --models DIR is required");
+    if (!o.admin_token) o.admin_token = getenv("TANDEM_ADMIN_TOKEN");
     char *web = NULL;
     if (o.web) {
         struct stat sb;
@@ -115,7 +122,7 @@ int cmd_serve(int argc, char **argv) {
     srv_repo repo;
     memset(&repo, 0, sizeof repo);
     tdm_store *store = NULL;
-    int batcher = 0;
+    int batcher = 0, swarm = 0;
     char err[512];
     if (srv_repo_load(o.models, o.max_elems, &repo) != 0) goto out;
     if (srv_metrics_init(&repo) != 0) {
@@ -127,6 +134,12 @@ int cmd_serve(int argc, char **argv) {
         store = NULL;
         goto out;
     }
+    swarm_opts so = {o.admin_token, o.db, (double)o.lease_timeout_s, 2.0, (double)o.client_rate, o.max_lease_items, 1};
+    if (swarm_start(&repo, &so, err, sizeof err) != 0) {
+        cli_error("%s", err);
+        goto out;
+    }
+    swarm = 1;
     srv_batcher_opts bo = {(int)o.workers, (int)o.threads, (int)o.max_queue};
     if (srv_batcher_start(&repo, &bo, err, sizeof err) != 0) {
         cli_error("%s", err);
@@ -150,9 +163,10 @@ int cmd_serve(int argc, char **argv) {
     }
     fprintf(stderr,
             "tandem serve: listening on http://%s:%d/ (%d models, %lld workers x %lld engine threads, %lld I/O "
-            "threads, web %s, store %s)\n",
+            "threads, web %s, store %s, jobs %s)\n",
             o.host ? o.host : "0.0.0.0", port, repo.count, (long long)o.workers, (long long)o.threads,
-            (long long)o.io_threads, web ? web : "none", o.db ? o.db : "default SQLite");
+            (long long)o.io_threads, web ? web : "none", o.db ? o.db : "default SQLite",
+            o.admin_token && *o.admin_token ? "on" : "off (no --admin-token)");
     fflush(stderr);
 
     int sig = 0;
@@ -173,6 +187,7 @@ out:
         srv_http_stop();
         srv_batcher_stop();
     }
+    if (swarm) swarm_stop();
     if (store) store_close(store);
     srv_metrics_free(&repo);
     srv_repo_free(&repo);

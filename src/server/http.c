@@ -8,6 +8,7 @@
  * no threads (thread-per-connection would need 64 threads for 64 clients, each contending for the 2 cores). */
 #include "server.h"
 #include "store.h"
+#include "swarm.h"
 #include "../cli/cli.h"
 #include "../cli/json.h"
 
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,7 +32,8 @@
 
 enum {
     R_NONE, R_STATIC, R_V2, R_LIVE, R_READY, R_MODEL_META, R_MODEL_READY, R_INFER, R_CLASSIFY, R_MODEL_FILE,
-    R_METRICS, R_API_MODELS, R_RESULTS_POST, R_RESULTS_GET, R_SAMPLES, R_SAMPLE_FILE, R_OPTIONS, R_NOT_FOUND, R_METHOD
+    R_METRICS, R_API_MODELS, R_RESULTS_POST, R_RESULTS_GET, R_SAMPLES, R_SAMPLE_FILE, R_OPTIONS, R_NOT_FOUND, R_METHOD,
+    R_SWARM
 };
 
 typedef struct http_req {
@@ -46,6 +49,8 @@ typedef struct http_req {
     atomic_int job_state;     /* 0 none, 1 queued, 2 answered */
     struct MHD_Connection *conn;
     const char *allow;        /* R_METHOD: the Allow header */
+    int swarm_route;          /* R_SWARM: swarm.c's route */
+    size_t swarm_cap;         /* R_SWARM: its body limit */
 } http_req;
 
 static struct {
@@ -203,6 +208,8 @@ static void http_route(http_req *rq, const char *method, const char *url) {
         rq->route = !H.o.samples_dir ? R_NOT_FOUND : get ? R_SAMPLES : R_METHOD;
     } else if (strncmp(url, "/api/samples/", 13) == 0) {
         rq->route = !H.o.samples_dir ? R_NOT_FOUND : get ? R_SAMPLE_FILE : R_METHOD;
+    } else if ((rq->swarm_route = swarm_route(method, url, &rq->swarm_cap, &rq->allow)) != 0) {
+        rq->route = rq->swarm_route > 0 ? R_SWARM : R_METHOD;
     } else if (http_model_url(url, &name, &nlen, &suffix, &badv)) {
         rq->model = srv_repo_find(H.repo, name, nlen);
         int what = strcmp(suffix, "") == 0           ? R_MODEL_META
@@ -357,6 +364,7 @@ static enum MHD_Result http_file(http_req *rq, const char *path, const char *cty
 }
 
 static enum MHD_Result http_static(http_req *rq, const char *url) {
+    if (!strcmp(url, "/worker")) url = "/worker.html"; /* the page that contributes a device to the swarm */
     /* no "..", no backslashes, no control bytes: the path stays inside web_dir */
     if (url[0] != '/' || strstr(url, "..") || strchr(url, '\\')) return http_error(rq, 404, "not found");
     for (const char *p = url; *p; p++)
@@ -391,6 +399,14 @@ static enum MHD_Result http_metrics(http_req *rq) {
     size_t len = 0;
     char *body = srv_metrics_render(H.repo, &len);
     if (!body) return http_error(rq, 500, "out of memory");
+    size_t slen = 0;
+    char *swarm = swarm_metrics_render(&slen), *all = swarm ? realloc(body, len + slen) : NULL;
+    if (all) {
+        memcpy(all + len, swarm, slen);
+        body = all;
+        len += slen;
+    }
+    free(swarm);
     return http_send(rq, 200, body, len, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
@@ -668,7 +684,51 @@ static enum MHD_Result http_infer_finish(http_req *rq) {
     return ok;
 }
 
+/* ---- the swarm (swarm.c answers; this passes the request and sends the answer) ----------------------------------- */
+
+static const char *http_swarm_arg(void *conn, const char *key) {
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static const char *http_swarm_header(void *conn, const char *key) {
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, key);
+}
+
+static enum MHD_Result http_swarm(http_req *rq, const char *url) {
+    char peer[INET6_ADDRSTRLEN + 8] = "?";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr)
+        getnameinfo(ci->client_addr,
+                    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+                    peer, sizeof peer, NULL, 0, NI_NUMERICHOST);
+    swarm_exchange x = {url, rq->body, rq->len, peer, http_swarm_arg, http_swarm_header, rq->conn, 0, NULL, 0, NULL,
+                        0, 0};
+    double t0 = srv_now();
+    swarm_handle(rq->swarm_route, &x);
+    char timing[64];
+    snprintf(timing, sizeof timing, "swarm;dur=%.3f", (srv_now() - t0) * 1e3);
+    http_body_drop(rq);
+    struct MHD_Response *r = NULL;
+    if (http_send(rq, x.status, x.out, x.out_len, x.ctype, &r) != MHD_YES || !r) return MHD_NO;
+    if (x.unauthorized) MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"tandem jobs\"");
+    if (x.retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", x.retry_after_s);
+        MHD_add_response_header(r, "Retry-After", ra);
+    }
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Server-Timing", timing);
+    enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)x.status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* ---- the libmicrohttpd callbacks ----------------------------------------------------------------------------------- */
+
+/* The most body bytes a request may send: the server's limit, or a swarm route's smaller one. */
+static size_t http_body_limit(const http_req *rq) {
+    return rq->route == R_SWARM && rq->swarm_cap < H.o.max_body ? rq->swarm_cap : H.o.max_body;
+}
 
 static enum MHD_Result http_dispatch(http_req *rq, const char *url) {
     switch (rq->route) {
@@ -689,12 +749,14 @@ static enum MHD_Result http_dispatch(http_req *rq, const char *url) {
     case R_STATIC: return http_static(rq, url);
     case R_INFER:
     case R_CLASSIFY: return http_infer_start(rq);
+    case R_SWARM: return http_swarm(rq, url);
     case R_OPTIONS: {
         enum MHD_Result ok;
         struct MHD_Response *r = NULL;
         if (http_send(rq, 204, NULL, 0, NULL, &r) != MHD_YES || !r) return MHD_NO;
         MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
-        MHD_add_response_header(r, "Access-Control-Allow-Headers", "Content-Type, Inference-Header-Content-Length");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                                "Content-Type, Inference-Header-Content-Length, Authorization");
         MHD_add_response_header(r, "Access-Control-Max-Age", "600");
         ok = MHD_queue_response(rq->conn, 204, r);
         MHD_destroy_response(r);
@@ -738,9 +800,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (cl) {
             char *end;
             unsigned long long v = strtoull(cl, &end, 10);
-            if (*end == 0 && v > H.o.max_body) {
+            if (*end == 0 && v > http_body_limit(rq)) {
                 rq->too_large = 3; /* answered now; whatever of the body still arrives is dropped */
-                return http_error(rq, 413, "the request body of %llu bytes exceeds the limit of %zu", v, H.o.max_body);
+                return http_error(rq, 413, "the request body of %llu bytes exceeds the limit of %zu", v,
+                                  http_body_limit(rq));
             }
         }
         return MHD_YES;
@@ -748,9 +811,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        int wants_body = rq->route == R_INFER || rq->route == R_CLASSIFY || rq->route == R_RESULTS_POST;
+        int wants_body = rq->route == R_INFER || rq->route == R_CLASSIFY || rq->route == R_RESULTS_POST ||
+                         (rq->route == R_SWARM && rq->swarm_cap > 0);
         if (!wants_body || rq->too_large) return MHD_YES;
-        if (rq->len + n > H.o.max_body) { /* chunked uploads have no Content-Length to check up front */
+        if (rq->len + n > http_body_limit(rq)) { /* chunked uploads have no Content-Length to check up front */
             http_body_drop(rq);
             rq->too_large = 1;
             return MHD_YES;
@@ -786,7 +850,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     if (atomic_load(&rq->job_state) == 1) return MHD_YES; /* spurious call while suspended */
     if (rq->too_large == 3) return MHD_YES;
     if (rq->too_large == 2) return http_error(rq, 503, "the server holds too many request bodies; retry later");
-    if (rq->too_large) return http_error(rq, 413, "the request body exceeds the limit of %zu bytes", H.o.max_body);
+    if (rq->too_large) return http_error(rq, 413, "the request body exceeds the limit of %zu bytes", http_body_limit(rq));
     return http_dispatch(rq, url);
 }
 

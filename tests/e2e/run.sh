@@ -26,35 +26,18 @@ if ! make -s web >"$OUT/make-web.log" 2>&1; then
 fi
 
 passed=0 failed=0
-# runs one test driver under a time limit (a hung browser or page ends it; the drivers stop their servers and print
-# their summary on SIGTERM) and adds its `N passed, M failed` line to the totals
-run() {
-  local name=$1 limit=$2; shift 2
-  local log=$OUT/$name.log
-  echo "== $name"
-  timeout "$limit" "$@" 2>&1 | tee "$log"
-  local line
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-  if [ -z "$line" ]; then
-    echo "FAIL: $name printed no summary (log: $log)"
-    failed=$((failed + 1))
-    return
-  fi
-  set -- $line
-  passed=$((passed + $1))
-  failed=$((failed + $3))
-}
+. tests/run_driver.sh
 
 model=$SHARED/models/cifar10_resnet20/model.onnx
 data=$SHARED/data/cifar10_test_jpeg75.bin
 if [ ! -f "$model" ] || [ ! -f "$data" ]; then
   echo "SKIP e2e.mjs: $model or $data is absent (it needs the shared models and CIFAR-10 data)"
 else
-  run e2e 900 node tests/e2e/e2e.mjs --build-dir "$BUILD" --web build/web --shared "$SHARED" --out "$OUT" \
+  run_driver e2e 900 node tests/e2e/e2e.mjs --build-dir "$BUILD" --web build/web --shared "$SHARED" --out "$OUT" \
     --chromium "$CHROMIUM" --runs "${E2E_RUNS:-30}"
 fi
-run crowd_plan 60 node tests/e2e/crowd_plan.mjs
-run crowd 600 node tests/e2e/crowd.mjs --build-dir "$BUILD" --web build/web --out "$OUT" --chromium "$CHROMIUM" \
+run_driver crowd_plan 60 node tests/e2e/crowd_plan.mjs
+run_driver crowd 600 node tests/e2e/crowd.mjs --build-dir "$BUILD" --web build/web --out "$OUT" --chromium "$CHROMIUM" \
   --runs "${CROWD_RUNS:-10}"
 
 echo "$passed passed, $failed failed"

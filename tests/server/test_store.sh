@@ -14,11 +14,9 @@ if [ ! -x "$TS" ]; then echo "FAIL: $TS is not built (make $TS)"; echo "0 passed
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-store.XXXXXX")
 chmod 755 "$tmp"
-PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
-pgdata=$tmp/pg/data
-as_pg=()
+. tests/server/pg_cluster.sh
 cleanup() {
-    if [ -f "$pgdata/postmaster.pid" ]; then "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1; fi
+    pg_cluster_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -54,74 +52,55 @@ fi
 run_suite "sqlite" "sqlite:$tmp/results.db" "${bench[@]}"
 
 # ---- PostgreSQL: a throw-away cluster ----
-free_port() {
-    node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})" 2>/dev/null ||
-        echo $((20000 + RANDOM % 20000))
-}
-if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pg_ctl" ]; then
-    echo "SKIP postgresql: no server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql); only SQLite was tested"
+pg_cluster_start "$tmp/pg"
+pg_rc=$?
+if [ $pg_rc = 2 ]; then
+    echo "SKIP postgresql: $PG_WHY; only SQLite was tested"
 else
-    mkdir -p "$tmp/pg"
-    if [ "$(id -u)" = 0 ]; then # initdb refuses root: run the cluster as an unprivileged user
-        pguser=postgres; id -u postgres >/dev/null 2>&1 || pguser=nobody
-        chown "$pguser" "$tmp/pg"
-        as_pg=(runuser -u "$pguser" --)
-    fi
-    if ! "${as_pg[@]}" "$PGBIN/initdb" -D "$pgdata" -A trust -U tandem -E UTF8 --locale=C.UTF-8 >"$tmp/initdb.log" 2>&1; then
-        echo "FAIL postgresql: initdb failed: $(tail -n 3 "$tmp/initdb.log")"; failed=$((failed + 1))
+    if [ $pg_rc != 0 ]; then
+        echo "FAIL postgresql: $PG_WHY"; failed=$((failed + 1))
+    elif ! pg_createdb tandem_test; then
+        echo "FAIL postgresql: $PG_WHY"; failed=$((failed + 1))
     else
-        started=0
-        for attempt in 1 2 3; do
-            port=$(free_port)
-            if "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$pgdata" -l "$tmp/pg/server.log" -w -t 60 \
-                -o "-p $port -k $tmp/pg -c listen_addresses=127.0.0.1" start >/dev/null 2>&1; then
-                started=1; break
-            fi
-        done
-        if [ $started = 0 ]; then
-            echo "FAIL postgresql: pg_ctl start failed: $(tail -n 3 "$tmp/pg/server.log" 2>/dev/null)"; failed=$((failed + 1))
-        elif ! "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U tandem tandem_test 2>"$tmp/createdb.err"; then
-            echo "FAIL postgresql: createdb: $(cat "$tmp/createdb.err")"; failed=$((failed + 1))
-        else
-            echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
-            url="postgresql://tandem@127.0.0.1:$port/tandem_test"
-            run_suite "postgresql" "$url" "${bench[@]}"
-            # the database restarts under a live handle: its pooled connections die, the store must reconnect
-            echo "-- postgresql restarts"
-            mkfifo "$tmp/rc.in" "$tmp/rc.out"
-            "$TS" --reconnect "$url" <"$tmp/rc.in" >"$tmp/rc.out" 2>&1 &
-            rpid=$!
-            exec 3>"$tmp/rc.in" 4<"$tmp/rc.out"
-            rout=""
-            for round in 1 2; do
-                while IFS= read -r -t 60 line <&4; do
-                    [ "$line" = ready ] && break
-                    rout+="$line"$'\n'
-                done
-                "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$pgdata" -m fast -w -t 60 restart >/dev/null 2>&1 ||
-                    rout+="pg_ctl restart failed"$'\n'
-                echo go >&3
+        port=$PG_PORT
+        echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+        url="postgresql://tandem@127.0.0.1:$port/tandem_test"
+        run_suite "postgresql" "$url" "${bench[@]}"
+        # the database restarts under a live handle: its pooled connections die, the store must reconnect
+        echo "-- postgresql restarts"
+        mkfifo "$tmp/rc.in" "$tmp/rc.out"
+        "$TS" --reconnect "$url" <"$tmp/rc.in" >"$tmp/rc.out" 2>&1 &
+        rpid=$!
+        exec 3>"$tmp/rc.in" 4<"$tmp/rc.out"
+        rout=""
+        for round in 1 2; do
+            while IFS= read -r -t 60 line <&4; do
+                [ "$line" = ready ] && break
+                rout+="$line"$'\n'
             done
-            while IFS= read -r -t 60 line <&4; do rout+="$line"$'\n'; done
-            exec 3>&- 4<&-
-            wait "$rpid" 2>/dev/null
-            echo -n "$rout" | sed 's/^/   /'
-            last=$(echo -n "$rout" | tail -n 1)
-            if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-                passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
-            else
-                echo "FAIL postgresql restarts: no summary line"; failed=$((failed + 1))
-            fi
-            # SIGKILL of `tandem serve` mid-ingestion, with this PostgreSQL as its store
-            echo "-- tests/server/test_crash.sh with PostgreSQL"
-            cout=$(tests/server/test_crash.sh "$url" 2>&1)
-            echo "$cout" | sed 's/^/   /'
-            last=$(echo "$cout" | tail -n 1)
-            if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-                passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
-            else
-                echo "FAIL test_crash.sh with PostgreSQL: no summary line"; failed=$((failed + 1))
-            fi
+            "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$pgdata" -m fast -w -t 60 restart >/dev/null 2>&1 ||
+                rout+="pg_ctl restart failed"$'\n'
+            echo go >&3
+        done
+        while IFS= read -r -t 60 line <&4; do rout+="$line"$'\n'; done
+        exec 3>&- 4<&-
+        wait "$rpid" 2>/dev/null
+        echo -n "$rout" | sed 's/^/   /'
+        last=$(echo -n "$rout" | tail -n 1)
+        if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+            passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+        else
+            echo "FAIL postgresql restarts: no summary line"; failed=$((failed + 1))
+        fi
+        # SIGKILL of `tandem serve` mid-ingestion, with this PostgreSQL as its store
+        echo "-- tests/server/test_crash.sh with PostgreSQL"
+        cout=$(tests/server/test_crash.sh "$url" 2>&1)
+        echo "$cout" | sed 's/^/   /'
+        last=$(echo "$cout" | tail -n 1)
+        if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+            passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+        else
+            echo "FAIL test_crash.sh with PostgreSQL: no summary line"; failed=$((failed + 1))
         fi
     fi
 fi
