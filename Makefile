@@ -30,7 +30,8 @@ CLI_LIBS := -lstb -lmicrohttpd -lcjson -lsqlite3 -lpq
 
 ENGINE_SRC := $(wildcard src/engine/*.c) $(wildcard src/ops/*.c) $(wildcard src/kernels/*.c)
 ENGINE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
-CLI_SRC    := $(wildcard src/cli/*.c) $(wildcard src/server/*.c) $(wildcard src/study/*.c)
+# above the engine: the shared layer (src/common), the server, the study, and the CLI on top (docs/DESIGN.md, "Layers")
+CLI_SRC    := $(wildcard src/common/*.c) $(wildcard src/server/*.c) $(wildcard src/study/*.c) $(wildcard src/cli/*.c)
 CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_PROGS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*.c))
 

@@ -1,5 +1,6 @@
 /* cli.h - shared declarations of the `tandem` command-line tool: the command table, error reporting, option parsing
- * helpers and input preparation. The CLI uses the public API (tandem.h) only. */
+ * helpers and input preparation. The CLI sits on top: it uses the public API (tandem.h), the shared layer
+ * (src/common) and the server's and the study's own headers; nothing includes this header from below. */
 #ifndef TANDEM_CLI_H
 #define TANDEM_CLI_H
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 
 #include "tandem.h"
+#include "../common/util.h"
 
 /* Exit codes: 0 success, 1 runtime error (bad model, bad input, engine failure), 2 usage error. */
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
@@ -83,7 +85,6 @@ int cli_parse_size(const char *opt, const char *s, int64_t *h, int64_t *w);
 
 /* ---- helpers (util.c) ---- */
 
-double cli_now_ms(void);
 /* Check that path names a readable regular file before handing it to the engine, so a missing file gets a clear
  * message ("cannot open model 'x': No such file or directory"). Returns CLI_OK or CLI_ERR (after printing). */
 int cli_check_file(const char *what, const char *path);
@@ -93,7 +94,8 @@ int cli_load_model(const char *path, tdm_model **model_out, double *load_ms);
 const char *cli_dtype_str(tdm_dtype t);
 /* Format a shape like "[N, 3, 32, 32]" into buf (symbolic dims by name, "?" when unnamed). */
 const char *cli_shape_str(const tdm_tensor_info *info, char *buf, size_t cap);
-/* Read a whole small file (at most max bytes) into a malloc'd buffer (NUL-terminated). CLI_OK or CLI_ERR. */
+/* Read a whole small file (at most max bytes) into a malloc'd buffer (NUL-terminated). CLI_OK or CLI_ERR (after
+ * printing). */
 int cli_read_file(const char *what, const char *path, size_t max, char **data_out, size_t *size_out);
 
 /* Labels file: one label per line. */
@@ -104,28 +106,5 @@ typedef struct cli_labels {
 } cli_labels;
 int cli_labels_load(const char *path, cli_labels *out);
 void cli_labels_free(cli_labels *l);
-
-/* ---- a small seeded generator (util.c) ---- */
-typedef struct cli_rng {
-    uint64_t s;
-} cli_rng;
-uint64_t cli_rng_next(cli_rng *r);
-/* Uniform in [0, 1). */
-double cli_rng_uniform(cli_rng *r);
-
-/* ---- images (image.c) ---- */
-
-/* 1 if the bytes start like a PNG or JPEG file. */
-int cli_is_image(const unsigned char *head, size_t n);
-/* Decode an image file and write it as float32 NCHW [1, channels, h, w]: resized (bilinear, half-pixel centres)
- * to h x w when it differs, scaled to [0,1], then (x - mean[c]) / std[c]. mean/std have `nstats` entries (1 means
- * the same for every channel). If *h or *w is <= 0 the image's own size is used and written back. *data_out is
- * malloc'd (free()). Returns CLI_OK or CLI_ERR (after printing). */
-int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
-                   int nstats, float **data_out);
-/* The same from image bytes in memory, printing nothing: returns CLI_OK, or CLI_ERR with the reason in err (for
- * `tandem serve`, which answers it as a 400). */
-int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int64_t *h, int64_t *w,
-                     const float *mean, const float *std, int nstats, float **data_out, char *err, size_t errlen);
 
 #endif /* TANDEM_CLI_H */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "json.h"
+#include "../common/json.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -60,7 +60,7 @@ int cmd_bench(int argc, char **argv) {
     if (!model_path) return cli_usage_error("bench: a MODEL is required");
     if (cli_check_file("model", model_path) != CLI_OK) return CLI_ERR;
 
-    double t0 = cli_now_ms();
+    double t0 = clock_now_ms();
     tdm_model *m = NULL;
     double load_ms;
     if (cli_load_model(model_path, &m, &load_ms) != CLI_OK) return CLI_ERR;
@@ -68,14 +68,14 @@ int cmd_bench(int argc, char **argv) {
     tdm_session *s = NULL;
     double *times = NULL;
     tdm_session_options so = {(int)threads, profile};
-    double t1 = cli_now_ms();
+    double t1 = clock_now_ms();
     tdm_status st = tdm_session_create(m, &so, &s);
     if (st) {
         rc = cli_engine_error(st, "session");
         goto out;
     }
     /* Symbolic dims: the first becomes the batch, the rest 1. Then fill every input with seeded noise. */
-    cli_rng rng = {12345};
+    rng_state rng = {12345};
     for (int i = 0; i < tdm_model_num_inputs(m); i++) {
         tdm_tensor_info info;
         tdm_model_input_info(m, i, &info);
@@ -91,7 +91,7 @@ int cmd_bench(int argc, char **argv) {
         rc = cli_engine_error(st, "plan");
         goto out;
     }
-    double setup_ms = cli_now_ms() - t1;
+    double setup_ms = clock_now_ms() - t1;
     for (int i = 0; i < tdm_model_num_inputs(m); i++) {
         tdm_tensor_info info;
         void *data;
@@ -102,16 +102,16 @@ int cmd_bench(int argc, char **argv) {
         int64_t n = 1;
         for (int d = 0; d < info.rank; d++) n *= info.dims[d];
         if (info.dtype == TDM_FLOAT)
-            for (int64_t k = 0; k < n; k++) ((float *)data)[k] = (float)cli_rng_uniform(&rng);
+            for (int64_t k = 0; k < n; k++) ((float *)data)[k] = (float)rng_uniform(&rng);
         else
             memset(data, 0, (size_t)n * tdm_dtype_size(info.dtype));
     }
-    double t2 = cli_now_ms();
+    double t2 = clock_now_ms();
     if ((st = tdm_session_run(s))) {
         rc = cli_engine_error(st, "run");
         goto out;
     }
-    double first_ms = cli_now_ms() - t2;
+    double first_ms = clock_now_ms() - t2;
     for (int64_t k = 0; k < warmup; k++)
         if ((st = tdm_session_run(s))) {
             rc = cli_engine_error(st, "run");
@@ -124,12 +124,12 @@ int cmd_bench(int argc, char **argv) {
     }
     double sum = 0;
     for (int64_t k = 0; k < runs; k++) {
-        double r0 = cli_now_ms();
+        double r0 = clock_now_ms();
         if ((st = tdm_session_run(s))) {
             rc = cli_engine_error(st, "run");
             goto out;
         }
-        times[k] = cli_now_ms() - r0;
+        times[k] = clock_now_ms() - r0;
         sum += times[k];
     }
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
@@ -137,7 +137,7 @@ int cmd_bench(int argc, char **argv) {
     double p99 = percentile(times, (int)runs, 99);
     tdm_stats stats;
     tdm_session_stats(s, &stats);
-    double total_s = (cli_now_ms() - t0) / 1000.0;
+    double total_s = (clock_now_ms() - t0) / 1000.0;
     uint64_t rss = peak_rss_bytes();
     if (json) {
         json_writer w;

@@ -1,17 +1,16 @@
 /* cmd_eval.c - `tandem eval`: top-1/top-5 accuracy of a classifier over a dataset in the CIFAR binary layout
  * (1 label byte + 3072 pixel bytes per record), read batch by batch so memory stays flat for any dataset size. */
 #include "cli.h"
-#include "json.h"
+#include "../common/cifar.h"
+#include "../common/json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define EVAL_SIDE 32
-#define EVAL_PLANE (EVAL_SIDE * EVAL_SIDE)
-#define EVAL_RECORD (1 + 3 * EVAL_PLANE)
+#define EVAL_SIDE CIFAR_SIDE
+#define EVAL_PLANE CIFAR_PLANE
+#define EVAL_RECORD CIFAR_RECORD
 
 typedef struct eval_opts {
     const char *model, *dataset;
@@ -20,13 +19,6 @@ typedef struct eval_opts {
     int64_t limit, batch, threads;
     int as_json, batch_given;
 } eval_opts;
-
-/* Per-channel normalisation as a lookup table: lut[c][x] = (x / 255 - mean[c]) / std[c], in float32 like the
- * PyTorch preprocessing (ToTensor, Normalize) that the reference accuracies come from. */
-static void eval_build_lut(const eval_opts *o, float lut[3][256]) {
-    for (int c = 0; c < 3; c++)
-        for (int x = 0; x < 256; x++) lut[c][x] = ((float)x / 255.0f - o->mean[c]) / o->std[c];
-}
 
 /* Position of class `label` among the K scores: the number of classes that rank before it (higher score, or the
  * same score and a lower index; NaN ranks last). 0 means top-1. A label outside [0, K) gets K (never correct). */
@@ -99,32 +91,17 @@ int cmd_eval(int argc, char **argv) {
     if (rc != CLI_OK) return rc;
     rc = CLI_ERR;
 
-    FILE *f = NULL;
+    cifar_file ds = {0};
     tdm_model *m = NULL;
     tdm_session *s = NULL;
     unsigned char *rec = NULL;
     double load_ms = 0;
     tdm_status st;
-    char b1[256];
+    char b1[1024];
 
     /* The dataset first: its errors are cheaper to find than the model's. */
-    if (cli_check_file("dataset", o.dataset) != CLI_OK) return CLI_ERR;
-    f = fopen(o.dataset, "rb");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) != 0) {
-        cli_error("cannot open dataset '%s': %s", o.dataset, strerror(errno));
-        goto done;
-    }
-    if (sb.st_size == 0) {
-        cli_error("dataset '%s' is empty", o.dataset);
-        goto done;
-    }
-    if (sb.st_size % EVAL_RECORD != 0) {
-        cli_error("dataset '%s': size %lld is not a multiple of the %d-byte record (1 label + 3x32x32 pixels)",
-                  o.dataset, (long long)sb.st_size, EVAL_RECORD);
-        goto done;
-    }
-    int64_t total = (int64_t)(sb.st_size / EVAL_RECORD);
+    if (cifar_open(o.dataset, &ds, b1, sizeof b1) != 0) return cli_error("%s", b1);
+    int64_t total = ds.count;
     int64_t images = o.limit > 0 && o.limit < total ? o.limit : total;
     if (!o.have_mean || !o.have_std)
         fprintf(stderr, "tandem: warning: eval without --mean/--std uses mean 0 and std 1 (pixels in [0,1])\n");
@@ -167,15 +144,15 @@ int cmd_eval(int argc, char **argv) {
         cli_error("out of memory for a batch of %lld records", (long long)batch);
         goto done;
     }
-    float lut[3][256];
-    eval_build_lut(&o, lut);
+    float lut[3][256]; /* in float32 like the PyTorch preprocessing that the reference accuracies come from */
+    cifar_norm_lut(o.mean, o.std, lut);
 
     int64_t done_images = 0, correct1 = 0, correct5 = 0, planned = -1, K = -1, bad_labels = 0;
-    double run_ms = 0, t_start = cli_now_ms();
+    double run_ms = 0, t_start = clock_now_ms();
     while (done_images < images) {
         int64_t n = images - done_images < batch ? images - done_images : batch;
-        if (fread(rec, EVAL_RECORD, (size_t)n, f) != (size_t)n) {
-            cli_error("dataset '%s': short read at record %lld", o.dataset, (long long)done_images);
+        if (cifar_read(&ds, done_images, n, rec, b1, sizeof b1) != 0) {
+            cli_error("%s", b1);
             goto done;
         }
         int64_t rows = fixed_batch ? batch : n;
@@ -199,17 +176,12 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
         float *x = data;
-        for (int64_t b = 0; b < n; b++) {
-            const unsigned char *px = rec + b * EVAL_RECORD + 1;
-            float *dst = x + b * 3 * EVAL_PLANE;
-            for (int c = 0; c < 3; c++)
-                for (int p = 0; p < EVAL_PLANE; p++) dst[c * EVAL_PLANE + p] = lut[c][px[c * EVAL_PLANE + p]];
-        }
+        for (int64_t b = 0; b < n; b++) cifar_to_chw(rec + b * EVAL_RECORD, lut, x + b * 3 * EVAL_PLANE);
         if (rows > n) memset(x + n * 3 * EVAL_PLANE, 0, (size_t)(rows - n) * 3 * EVAL_PLANE * sizeof(float));
 
-        double t0 = cli_now_ms();
+        double t0 = clock_now_ms();
         st = tdm_session_run(s);
-        run_ms += cli_now_ms() - t0;
+        run_ms += clock_now_ms() - t0;
         if (st != TDM_OK) {
             cli_engine_error(st, "run failed");
             goto done;
@@ -236,7 +208,7 @@ int cmd_eval(int argc, char **argv) {
         K = k;
         const float *scores = out;
         for (int64_t b = 0; b < n; b++) {
-            int label = rec[b * EVAL_RECORD];
+            int label = cifar_label(rec + b * EVAL_RECORD);
             if (label >= K) bad_labels++;
             int64_t r = eval_rank(scores + b * K, K, label);
             correct1 += r == 0;
@@ -244,7 +216,7 @@ int cmd_eval(int argc, char **argv) {
         }
         done_images += n;
     }
-    double seconds = (cli_now_ms() - t_start) / 1e3;
+    double seconds = (clock_now_ms() - t_start) / 1e3;
     double top1 = 100.0 * (double)correct1 / (double)images, top5 = 100.0 * (double)correct5 / (double)images;
     double ips = seconds > 0 ? (double)images / seconds : 0;
     if (bad_labels)
@@ -294,6 +266,6 @@ done:
     free(rec);
     tdm_session_free(s);
     tdm_model_free(m);
-    if (f) fclose(f);
+    cifar_close(&ds);
     return rc;
 }

@@ -6,8 +6,7 @@
 #include <stb/stb_image_write.h>
 
 #include "cli.h"
-
-#define REC_BYTES 3073
+#include "../common/cifar.h"
 
 int cmd_export_image(int argc, char **argv) {
     cli_args a;
@@ -30,22 +29,19 @@ int cmd_export_image(int argc, char **argv) {
             return cli_usage_error("export-image: unknown option '--%s'", opt);
     }
     if (!dataset || !out) return cli_usage_error("export-image: --dataset FILE and --output FILE.png are required");
-    if (cli_check_file("dataset", dataset) != CLI_OK) return CLI_ERR;
-    FILE *f = fopen(dataset, "rb");
-    if (!f) return cli_error("cannot open dataset '%s'", dataset);
-    unsigned char rec[REC_BYTES];
-    int ok = fseek(f, (long)(index * REC_BYTES), SEEK_SET) == 0 && fread(rec, 1, REC_BYTES, f) == REC_BYTES;
-    fclose(f);
-    if (!ok) return cli_error("dataset '%s' has no record %lld", dataset, (long long)index);
-    int s = (int)scale, side = 32 * s;
+    cifar_file data;
+    unsigned char rec[CIFAR_RECORD];
+    char err[1024];
+    int ok = cifar_open(dataset, &data, err, sizeof err) == 0 && cifar_read(&data, index, 1, rec, err, sizeof err) == 0;
+    cifar_close(&data);
+    if (!ok) return cli_error("%s", err);
+    int side = CIFAR_SIDE * (int)scale;
     unsigned char *rgb = malloc((size_t)side * side * 3);
     if (!rgb) return cli_error("out of memory");
-    for (int y = 0; y < side; y++)
-        for (int x = 0; x < side; x++)
-            for (int c = 0; c < 3; c++) rgb[(y * side + x) * 3 + c] = rec[1 + c * 1024 + (y / s) * 32 + x / s];
+    cifar_to_rgb(rec, (int)scale, rgb);
     int w = stbi_write_png(out, side, side, 3, rgb, side * 3);
     free(rgb);
     if (!w) return cli_error("cannot write '%s'", out);
-    printf("{\"output\": \"%s\", \"index\": %lld, \"label\": %d, \"size\": %d}\n", out, (long long)index, rec[0], side);
+    printf("{\"output\": \"%s\", \"index\": %lld, \"label\": %d, \"size\": %d}\n", out, (long long)index, cifar_label(rec), side);
     return CLI_OK;
 }

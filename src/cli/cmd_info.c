@@ -1,7 +1,7 @@
 /* cmd_info.c - `tandem info`: what a model is and what it costs to run. Reports the graph as written (inputs, outputs,
  * opset, op histogram) and the engine's plan at batch 1 (parameters, MACs, weights, arena, executed nodes). */
 #include "cli.h"
-#include "json.h"
+#include "../common/json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /* cmd_run.c - `tandem run`: one inference on TensorProto files, images or seeded random data, writing the outputs as
  * TensorProto files and printing a JSON summary (shapes, top-k for classifier outputs, timings). */
 #include "cli.h"
-#include "json.h"
+#include "../common/image.h"
+#include "../common/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -77,9 +78,9 @@ static uint16_t run_f32_to_f16(float f) {
 
 /* Fill a planned input buffer with seeded data: floats uniform in [0,1), uint8 in [0,255], other integers in
  * [0,9] (small, so index-like inputs stay in range), bools 0/1. */
-static int run_fill_random(void *data, tdm_dtype dt, int64_t n, cli_rng *rng) {
+static int run_fill_random(void *data, tdm_dtype dt, int64_t n, rng_state *rng) {
     for (int64_t i = 0; i < n; i++) {
-        uint64_t r = cli_rng_next(rng);
+        uint64_t r = rng_next(rng);
         double u = (double)(r >> 11) * (1.0 / 9007199254740992.0);
         switch (dt) {
         case TDM_FLOAT: ((float *)data)[i] = (float)u; break;
@@ -107,7 +108,7 @@ static int run_sniff_image(const char *path) {
     if (!f) return 0;
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
-    return cli_is_image(head, n);
+    return image_is_image(head, n);
 }
 
 /* Work out the shape and data of input `i` from its --input argument. Validates dtype and the model's concrete
@@ -148,8 +149,9 @@ static int run_prepare_input(const run_opts *o, int i, run_input *in) {
             return cli_error("input %d '%s': --mean/--std have %d/%d values for %lld channels", i, iname, o->nmean,
                              o->nstd, (long long)c);
         float *img = NULL;
-        if (cli_image_load(in->arg, (int)c, &h, &w, o->mean, o->std, o->nmean, &img) != CLI_OK) /* nmean == nstd */
-            return CLI_ERR;
+        char err[1024];
+        if (image_load_file(in->arg, (int)c, &h, &w, o->mean, o->std, o->nmean, &img, err, sizeof err) != 0)
+            return cli_error("%s", err); /* nmean == nstd */
         in->rank = 4;
         in->dims[0] = n;
         in->dims[1] = c;
@@ -374,7 +376,7 @@ int cmd_run(int argc, char **argv) {
         cli_engine_error(st, "cannot create a session");
         goto done;
     }
-    double t0 = cli_now_ms();
+    double t0 = clock_now_ms();
     /* All shapes first: setting a shape invalidates the input buffers of the previous plan. */
     for (int i = 0; i < nin; i++) {
         if ((st = tdm_session_set_input_shape(s, i, ins[i].dims, ins[i].rank)) != TDM_OK) {
@@ -388,8 +390,8 @@ int cmd_run(int argc, char **argv) {
         cli_engine_error(st, "cannot plan the model");
         goto done;
     }
-    plan_ms = cli_now_ms() - t0;
-    cli_rng rng = {o.seed};
+    plan_ms = clock_now_ms() - t0;
+    rng_state rng = {o.seed};
     for (int i = 0; i < nin; i++) {
         run_input *in = &ins[i];
         if (in->src == RUN_SRC_RANDOM) {
@@ -418,9 +420,9 @@ int cmd_run(int argc, char **argv) {
         }
     }
 
-    t0 = cli_now_ms();
+    t0 = clock_now_ms();
     st = tdm_session_run(s);
-    run_ms = cli_now_ms() - t0;
+    run_ms = clock_now_ms() - t0;
     if (st != TDM_OK) {
         cli_engine_error(st, "run failed");
         goto done;

@@ -1,5 +1,5 @@
-/* util.c - helpers shared by the CLI commands: option scanning, strict number parsing, file checks, model loading,
- * shape formatting, labels files and a seeded random generator. */
+/* util.c - helpers shared by the CLI commands: option scanning, strict number parsing, file checks that print, model
+ * loading, shape formatting and labels files. */
 #include "cli.h"
 
 #include <errno.h>
@@ -149,29 +149,18 @@ bad:
 
 /* ---- files, models ---- */
 
-double cli_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 int cli_check_file(const char *what, const char *path) {
-    struct stat st;
-    if (!path || !*path) return cli_error("no %s file given", what);
-    if (stat(path, &st) != 0) return cli_error("cannot open %s '%s': %s", what, path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return cli_error("cannot open %s '%s': it is a directory", what, path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_error("cannot open %s '%s': %s", what, path, strerror(errno));
-    fclose(f);
+    char err[1024];
+    if (file_check(what, path, err, sizeof err) != 0) return cli_error("%s", err);
     return CLI_OK;
 }
 
 int cli_load_model(const char *path, tdm_model **model_out, double *load_ms) {
     *model_out = NULL;
     if (cli_check_file("model", path) != CLI_OK) return CLI_ERR;
-    double t0 = cli_now_ms();
+    double t0 = clock_now_ms();
     tdm_status st = tdm_model_load_file(path, NULL, model_out);
-    double t1 = cli_now_ms();
+    double t1 = clock_now_ms();
     if (st != TDM_OK) {
         tdm_model_free(*model_out); /* the API sets it to NULL on failure; free(NULL) is harmless either way */
         *model_out = NULL;
@@ -222,47 +211,8 @@ const char *cli_shape_str(const tdm_tensor_info *info, char *buf, size_t cap) {
 }
 
 int cli_read_file(const char *what, const char *path, size_t max, char **data_out, size_t *size_out) {
-    *data_out = NULL;
-    *size_out = 0;
-    if (cli_check_file(what, path) != CLI_OK) return CLI_ERR;
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_error("cannot open %s '%s': %s", what, path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(f);
-        return cli_error("out of memory reading %s '%s'", what, path);
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(buf);
-                fclose(f);
-                return cli_error("%s '%s' is too large (more than %zu bytes)", what, path, max);
-            }
-            size_t ncap = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return cli_error("out of memory reading %s '%s'", what, path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return cli_error("cannot read %s '%s'", what, path);
-    }
-    buf[n] = 0;
-    *data_out = buf;
-    *size_out = n;
+    char err[1024];
+    if (file_read(what, path, max, data_out, size_out, err, sizeof err) != 0) return cli_error("%s", err);
     return CLI_OK;
 }
 
@@ -294,15 +244,3 @@ void cli_labels_free(cli_labels *l) {
     free(l->text);
     memset(l, 0, sizeof *l);
 }
-
-/* ---- random ---- */
-
-/* splitmix64: tiny, seedable with any value (0 included), good enough for test inputs. */
-uint64_t cli_rng_next(cli_rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-double cli_rng_uniform(cli_rng *r) { return (double)(cli_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/cli.h"
-#include "../engine/onnx_write.h"
+#include "tandem_onnx_write.h"
+#include "../common/util.h"
 #include "zoo.h"
 
 #define ZOO_OPSET 13
@@ -138,16 +138,16 @@ static uint64_t zb_hash(const char *s) {
 }
 
 /* The generator of one tensor: seeded by the model seed and the tensor's name. */
-static cli_rng zb_rng(const zb *b, const char *name) {
-    cli_rng r = {b->seed * 0x9E3779B97F4A7C15ull ^ zb_hash(name)};
-    cli_rng_next(&r);
+static rng_state zb_rng(const zb *b, const char *name) {
+    rng_state r = {b->seed * 0x9E3779B97F4A7C15ull ^ zb_hash(name)};
+    rng_next(&r);
     return r;
 }
 
-static double zb_uniform(cli_rng *r, double lo, double hi) { return lo + (hi - lo) * cli_rng_uniform(r); }
+static double zb_uniform(rng_state *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }
 
-static double zb_normal(cli_rng *r) { /* Box-Muller */
-    double u1 = cli_rng_uniform(r), u2 = cli_rng_uniform(r);
+static double zb_normal(rng_state *r) { /* Box-Muller */
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
@@ -238,11 +238,11 @@ static zv zb_conv(zb *b, const zv *x, const char *prefix, int cout, int k, int s
     float *W = zb_f32(b, wi), *B = zb_f32(b, bi);
     double second = x->var + x->mean * x->mean, out_var = 2.0 * second;
     if (W) {
-        cli_rng r = zb_rng(b, b->init[wi].name);
+        rng_state r = zb_rng(b, b->init[wi].name);
         double sd = sqrt(2.0 / (double)fan_in);
         for (int64_t i = 0; i < b->init[wi].numel; i++) W[i] = (float)(sd * zb_normal(&r));
         if (B) {
-            cli_rng rb = zb_rng(b, b->init[bi].name);
+            rng_state rb = zb_rng(b, b->init[bi].name);
             for (int i = 0; i < cout; i++) B[i] = (float)(0.05 * zb_normal(&rb));
         }
         double *m = realloc(b->ch_mean, (size_t)cout * sizeof *m);
@@ -305,7 +305,7 @@ static zv zb_bn(zb *b, const zv *x, const char *prefix) {
     float *g = zb_f32(b, idx[0]), *be = zb_f32(b, idx[1]), *mu = zb_f32(b, idx[2]), *va = zb_f32(b, idx[3]);
     if (g && be && mu && va) {
         int have = strcmp(b->stats_of, x->name) == 0 && b->ch_n == x->c;
-        cli_rng r = zb_rng(b, prefix);
+        rng_state r = zb_rng(b, prefix);
         double sm = 0, s2 = 0;
         for (int c = 0; c < x->c; c++) {
             double cm = have ? b->ch_mean[c] : x->mean, cv = have ? b->ch_var[c] : x->var;
@@ -427,7 +427,7 @@ static zv zb_gemm(zb *b, const zv *x, const char *prefix, int nout, double gain,
     float *W = zb_f32(b, wi), *B = zb_f32(b, bi);
     if (W && B) {
         double sd = sqrt(gain / x->c);
-        cli_rng r = zb_rng(b, wn), rb = zb_rng(b, bn);
+        rng_state r = zb_rng(b, wn), rb = zb_rng(b, bn);
         for (int64_t i = 0; i < b->init[wi].numel; i++) W[i] = (float)(sd * zb_normal(&r));
         for (int i = 0; i < nout; i++) B[i] = (float)(0.05 * zb_normal(&rb));
     }
@@ -729,10 +729,10 @@ static void bn_identity(zb *b, const zb_layer *l, const float *shift) {
  * weight-bearing nodes: the source's Conv/Gemm/BatchNormalization nodes must line up with ours, shape by shape.
  * Where the source has a convolution with a bias and no BatchNorm after it (BatchNorm folded at export), our
  * BatchNorm becomes an identity that adds that bias, so the model computes exactly what the source does. */
-static int zoo_load_weights(zb *b, const char *path, int verbose) {
+static int zoo_load_weights(zb *b, const char *path, char *note, size_t notelen, char *err, size_t errlen) {
     tdm_onnx_weights src;
     tdm_status st = tdm_onnx_weights_load(path, &src);
-    if (st != TDM_OK) return cli_error("--weights '%s': %s", path, tdm_last_error());
+    if (st != TDM_OK) return err_set(err, errlen, "--weights '%s': %s", path, tdm_last_error());
     int missing = 0, by_name = 0;
     for (int i = 0; i < b->n_init; i++) {
         zb_init *t = &b->init[i];
@@ -753,14 +753,14 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
                     break;
                 }
         }
-        if (verbose) fprintf(stderr, "tandem: --weights: %d tensors matched by name\n", by_name);
+        snprintf(note, notelen, "%d tensors matched by name", by_name);
         tdm_onnx_weights_free(&src);
-        return CLI_OK;
+        return 0;
     }
     /* by order */
-    int s = 0, rc = CLI_OK, folded = 0;
+    int s = 0, rc = 0, folded = 0;
     char want[64], got[64];
-    for (int li = 0; li < b->n_layer && rc == CLI_OK; li++) {
+    for (int li = 0; li < b->n_layer && rc == 0; li++) {
         const zb_layer *l = &b->layer[li];
         zb_init *w = &b->init[l->w];
         if (l->kind == L_BN) { /* a BatchNorm the source kept */
@@ -771,7 +771,7 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
                 ok = n->has_in[k] && same_shape(&b->init[idx[k]], &n->in[k]);
             }
             if (!ok) {
-                rc = cli_error("--weights: '%s' has no BatchNormalization matching '%s' at weight-bearing node %d",
+                rc = err_set(err, errlen, "--weights: '%s' has no BatchNormalization matching '%s' at weight-bearing node %d",
                                path, w->name, s);
                 break;
             }
@@ -787,7 +787,7 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
         int transpose = n && l->kind == L_GEMM && !strcmp(n->op_type, "Gemm") && !n->trans_b;
         if (n && l->kind == L_GEMM && !strcmp(n->op_type, "Gemm") &&
             (n->trans_a || n->alpha != 1.0f || (n->beta != 1.0f && n->has_in[2]))) {
-            rc = cli_error("--weights: '%s': Gemm '%s' uses transA, alpha or beta, which the zoo's Linear layers do "
+            rc = err_set(err, errlen, "--weights: '%s': Gemm '%s' uses transA, alpha or beta, which the zoo's Linear layers do "
                            "not", path, n->name);
             break;
         }
@@ -798,7 +798,7 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
         }
         if (!n || strcmp(n->op_type, op) || !n->has_in[1] || !same_shape(&wt, &n->in[1])) {
             if (n && n->has_in[1]) shape_str(got, sizeof got, n->in[1].rank, n->in[1].dims);
-            rc = cli_error("--weights: '%s' does not have this architecture: weight-bearing node %d should be %s with "
+            rc = err_set(err, errlen, "--weights: '%s' does not have this architecture: weight-bearing node %d should be %s with "
                            "weight %s (for '%s'), found %s%s%s", path, s, op, want, w->name,
                            n ? n->op_type : "the end of the model", n && n->has_in[1] ? " with weight " : "",
                            n && n->has_in[1] ? got : "");
@@ -843,40 +843,48 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
             else memset(b->init[l->b].data, 0, (size_t)b->init[l->b].numel * 4);
         }
     }
-    if (rc == CLI_OK && s != src.n_node)
-        rc = cli_error("--weights: '%s' has %d weight-bearing nodes, this architecture %d", path, src.n_node, s);
-    if (rc == CLI_OK && verbose)
-        fprintf(stderr, "tandem: --weights: %d weight-bearing nodes matched in order (%d BatchNorms folded in the "
-                        "source became identities)\n", s, folded);
+    if (rc == 0 && s != src.n_node)
+        rc = err_set(err, errlen, "--weights: '%s' has %d weight-bearing nodes, this architecture %d", path, src.n_node, s);
+    if (rc == 0)
+        snprintf(note, notelen, "%d weight-bearing nodes matched in order (%d BatchNorms folded in the source became "
+                 "identities)", s, folded);
     tdm_onnx_weights_free(&src);
     return rc;
 }
 
 /* ---- writing --------------------------------------------------------------------------------------------------- */
 
-int zoo_write(const char *name, const zoo_options *opts, const char *path, int64_t *params_out) {
+int zoo_write(const char *name, const zoo_options *opts, const char *path, zoo_result *res, char *err,
+              size_t errlen) {
     int classes;
+    zoo_result dummy;
+    if (!res) res = &dummy;
+    memset(res, 0, sizeof *res);
     const zoo_arch *a = zoo_lookup(name, &classes);
-    if (!a) return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", name);
+    if (!a) return err_set(err, errlen, "'%s' is not in the zoo (tandem zoo --list shows the names)", name);
     zb b = {0};
     b.seed = opts ? opts->seed : 0;
     b.w = tdm_onnx_writer_new(name);
-    if (!b.w) return cli_error("out of memory");
+    if (!b.w) return err_set(err, errlen, "out of memory");
     zoo_build(&b, a, classes);
     if (b.failed) {
         zb_free(&b);
-        return cli_error("out of memory building '%s'", name);
+        return err_set(err, errlen, "out of memory building '%s'", name);
     }
-    if (opts && opts->weights && zoo_load_weights(&b, opts->weights, opts->verbose) != CLI_OK) {
+    if (opts && opts->weights &&
+        zoo_load_weights(&b, opts->weights, res->weights_note, sizeof res->weights_note, err, errlen) != 0) {
         zb_free(&b);
-        return CLI_ERR;
+        return -1;
     }
     for (int i = 0; i < b.n_init; i++)
         tdm_onnx_writer_initializer(b.w, b.init[i].name, b.init[i].dtype, b.init[i].rank, b.init[i].dims,
                                     b.init[i].data);
     tdm_status st = tdm_onnx_writer_save(b.w, path, ZOO_IR_VERSION, ZOO_OPSET, "tandem", TDM_VERSION);
-    if (params_out) *params_out = b.params;
+    res->params = b.params;
     zb_free(&b);
-    if (st != TDM_OK) return cli_engine_error(st, "zoo");
-    return CLI_OK;
+    if (st != TDM_OK) {
+        const char *msg = tdm_last_error();
+        return err_set(err, errlen, "zoo: %s", msg && *msg ? msg : tdm_status_name(st));
+    }
+    return 0;
 }

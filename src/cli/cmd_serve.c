@@ -2,9 +2,9 @@
  * the HTTP front end, then waits for SIGTERM/SIGINT and drains: stop accepting, finish every request received, exit
  * 0. The signals are blocked in every thread and taken synchronously here with sigwait, so no handler runs in the
  * middle of a request. */
-#include "../cli/cli.h"
-#include "server.h"
-#include "store.h"
+#include "cli.h"
+#include "../server/server.h"
+#include "../server/store.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,11 +1,11 @@
-/* zoo_cmd.c - `tandem zoo`: writes a model of the zoo as ONNX (`tandem zoo NAME -o model.onnx [--seed S]
+/* cmd_zoo.c - `tandem zoo`: writes a model of the zoo as ONNX (`tandem zoo NAME -o model.onnx [--seed S]
  * [--weights trained.onnx]`) or lists the zoo (`tandem zoo --list [--json]`). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/cli.h"
-#include "../cli/json.h"
-#include "zoo.h"
+#include "cli.h"
+#include "../common/json.h"
+#include "../study/zoo.h"
 
 static int zoo_list(int as_json) {
     json_writer j;
@@ -76,11 +76,12 @@ int cmd_zoo(int argc, char **argv) {
     if (as_json) return cli_usage_error("zoo: --json goes with --list");
     if (!zoo_model_classes(name)) return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", name);
     if (weights && cli_check_file("weights", weights) != CLI_OK) return CLI_ERR;
-    zoo_options o = {seed, weights, verbose};
-    int64_t params = 0;
-    int rc = zoo_write(name, &o, out, &params);
-    if (rc != CLI_OK) return rc;
-    fprintf(stderr, "tandem: wrote %s (%s, %lld parameters, %s)\n", out, name, (long long)params,
+    zoo_options o = {seed, weights};
+    zoo_result res;
+    char err[1024];
+    if (zoo_write(name, &o, out, &res, err, sizeof err) != 0) return cli_error("%s", err);
+    if (verbose && res.weights_note[0]) fprintf(stderr, "tandem: --weights: %s\n", res.weights_note);
+    fprintf(stderr, "tandem: wrote %s (%s, %lld parameters, %s)\n", out, name, (long long)res.params,
             weights ? "weights from --weights" : "seeded weights");
     return CLI_OK;
 }
