@@ -6,83 +6,85 @@
 #include "cli.h"
 #include "../study/study.h"
 
-static int parse_int_list(const char *opt, const char *s, int *v, int max, int lo, int hi) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long x = strtol(s, &end, 10);
-        if (end == s || x < lo || x > hi || n == max || (*end && *end != ',')) {
-            cli_usage_error("--%s wants up to %d comma-separated integers in [%d, %d]", opt, max, lo, hi);
-            return -1;
-        }
-        v[n++] = (int)x;
-        s = *end ? end + 1 : end;
-    }
-    return n;
-}
+typedef struct study_opts {
+    const char *models, *networks, *out, *shared, *report_from, *post;
+    int threads[STUDY_MAX_LIST], n_threads;   /* 0: the plan's default, 1..CPUs */
+    int throttle[STUDY_MAX_LIST], n_throttle; /* 0: the plan's default, 1,2,4,6 */
+    int64_t runs, images;
+    int quick, no_browser, no_cloud;
+} study_opts;
 
-int cmd_study(int argc, char **argv) {
-    static study_plan plan;
-    study_plan *p = &plan;
+#define T study_opts
+static const opt_spec study_options[] = {
+    OPT_STR(T, models, "models", "a,b",
+            "zoo names, model folders or .onnx files (default: cifar100_resnet20,32,44,56 from the zoo)"),
+    OPT_STR(T, out, "out", "DIR", "where the report, results and models go (default study-out)"),
+    OPT_INTS(T, threads, n_threads, "threads", 1, 64, STUDY_MAX_LIST, "1,2",
+             "thread counts, native and in the browser (default 1..CPUs)"),
+    OPT_INTS(T, throttle, n_throttle, "throttle", 1, 20, STUDY_MAX_LIST, "1,2,4",
+             "client CPU slow-downs emulated in Chromium, standing in for weaker devices (default 1,2,4,6)"),
+    OPT_STR(T, networks, "networks", "...",
+            "emulated networks for the cloud path: lan, wifi, 4g, 3g, slow3g (default lan,wifi,4g,3g)"),
+    OPT_INT(T, runs, "runs", 3, 100000, "R", "timed runs per measurement (default 30)"),
+    OPT_INT(T, images, "images", 1, 10000, "N",
+            "images for the phase split, agreement and cloud requests (default 20)"),
+    OPT_FLAG(T, no_browser, "no-browser", "skip the client path"),
+    OPT_FLAG(T, no_cloud, "no-cloud", "skip the cloud path"),
+    OPT_FLAG(T, quick, "quick", "a reduced study (10 runs, 5 images), for tests"),
+    OPT_STR(T, post, "post", "URL", "also send the results to a tandem server's store (URL/api/results)"),
+    OPT_STR(T, report_from, "report-from", "X",
+            "no measuring: rebuild the report from a results.json, or from every device's results in\n"
+            "a tandem server's store (crowd mode)"),
+    OPT_STR(T, shared, "shared", "DIR", NULL), /* the data folder (default $TDM_SHARED or ../shared); for tests */
+    OPT_END,
+};
+#undef T
+
+/* The plan from the options: the given lists replace the defaults; --quick caps runs and images. */
+static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t errlen) {
     study_plan_defaults(p);
-    const char *models = STUDY_DEFAULT_MODELS;
-    const char *report_src = NULL, *networks = STUDY_DEFAULT_NETWORKS;
-    int quick = 0;
-    int thr_int[STUDY_MAX_LIST] = {1, 2, 4, 6};
-
-    cli_args a;
-    const char *opt, *pos, *v;
-    int64_t n64;
-    cli_args_init(&a, argc, argv);
-    while (cli_next_arg(&a, &opt, &pos)) {
-        if (!opt) return cli_usage_error("study: unexpected argument '%s'", pos);
-        if (!strcmp(opt, "quick")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            quick = 1;
-            continue;
-        }
-        if (!strcmp(opt, "no-browser") || !strcmp(opt, "no-cloud")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            if (opt[3] == 'b') p->browser = 0;
-            else p->cloud = 0;
-            continue;
-        }
-        if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-        if (!strcmp(opt, "models")) models = v;
-        else if (!strcmp(opt, "out")) p->out_dir = v;
-        else if (!strcmp(opt, "shared")) p->shared_dir = v;
-        else if (!strcmp(opt, "networks")) networks = v;
-        else if (!strcmp(opt, "report-from")) report_src = v;
-        else if (!strcmp(opt, "post")) p->post_url = v;
-        else if (!strcmp(opt, "threads")) {
-            if ((p->n_threads = parse_int_list(opt, v, p->threads, STUDY_MAX_LIST, 1, 64)) < 0) return CLI_USAGE;
-        } else if (!strcmp(opt, "throttle")) {
-            if ((p->n_throttle = parse_int_list(opt, v, thr_int, STUDY_MAX_LIST, 1, 20)) < 0) return CLI_USAGE;
-        } else if (!strcmp(opt, "runs")) {
-            if (!cli_parse_int(opt, v, 3, 100000, &n64)) return CLI_USAGE;
-            p->runs = (int)n64;
-        } else if (!strcmp(opt, "images")) {
-            if (!cli_parse_int(opt, v, 1, 10000, &n64)) return CLI_USAGE;
-            p->images = (int)n64;
-        } else return cli_usage_error("study: unknown option --%s", opt);
-    }
-    char err[1024];
-    if (report_src) {
-        if (study_report_from(report_src, p->out_dir, err, sizeof err)) return cli_error("%s", err);
-        printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", p->out_dir, p->out_dir);
-        return CLI_OK;
-    }
-    if (quick) { /* the test's reduced study: small and fast, every path still exercised */
+    if (o->out) p->out_dir = o->out;
+    if (o->shared) p->shared_dir = o->shared;
+    if (o->runs) p->runs = (int)o->runs;
+    if (o->images) p->images = (int)o->images;
+    if (o->quick) { /* the test's reduced study: small and fast, every path still exercised */
         p->runs = p->runs < 10 ? p->runs : 10;
         p->images = p->images < 5 ? p->images : 5;
     }
-    for (int i = 0; i < p->n_throttle; i++) p->throttle[i] = thr_int[i];
-    if (study_plan_networks(p, networks, err, sizeof err) || study_plan_models(p, models, err, sizeof err)) {
-        study_plan_free(p);
-        return cli_usage_error("%s", err);
+    p->browser = !o->no_browser;
+    p->cloud = !o->no_cloud;
+    p->post_url = o->post;
+    if (o->n_threads) {
+        p->n_threads = o->n_threads;
+        memcpy(p->threads, o->threads, sizeof o->threads);
     }
-    int rc = study_run(p, err, sizeof err) ? cli_error("%s", err) : CLI_OK;
-    study_plan_free(p);
-    if (rc == CLI_OK) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", p->out_dir, p->out_dir);
+    if (o->n_throttle) p->n_throttle = o->n_throttle;
+    for (int i = 0; o->n_throttle && i < o->n_throttle; i++) p->throttle[i] = o->throttle[i];
+    if (study_plan_networks(p, o->networks ? o->networks : STUDY_DEFAULT_NETWORKS, err, errlen)) return -1;
+    return study_plan_models(p, o->models ? o->models : STUDY_DEFAULT_MODELS, err, errlen);
+}
+
+static int cmd_study(const cli_command *self, int argc, char **argv) {
+    study_opts o = {0};
+    if (cli_parse(self, argc, argv, &o) != CLI_OK) return CLI_USAGE;
+    static study_plan plan;
+    char err[1024];
+    int rc = CLI_OK;
+    const char *out_dir = o.out ? o.out : "study-out";
+    if (o.report_from) {
+        if (study_report_from(o.report_from, out_dir, err, sizeof err)) rc = cli_error("%s", err);
+    } else if (study_plan_from(&o, &plan, err, sizeof err)) {
+        rc = cli_usage_error("%s", err);
+    } else if (study_run(&plan, err, sizeof err)) {
+        rc = cli_error("%s", err);
+    }
+    study_plan_free(&plan);
+    if (rc == CLI_OK) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", out_dir, out_dir);
     return rc;
 }
+
+const cli_command cli_cmd_study = {
+    "study", cmd_study, study_options,
+    "study [--models a,b] [--out DIR] [--threads 1,2] [--throttle 1,2,4,6] [--networks lan,wifi,4g,3g]\n"
+    "            [--runs R] [--images N] [--no-browser] [--no-cloud] [--quick] [--post URL] [--report-from URL|FILE]",
+    "on-device or cloud? measure native, browser and cloud paths on this machine and write the report"};

@@ -7,6 +7,26 @@
 #include "../common/json.h"
 #include "../study/zoo.h"
 
+typedef struct zoo_opts {
+    const char *name, *output, *weights;
+    uint64_t seed;
+    int list, json, verbose;
+} zoo_opts;
+
+static const opt_spec zoo_options_table[] = {
+    OPT_POS(zoo_opts, name, "NAME", 1, "a zoo model's name"),
+    OPT_STR_ALIAS(zoo_opts, output, "output", 'o', "FILE", "the ONNX file to write"),
+    OPT_U64(zoo_opts, seed, "seed", "S",
+            "seed of the generated weights (default 0); the same name and seed give the same bytes"),
+    OPT_STR(zoo_opts, weights, "weights", "FILE",
+            "copy the weights of a trained ONNX model of the same architecture (by name and shape,\n"
+            "else by the order of its Conv/Gemm/BatchNormalization nodes; folded BatchNorms work)"),
+    OPT_FLAG(zoo_opts, verbose, "verbose", "say how --weights matched"),
+    OPT_FLAG(zoo_opts, list, "list", "list the zoo's names with their parameter counts"),
+    OPT_FLAG(zoo_opts, json, "json", "with --list: one JSON array"),
+    OPT_END,
+};
+
 static int zoo_list(int as_json) {
     json_writer j;
     if (as_json) {
@@ -39,49 +59,31 @@ static int zoo_list(int as_json) {
     return CLI_OK;
 }
 
-int cmd_zoo(int argc, char **argv) {
-    cli_args a;
-    const char *opt, *pos, *name = NULL, *out = NULL, *weights = NULL;
-    int list = 0, as_json = 0, verbose = 0;
-    uint64_t seed = 0;
-    cli_args_init(&a, argc, argv);
-    while (cli_next_arg(&a, &opt, &pos)) {
-        const char *v;
-        if (!opt) {
-            if (name) return cli_usage_error("zoo: one model name only (got '%s' and '%s')", name, pos);
-            name = pos;
-        } else if (!strcmp(opt, "o") || !strcmp(opt, "-o") || !strcmp(opt, "output")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            out = v;
-        } else if (!strcmp(opt, "weights")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            weights = v;
-        } else if (!strcmp(opt, "seed")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            if (!cli_parse_u64(opt, v, &seed)) return CLI_USAGE;
-        } else if (!strcmp(opt, "list") || !strcmp(opt, "json") || !strcmp(opt, "verbose")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            if (!strcmp(opt, "list")) list = 1;
-            else if (!strcmp(opt, "json")) as_json = 1;
-            else verbose = 1;
-        } else
-            return cli_usage_error("zoo: unknown option '--%s'", opt);
+static int cmd_zoo(const cli_command *self, int argc, char **argv) {
+    zoo_opts o = {0};
+    if (cli_parse(self, argc, argv, &o) != CLI_OK) return CLI_USAGE;
+    if (o.list) {
+        if (o.name || o.output || o.weights)
+            return cli_usage_error("zoo: --list takes no model name, --output or --weights");
+        return zoo_list(o.json);
     }
-    if (list) {
-        if (name || out || weights) return cli_usage_error("zoo: --list takes no model name, --output or --weights");
-        return zoo_list(as_json);
-    }
-    if (!name) return cli_usage_error("zoo: a model name is required (tandem zoo --list shows them)");
-    if (!out) return cli_usage_error("zoo: --output FILE (-o FILE) is required");
-    if (as_json) return cli_usage_error("zoo: --json goes with --list");
-    if (!zoo_model_classes(name)) return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", name);
-    if (weights && cli_check_file("weights", weights) != CLI_OK) return CLI_ERR;
-    zoo_options o = {seed, weights};
+    if (!o.name) return cli_usage_error("zoo: a model name is required (tandem zoo --list shows them)");
+    if (!o.output) return cli_usage_error("zoo: --output FILE (-o FILE) is required");
+    if (o.json) return cli_usage_error("zoo: --json goes with --list");
+    if (!zoo_model_classes(o.name))
+        return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", o.name);
+    if (o.weights && cli_check_file("weights", o.weights) != CLI_OK) return CLI_ERR;
+    zoo_options zo = {o.seed, o.weights};
     zoo_result res;
     char err[1024];
-    if (zoo_write(name, &o, out, &res, err, sizeof err) != 0) return cli_error("%s", err);
-    if (verbose && res.weights_note[0]) fprintf(stderr, "tandem: --weights: %s\n", res.weights_note);
-    fprintf(stderr, "tandem: wrote %s (%s, %lld parameters, %s)\n", out, name, (long long)res.params,
-            weights ? "weights from --weights" : "seeded weights");
+    if (zoo_write(o.name, &zo, o.output, &res, err, sizeof err) != 0) return cli_error("%s", err);
+    if (o.verbose && res.weights_note[0]) fprintf(stderr, "tandem: --weights: %s\n", res.weights_note);
+    fprintf(stderr, "tandem: wrote %s (%s, %lld parameters, %s)\n", o.output, o.name, (long long)res.params,
+            o.weights ? "weights from --weights" : "seeded weights");
     return CLI_OK;
 }
+
+const cli_command cli_cmd_zoo = {
+    "zoo", cmd_zoo, zoo_options_table,
+    "zoo NAME --output FILE.onnx [--seed S] [--weights TRAINED.onnx] [--verbose] | zoo --list [--json]",
+    "write a model of the CIFAR zoo (ResNet, MobileNetV2, ShuffleNetV2, VGG-BN) as ONNX with seeded weights"};

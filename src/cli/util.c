@@ -1,4 +1,4 @@
-/* util.c - helpers shared by the CLI commands: option scanning, strict number parsing, file checks that print, model
+/* util.c - helpers shared by the CLI commands: option parsing with the command's table, file checks that print, model
  * loading, shape formatting and labels files. */
 #include "cli.h"
 
@@ -9,142 +9,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* ---- option scanning ---- */
-
-void cli_args_init(cli_args *a, int argc, char **argv) {
-    memset(a, 0, sizeof *a);
-    a->argc = argc;
-    a->argv = argv;
-    a->cmd = argc > 0 ? argv[0] : "";
-    a->i = 1;
-}
-
-int cli_next_arg(cli_args *a, const char **opt, const char **pos) {
-    static char name[64];
-    *opt = NULL;
-    *pos = NULL;
-    a->inline_val = NULL;
-    if (a->i >= a->argc) return 0;
-    const char *s = a->argv[a->i++];
-    if (a->rest_positional) {
-        *pos = s;
-        return 1;
-    }
-    if (strcmp(s, "--") == 0) { /* everything after "--" is positional */
-        a->rest_positional = 1;
-        if (a->i >= a->argc) return 0;
-        *pos = a->argv[a->i++];
-        return 1;
-    }
-    if (s[0] == '-' && s[1] == '-' && s[2]) {
-        const char *eq = strchr(s + 2, '=');
-        size_t n = eq ? (size_t)(eq - (s + 2)) : strlen(s + 2);
-        if (n >= sizeof name) n = sizeof name - 1;
-        memcpy(name, s + 2, n);
-        name[n] = 0;
-        if (eq) a->inline_val = eq + 1;
-        *opt = name;
-        return 1;
-    }
-    if (s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9')) {
-        /* Short options are not used; report "-x" as unknown by giving its full text as the name. */
-        snprintf(name, sizeof name, "%s", s);
-        *opt = name;
-        return 1;
-    }
-    *pos = s;
-    return 1;
-}
-
-const char *cli_opt_value(cli_args *a, const char *opt) {
-    if (a->inline_val) return a->inline_val;
-    if (a->i >= a->argc) {
-        cli_usage_error("%s: option --%s needs a value", a->cmd, opt);
-        return NULL;
-    }
-    return a->argv[a->i++];
-}
-
-int cli_opt_flag(cli_args *a, const char *opt) {
-    if (a->inline_val) {
-        cli_usage_error("%s: option --%s takes no value", a->cmd, opt);
-        return 0;
-    }
-    return 1;
-}
-
-/* ---- numbers ---- */
-
-int cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno) {
-        cli_usage_error("--%s: '%s' is not an integer", opt, s);
-        return 0;
-    }
-    if (v < lo || v > hi) {
-        cli_usage_error("--%s: %lld is out of range [%lld, %lld]", opt, v, (long long)lo, (long long)hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-int cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-') {
-        cli_usage_error("--%s: '%s' is not a non-negative integer", opt, s);
-        return 0;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno) {
-        cli_usage_error("--%s: '%s' is not a non-negative integer", opt, s);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-int cli_parse_floats(const char *opt, const char *s, float *out, int max, int *n_out) {
-    int n = 0;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || !isfinite(v) || (*end && *end != ',')) {
-            cli_usage_error("--%s: '%s' is not a comma-separated list of numbers", opt, s);
-            return 0;
-        }
-        if (n >= max) {
-            cli_usage_error("--%s: more than %d values in '%s'", opt, max, s);
-            return 0;
-        }
-        out[n++] = (float)v;
-        if (!*end) break;
-        p = end + 1;
-    }
-    *n_out = n;
-    return 1;
-}
-
-int cli_parse_size(const char *opt, const char *s, int64_t *h, int64_t *w) {
-    char *end;
-    errno = 0;
-    long long a = strtoll(s, &end, 10);
-    if (end == s || errno || (*end != 'x' && *end != 'X')) goto bad;
-    const char *p = end + 1;
-    long long b = strtoll(p, &end, 10);
-    if (end == p || errno || *end) goto bad;
-    if (a < 1 || b < 1 || a > 65536 || b > 65536) goto bad;
-    *h = a;
-    *w = b;
-    return 1;
-bad:
-    cli_usage_error("--%s: '%s' is not a size HxW (e.g. 32x32)", opt, s);
-    return 0;
+int cli_parse(const cli_command *c, int argc, char **argv, void *opts) {
+    char err[512];
+    if (opts_parse(c->options, argc, argv, opts, err, sizeof err) != 0) return cli_usage_error("%s", err);
+    return CLI_OK;
 }
 
 /* ---- files, models ---- */

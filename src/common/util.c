@@ -25,6 +25,12 @@ double clock_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+void clock_utc_stamp(char *buf, size_t cap) {
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (!gmtime_r(&now, &tmv) || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tmv) == 0) snprintf(buf, cap, "?");
+}
+
 int file_check(const char *what, const char *path, char *err, size_t errlen) {
     struct stat st;
     if (!path || !*path) return err_set(err, errlen, "no %s file given", what);

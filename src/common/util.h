@@ -18,6 +18,9 @@ int err_set(char *err, size_t errlen, const char *fmt, ...)
 /* Milliseconds on the monotonic clock (CLOCK_MONOTONIC): for durations only. */
 double clock_now_ms(void);
 
+/* The current time in UTC as ISO 8601, "2024-05-01T12:34:56Z" (the "created" field of result documents); cap >= 21. */
+void clock_utc_stamp(char *buf, size_t cap);
+
 /* Check that path names a readable regular file, so a missing file gets a clear sentence ("cannot open model 'x': No
  * such file or directory", `what` being "model"). Returns 0, or -1 with the sentence in err. */
 int file_check(const char *what, const char *path, char *err, size_t errlen);

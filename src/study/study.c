@@ -535,9 +535,7 @@ static cJSON *results_new(const char *image_source) {
     cJSON_AddStringToObject(results, "source", "study");
     cJSON_AddStringToObject(results, "engine", "tandem");
     char created[32];
-    time_t now = time(NULL);
-    struct tm tmv;
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    clock_utc_stamp(created, sizeof created);
     cJSON_AddStringToObject(results, "created", created);
     cJSON_AddStringToObject(results, "version", TDM_VERSION);
     host_facts(cJSON_AddObjectToObject(results, "machine"));

@@ -211,7 +211,8 @@ static cJSON *native_bench(const study_plan *p, int m, int threads, char *err, s
     char *out = NULL;
     int rc = study_spawn_capture(argv, &out);
     cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
-    if (!j) err_set(err, errlen, "study: `tandem bench %s --threads %d` failed (exit %d)", p->model_path[m], threads, rc);
+    if (!j)
+        err_set(err, errlen, "study: `tandem bench %s --threads %d` failed (exit %d)", p->model_path[m], threads, rc);
     free(out);
     return j;
 }

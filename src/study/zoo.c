@@ -771,8 +771,9 @@ static int zoo_load_weights(zb *b, const char *path, char *note, size_t notelen,
                 ok = n->has_in[k] && same_shape(&b->init[idx[k]], &n->in[k]);
             }
             if (!ok) {
-                rc = err_set(err, errlen, "--weights: '%s' has no BatchNormalization matching '%s' at weight-bearing node %d",
-                               path, w->name, s);
+                rc = err_set(err, errlen,
+                             "--weights: '%s' has no BatchNormalization matching '%s' at weight-bearing node %d", path,
+                             w->name, s);
                 break;
             }
             const int idx[5] = {0, l->w, l->b, l->mean, l->var};
@@ -787,8 +788,9 @@ static int zoo_load_weights(zb *b, const char *path, char *note, size_t notelen,
         int transpose = n && l->kind == L_GEMM && !strcmp(n->op_type, "Gemm") && !n->trans_b;
         if (n && l->kind == L_GEMM && !strcmp(n->op_type, "Gemm") &&
             (n->trans_a || n->alpha != 1.0f || (n->beta != 1.0f && n->has_in[2]))) {
-            rc = err_set(err, errlen, "--weights: '%s': Gemm '%s' uses transA, alpha or beta, which the zoo's Linear layers do "
-                           "not", path, n->name);
+            rc = err_set(err, errlen,
+                         "--weights: '%s': Gemm '%s' uses transA, alpha or beta, which the zoo's Linear layers do not",
+                         path, n->name);
             break;
         }
         zb_init wt = *w;
@@ -798,10 +800,11 @@ static int zoo_load_weights(zb *b, const char *path, char *note, size_t notelen,
         }
         if (!n || strcmp(n->op_type, op) || !n->has_in[1] || !same_shape(&wt, &n->in[1])) {
             if (n && n->has_in[1]) shape_str(got, sizeof got, n->in[1].rank, n->in[1].dims);
-            rc = err_set(err, errlen, "--weights: '%s' does not have this architecture: weight-bearing node %d should be %s with "
-                           "weight %s (for '%s'), found %s%s%s", path, s, op, want, w->name,
-                           n ? n->op_type : "the end of the model", n && n->has_in[1] ? " with weight " : "",
-                           n && n->has_in[1] ? got : "");
+            rc = err_set(err, errlen,
+                         "--weights: '%s' does not have this architecture: weight-bearing node %d should be %s with "
+                         "weight %s (for '%s'), found %s%s%s", path, s, op, want, w->name,
+                         n ? n->op_type : "the end of the model", n && n->has_in[1] ? " with weight " : "",
+                         n && n->has_in[1] ? got : "");
             break;
         }
         if (transpose) {
@@ -844,7 +847,8 @@ static int zoo_load_weights(zb *b, const char *path, char *note, size_t notelen,
         }
     }
     if (rc == 0 && s != src.n_node)
-        rc = err_set(err, errlen, "--weights: '%s' has %d weight-bearing nodes, this architecture %d", path, src.n_node, s);
+        rc = err_set(err, errlen, "--weights: '%s' has %d weight-bearing nodes, this architecture %d", path, src.n_node,
+                     s);
     if (rc == 0)
         snprintf(note, notelen, "%d weight-bearing nodes matched in order (%d BatchNorms folded in the source became "
                  "identities)", s, folded);
