@@ -419,7 +419,7 @@ static int write_outputs(cJSON *results, const char *dir, char *err, size_t errl
 /* ---- the report from stored results ------------------------------------------------------------------------- */
 
 /* Every result a tandem server's store holds: the newest full study becomes the base, and every browser result from
- * any device joins the crowd table. */
+ * any device (tandem.result/1, docs/RESULTS.md) joins the crowd table. */
 static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
     char url[2048];
     size_t sl = strlen(src);
@@ -528,7 +528,8 @@ void study_plan_free(study_plan *p) {
 
 /* ---- measuring -------------------------------------------------------------------------------------------------- */
 
-/* The results document's head: schema, creation time, this machine. */
+/* The results document's head: schema, creation time, this machine (tandem.study/1; docs/RESULTS.md defines its
+ * fields, keep the two in step). */
 static cJSON *results_new(const char *image_source) {
     cJSON *results = cJSON_CreateObject();
     cJSON_AddStringToObject(results, "schema", "tandem.study/1");

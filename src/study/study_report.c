@@ -652,6 +652,7 @@ static void section_cost(rep *r, const cJSON *models) {
     rep_table_end(r);
 }
 
+/* One row per tandem.result/1 document that devices sent (its fields: docs/RESULTS.md). */
 static void section_crowd(rep *r, const cJSON *crowd) {
     if (cJSON_GetArraySize(crowd) == 0) return;
     rep_h(r, 2, "Devices that reported (crowd mode)");
