@@ -86,14 +86,16 @@ clean:
 
 # ---- fuzzing (owned by tests/fuzz; see tests/fuzz/README.md) ------------------------------------------------------
 # `make fuzz` builds the libFuzzer targets with clang from the engine sources (its own objects in build/fuzz-obj, not
-# the gcc-built library), under ASan+UBSan. tests/fuzz_smoke.sh builds and runs them.
+# the gcc-built library), under ASan+UBSan. tests/fuzz/run.sh builds and runs them.
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 -std=c11 \
               -D_POSIX_C_SOURCE=200809L -Iinclude -pthread
 FUZZ_OBJ   := $(patsubst src/%.c,build/fuzz-obj/%.o,$(ENGINE_SRC))
 
+# every tests/fuzz/fuzz_<name>.c is a target build/fuzz_<name>: from the engine sources by the rule below, or by its own
+# rule in a fragment when it fuzzes something else (mk/server.mk: fuzz_infer_request, mk/store.mk: fuzz_store_doc)
 .PHONY: fuzz
-fuzz: build/fuzz_load build/fuzz_tensor
+fuzz: $(patsubst tests/fuzz/%.c,build/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 build/fuzz-obj/%.o: src/%.c
 	@mkdir -p $(dir $@)

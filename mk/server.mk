@@ -3,9 +3,6 @@
 #   make build/fuzz_infer_request      (also part of `make fuzz`)
 #   build/fuzz_infer_request -max_total_time=60 tests/fuzz/infer_request_seeds
 # The parser (src/server/protocol.c) uses cJSON and the JSON writer of src/common only, not libmicrohttpd or the engine.
-.PHONY: fuzz
-fuzz: build/fuzz_infer_request
-
 build/fuzz_infer_request: tests/fuzz/fuzz_infer_request.c src/server/protocol.c src/common/json.c src/server/server.h \
                           include/tandem.h
 	@mkdir -p build
