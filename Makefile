@@ -43,9 +43,11 @@ $(BUILD)/obj/%.o: src/%.c
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # Only the per-ISA kernel files get ISA flags; the dispatcher checks the CPU before calling them.
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
 ARCH := $(shell $(CC) -dumpmachine)
 ifneq ($(filter x86_64%,$(ARCH)),)
 $(BUILD)/obj/kernels/%_avx2.o: CFLAGS += -mavx2 -mfma -O3
+$(BUILD)/obj/kernels/%_avx512.o: CFLAGS += $(AVX512_FLAGS) -O3
 endif
 
 $(BUILD)/libtandem.a: $(ENGINE_OBJ)
@@ -104,6 +106,7 @@ build/fuzz-obj/%.o: src/%.c
 # the per-ISA kernel files get their ISA flags, as in the main build
 ifneq ($(filter x86_64%,$(shell $(FUZZ_CC) -dumpmachine 2>/dev/null)),)
 build/fuzz-obj/kernels/%_avx2.o: FUZZ_FLAGS += -mavx2 -mfma
+build/fuzz-obj/kernels/%_avx512.o: FUZZ_FLAGS += $(AVX512_FLAGS)
 endif
 
 build/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) include/tandem.h

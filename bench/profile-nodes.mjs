@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // profile-nodes.mjs - where the time goes, node by node, in tandem and in onnxruntime-node on the same model: tandem's
-// `bench --profile` (every node, the minimum over several processes) next to onnxruntime's own profiler (each
-// node's median kernel time after warm-up), both sorted, with totals per op type. The two engines fuse and name nodes
+// `bench --profile` (every node's shortest single run, over several processes) next to onnxruntime's own profiler
+// (each node's shortest kernel time after warm-up), both sorted, with totals per op type. Minimums, on both sides:
+// on a shared machine they are what a node takes undisturbed. The two engines fuse and name nodes
 // differently (onnxruntime names a fused node after its output), so the tool lists both sides rather than pairing
 // them. Per-node times carry each profiler's own overhead: compare shapes and totals, and time end to end with
 // bench/compare-native.
@@ -26,7 +27,7 @@ const WARMUP = 20;
 function die(msg, code = 2) { process.stderr.write(`profile-nodes: ${msg}\n`); process.exit(code); }
 
 /* tandem: `bench --profile` with TANDEM_PROFILE_ALL=1 prints one line per executed node:
- *   ms  share %  MMAC  GMAC/s  op  node */
+ *   ms  share %  MMAC  GMAC/s  min-ms  op  node */
 function tandemNodes(model, threads, runs, rounds) {
   const best = new Map();
   for (let r = 0; r < rounds; r++) {
@@ -36,10 +37,10 @@ function tandemNodes(model, threads, runs, rounds) {
     let seen = false;
     for (const line of p.stdout.split('\n')) {
       if (line.startsWith('profile')) { seen = true; continue; }
-      const m = seen && /^\s*([\d.]+)\s+[\d.]+ %\s+([\d.]+)\s+[\d.]+\s+(\S+)\s+(.+)$/.exec(line);
+      const m = seen && /^\s*[\d.]+\s+[\d.]+ %\s+([\d.]+)\s+[\d.]+\s+([\d.]+)\s+(\S+)\s+(.+)$/.exec(line);
       if (!m) continue;
-      const ms = Number(m[1]), name = m[4].trim(), prev = best.get(name);
-      if (!prev || ms < prev.ms) best.set(name, { ms, op: m[3], mmac: Number(m[2]) });
+      const ms = Number(m[2]), name = m[4].trim(), prev = best.get(name);
+      if (!prev || ms < prev.ms) best.set(name, { ms, op: m[3], mmac: Number(m[1]) });
     }
     if (!seen) die('tandem bench printed no profile', 1);
   }
@@ -70,7 +71,7 @@ async function ortNodes(model, threads, runs) {
       if (!per.has(name)) per.set(name, { op: (e.args && e.args.op_name) || '?', us: [] });
       per.get(name).us.push(e.dur);
     }
-    return [...per].map(([name, v]) => ({ name, op: v.op, ms: median(v.us.slice(WARMUP)) / 1000 }));
+    return [...per].map(([name, v]) => ({ name, op: v.op, ms: Math.min(...v.us.slice(WARMUP)) / 1000 }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -115,9 +116,9 @@ async function main(argv) {
   if (!existsSync(TANDEM)) die('build/tandem is missing: run make first', 1);
   const t = tandemNodes(model, threads, runs, rounds);
   const o = await ortNodes(model, threads, runs);
-  console.log(`profile-nodes: ${model}, threads ${threads}, ${runs} runs; tandem: minimum per node over ${rounds} ` +
-    `process(es) of \`tandem bench --profile\`; onnxruntime-node ${ort.env.versions.common}: median per node of its ` +
-    `profiler's kernel times after ${WARMUP} warm-up runs`);
+  console.log(`profile-nodes: ${model}, threads ${threads}, ${runs} runs; tandem: each node's shortest run over ${rounds} ` +
+    `process(es) of \`tandem bench --profile\`; onnxruntime-node ${ort.env.versions.common}: each node's shortest ` +
+    `kernel time in its profiler after ${WARMUP} warm-up runs`);
   list('tandem', t, top);
   list('onnxruntime', o, top);
   byOp(t, o);

@@ -111,6 +111,8 @@ typedef struct tdm_stats {
     int batch_split;           /* 1: a batch runs image by image (one per thread with several), each in a
                                 * batch-1 plan of its own (every op treats samples independently); 0: layer
                                 * by layer over the whole batch                                           */
+    int64_t plans;             /* plans this session has made: one per new set of input shapes, or of values of
+                                * inputs that decide shapes (tdm_model_input_decides_shape); never per run     */
 } tdm_stats;
 
 /* ---- errors, versions ---------------------------------------------------------------------------------------- */
@@ -141,6 +143,17 @@ int tdm_model_num_outputs(const tdm_model *model);
 tdm_status tdm_model_input_info(const tdm_model *model, int index, tdm_tensor_info *info_out);
 tdm_status tdm_model_output_info(const tdm_model *model, int index, tdm_tensor_info *info_out);
 
+/* 1 when the values of input `index` decide output shapes: it flows into Reshape's shape, Slice's starts, Expand's
+ * shape, Tile's repeats, Pad's pads, Resize's scales or sizes, Range, ConstantOfShape, TopK's k, axes inputs, ...
+ * (found by analysing the graph at load, whatever its type). Such an input is a plan-time constant: a new value
+ * means a new plan. 0 for ordinary data (images, token ids, masks, gather indices): a new value never replans and
+ * nothing is folded from it. */
+int tdm_model_input_decides_shape(const tdm_model *model, int index);
+/* For an integer data input that indexes a constant table (token ids into an embedding, through Gather), the number
+ * of rows of that table: valid values are [0, limit), and a value outside makes the run fail with a message naming
+ * the Gather. 0 when the input indexes no constant table (or is not an integer input). */
+int64_t tdm_model_input_index_limit(const tdm_model *model, int index);
+
 /* The default-domain opset, IR version and producer, as written in the model. producer is owned by the model. */
 int64_t tdm_model_opset(const tdm_model *model);
 int64_t tdm_model_ir_version(const tdm_model *model);
@@ -169,9 +182,11 @@ tdm_status tdm_session_set_input_shape(tdm_session *session, int index, const in
 /* Plan now (optional; run does it when needed). */
 tdm_status tdm_session_plan(tdm_session *session);
 
-/* Copy `bytes` bytes into input `index`. bytes must equal the planned element count times the element size.
- * Integer (int32/int64) inputs are shape inputs: their values are read at plan time, as if they were constants, and a
- * new value triggers a new plan. Set them before the other inputs, and only through this call. */
+/* Copy `bytes` bytes into input `index`. bytes must equal the element count of the input's shape (as set, or the
+ * model's) times the element size. The call may come in any order with the others: an input that decides shapes
+ * (tdm_model_input_decides_shape) is kept as a plan-time constant, and a new value for it triggers a new plan; data
+ * for the other inputs given before such a value is kept and copied in when the plan is made. Inputs that decide
+ * shapes can be set only through this call (not through tdm_session_input_data). */
 tdm_status tdm_session_set_input(tdm_session *session, int index, const void *data, size_t bytes);
 
 /* Pointer to the input buffer itself, for filling in place. Owned by the session; valid until the next
@@ -195,6 +210,9 @@ const char *tdm_session_exec_node_op(tdm_session *session, int index);
  * every run since the last plan (0 without profiling). */
 const char *tdm_session_exec_node_name(tdm_session *session, int index);
 double tdm_session_exec_node_ms(tdm_session *session, int index);
+/* The shortest single run of executed node `index` since the last plan (0 without profiling): on a shared machine,
+ * what the node takes when nothing disturbs it. */
+double tdm_session_exec_node_min_ms(tdm_session *session, int index);
 /* Multiply-accumulates of executed node `index` per run at the planned shapes (0 for ops that do no MACs). */
 int64_t tdm_session_exec_node_macs(tdm_session *session, int index);
 

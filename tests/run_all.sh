@@ -8,7 +8,7 @@
 #
 # Naming: suite NAME is tests/test_NAME.c (built by `make` to $BUILD/test_NAME), tests/test_NAME.sh, or the folder
 # tests/NAME/ with its run.sh; a second run of one of them with other arguments is NAME_VARIANT
-# (conformance_threads). Adding a suite is one line in SUITES below, and a row in docs/TESTING.md's table.
+# (conformance_threads, conformance_cli). Adding a suite is one line in SUITES below, and a row in docs/TESTING.md's table.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -24,6 +24,8 @@ SUITES=(
   "conformance          all  $BUILD/test_conformance"
   # again on 3 threads: batched node tests then run image by image where the engine splits batches (engine/split.c)
   "conformance_threads  all  $BUILD/test_conformance --threads 3"
+  # again through the command line: `tandem run MODEL --input ... --output-dir ...`, as a user runs a model
+  "conformance_cli      all  $BUILD/test_conformance --cli $BUILD/tandem"
   "models               all  $BUILD/test_models"
   "eval                 all  tests/test_eval.sh"
   "cli                  all  tests/test_cli.sh"

@@ -1108,6 +1108,17 @@ typedef struct test {
 
 /* Batch splitting (engine/split.c): a batch runs image by image on the threads only where every op treats samples
  * independently and the shapes say the batch stays the leading axis; either way the results equal one thread's. */
+/* Serialise the writer's model and load it; NULL on failure (tdm_last_error says why). Frees the writer. */
+static tdm_model *write_and_load(tdm_onnx_writer *w) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    tdm_model *m = NULL;
+    if (!tdm_onnx_writer_finish(w, 8, 13, "test_api", "1", &bytes, &len)) tdm_model_load_memory(bytes, len, NULL, &m);
+    free(bytes);
+    tdm_onnx_writer_free(w);
+    return m;
+}
+
 /* The constant inputs st, en, ax, sp of a one-axis Slice: v = {start, end, axis, step}. */
 static void split_slice_inputs(tdm_onnx_writer *w, const int64_t v[4]) {
     static const char *names[4] = {"st", "en", "ax", "sp"};
@@ -1158,13 +1169,7 @@ static tdm_model *split_model(int kind) {
         tdm_onnx_writer_node(w, "Flatten", "fl", 1, (const char *[]){"x"}, 1, (const char *[]){"f"}, 1, &a);
         tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"f"}, 1, (const char *[]){"y"}, 0, NULL);
     }
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    tdm_model *m = NULL;
-    if (!tdm_onnx_writer_finish(w, 8, 13, "test_api", "1", &bytes, &len)) tdm_model_load_memory(bytes, len, NULL, &m);
-    free(bytes);
-    tdm_onnx_writer_free(w);
-    return m;
+    return write_and_load(w);
 }
 
 static void test_batch_split(void) {
@@ -1221,6 +1226,104 @@ static void test_batch_split(void) {
     }
 }
 
+/* Inputs as data or as plan-time constants (tdm_model_input_decides_shape). A text-style model: token ids through an
+ * embedding Gather, a mask through Cast and Unsqueeze; and a Reshape whose shape is a graph input. */
+static void test_integer_inputs(void) {
+    enum { V = 50, D = 4, S = 8 };
+    float emb[V * D];
+    for (int i = 0; i < V * D; i++) emb[i] = (float)((i * 37) % 23) / 23.0f - 0.5f;
+    tdm_onnx_writer *w = tdm_onnx_writer_new("text");
+    int64_t idd[2] = {1, S}, yd[3] = {1, S, D}, one = 1, ax = 2;
+    tdm_onnx_writer_value(w, 0, "ids", TDM_INT64, 2, idd, NULL);
+    tdm_onnx_writer_value(w, 0, "mask", TDM_INT64, 2, idd, NULL);
+    tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 3, yd, NULL);
+    tdm_onnx_writer_initializer(w, "emb", TDM_FLOAT, 2, (int64_t[]){V, D}, emb);
+    tdm_onnx_writer_initializer(w, "axes", TDM_INT64, 1, &one, &ax);
+    tdm_onnx_attr to = {"to", TDM_ONNX_ATTR_INT, 0, TDM_FLOAT, 0, NULL};
+    tdm_onnx_writer_node(w, "Gather", "embed", 2, (const char *[]){"emb", "ids"}, 1, (const char *[]){"e"}, 0, NULL);
+    tdm_onnx_writer_node(w, "Cast", "cast", 1, (const char *[]){"mask"}, 1, (const char *[]){"mf"}, 1, &to);
+    tdm_onnx_writer_node(w, "Unsqueeze", "unsq", 2, (const char *[]){"mf", "axes"}, 1, (const char *[]){"mu"}, 0, NULL);
+    tdm_onnx_writer_node(w, "Mul", "mul", 2, (const char *[]){"e", "mu"}, 1, (const char *[]){"y"}, 0, NULL);
+    tdm_model *m = write_and_load(w);
+    CHECK(m != NULL, "the text model does not load: %s", tdm_last_error());
+    if (!m) return;
+    CHECK(!tdm_model_input_decides_shape(m, 0) && !tdm_model_input_decides_shape(m, 1), "ids and mask are data");
+    CHECK(tdm_model_input_index_limit(m, 0) == V, "ids index a table of %d rows, limit %lld", V,
+          (long long)tdm_model_input_index_limit(m, 0));
+    CHECK(tdm_model_input_index_limit(m, 1) == 0, "the mask indexes nothing");
+    tdm_session *s = NULL;
+    CHECK_ST(tdm_session_create(m, NULL, &s), TDM_OK);
+    uint32_t r = 7;
+    int bad = 0;
+    for (int k = 0; k < 100 && s; k++) { /* 100 different id sequences, one plan */
+        int64_t ids[S], mask[S];
+        for (int i = 0; i < S; i++) {
+            r = r * 1664525u + 1013904223u;
+            ids[i] = (int64_t)((r >> 8) % V);
+            mask[i] = (r >> 3) & 1;
+        }
+        const float *y;
+        if (tdm_session_set_input(s, 1, mask, sizeof mask) || tdm_session_set_input(s, 0, ids, sizeof ids) ||
+            tdm_session_run(s) || tdm_session_output(s, 0, NULL, (const void **)&y)) {
+            CHECK(0, "run %d: %s", k, tdm_last_error());
+            break;
+        }
+        for (int i = 0; i < S; i++)
+            for (int d = 0; d < D; d++) bad += y[i * D + d] != emb[ids[i] * D + d] * (float)mask[i];
+    }
+    CHECK(bad == 0, "%d output elements differ from the embedding rows times the mask", bad);
+    tdm_stats st;
+    CHECK_ST(tdm_session_stats(s, &st), TDM_OK);
+    CHECK(st.plans == 1, "100 id sequences made %lld plans, expected 1", (long long)st.plans);
+    /* an id outside the table: a clear error, no read out of bounds */
+    int64_t ids[S] = {0, 1, 2, V, 4, 5, 6, 7}, mask[S] = {1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK_ST(tdm_session_set_input(s, 0, ids, sizeof ids), TDM_OK);
+    CHECK_ST(tdm_session_set_input(s, 1, mask, sizeof mask), TDM_OK);
+    CHECK_ST(tdm_session_run(s), TDM_INVALID_ARGUMENT);
+    CHECK(strstr(tdm_last_error(), "embed") != NULL, "the message names the Gather: '%s'", tdm_last_error());
+    tdm_session_free(s);
+    tdm_model_free(m);
+
+    /* Reshape(x, shape) with shape a graph input: a plan-time constant, whatever the order of the calls */
+    w = tdm_onnx_writer_new("reshape");
+    int64_t xd[2] = {2, 6}, sd[1] = {2}, od[2] = {-1, -1};
+    tdm_onnx_writer_value(w, 0, "x", TDM_FLOAT, 2, xd, NULL);
+    tdm_onnx_writer_value(w, 0, "shape", TDM_INT64, 1, sd, NULL);
+    tdm_onnx_writer_value(w, 1, "y", TDM_FLOAT, 2, od, NULL);
+    tdm_onnx_writer_node(w, "Reshape", "rs", 2, (const char *[]){"x", "shape"}, 1, (const char *[]){"r"}, 0, NULL);
+    tdm_onnx_writer_node(w, "Relu", "relu", 1, (const char *[]){"r"}, 1, (const char *[]){"y"}, 0, NULL);
+    m = write_and_load(w);
+    CHECK(m != NULL, "the reshape model does not load: %s", tdm_last_error());
+    if (!m) return;
+    CHECK(!tdm_model_input_decides_shape(m, 0) && tdm_model_input_decides_shape(m, 1), "shape decides, x does not");
+    float x[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)i - 5.5f;
+    CHECK_ST(tdm_session_create(m, NULL, &s), TDM_OK);
+    CHECK_ST(tdm_session_plan(s), TDM_INVALID_ARGUMENT); /* the shape's value is missing: a message, no plan */
+    CHECK(strstr(tdm_last_error(), "'shape'") != NULL, "the message names the input: '%s'", tdm_last_error());
+    int64_t shp[2] = {3, 4}, shp2[2] = {4, 3};
+    CHECK_ST(tdm_session_set_input(s, 0, x, sizeof x), TDM_OK); /* data before the shape: kept until the plan */
+    CHECK_ST(tdm_session_set_input(s, 1, shp, sizeof shp), TDM_OK);
+    CHECK_ST(tdm_session_run(s), TDM_OK);
+    tdm_tensor_info oi;
+    const float *y = NULL;
+    CHECK_ST(tdm_session_output(s, 0, &oi, (const void **)&y), TDM_OK);
+    CHECK(oi.rank == 2 && oi.dims[0] == 3 && oi.dims[1] == 4, "output shape [3, 4]");
+    CHECK(y && y[0] == 0.0f && y[11] == 5.5f, "the data given before the plan reached the arena");
+    CHECK_ST(tdm_session_set_input(s, 1, shp, sizeof shp), TDM_OK); /* the same value: no new plan */
+    CHECK_ST(tdm_session_run(s), TDM_OK);
+    CHECK_ST(tdm_session_stats(s, &st), TDM_OK);
+    CHECK(st.plans == 1, "the same shape value replanned: %lld plans", (long long)st.plans);
+    CHECK_ST(tdm_session_set_input(s, 1, shp2, sizeof shp2), TDM_OK); /* a new value: a new plan, x kept */
+    CHECK_ST(tdm_session_run(s), TDM_OK);
+    CHECK_ST(tdm_session_output(s, 0, &oi, (const void **)&y), TDM_OK);
+    CHECK_ST(tdm_session_stats(s, &st), TDM_OK);
+    CHECK(oi.dims[0] == 4 && oi.dims[1] == 3 && st.plans == 2, "a new shape value: output [4, 3] after 2 plans");
+    CHECK(y && y[0] == 0.0f && y[11] == 5.5f, "the data given before the new shape value is still there");
+    tdm_session_free(s);
+    tdm_model_free(m);
+}
+
 int main(int argc, char **argv) {
     static const test tests[] = {
         {"free_null", test_free_null},
@@ -1241,6 +1344,7 @@ int main(int argc, char **argv) {
         {"input_in_place", test_input_in_place},
         {"peak_memory", test_peak_memory},
         {"batch_split", test_batch_split},
+        {"integer_inputs", test_integer_inputs},
     };
     const char *filter = argc > 1 ? argv[1] : NULL;
     if (!tu_exists(CONV_DIR "/model.onnx")) {

@@ -1,6 +1,10 @@
 /* test_conformance.c - runs the official ONNX backend node tests (Debian's libonnx-testdata) through the engine.
  *
- *   build/test_conformance [--dir DIR] [--filter SUBSTR] [--threads N] [--xfail FILE] [-v]
+ *   build/test_conformance [--dir DIR] [--filter SUBSTR] [--threads N] [--xfail FILE] [--cli TANDEM] [-v]
+ *
+ * With --cli, every data set goes through the command line instead of the API: `TANDEM run model.onnx --input
+ * input_0.pb ... --output-dir TMP --threads N`, and the output files are compared the same way; this is what a user of
+ * `tandem run` gets (inputs that decide shapes must reach the engine before it plans).
  *
  * Each test folder holds model.onnx and test_data_set_N/{input,output}_K.pb. A test whose model uses an op that the
  * engine does not implement is counted as "not implemented" and listed by op, never silently dropped. Every other test
@@ -25,6 +29,63 @@ typedef struct xfail {
 } xfail;
 
 static int verbose;
+static const char *cli_tandem; /* --cli: the tandem binary to run each data set through */
+
+/* One data set through `tandem run`; 0 and *why empty when every output matches. */
+static int run_cli_set(const char *model, const char *sdir, int nin, int nout, int threads, char *why, size_t why_len) {
+    char tmp[] = "/tmp/tdm-conf-XXXXXX", cmd[16384], path[4096];
+    if (!mkdtemp(tmp)) {
+        snprintf(why, why_len, "mkdtemp failed");
+        return R_FAIL;
+    }
+    int len = snprintf(cmd, sizeof cmd, "'%s' run '%s'", cli_tandem, model);
+    for (int i = 0; i < nin && len < (int)sizeof cmd; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --input '%s/input_%d.pb'", sdir, i);
+    if (len < (int)sizeof cmd)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --output-dir '%s' --threads %d >/dev/null 2>'%s/err'",
+                        tmp, threads, tmp);
+    int result = R_PASS;
+    if (len >= (int)sizeof cmd) {
+        snprintf(why, why_len, "command line too long");
+        result = R_FAIL;
+    } else if (system(cmd) != 0) {
+        snprintf(path, sizeof path, "%s/err", tmp);
+        FILE *f = fopen(path, "r");
+        char msg[512] = "";
+        if (f) {
+            size_t k = fread(msg, 1, sizeof msg - 1, f);
+            msg[k] = 0;
+            msg[strcspn(msg, "\n")] = 0;
+            fclose(f);
+        }
+        snprintf(why, why_len, "tandem run failed: %s", msg);
+        result = R_FAIL;
+    }
+    for (int o = 0; o < nout && result == R_PASS; o++) {
+        char wpath[4096];
+        snprintf(wpath, sizeof wpath, "%s/output_%d.pb", sdir, o);
+        if (!tu_exists(wpath)) break;
+        snprintf(path, sizeof path, "%s/output_%d.pb", tmp, o);
+        tdm_tensor *want = NULL, *got = NULL;
+        if (tdm_tensor_read_file(wpath, &want) || tdm_tensor_read_file(path, &got)) {
+            snprintf(why, why_len, "output %d: %s", o, tdm_last_error());
+            result = R_FAIL;
+        } else {
+            tdm_tensor_info gi = {.name = got->name, .dtype = got->dtype, .rank = got->rank};
+            memcpy(gi.dims, got->dims, sizeof gi.dims);
+            char w2[400];
+            if (!tu_compare(&gi, got->data, want, RTOL, ATOL, w2, sizeof w2)) {
+                snprintf(why, why_len, "output %d (through tandem run): %s", o, w2);
+                result = R_FAIL;
+            }
+        }
+        tdm_tensor_free(want);
+        tdm_tensor_free(got);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) result = R_FAIL;
+    return result;
+}
 
 /* Run one test; on failure write the reason (or the missing op for R_NOTIMPL) into why. */
 static int run_test(const char *dir, int threads, char *why, size_t why_len) {
@@ -49,7 +110,12 @@ static int run_test(const char *dir, int threads, char *why, size_t why_len) {
     char **sets = tu_list(dir, "test_data_set_", &nsets);
     int result = R_PASS;
     tdm_session_options so = {.threads = threads};
-    for (int k = 0; k < nsets && result == R_PASS; k++) {
+    for (int k = 0; k < nsets && result == R_PASS && cli_tandem; k++) {
+        char sdir[4096];
+        snprintf(sdir, sizeof sdir, "%s/%s", dir, sets[k]);
+        result = run_cli_set(path, sdir, tdm_model_num_inputs(m), tdm_model_num_outputs(m), threads, why, why_len);
+    }
+    for (int k = 0; k < nsets && result == R_PASS && !cli_tandem; k++) {
         tdm_session *s = NULL;
         if ((st = tdm_session_create(m, &so, &s))) {
             snprintf(why, why_len, "session: %s", tdm_last_error());
@@ -73,11 +139,8 @@ static int run_test(const char *dir, int threads, char *why, size_t why_len) {
                 result = R_FAIL;
             }
         }
-        /* integer (shape) inputs first: the engine plans with their values */
-        for (int pass = 0; pass < 2; pass++)
+        /* in file order: the engine keeps data given before the values of inputs that decide shapes */
         for (int i = 0; i < nin && result == R_PASS; i++) {
-            int is_int = ins[i]->dtype == TDM_INT64 || ins[i]->dtype == TDM_INT32;
-            if (is_int != (pass == 0)) continue;
             size_t bytes = (size_t)tdm_tensor_numel(ins[i]) * tdm_dtype_size(ins[i]->dtype);
             if ((st = tdm_session_set_input(s, i, ins[i]->data, bytes))) {
                 snprintf(why, why_len, "input %d: %s", i, tdm_last_error());
@@ -191,9 +254,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--xfail") && i + 1 < argc) xfail_path = argv[++i];
+        else if (!strcmp(argv[i], "--cli") && i + 1 < argc) cli_tandem = argv[++i];
         else if (!strcmp(argv[i], "-v")) verbose = 1;
         else {
-            fprintf(stderr, "usage: %s [--dir DIR] [--filter SUBSTR] [--threads N] [--xfail FILE] [-v]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--dir DIR] [--filter SUBSTR] [--threads N] [--xfail FILE] [--cli TANDEM] [-v]\n", argv[0]);
             return 2;
         }
     }

@@ -1,6 +1,7 @@
 /* test_kernels.c - checks the fast GEMM variants (tdm_sgemm_blocked and the tdm_sgemm dispatcher) against the trusted
  * reference tdm_sgemm_ref on awkward sizes, transposes, strides, alpha/beta, plus the fused bias+activation epilogue.
  * Prints `kernels: N passed, M failed` last; exits nonzero on any failure. */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -202,17 +203,15 @@ static double max_rel(const float *got, const float *want, size_t n) {
 
 static const int test_acts[] = {TDM_ACT_NONE, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_HARD_SWISH};
 
-/* Direct stride-1 convolution variants (scalar and the selected SIMD one) on odd shapes, with bias, residual and each
- * epilogue activation. */
-static void test_conv_direct(void) {
+/* The direct convolution of kernel set ks on odd shapes, stride 1 and 2, with bias, residual and each epilogue
+ * activation. */
+static void test_conv_direct(const tdm_kernel_set *ks) {
     static const size_t shapes[][7] = {/* c, k, h, w, kh(=kw), pad, stride */
                                        {3, 16, 32, 32, 3, 1, 1}, {16, 16, 8, 8, 3, 1, 1}, {5, 7, 9, 13, 3, 1, 1},
                                        {4, 13, 1, 1, 3, 1, 1},  {2, 9, 11, 3, 5, 2, 1},  {7, 3, 17, 23, 1, 0, 1},
                                        {1, 1, 1, 17, 3, 0, 1},  {8, 20, 6, 19, 3, 1, 1}, {16, 32, 32, 32, 3, 1, 2},
                                        {32, 64, 16, 16, 3, 1, 2}, {5, 7, 9, 13, 3, 1, 2}, {3, 13, 11, 20, 5, 2, 2},
                                        {4, 6, 7, 7, 3, 0, 2},   {2, 5, 3, 1, 3, 1, 2}};
-    tdm_conv2d_direct_fn fns[2] = {tdm_conv2d_direct__scalar, tdm_conv2d_direct_selected()};
-    const char *names[2] = {"scalar", tdm_kernel_isa()};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], kk = shapes[si][4],
                p = shapes[si][5], s = shapes[si][6];
@@ -237,38 +236,39 @@ static void test_conv_direct(void) {
                 int act = test_acts[ai];
                 conv_ref(x, c, h, w, wt, k, kk, kk, s, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f,
                          want);
-                for (int f = 0; f < 2; f++) {
+                {
                     tdm_conv2d_direct_args a = {xp, c, hp, wp, kk, kk, ho, wo, wt, bias, with_res ? res : NULL, got,
                                                 act, -0.5f, 0.5f, s};
                     memset(got, 0xff, k * ho * wo * 4); /* NaN: every output must be written */
                     /* two calls over disjoint channel and row ranges, as threads would make them */
-                    fns[f](&a, 0, k / 2, 0, ho);
-                    fns[f](&a, k / 2, k, 0, ho / 2);
-                    fns[f](&a, k / 2, k, ho / 2, ho);
+                    ks->conv_direct(&a, 0, k / 2, 0, ho);
+                    ks->conv_direct(&a, k / 2, k, 0, ho / 2);
+                    ks->conv_direct(&a, k / 2, k, ho / 2, ho);
                     double e = max_rel(got, want, k * ho * wo);
                     check(e < 1e-5, "conv_direct %s c%zu k%zu %zux%zu k%zu stride %zu act %d res %d: error %.3g",
-                          names[f], c, k, h, w, kk, s, act, with_res, e);
+                          ks->name, c, k, h, w, kk, s, act, with_res, e);
                 }
             }
         free(x), free(xp), free(wt), free(bias), free(res), free(want), free(got);
     }
 }
 
-/* Winograd F(2x2,3x3) and F(4x4,3x3): weight transform and its inverse, pack, input transform, packed GEMMs and output transform together, against the
- * plain convolution, for the scalar and the selected transforms, on sizes that leave partial tiles and panels. */
-static void test_winograd(void) {
+/* Winograd F(2x2,3x3) and F(4x4,3x3): weight transform and its inverse, pack, input transform, packed GEMMs and output
+ * transform together, against the plain convolution, for kernel set ks's wide and narrow transforms, on sizes that
+ * leave partial tiles and panels. */
+static void test_winograd(const tdm_kernel_set *ks_set) {
     static const size_t shapes[][5] = {/* c, k, h, w, pad */
                                        {16, 16, 32, 32, 1}, {8, 12, 7, 9, 1}, {9, 8, 5, 31, 1},
                                        {8, 8, 1, 1, 1},     {12, 17, 6, 6, 0}, {32, 24, 16, 16, 1},
                                        {64, 64, 8, 8, 1},   {20, 7, 4, 4, 1},  {5, 9, 9, 7, 1}};
-    const tdm_wino_kernels scalar = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1,
-                                     3, NULL, NULL, 0, 4, 1};
-    const tdm_wino_kernels *sel = tdm_wino_selected();
+    const tdm_wino_kernels *sel = &ks_set->wino;
     const tdm_wino_kernels narrow = {sel->input_narrow, sel->output_narrow, sel->gemm, sel->vw_narrow, sel->nr,
                                      NULL, NULL, 0, 4, 1};
-    const tdm_wino_kernels *ks[3] = {&scalar, sel, &narrow};
-    const size_t rows[3] = {1, 1, sel->rows_narrow ? sel->rows_narrow : 1}; /* tile rows per vector */
-    const char *names[3] = {"scalar", tdm_kernel_isa(), "narrow"};
+    const tdm_wino_kernels *ks[2] = {sel, &narrow};
+    const size_t rows[2] = {1, sel->rows_narrow ? sel->rows_narrow : 1}; /* tile rows per vector */
+    char narrow_name[64];
+    snprintf(narrow_name, sizeof narrow_name, "%s narrow", ks_set->name);
+    const char *names[2] = {ks_set->name, narrow_name};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], p = shapes[si][4];
         if (h + 2 * p < 3 || w + 2 * p < 3) continue;
@@ -286,7 +286,7 @@ static void test_winograd(void) {
         tdm_wino_restore(u, k, c, back, m); /* the inverse, for plans that need the 3x3 weights back */
         check(max_rel(back, wt, k * c * 9) < 1e-6, "winograd F(%zux%zu) restore c%zu k%zu: error %.3g", m, m, c, k,
               max_rel(back, wt, k * c * 9));
-        for (int f = 0; f < 3; f++) {
+        for (int f = 0; f < 2; f++) {
             tdm_wino_geom g;
             tdm_wino_geometry(&g, c, k, h, w, p, p, ho, wo, ks[f]->vw, rows[f], ks[f]->nr, m);
             float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g, g.tp), 4),
@@ -322,15 +322,14 @@ static void test_winograd(void) {
     }
 }
 
-/* Depthwise kernels (scalar and selected, plane and channel-block paths) against a plain loop: several channels with
- * their own filters and biases, stride 1 and 2, odd sizes and paddings, each activation, with and without residual. */
-static void test_dwconv(void) {
+/* Depthwise kernels of set ks (plane and channel-block paths) against a plain loop: several channels with their own
+ * filters and biases, stride 1 and 2, odd sizes and paddings, each activation, with and without residual. */
+static void test_dwconv(const tdm_kernel_set *kset) {
     static const size_t shapes[][5] = {/* h, w, k, pad, channels */
                                        {32, 32, 3, 1, 3}, {7, 13, 3, 1, 5}, {1, 1, 3, 1, 9}, {9, 17, 5, 2, 2},
                                        {16, 16, 3, 0, 3}, {5, 30, 1, 0, 2}, {3, 8, 3, 1, 11}, {4, 4, 3, 1, 8},
                                        {8, 8, 3, 1, 17}};
-    const tdm_dw_kernels scalar = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0};
-    const tdm_dw_kernels *ks[2] = {&scalar, tdm_dw_selected()};
+    const tdm_dw_kernels *k1 = &kset->dw;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (size_t stride = 1; stride <= 2; stride++) {
             size_t h = shapes[si][0], w = shapes[si][1], k = shapes[si][2], p = shapes[si][3], nc = shapes[si][4];
@@ -339,7 +338,7 @@ static void test_dwconv(void) {
             size_t ho = (hp - k) / stride + 1, wo = (wp - k) / stride + 1, no = nc * ho * wo;
             float *x = malloc(nc * h * w * 4), *wt = malloc(nc * k * k * 4), *bias = malloc(nc * 4);
             float *res = malloc(no * 4), *want = malloc(no * 4), *got = malloc(no * 4);
-            float *scratch = calloc((hp * wp + ho * wo + k * k) * 16 + hp * wp + TDM_CONV_SLACK, 4);
+            float *scratch = calloc((hp * wp + ho * wo + k * k) * 32 + hp * wp + TDM_CONV_SLACK, 4);
             for (size_t i = 0; i < nc * h * w; i++) x[i] = frand();
             for (size_t i = 0; i < nc * k * k; i++) wt[i] = frand();
             for (size_t i = 0; i < nc; i++) bias[i] = frand();
@@ -360,32 +359,29 @@ static void test_dwconv(void) {
                             if (with_res) acc += res[o];
                             want[o] = act_ref((float)acc, act, -0.5f, 0.5f);
                         }
-                for (int f = 0; f < 2; f++)
-                    for (int cb = 0; cb < 2; cb++) {
+                for (int cb = 0; cb < 2; cb++) {
                         memset(got, 0xff, no * 4);
-                        size_t step = cb ? ks[f]->vw : nc;
+                        size_t step = cb ? k1->vw : nc;
                         for (size_t c0 = 0; c0 < nc; c0 += step) {
                             size_t o = c0 * ho * wo;
                             tdm_dwconv_args a = {x + c0 * h * w, wt + c0 * k * k, bias + c0, with_res ? res + o : NULL,
                                                  got + o, scratch, nc - c0 < step ? nc - c0 : step, h, w, p, p, hp,
                                                  wp, k, k, stride, ho, wo, -0.5f, 0.5f, act};
-                            (cb ? ks[f]->cb : ks[f]->plane)(&a);
+                            (cb ? k1->cb : k1->plane)(&a);
                         }
                         double e = max_rel(got, want, no);
                         check(e < 1e-5, "dwconv %s %s %zux%zu x%zu k%zu stride %zu act %d res %d: error %.3g",
-                              f ? tdm_kernel_isa() : "scalar", cb ? "cb" : "plane", h, w, nc, k, stride, act,
-                              with_res, e);
+                              kset->name, cb ? "cb" : "plane", h, w, nc, k, stride, act, with_res, e);
                     }
             }
             free(x), free(wt), free(bias), free(res), free(want), free(got), free(scratch);
         }
 }
 
-/* The GEMM with its fused epilogue (scalar and selected) against the reference GEMM plus bias, residual and
- * activation: partial tiles in both directions, K deeper than one KC slice (the epilogue must come once, last). */
-static void test_gemm_ep(void) {
+/* The GEMM of set ks with its fused epilogue against the reference GEMM plus bias, residual and activation: partial
+ * tiles in both directions, K deeper than one KC slice (the epilogue must come once, last), A plain and packed. */
+static void test_gemm_ep(const tdm_kernel_set *ks) {
     static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {16, 16, 160}, {13, 100, 300}, {6, 33, 600}, {32, 64, 9}};
-    tdm_sgemm_ep_fn fns[2] = {tdm_sgemm_ep__scalar, tdm_sgemm_ep}; /* the portable one and the one selected */
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 3;
         float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bias = malloc(m * 4), *res = malloc(m * ldc * 4);
@@ -402,14 +398,14 @@ static void test_gemm_ep(void) {
                     float v = want[i * ldc + j] + (with_bias ? bias[i] : 0.0f) + (with_res ? res[i * ldc + j] : 0.0f);
                     want[i * ldc + j] = act_ref(v, act, -0.5f, 0.5f);
                 }
-            for (int f = 0; f < 4; f++) { /* plain scalar and selected; then A packed (scalar 4 rows, selected MR) */
+            for (int f = 0; f < 2; f++) { /* A plain, then A packed in blocks of the set's MR rows */
                 for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f; /* the row gaps must stay as they are */
                 tdm_gemm_ep ep = {with_bias ? bias : NULL, with_res ? res : NULL, ldc, act, -0.5f, 0.5f};
-                if (f < 2) {
-                    fns[f](m, n, k, a, k, b, n, got, ldc, &ep);
+                if (f == 0) {
+                    ks->sgemm_ep(m, n, k, a, k, b, n, got, ldc, &ep);
                 } else {
-                    size_t mr = f == 2 ? 4 : tdm_sgemm_mr(), half = m / 2 / mr * mr;
-                    tdm_sgemm_ep_pa_fn pa = f == 2 ? tdm_sgemm_ep_pa__scalar : tdm_sgemm_ep_pa;
+                    size_t mr = ks->mr, half = m / 2 / mr * mr;
+                    tdm_sgemm_ep_pa_fn pa = ks->sgemm_ep_pa;
                     float *ap = malloc(m * k * 4), *back = malloc(m * k * 4);
                     tdm_sgemm_pack_a(a, m, k, mr, ap);
                     tdm_sgemm_unpack_a(ap, m, k, mr, back);
@@ -434,7 +430,7 @@ static void test_gemm_ep(void) {
                 }
                 check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap,
                       "gemm_ep %s%s m=%zu n=%zu k=%zu act %d bias %d res %d: error %.3g%s",
-                      f % 2 ? tdm_kernel_isa() : "scalar", f >= 2 ? " packed A" : "",
+                      ks->name, f ? " packed A" : "",
                       m, n, k, act, with_bias, with_res, worst, gap ? ", wrote outside C" : "");
             }
         }
@@ -442,19 +438,135 @@ static void test_gemm_ep(void) {
     }
 }
 
+/* 2-D pooling of set ks (max and average, strides 1 and 2, padding and ceil-mode overhang) against plain loops; and
+ * the row sum and maximum. */
+static void test_pool2d(const tdm_kernel_set *ks) {
+    static const size_t shapes[][7] = {/* h, w, k, s, pad, extra (ceil-mode overhang), channels */
+                                       {112, 112, 3, 2, 1, 0, 3}, {55, 55, 3, 2, 0, 1, 2}, {13, 13, 3, 2, 0, 1, 5},
+                                       {7, 9, 3, 1, 1, 0, 4},     {35, 35, 3, 1, 1, 0, 2}, {8, 8, 2, 2, 0, 0, 3},
+                                       {1, 1, 3, 1, 1, 0, 2},     {17, 31, 5, 1, 2, 0, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int avg = 0; avg < 2; avg++) {
+            size_t h = shapes[si][0], w = shapes[si][1], k = shapes[si][2], st = shapes[si][3], p = shapes[si][4],
+                   ex = shapes[si][5], nc = shapes[si][6];
+            size_t ho = (h + 2 * p + ex - k) / st + 1, wo = (w + 2 * p + ex - k) / st + 1;
+            size_t hp = (ho - 1) * st + k, wp = (wo - 1) * st + k;
+            if (hp < h + p) hp = h + p;
+            if (wp < w + p) wp = w + p;
+            float *x = malloc(nc * h * w * 4), *want = malloc(nc * ho * wo * 4), *got = malloc(nc * ho * wo * 4);
+            float *scratch = malloc((hp * wp + TDM_POOL_SLACK) * 4), *ir = malloc(ho * 4), *ic = malloc(wo * 4);
+            for (size_t i = 0; i < nc * h * w; i++) x[i] = frand();
+            for (size_t o = 0; o < ho; o++) { /* taps inside the input, per axis */
+                long a = (long)(o * st) - (long)p, b = a + (long)k;
+                ir[o] = 1.0f / (float)((b < (long)h ? b : (long)h) - (a > 0 ? a : 0));
+            }
+            for (size_t o = 0; o < wo; o++) {
+                long a = (long)(o * st) - (long)p, b = a + (long)k;
+                ic[o] = 1.0f / (float)((b < (long)w ? b : (long)w) - (a > 0 ? a : 0));
+            }
+            for (size_t c = 0; c < nc; c++)
+                for (size_t oy = 0; oy < ho; oy++)
+                    for (size_t ox = 0; ox < wo; ox++) {
+                        double acc = avg ? 0.0 : -INFINITY;
+                        for (size_t dy = 0; dy < k; dy++)
+                            for (size_t dx = 0; dx < k; dx++) {
+                                long iy = (long)(oy * st + dy) - (long)p, ix = (long)(ox * st + dx) - (long)p;
+                                if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)w) continue;
+                                double v = x[(c * h + (size_t)iy) * w + (size_t)ix];
+                                acc = avg ? acc + v : (v > acc ? v : acc);
+                            }
+                        want[(c * ho + oy) * wo + ox] = avg ? (float)(acc * ir[oy] * ic[ox]) : (float)acc;
+                    }
+            memset(got, 0xff, nc * ho * wo * 4);
+            tdm_pool2d_args a = {x, got, scratch, nc, h, w, p, p, hp, wp, k, k, st, st, ho, wo, avg, ir, ic};
+            ks->pool2d(&a);
+            double e = max_rel(got, want, nc * ho * wo);
+            check(e < 1e-5, "pool2d %s %s %zux%zu k%zu s%zu p%zu overhang %zu: error %.3g", ks->name,
+                  avg ? "avg" : "max", h, w, k, st, p, ex, e);
+            free(x), free(want), free(got), free(scratch), free(ir), free(ic);
+        }
+    for (size_t n = 1; n < 200; n += 13) {
+        float x[200];
+        double sum = 0, mx = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = frand();
+            sum += x[i];
+            mx = x[i] > mx ? x[i] : mx;
+        }
+        check(fabs(ks->row_sum(x, n) - sum) < 1e-5 * (double)n && ks->row_max(x, n) == (float)mx,
+              "row_sum/row_max %s n=%zu", ks->name, n);
+    }
+}
+
+/* The vectorised math of set ks against double-precision libm over [-30, 30] and special values (0, tails, huge):
+ * exp within 5e-7 relative (and infinite where float overflows), erf and GELU within 4e-7 absolute (Abramowitz and
+ * Stegun's 1.5e-7 plus the float rounding of 1 - t p(t) e^(-x^2)), the others within 3e-7 absolute; GELU and SiLU
+ * scaled by max(1, |x|), the others by max(1, |y|). */
+static double vop_ref(int op, double x) {
+    switch (op) {
+    case TDM_VOP_EXP: return exp(x);
+    case TDM_VOP_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case TDM_VOP_TANH: return tanh(x);
+    case TDM_VOP_ERF: return erf(x);
+    case TDM_VOP_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case TDM_VOP_SILU: return x / (1.0 + exp(-x));
+    case TDM_VOP_HARD_SIGMOID: return fmin(fmax(0.2 * x + 0.5, 0.0), 1.0);
+    default: return x * fmin(fmax(x / 6.0 + 0.5, 0.0), 1.0);
+    }
+}
+
+static void test_vunary(const tdm_kernel_set *ks) {
+    static const char *names[] = {"exp", "sigmoid", "tanh", "erf", "gelu", "silu", "hard_sigmoid", "hard_swish"};
+    enum { N = 1203 };
+    static float x[N], y[N];
+    for (int i = 0; i < N - 8; i++) x[i] = -30.0f + 60.0f * (float)i / (float)(N - 9);
+    const float special[8] = {0.0f, -0.0f, 1e-8f, -1e-6f, 88.5f, -95.0f, 200.0f, -200.0f};
+    memcpy(x + N - 8, special, sizeof special);
+    for (int op = TDM_VOP_EXP; op <= TDM_VOP_HARD_SWISH; op++) {
+        ks->vunary(op, x, y, N, 0.2f, 0.5f);
+        double worst = 0;
+        int at = -1;
+        for (int i = 0; i < N; i++) {
+            double want = vop_ref(op, x[i]), e;
+            if (op == TDM_VOP_EXP)
+                e = want > FLT_MAX ? (isinf(y[i]) ? 0 : 1) : fabs(y[i] - want) / (want > 1e-37 ? want : 1e-37);
+            else if (op == TDM_VOP_GELU || op == TDM_VOP_SILU) e = fabs(y[i] - want) / fmax(1.0, fabs(x[i]));
+            else e = fabs(y[i] - want) / fmax(1.0, fabs(want));
+            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e, at = i;
+        }
+        double tol = op == TDM_VOP_EXP ? 5e-7 : op == TDM_VOP_ERF || op == TDM_VOP_GELU ? 4e-7 : 3e-7;
+        check(worst <= tol, "vunary %s %s: error %.3g at x = %g (tol %.1g)", ks->name, names[op], worst,
+              at >= 0 ? (double)x[at] : 0.0, tol);
+    }
+    memcpy(y, x, sizeof x); /* in place, and a length that leaves a tail */
+    ks->vunary(TDM_VOP_SIGMOID, y, y, 37, 0, 0);
+    check(fabs(y[36] - vop_ref(TDM_VOP_SIGMOID, x[36])) < 3e-7 && y[37] == x[37], "vunary %s in place", ks->name);
+}
+
 int main(void) {
-    printf("kernel variants selected for this CPU: %s\n", tdm_kernel_isa());
+    printf("kernel set selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
     test_gemm_sizes("portable-4x3", tdm_sgemm_4x3__scalar);
-#if defined(__x86_64__)
-    if (strcmp(tdm_kernel_isa(), "avx2_fma") == 0) {
-        test_gemm_sizes("avx2_fma", tdm_sgemm_6x16__avx2_fma);
+    /* every kernel set this build has, each against the references; the ones this CPU or build lacks are named */
+    static const char *const sets[] = {"scalar", "avx2", "avx512", "wasm_simd128"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        const char *why = NULL;
+        const tdm_kernel_set *ks = tdm_kernels_named(sets[i], &why);
+        if (!ks) {
+            printf("SKIP kernel set %s: %s\n", sets[i], why);
+            continue;
+        }
+        int before = failed;
+        printf("kernel set %s\n", ks->name);
+        test_gemm_sizes(ks->name, ks->sgemm);
+        test_conv_direct(ks);
+        test_winograd(ks);
+        test_dwconv(ks);
+        test_gemm_ep(ks);
+        test_pool2d(ks);
+        test_vunary(ks);
+        printf("kernel set %s: %s\n", ks->name, failed == before ? "ok" : "FAILED");
     }
-#endif
-    test_conv_direct();
-    test_winograd();
-    test_dwconv();
-    test_gemm_ep();
     test_gemm_sizes("dispatch", tdm_sgemm);
     test_gemm_sizes("selected", tdm_sgemm_selected());
     test_gemm_empty();

@@ -192,14 +192,14 @@ static void bench_print_profile(const bench_opts *o, tdm_session *s) {
     int64_t n_runs = o->runs + o->warmup + 1;
     printf("\nprofile (per run, over %lld runs; %d nodes)\n", (long long)n_runs, ne);
     const char *all = getenv("TANDEM_PROFILE_ALL"); /* every node instead of the slowest 25 */
-    printf("       ms   share    MMAC  GMAC/s  op                     node\n");
+    printf("       ms   share    MMAC  GMAC/s    min ms  op                     node\n");
     for (int i = 0; i < ne && (i < 25 || (all && *all)); i++) {
         double ms = tdm_session_exec_node_ms(s, order[i]) / (double)n_runs;
         double macs = (double)tdm_session_exec_node_macs(s, order[i]);
-        printf("  %7.4f  %5.1f %%  %6.2f  %6.1f  %-22s %s\n", ms,
+        printf("  %7.4f  %5.1f %%  %6.2f  %6.1f  %8.4f  %-22s %s\n", ms,
                total > 0 ? 100.0 * tdm_session_exec_node_ms(s, order[i]) / total : 0.0, macs / 1e6,
-               ms > 0 ? macs / (ms * 1e6) : 0.0, tdm_session_exec_node_op(s, order[i]),
-               tdm_session_exec_node_name(s, order[i]));
+               ms > 0 ? macs / (ms * 1e6) : 0.0, tdm_session_exec_node_min_ms(s, order[i]),
+               tdm_session_exec_node_op(s, order[i]), tdm_session_exec_node_name(s, order[i]));
     }
     free(order);
 }

@@ -298,12 +298,10 @@ static void run_json_topk(json_writer *j, const float *data, int64_t N, int64_t 
     json_array_end(j);
 }
 
-/* What the table cannot say: a model and inputs are required, std is nonzero, and one mean or std value applies to
+/* What the table cannot say: a model is required (its inputs are counted once it is loaded), std is nonzero, and one mean or std value applies to
  * every channel while lists of different lengths are a mistake. */
 static int run_check(run_opts *o) {
     if (!o->model) return cli_usage_error("run: no MODEL given (try 'tandem help run')");
-    if (o->ninputs == 0)
-        return cli_usage_error("run: no --input given (a TensorProto .pb file, a PNG/JPEG image or 'random')");
     if (o->output_dir && !*o->output_dir) return cli_usage_error("run: --output-dir is empty");
     for (int i = 0; i < o->nstd; i++)
         if (!(o->std[i] != 0.0f)) return cli_usage_error("run: --std values must be nonzero");
@@ -352,6 +350,9 @@ static int run_load(const run_opts *o, run_state *r) {
     r->nin = tdm_model_num_inputs(r->m), r->nout = tdm_model_num_outputs(r->m);
     if (r->nin < 0 || r->nout < 0)
         return cli_error("model '%s': the engine reports a negative input/output count", o->model);
+    if (r->nin != o->ninputs && o->ninputs == 0)
+        return cli_usage_error("run: no --input given: model '%s' has %d input%s (give each a TensorProto .pb file, a "
+                               "PNG/JPEG image or 'random')", o->model, r->nin, r->nin == 1 ? "" : "s");
     if (r->nin != o->ninputs)
         return cli_error("model '%s' has %d input%s but %d --input %s given", o->model, r->nin, r->nin == 1 ? "" : "s",
                          o->ninputs, o->ninputs == 1 ? "was" : "were");
@@ -367,7 +368,37 @@ static int run_load(const run_opts *o, run_state *r) {
     return CLI_OK;
 }
 
-/* A session planned for the inputs' shapes, its input buffers filled. */
+/* The values of the inputs from files and images, and seeded random values for the random inputs that decide shapes:
+ * set before the plan, since an input whose values decide shapes (Reshape's shape, Slice's starts, ...) must be known
+ * when the engine plans; the engine keeps the others until then. */
+static int run_set_values(const run_state *r, rng_state *rng) {
+    tdm_status st;
+    char what[512];
+    for (int i = 0; i < r->nin; i++) {
+        const run_input *in = &r->ins[i];
+        if (in->src == RUN_SRC_RANDOM) continue;
+        const void *data = in->src == RUN_SRC_IMAGE ? (const void *)in->pixels : in->tensor->data;
+        if ((st = tdm_session_set_input(r->s, i, data, in->bytes)) != TDM_OK) {
+            snprintf(what, sizeof what, "input %d '%s'", i, in->arg);
+            return cli_engine_error(st, what);
+        }
+    }
+    for (int i = 0; i < r->nin; i++) {
+        const run_input *in = &r->ins[i];
+        if (in->src != RUN_SRC_RANDOM || !tdm_model_input_decides_shape(r->m, i)) continue;
+        int64_t n = run_numel(in->dims, in->rank);
+        size_t es = tdm_dtype_size(in->info.dtype);
+        void *buf = malloc(n > 0 && es ? (size_t)n * es : 1);
+        int ok = buf && run_fill_random(buf, in->info.dtype, n, rng);
+        if (ok) st = tdm_session_set_input(r->s, i, buf, (size_t)n * es);
+        free(buf);
+        if (!ok) return cli_error("input %d: cannot make random data of type %s", i, cli_dtype_str(in->info.dtype));
+        if (st != TDM_OK) return cli_engine_error(st, "random input");
+    }
+    return CLI_OK;
+}
+
+/* A session planned for the inputs' shapes and values, its input buffers filled. */
 static int run_plan(const run_opts *o, run_state *r) {
     tdm_status st;
     char b1[256], what[512];
@@ -383,21 +414,14 @@ static int run_plan(const run_opts *o, run_state *r) {
             return cli_engine_error(st, what);
         }
     }
+    rng_state rng = {o->seed};
+    if (run_set_values(r, &rng) != CLI_OK) return CLI_ERR;
     if ((st = tdm_session_plan(r->s)) != TDM_OK) return cli_engine_error(st, "cannot plan the model");
     r->plan_ms = clock_now_ms() - t0;
-    rng_state rng = {o->seed};
-    for (int i = 0; i < r->nin; i++) {
-        run_input *in = &r->ins[i];
-        if (in->src == RUN_SRC_RANDOM) {
-            if (run_fill_input(r->s, i, &rng) != CLI_OK) return CLI_ERR;
-            continue;
-        }
-        const void *data = in->src == RUN_SRC_IMAGE ? (const void *)in->pixels : in->tensor->data;
-        if ((st = tdm_session_set_input(r->s, i, data, in->bytes)) != TDM_OK) {
-            snprintf(what, sizeof what, "input %d '%s'", i, in->arg);
-            return cli_engine_error(st, what);
-        }
-    }
+    for (int i = 0; i < r->nin; i++) /* the other random inputs, straight into the planned buffers */
+        if (r->ins[i].src == RUN_SRC_RANDOM && !tdm_model_input_decides_shape(r->m, i) &&
+            run_fill_input(r->s, i, &rng) != CLI_OK)
+            return CLI_ERR;
     return CLI_OK;
 }
 

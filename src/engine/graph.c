@@ -226,16 +226,16 @@ static tdm_status fold_constants(tdm_model *m) {
     return TDM_OK;
 }
 
+/* Nodes that forward their input at inference (Identity, most Dropouts: their hooks say) are removed by rewiring
+ * their readers to the input. */
 static void remove_identities(tdm_model *m) {
     count_consumers(m);
+    tdm_ctx c = model_ctx(m);
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *n = &m->nodes[i];
-        int is_id = strcmp(n->op_type, "Identity") == 0;
-        int is_drop = strcmp(n->op_type, "Dropout") == 0;
-        if (!is_id && !is_drop) continue;
+        const tdm_op_hooks *h = tdm_node_hooks(n);
+        if (!h->forwards || !h->forwards(&c, n)) continue;
         if (n->n_in < 1 || n->in[0] < 0 || n->n_out < 1 || n->out[0] < 0) continue;
-        if (is_drop && n->n_out > 1 && n->out[1] >= 0 && m->values[n->out[1]].consumers) continue; /* mask used */
-        if (is_drop && n->n_in > 2 && n->in[2] >= 0) continue; /* training_mode given: let the op decide */
         int from = n->out[0], to = n->in[0];
         if (m->values[from].is_output) continue; /* keep as a copy: the graph output needs its own name */
         rewire(m, from, to);
@@ -280,7 +280,7 @@ static tdm_status fold_batchnorm(tdm_model *m) {
     count_consumers(m);
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *bn = &m->nodes[i];
-        if (strcmp(bn->op_type, "BatchNormalization") != 0 || bn->n_in != 5 || bn->in[0] < 0) continue;
+        if (!bn->op || bn->op->id != TDM_OP_BatchNormalization || bn->n_in != 5 || bn->in[0] < 0) continue;
         if (bn->n_out > 1) {
             int extra = 0;
             for (int j = 1; j < bn->n_out; j++) extra |= bn->out[j] >= 0;
@@ -295,7 +295,7 @@ static tdm_status fold_batchnorm(tdm_model *m) {
         int x = bn->in[0];
         if (m->values[x].consumers != 1 || m->values[x].is_output) continue;
         tdm_node *cv = producer_of(m, x);
-        if (!cv || strcmp(cv->op_type, "Conv") != 0 || cv->act != TDM_ACT_NONE || cv->n_in < 2) continue;
+        if (!cv || cv->op->id != TDM_OP_Conv || cv->act != TDM_ACT_NONE || cv->n_in < 2) continue;
         const tdm_value *w = cv->in[1] >= 0 ? &m->values[cv->in[1]] : NULL;
         if (!w || w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank < 3) continue;
         int64_t M = w->dims[0], per = tdm_numel(w) / (M ? M : 1);
@@ -334,38 +334,18 @@ static tdm_status fold_batchnorm(tdm_model *m) {
     return TDM_OK;
 }
 
-/* Fold an activation into the epilogue of the op that produces its input, when that op supports it. */
+/* Fold an activation (an op whose hooks say it is one) into the epilogue of the op that produces its input, when that
+ * op supports it. */
 static void fuse_activations(tdm_model *m) {
     count_consumers(m);
+    tdm_ctx c = model_ctx(m);
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *a = &m->nodes[i];
         if (!a->op_type || a->n_in < 1 || a->in[0] < 0 || a->n_out != 1 || a->out[0] < 0) continue;
-        int act = TDM_ACT_NONE;
-        float alpha = 0, beta = 0;
-        if (strcmp(a->op_type, "Relu") == 0) act = TDM_ACT_RELU;
-        else if (strcmp(a->op_type, "Sigmoid") == 0) act = TDM_ACT_SIGMOID;
-        else if (strcmp(a->op_type, "HardSwish") == 0) act = TDM_ACT_HARD_SWISH;
-        else if (strcmp(a->op_type, "LeakyRelu") == 0) {
-            act = TDM_ACT_LEAKY_RELU;
-            if (tdm_attr_float(a, "alpha", 0.01f, &alpha)) continue;
-        } else if (strcmp(a->op_type, "Clip") == 0) {
-            act = TDM_ACT_CLIP;
-            alpha = -INFINITY, beta = INFINITY;
-            if (m->opset < 11) {
-                if (tdm_attr_float(a, "min", -INFINITY, &alpha) || tdm_attr_float(a, "max", INFINITY, &beta)) continue;
-            } else {
-                int ok = 1;
-                for (int j = 1; j < a->n_in && j < 3; j++) {
-                    if (a->in[j] < 0) continue;
-                    const float *p = const_f32(m, a, j, 1);
-                    if (!p) ok = 0;
-                    else if (j == 1) alpha = *p;
-                    else beta = *p;
-                }
-                if (!ok) continue;
-            }
-        } else
-            continue;
+        const tdm_op_hooks *h = tdm_node_hooks(a);
+        int act;
+        float alpha, beta;
+        if (!h->as_act || !h->as_act(&c, a, &act, &alpha, &beta)) continue;
         int x = a->in[0];
         if (m->values[x].consumers != 1 || m->values[x].is_output) continue;
         tdm_node *p = producer_of(m, x);
@@ -380,46 +360,97 @@ static void fuse_activations(tdm_model *m) {
     compact_nodes(m);
 }
 
-/* 3x3 stride-1 convolutions with constant weights get a slot for their Winograd weights U = G g G^T: an extra constant
- * input 3 of shape [P, M, C] that Conv uses when its plan allows (conv.c), P = 16 for F(2x2,3x3) or 36 for F(4x4,3x3)
- * as the plan picks it (session.c sets P; the slot is made with 16). 1x1 ones get a slot of shape [1, M, C] for their
- * weights packed in the GEMM's row blocks (tdm_sgemm_pack_a), read as one sequential stream. Only where the GEMMs in the
- * transformed domain are big enough to pay for the transforms (8+ channels in and out). The slot holds no data
- * (`derived`, data NULL): a plan computes U only for the convolutions that pick Winograd at its shapes, and the others
- * run without input 3 (session.c), so small maps that run direct never carry 16/9 of their weights again. */
-static tdm_status add_winograd_weights(tdm_model *m) {
+/* Mul(x, Sigmoid(x)) is SiLU, and Mul(x, HardSigmoid(x)) with alpha 1/6 and beta 1/2 is HardSwish: exporters write
+ * them as two ops (torch.onnx at opset 13 does, for EfficientNet's and MobileNetV3's activations), two passes over
+ * the tensor where one would do. The pair becomes an activation fused into x's producer when that op takes one;
+ * otherwise the HardSwish pair becomes one HardSwish node (SiLU has no ONNX op of its own and stays a pair). */
+static tdm_status fuse_gated_activations(tdm_model *m) {
+    count_consumers(m);
+    tdm_ctx c = model_ctx(m);
+    for (int i = 0; i < m->n_nodes; i++) {
+        tdm_node *mul = &m->nodes[i];
+        if (!mul->op_type || mul->op->id != TDM_OP_Mul || mul->n_in != 2 || mul->n_out != 1 || mul->out[0] < 0 ||
+            mul->act != TDM_ACT_NONE)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int g = mul->in[side], x = mul->in[1 - side];
+            tdm_node *gate = g >= 0 ? producer_of(m, g) : NULL;
+            if (!gate || gate->n_in < 1 || gate->in[0] != x || m->values[g].consumers != 1 || m->values[g].is_output)
+                continue;
+            int act = TDM_ACT_NONE;
+            float alpha = 0, beta = 0;
+            if (gate->op->id == TDM_OP_Sigmoid) act = TDM_ACT_SILU;
+            else if (gate->op->id == TDM_OP_HardSigmoid && !tdm_attr_float(gate, "alpha", 0.2f, &alpha) &&
+                     !tdm_attr_float(gate, "beta", 0.5f, &beta) && fabsf(alpha - 1.0f / 6.0f) < 1e-6f && beta == 0.5f)
+                act = TDM_ACT_HARD_SWISH;
+            if (act == TDM_ACT_NONE) continue;
+            tdm_node *p = producer_of(m, x);
+            if (p && (p->op->flags & TDM_OPF_FUSE_ACT) && p->act == TDM_ACT_NONE && p->out[0] == x &&
+                m->values[x].consumers == 2 && !m->values[x].is_output) {
+                p->act = act;
+                p->act_alpha = p->act_beta = 0;
+                p->out[0] = mul->out[0];
+                kill_node(m, gate);
+                kill_node(m, mul);
+            } else if (act == TDM_ACT_HARD_SWISH) { /* the gate becomes HardSwish(x), writing the Mul's output */
+                char *ty = tdm_strdup(&m->alloc, "HardSwish", 9);
+                if (!ty) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+                tdm_free(&m->alloc, gate->op_type);
+                gate->op_type = ty;
+                for (int k = 0; k < gate->n_attr; k++) attr_free(&m->alloc, &gate->attr[k]);
+                tdm_free(&m->alloc, gate->attr);
+                tdm_free(&m->alloc, gate->params);
+                gate->attr = NULL, gate->n_attr = 0, gate->params = NULL;
+                gate->op = tdm_op_find("HardSwish");
+                tdm_status st = gate->op->check(&c, gate);
+                if (st) return st;
+                gate->out[0] = mul->out[0];
+                kill_node(m, mul);
+            } else
+                continue;
+            count_consumers(m);
+            break;
+        }
+    }
+    compact_nodes(m);
+    return TDM_OK;
+}
+
+/* graph_env.add_slot: a new empty derived constant (data NULL, `derived`) named after the weights, wired in as input
+ * `input` of n (the inputs in between, if any, absent). */
+static int env_add_slot(tdm_graph_env *e, tdm_node *n, int input, const char *suffix, int rank, const int64_t *dims) {
+    tdm_model *m = e->model;
+    const tdm_op_hooks *h = tdm_node_hooks(n);
+    char name[256];
+    snprintf(name, sizeof name, "%.200s%s", m->values[n->in[h->weight_input]].name, suffix);
+    int uid = tdm_model_add_value(m, name);
+    if (uid < 0) return -1;
+    e->ctx->values = m->values; /* the table may have moved */
+    tdm_value *u = &m->values[uid];
+    u->kind = TDM_V_CONST;
+    u->derived = 1;
+    tdm_set_shape(u, TDM_FLOAT, rank, dims);
+    if (input >= n->n_in) {
+        int *ni = tdm_realloc(&m->alloc, n->in, (size_t)(input + 1) * sizeof(int));
+        if (!ni) return -1;
+        n->in = ni;
+        for (int j = n->n_in; j < input; j++) n->in[j] = -1;
+        n->n_in = input + 1;
+    }
+    n->in[input] = uid;
+    return 0;
+}
+
+/* Ops that keep a derived form of their weights (Conv: Winograd's U, 1x1 weights packed for the GEMM) get an empty
+ * slot for it now; each plan fills it for the form it picks, or drops it (session.c). */
+static tdm_status add_weight_slots(tdm_model *m) {
+    tdm_ctx c = model_ctx(m);
+    tdm_graph_env env = {&c, env_add_slot, m};
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *n = &m->nodes[i];
-        if (strcmp(n->op_type, "Conv") != 0 || n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) continue;
-        const tdm_value *w = &m->values[n->in[1]];
-        int k3 = w->rank == 4 && w->dims[2] == 3 && w->dims[3] == 3, k1 = w->rank == 4 && w->dims[2] == 1 && w->dims[3] == 1;
-        if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || !(k3 || k1) || w->dims[0] < 8 ||
-            w->dims[1] < 8)
-            continue;
-        int64_t group = 1, v[4];
-        int cnt;
-        if (tdm_attr_int(n, "group", 1, &group) || group != 1) continue;
-        int ok = 1;
-        if (tdm_attr_ints(n, "strides", v, 4, &cnt)) continue;
-        for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
-        if (tdm_attr_ints(n, "dilations", v, 4, &cnt)) continue;
-        for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
-        if (!ok) continue;
-        char name[256];
-        snprintf(name, sizeof name, "%.200s_%s", w->name, k3 ? "winograd" : "packed");
-        int64_t ud[3] = {k3 ? 16 : 1, w->dims[0], w->dims[1]};
-        int uid = tdm_model_add_value(m, name);
-        if (uid < 0) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
-        tdm_value *u = &m->values[uid]; /* values may have moved; nodes did not */
-        u->kind = TDM_V_CONST;
-        u->derived = 1;
-        tdm_set_shape(u, TDM_FLOAT, 3, ud);
-        int *ni = tdm_realloc(&m->alloc, n->in, 4 * sizeof(int));
-        if (!ni) return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
-        n->in = ni;
-        if (n->n_in == 2) n->in[2] = -1;
-        n->in[3] = uid;
-        n->n_in = 4;
+        const tdm_op_hooks *h = tdm_node_hooks(n);
+        tdm_status st;
+        if (h->weight_slot && (st = h->weight_slot(&env, n))) return st;
     }
     return TDM_OK;
 }
@@ -458,19 +489,95 @@ static void finish_weights(tdm_model *m) {
     }
 }
 
+/* Which graph inputs decide shapes (tandem.h, tdm_model_input_decides_shape). Walking the nodes backwards, a value is
+ * needed at plan time when an op reads it as a shape operand (the op table's shape_inputs: Reshape's shape, Slice's
+ * starts, ...), or when it feeds a node one of whose outputs is needed, since that output's contents come from it,
+ * except through ops that read only their inputs' shapes (Shape, Size). The graph inputs so marked are plan-time
+ * constants; every other input is data. need[v] holds 1 + the index of a node that needs v, for messages. */
+static tdm_status find_shape_inputs(tdm_model *m) {
+    const tdm_alloc *a = &m->alloc;
+    int ni = m->n_inputs ? m->n_inputs : 1;
+    int *need = tdm_calloc(a, (size_t)(m->n_values ? m->n_values : 1), sizeof(int));
+    m->input_decides_shape = tdm_calloc(a, (size_t)ni, sizeof(int));
+    m->input_shape_node = tdm_calloc(a, (size_t)ni, sizeof(int));
+    if (!need || !m->input_decides_shape || !m->input_shape_node) {
+        tdm_free(a, need);
+        return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        const tdm_node *n = &m->nodes[i];
+        int by = 0; /* 1 + the node that needs one of n's outputs */
+        for (int j = 0; j < n->n_out && !by; j++)
+            if (n->out[j] >= 0) by = need[n->out[j]];
+        for (int j = 0; j < n->n_in; j++) {
+            int v = n->in[j];
+            if (v < 0 || need[v]) continue;
+            if (j < 32 && (n->op->shape_inputs >> j) & 1) need[v] = i + 1;
+            else if (by && !(n->op->flags & TDM_OPF_SHAPE_ONLY)) need[v] = by;
+        }
+    }
+    for (int k = 0; k < m->n_inputs; k++) {
+        int v = m->inputs[k];
+        m->input_decides_shape[k] = need[v] != 0;
+        m->input_shape_node[k] = need[v] ? need[v] - 1 : -1;
+    }
+    tdm_free(a, need);
+    return TDM_OK;
+}
+
+/* For integer data inputs: the rows of the constant table they index (token ids into an embedding), followed from
+ * the input through ops that keep values (Cast, Reshape, Squeeze, Unsqueeze, Flatten) to Gather's indices. */
+static tdm_status find_index_limits(tdm_model *m) {
+    const tdm_alloc *a = &m->alloc;
+    int *from = tdm_malloc(a, (size_t)(m->n_values ? m->n_values : 1) * sizeof(int)); /* the input a value carries */
+    m->input_index_hi = tdm_calloc(a, (size_t)(m->n_inputs ? m->n_inputs : 1), sizeof(int64_t));
+    if (!from || !m->input_index_hi) {
+        tdm_free(a, from);
+        return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int v = 0; v < m->n_values; v++) from[v] = -1;
+    for (int k = 0; k < m->n_inputs; k++) {
+        const tdm_value *x = &m->values[m->inputs[k]];
+        if (!m->input_decides_shape[k] && (x->dtype == TDM_INT64 || x->dtype == TDM_INT32)) from[m->inputs[k]] = k;
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        const tdm_node *n = &m->nodes[i];
+        int k = n->n_in > 0 && n->in[0] >= 0 ? from[n->in[0]] : -1;
+        switch (n->op->id) {
+        case TDM_OP_Cast: case TDM_OP_Reshape: case TDM_OP_Squeeze: case TDM_OP_Unsqueeze: case TDM_OP_Flatten:
+            if (k >= 0 && n->n_out > 0 && n->out[0] >= 0) from[n->out[0]] = k;
+            break;
+        case TDM_OP_Gather: {
+            k = n->n_in > 1 && n->in[1] >= 0 ? from[n->in[1]] : -1;
+            const tdm_value *t = n->in[0] >= 0 ? &m->values[n->in[0]] : NULL;
+            int64_t axis = 0;
+            if (k < 0 || !t || t->kind != TDM_V_CONST || t->rank < 1 || tdm_attr_int(n, "axis", 0, &axis)) break;
+            int ax = tdm_axis(axis, t->rank);
+            if (ax < 0) break;
+            int64_t rows = t->dims[ax];
+            if (!m->input_index_hi[k] || rows < m->input_index_hi[k]) m->input_index_hi[k] = rows;
+            break;
+        }
+        default: break;
+        }
+    }
+    tdm_free(a, from);
+    return TDM_OK;
+}
+
 tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     tdm_status st;
     /* Constants first, then look every op up and check its attributes. */
     for (int i = 0; i < m->n_nodes; i++) {
         tdm_node *n = &m->nodes[i];
-        if (strcmp(n->op_type, "Constant") == 0) {
+        n->op = tdm_op_find(n->op_type);
+        if (n->op && n->op->id == TDM_OP_Constant) {
             if ((st = constant_to_value(m, n))) return st;
             kill_node(m, n);
             continue;
         }
         if (!m->has_opset && m->ir_version >= 3)
             return tdm_node_error(n, TDM_INVALID_MODEL, "the model has no opset_import for the default domain");
-        n->op = tdm_op_find(n->op_type);
         if (!n->op) return tdm_node_error(n, TDM_UNSUPPORTED, "op '%s' is not supported by tandem", n->op_type);
         tdm_ctx c = model_ctx(m);
         if ((st = n->op->check(&c, n))) return st;
@@ -482,10 +589,12 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     free_dead_constants(m);
     if (optimize) {
         if ((st = fold_batchnorm(m))) return st;
+        if ((st = fuse_gated_activations(m))) return st;
         fuse_activations(m);
-        if ((st = add_winograd_weights(m))) return st;
+        if ((st = add_weight_slots(m))) return st;
     }
     remove_dead(m);
     finish_weights(m);
-    return TDM_OK;
+    if ((st = find_shape_inputs(m))) return st;
+    return find_index_limits(m);
 }

@@ -24,8 +24,11 @@
 #include <string.h>
 
 #include "tandem.h"
+#include "../kernels/kernels.h" /* TDM_ACT_*: the activations fused into epilogues */
 
 #define TDM_ALIGN 64
+/* x rounded up to a multiple of n, a power of two (ggml's GGML_PAD). */
+#define TDM_PAD(x, n) (((x) + (n)-1) & ~(size_t)((n)-1))
 
 typedef struct tdm_pool tdm_pool; /* thread pool, pool.c; NULL means serial */
 
@@ -130,9 +133,6 @@ typedef struct tdm_node {
     int64_t macs;
 } tdm_node;
 
-/* Activations that can be fused into an epilogue. */
-enum { TDM_ACT_NONE = 0, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH, TDM_ACT_SIGMOID };
-
 /* The context ops see. At check time only model, opset and alloc are meaningful. */
 typedef struct tdm_ctx {
     const tdm_alloc *alloc;
@@ -147,24 +147,77 @@ typedef tdm_status (*tdm_check_fn)(tdm_ctx *c, tdm_node *n);
 typedef tdm_status (*tdm_shape_fn)(tdm_ctx *c, tdm_node *n);
 typedef tdm_status (*tdm_run_fn)(tdm_ctx *c, const tdm_node *n);
 
+/* Op identity as data: one id per row of the op table (the .def files in src/ops, collected by ops_all.def), spelled as the ONNX
+ * op type (TDM_OP_Conv). Passes that match patterns compare ids; everything else asks the row's flags and hooks. */
+typedef enum tdm_op_id {
+#define OP(name, check, shape, run, flags, shape_inputs, hooks) TDM_OP_##name,
+#include "../ops/ops_all.def"
+#undef OP
+    TDM_OP_COUNT
+} tdm_op_id;
+
+/* Facts about an op, as flags in its row. */
 enum {
-    TDM_OPF_SHAPE_ONLY = 1, /* output depends only on input shapes (Shape, Size): always folded at plan time */
-    TDM_OPF_FUSE_ACT = 2,   /* run() applies node->act in its epilogue                                       */
-    TDM_OPF_FUSE_RESIDUAL = 4 /* run() adds node->residual before the activation and writes node->fused_out    */
+    TDM_OPF_SHAPE_ONLY = 1,    /* output depends only on input shapes (Shape, Size): always folded at plan time  */
+    TDM_OPF_FUSE_ACT = 2,      /* run() applies node->act in its epilogue                                        */
+    TDM_OPF_FUSE_RESIDUAL = 4, /* run() adds node->residual before the activation and writes node->fused_out     */
+    TDM_OPF_PER_SAMPLE = 8     /* computes sample i of the batch from sample i of its inputs alone, given shapes
+                                * that keep the batch on axis 0 (batch splitting, split.c, checks those)          */
 };
+
+/* The load-time environment a weight hook may use to add a constant to the model (graph.c provides it). */
+typedef struct tdm_graph_env {
+    tdm_ctx *ctx;                                             /* ctx->values moves when a value is added     */
+    int (*add_slot)(struct tdm_graph_env *e, tdm_node *n, int input, const char *suffix, int rank,
+                    const int64_t *dims); /* an empty derived constant as input `input` of n; 0, or -1 on OOM     */
+    void *model;
+} tdm_graph_env;
+
+/* Per-op hooks: optional behaviour the engine's generic passes ask an op about. NULL members mean "no". */
+typedef struct tdm_op_hooks {
+    /* 1 when, at inference, output 0 is input 0 unchanged (Identity; Dropout without a used mask or training_mode),
+     * so the node can be removed by rewiring its readers. */
+    int (*forwards)(tdm_ctx *c, const tdm_node *n);
+    /* 1 when this node is an activation a producer can apply in its epilogue: *act a TDM_ACT_* code, with
+     * alpha/beta as tdm_act takes them (Clip needs constant bounds). */
+    int (*as_act)(tdm_ctx *c, const tdm_node *n, int *act, float *alpha, float *beta);
+    /* Batch splitting, at plan time: 1 when output sample i is made from input sample i alone (a Slice or Pad that
+     * leaves axis 0 as it is), 0 otherwise or when it cannot tell. Ops with TDM_OPF_PER_SAMPLE need no hook. */
+    int (*keeps_axis0)(tdm_ctx *c, const tdm_node *n);
+    /* Derived weights: a form of a constant input that the op computes from it once (Winograd's U, weights packed
+     * for a GEMM) and keeps in another input, its "slot" (weight_input -> slot_input). At load, weight_slot() may
+     * add the slot through env (empty: data NULL, dims[0] = 0 until a form is chosen). At each plan, weight_form()
+     * says which form the op wants at the plan's shapes (0: none, and the plan drops the slot), weight_floats() its
+     * size, and weight_make() / weight_restore() convert between the plain weights and a form (restore: for a plan
+     * that needs the plain weights or another form when the model kept only the slot). The planner owns the
+     * memory and decides where each block lives (session.c). */
+    tdm_status (*weight_slot)(tdm_graph_env *env, tdm_node *n);
+    int weight_input, slot_input;
+    int (*weight_form)(tdm_ctx *c, const tdm_node *n);
+    size_t (*weight_floats)(const tdm_value *w, int form);
+    void (*weight_make)(const tdm_value *w, const float *plain, int form, float *slot);
+    void (*weight_restore)(const tdm_value *w, const float *slot, int form, float *plain);
+} tdm_op_hooks;
 
 typedef struct tdm_op_info {
     const char *name;
+    tdm_op_id id;
     tdm_check_fn check;
     tdm_shape_fn shape;
     tdm_run_fn run;
-    int flags;
+    int flags;                 /* TDM_OPF_*                                                                       */
+    unsigned shape_inputs;     /* bit j set: the VALUES of input j decide output shapes (Reshape's shape, Slice's
+                                * starts, ...): they must be known at plan time, so a graph input that flows into
+                                * one is a plan-time constant (graph.c's analysis, docs/DESIGN.md)             */
+    const tdm_op_hooks *hooks; /* NULL when the op has none                                                       */
 } tdm_op_info;
 
 /* The op table (ops.def). Lookup is by exact op_type. NULL if the engine lacks the op. */
 const tdm_op_info *tdm_op_find(const char *op_type);
 int tdm_op_count(void);
 const tdm_op_info *tdm_op_at(int i);
+/* The hooks of n's op, never NULL (an all-NULL set for ops without hooks). */
+const tdm_op_hooks *tdm_node_hooks(const tdm_node *n);
 
 /* ---- helpers for op implementations -------------------------------------------------------------------------- */
 
@@ -238,14 +291,6 @@ static inline int tdm_axis(int64_t axis, int rank) {
 typedef void (*tdm_task_1d)(void *ctx, size_t i);
 typedef void (*tdm_task_2d_tile)(void *ctx, size_t i, size_t j, size_t ti, size_t tj);
 typedef void (*tdm_task_static)(void *ctx, size_t part, size_t parts);
-
-/* ops/conv.c, for the planner: the form of weights a Conv takes in input 3 at its current shapes: Winograd points
- * (16 or 36), 1 (1x1: packed for the GEMM), or 0 (none). */
-int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n);
-/* For batch splitting (split.c), at plan time: 1 when this Slice or Pad leaves axis 0 as it is (output sample i is
- * made from input sample i alone), 0 otherwise or when it cannot tell. */
-int tdm_slice_keeps_axis0(tdm_ctx *c, const tdm_node *n);
-int tdm_pad_keeps_axis0(tdm_ctx *c, const tdm_node *n);
 
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads); /* threads <= 1 returns NULL (serial) */
 void tdm_pool_destroy(tdm_pool *p);

@@ -1,5 +1,6 @@
-/* model.h - the loaded model and the session, shared by the loader (onnx.c), the graph passes (graph.c) and the
- * planner/runtime (session.c). */
+/* model.h - the loaded model and the session, shared by the loader (onnx.c), the graph passes (graph.c), the model
+ * API (model.c), the planner (plan.c, arena.c), batch splitting (split.c) and the session API and run loop
+ * (session.c). */
 #ifndef TDM_MODEL_H
 #define TDM_MODEL_H
 
@@ -16,6 +17,11 @@ struct tdm_model {
     tdm_node *nodes;        /* topologically ordered, after load-time folding and fusion                          */
     int n_nodes;
     int *inputs, n_inputs;  /* value ids of the graph's real inputs (initializers excluded)                      */
+    int *input_decides_shape; /* per input: its values decide an output shape (graph.c's analysis), so a plan takes
+                             * them as constants and a new value means a new plan; the others are plain data     */
+    int *input_shape_node;  /* per such input: a node that needs it at plan time, for error messages            */
+    int64_t *input_index_hi; /* per integer data input: the rows of the table it indexes (Gather on a constant),
+                              * or 0 when unknown; valid ids are [0, hi) (token ids, say)                          */
     int *outputs, n_outputs;
     char **src_op, **src_name; /* the nodes as written in the file, for `tandem info`                             */
     int n_src;
@@ -31,9 +37,14 @@ struct tdm_session {
     /* input shapes chosen by the user (or defaulted) */
     int64_t (*in_dims)[TDM_MAX_RANK];
     int *in_rank;
-    void **in_value;        /* integer inputs: a copy of the values given to tdm_session_set_input; the planner
-                             * treats them as constants (they usually feed shapes: Reshape, Slice, ...)              */
+    void **in_value;        /* inputs that decide shapes: a copy of the values given to tdm_session_set_input; the
+                             * planner treats them as constants (Reshape's shape, Slice's starts, ...)              */
     size_t *in_value_bytes;
+    void **pending;         /* data inputs set before the plan could be made (a shape input's value was missing):
+                             * copied into the arena by the plan                                                     */
+    size_t *pending_bytes;
+    int *given;             /* per data input: tdm_session_set_input gave it since the last change of shapes      */
+    int64_t plans;          /* plans made so far (tdm_stats.plans)                                               */
     /* the plan */
     int planned;
     tdm_value *values;      /* per-plan copy of the model's value table                                         */
@@ -42,7 +53,7 @@ struct tdm_session {
     int *exec_pos, *exec_uses; /* per value: defining exec position and reader count (residual fusion scratch)   */
     int optimize;           /* plan-time fusion on (the model was loaded with optimisation)                      */
     int profile;            /* time each exec node into node_ms (allocated with the plan)                        */
-    double *node_ms;
+    double *node_ms;        /* n_exec sums, then n_exec minimums of one run, per exec node                        */
     void **folded;          /* blocks of values folded at plan time                                              */
     int n_folded, cap_folded;
     int keep_failed;        /* a folded block could not be recorded: the plan fails                          */
@@ -57,6 +68,29 @@ struct tdm_session {
     int n_split;
 };
 
+/* arena.c: best-fit placement of values in one arena, in run order. */
+typedef struct tdm_arena_hole {
+    size_t off, size;
+} tdm_arena_hole;
+typedef struct tdm_arena_plan {
+    tdm_arena_hole *h; /* free holes */
+    int n, cap;
+    size_t end;        /* the arena's size so far */
+    const tdm_alloc *a;
+} tdm_arena_plan;
+void tdm_arena_init(tdm_arena_plan *p, const tdm_alloc *a);
+size_t tdm_arena_place(tdm_arena_plan *p, size_t size);              /* an offset for size bytes             */
+int tdm_arena_release(tdm_arena_plan *p, size_t off, size_t size);   /* 0, or -1 when out of memory          */
+void tdm_arena_free(tdm_arena_plan *p);
+
+/* plan.c */
+tdm_status tdm_plan(tdm_session *s);       /* plan s for its input shapes (and shape inputs' values)         */
+void tdm_plan_release(tdm_session *s);     /* free the plan (the session stays usable)                        */
+tdm_status tdm_plan_settle(tdm_model *m);  /* at load: a shapes-only plan that puts derived weights in the model */
+
+/* model.c */
+void tdm_fill_info(const tdm_value *v, tdm_tensor_info *info);
+
 /* split.c: run a batch image by image on the pool threads, each in a batch-1 session of its own. */
 tdm_status tdm_split_plan(tdm_session *s); /* after planning s: set up the sessions if the plan allows it */
 void tdm_split_release(tdm_session *s);
@@ -65,7 +99,7 @@ tdm_status tdm_split_run(tdm_session *s);
 /* onnx.c */
 tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir);
 /* graph.c: load-time passes (Constant nodes, Identity/Dropout removal, folding, BatchNorm folding, activation fusion,
- * weight compaction). */
+ * weight slots, weight compaction), then the analysis of which inputs decide shapes. */
 tdm_status tdm_graph_prepare(tdm_model *m, int optimize);
 /* Fold one node whose inputs are all constant: run shape() and run() now, outputs become constants whose blocks
  * are handed to keep(ud, block). Used at load time and at plan time. */

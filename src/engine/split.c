@@ -8,8 +8,9 @@
  * layer by layer, 24.7 ms image by image (from 0.75x onnxruntime's throughput to parity; docs/PERFORMANCE.md).
  *
  * When: only where it cannot change a result. Every executed op must be one that treats the samples of a batch
- * independently (the list below, and Slice and Pad that leave axis 0 as it is: the option-A shortcuts of the CIFAR
- * ResNets subsample and zero-pad channels with them), the plan must have no integer (shape) inputs, and the batch-1
+ * independently (TDM_OPF_PER_SAMPLE in the op table, and Slice and Pad that leave axis 0 as it is, which their hooks
+ * tell: the option-A shortcuts of the CIFAR ResNets subsample and zero-pad channels with them), every input must be
+ * float data, and the batch-1
  * plan must have the same shapes as the batch-N plan apart from the leading dimension of every non-constant value
  * (which catches Reshape/Flatten/Transpose/Concat that fold the batch into other axes). Profiling sessions never
  * split, so that their per-node times describe the layer-by-layer plan. */
@@ -17,15 +18,12 @@
 
 #include "model.h"
 
-/* Ops that compute each sample of the batch from that sample alone (given the shape check above). */
-static int per_sample_op(const char *op) {
-    static const char *ok[] = {"Conv",      "Relu",          "Clip",        "LeakyRelu",         "Sigmoid",
-                               "HardSwish", "HardSigmoid",   "Tanh",        "Add",               "Sub",
-                               "Mul",       "Div",           "MaxPool",     "AveragePool",       "GlobalAveragePool",
-                               "GlobalMaxPool", "BatchNormalization", "Flatten", "Gemm", "Identity"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (!strcmp(op, ok[i])) return 1;
-    return 0;
+/* Every op treats samples independently: its row says so (TDM_OPF_PER_SAMPLE), or its hooks say this node leaves axis
+ * 0 as it is (Slice and Pad). */
+static int per_sample(tdm_ctx *c, const tdm_node *n) {
+    if (n->op->flags & TDM_OPF_PER_SAMPLE) return 1;
+    const tdm_op_hooks *h = tdm_node_hooks(n);
+    return h->keeps_axis0 && h->keeps_axis0(c, n);
 }
 
 void tdm_split_release(tdm_session *s) {
@@ -51,10 +49,7 @@ tdm_status tdm_split_plan(tdm_session *s) {
     tdm_ctx c = {&s->alloc, m->opset, s->values, m->n_values, NULL, NULL};
     for (int k = 0; k < s->n_exec; k++) {
         const tdm_node *nd = &s->nodes[s->exec[k]];
-        if (!strcmp(nd->op_type, "Slice") ? !tdm_slice_keeps_axis0(&c, nd)
-            : !strcmp(nd->op_type, "Pad") ? !tdm_pad_keeps_axis0(&c, nd)
-                                          : !per_sample_op(nd->op_type))
-            return TDM_OK;
+        if (!per_sample(&c, nd)) return TDM_OK;
     }
     int t = s->threads < n ? s->threads : (int)n;
     s->split = tdm_calloc(&s->alloc, (size_t)t, sizeof *s->split);

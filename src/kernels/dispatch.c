@@ -4,13 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/internal.h"
 #include "kernels.h"
 
-/* The variant set is chosen once, on first use: AVX2+FMA where the CPU has both (checked at run time, since the
- * binary is built for baseline x86-64), WebAssembly SIMD128 when emcc builds with -msimd128 (a wasm engine that
- * lacks SIMD rejects the whole module, so there is nothing to check at run time), else the portable blocked GEMM.
- * TDM_KERNELS=scalar forces the portable path, for comparisons and for tests of the fallback. */
+/* One const table per kernel set (XNNPACK's per-ISA configs): every entry point a set provides, its register-tile
+ * geometry and its measured thresholds. choose() picks one once, on first use, from what the CPU and OS support:
+ *   avx512:       AVX-512 F, BW, VL and DQ (and FMA) reported by CPUID, and the ZMM state saved by the OS (XCR0 bits
+ *                 1-2 and 5-7);
+ *   avx2_fma:     AVX2 and FMA reported by CPUID and YMM state saved by the OS (XCR0 bits 1-2);
+ *   wasm_simd128: emcc -msimd128 builds (a wasm engine that lacks SIMD rejects the whole module, so there is nothing
+ *                 to check at run time);
+ *   scalar:       the portable code, always.
+ * TDM_KERNELS=NAME forces a set (scalar, avx2 or avx2_fma, ...); a set the CPU lacks falls back to the best one it has,
+ * and tdm_kernel_isa() then names the set really in use. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define TDM_HAVE_AVX2_KERNELS 1
 #endif
@@ -18,125 +23,176 @@
 #define TDM_HAVE_WASM128_KERNELS 1
 #endif
 
-static tdm_sgemm_fn sgemm_impl = tdm_sgemm_blocked;
-static tdm_sgemm_ep_fn sgemm_ep_impl = tdm_sgemm_ep__scalar;
-static tdm_sgemm_ep_pa_fn sgemm_ep_pa_impl = tdm_sgemm_ep_pa__scalar;
-static size_t sgemm_mr = 4; /* rows of the GEMM tile of the variant above */
-static tdm_conv2d_direct_fn conv_impl = tdm_conv2d_direct__scalar;
-static tdm_dw_kernels dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0};
-static tdm_wino_kernels wino = {tdm_wino_input__scalar,  tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
-                                tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1};
-static const char *isa_name = "scalar";
-static pthread_once_t chosen = PTHREAD_ONCE_INIT;
+static const tdm_kernel_set set_scalar = {
+    .name = "scalar",
+    .simd = 0,
+    .sgemm = tdm_sgemm_blocked,
+    .sgemm_ep = tdm_sgemm_ep__scalar,
+    .sgemm_ep_pa = tdm_sgemm_ep_pa__scalar,
+    .mr = 4,
+    .conv_direct = tdm_conv2d_direct__scalar,
+    .dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0},
+    .wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
+             tdm_wino_input__scalar, tdm_wino_output__scalar, 1, 2, 1},
+    .pool2d = tdm_pool2d__scalar,
+    .row_sum = tdm_row_sum__scalar,
+    .row_max = tdm_row_max__scalar,
+    .vunary = tdm_vunary__scalar,
+};
 
-static void choose(void) {
 #ifdef TDM_HAVE_AVX2_KERNELS
-    const char *force = getenv("TDM_KERNELS");
-    __builtin_cpu_init();
-    if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        sgemm_impl = tdm_sgemm_6x16__avx2_fma;
-        sgemm_ep_impl = tdm_sgemm_ep__avx2_fma;
-        sgemm_ep_pa_impl = tdm_sgemm_ep_pa__avx2_fma;
-        sgemm_mr = 6;
-        conv_impl = tdm_conv2d_direct__avx2_fma;
-        dw.plane = tdm_dwconv__avx2_fma;
-        dw.cb = tdm_dwconv_cb__avx2_fma;
-        dw.vw = 8;
-        dw.cb_max_wo = 8; /* 8x8 maps too: 10-15 % less time than a vector per row (MobileNetV2, per layer) */
-        wino.input = tdm_wino_input__avx2_fma;
-        wino.output = tdm_wino_output__avx2_fma;
-        wino.gemm = tdm_sgemm_packed_6x16__avx2_fma;
-        wino.vw = 8;
-        wino.nr = 16;
-        wino.input_narrow = tdm_wino_input__avx2_fma_rows2;
-        wino.output_narrow = tdm_wino_output__avx2_fma_rows2;
-        wino.vw_narrow = 4;
-        wino.rows_narrow = 2;
-        /* F(4x4,3x3) where its tiles fill the panels (32x32 and 16x16 maps), with the points 0, +-3/2, +-3/4: the
-         * usual 0, +-1, +-2 doubled the rounding error (cifar10_resnet20's worst golden element at 1.29 of the
-         * tolerance); these leave it at 0.26 against F(2x2)'s 0.58 (test_models prints it). */
-        wino.max_m = 4;
-        isa_name = "avx2_fma";
+static const tdm_kernel_set set_avx2 = {
+    .name = "avx2_fma",
+    .simd = 1,
+    .sgemm = tdm_sgemm_6x16__avx2_fma,
+    .sgemm_ep = tdm_sgemm_ep__avx2_fma,
+    .sgemm_ep_pa = tdm_sgemm_ep_pa__avx2_fma,
+    .mr = 6,
+    .conv_direct = tdm_conv2d_direct__avx2_fma,
+    /* cb on 8x8 maps too: 10-15 % less time than a vector per row (MobileNetV2, per layer) */
+    .dw = {tdm_dwconv__avx2_fma, tdm_dwconv_cb__avx2_fma, 8, 8},
+    /* F(4x4,3x3) where its tiles fill the panels (32x32 and 16x16 maps), with the points 0, +-3/2, +-3/4: the usual
+     * 0, +-1, +-2 doubled the rounding error (cifar10_resnet20's worst golden element at 1.29 of the tolerance);
+     * these leave it at 0.26 against F(2x2)'s 0.58 (test_models prints it). Narrow: two tile rows of 4 per vector. */
+    .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_6x16__avx2_fma, 8, 16,
+             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2},
+    .pool2d = tdm_pool2d__avx2_fma,
+    .row_sum = tdm_row_sum__avx2_fma,
+    .row_max = tdm_row_max__avx2_fma,
+    .vunary = tdm_vunary__avx2_fma,
+};
+#endif
+
+#ifdef TDM_HAVE_AVX2_KERNELS
+/* AVX-512 where it has kernels of its own (GEMMs, direct and depthwise convolution), AVX2 where 8-wide vectors fit
+ * better: Winograd's transforms, whose 16 lanes would need rows of 16 tiles (64-pixel maps for F(4x4)), keep their
+ * 8-wide forms and write panels of the AVX-512 GEMM's width. */
+static const tdm_kernel_set set_avx512 = {
+    .name = "avx512",
+    .simd = 1,
+    .sgemm = tdm_sgemm_12x32__avx512,
+    .sgemm_ep = tdm_sgemm_ep__avx512,
+    .sgemm_ep_pa = tdm_sgemm_ep_pa__avx512,
+    .mr = 12,
+    .conv_direct = tdm_conv2d_direct__avx512,
+    .dw = {tdm_dwconv__avx512, tdm_dwconv_cb__avx512, 16, 8},
+    .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_12x32__avx512, 8, 32,
+             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2},
+    .pool2d = tdm_pool2d__avx512,
+    .row_sum = tdm_row_sum__avx512,
+    .row_max = tdm_row_max__avx512,
+    .vunary = tdm_vunary__avx512,
+};
+#endif
+
+#ifdef TDM_HAVE_WASM128_KERNELS
+static const tdm_kernel_set set_wasm128 = {
+    .name = "wasm_simd128",
+    .simd = 1,
+    .sgemm = tdm_sgemm__wasm_simd128,
+    .sgemm_ep = tdm_sgemm_ep__wasm_simd128,
+    .sgemm_ep_pa = tdm_sgemm_ep_pa__wasm_simd128,
+    .mr = 4,
+    .conv_direct = tdm_conv2d_direct__wasm_simd128,
+    .dw = {tdm_dwconv__wasm_simd128, tdm_dwconv_cb__wasm_simd128, 4, 2}, /* 4x4 maps fill the plane path's vectors */
+    /* F(4x4) as natively: ResNet-20 runs 15-20 % faster under Node (bench/browser/node-profile.cjs), for a larger heap
+     * (F(4x4) keeps 36/9 of the 3x3 weights against F(2x2)'s 16/9: ResNet-56's heap +0.35x of the model file). */
+    .wino = {tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, tdm_sgemm_packed__wasm_simd128, 4,
+             TDM_WASM128_PACKED_NR, tdm_wino_input__wasm_simd128, tdm_wino_output__wasm_simd128, 4, 4, 1},
+    .pool2d = tdm_pool2d__wasm_simd128,
+    .row_sum = tdm_row_sum__wasm_simd128,
+    .row_max = tdm_row_max__wasm_simd128,
+    .vunary = tdm_vunary__wasm_simd128,
+};
+#endif
+
+#ifdef TDM_HAVE_AVX2_KERNELS
+/* The OS saves the register state in XCR0's bits `mask` (the CPU's AVX flags alone do not say it does). */
+static int xcr0_has(unsigned mask) {
+    unsigned a, b, c, d;
+    __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c & (1u << 27))) return 0; /* OSXSAVE: xgetbv is allowed */
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & mask) == mask;
+}
+#endif
+
+const tdm_kernel_set *tdm_kernels_named(const char *name, const char **why_not) {
+    const char *why = "not built into this binary";
+    const tdm_kernel_set *k = NULL;
+    if (!name) name = "";
+    if (!strcmp(name, "scalar")) return &set_scalar;
+#ifdef TDM_HAVE_AVX2_KERNELS
+    if (!strcmp(name, "avx2") || !strcmp(name, "avx2_fma")) {
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) why = "the CPU lacks AVX2 or FMA";
+        else if (!xcr0_has(0x6)) why = "the OS does not save the YMM registers (XCR0)";
+        else k = &set_avx2;
+    }
+#endif
+#ifdef TDM_HAVE_AVX2_KERNELS
+    if (!strcmp(name, "avx512")) {
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+            !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("fma"))
+            why = "the CPU lacks AVX-512 F, BW, VL or DQ";
+        else if (!xcr0_has(0xE6)) why = "the OS does not save the ZMM registers (XCR0)";
+        else k = &set_avx512;
     }
 #endif
 #ifdef TDM_HAVE_WASM128_KERNELS
-    const char *force = getenv("TDM_KERNELS");
-    if (!(force && strcmp(force, "scalar") == 0)) {
-        sgemm_impl = tdm_sgemm__wasm_simd128;
-        sgemm_ep_impl = tdm_sgemm_ep__wasm_simd128;
-        sgemm_ep_pa_impl = tdm_sgemm_ep_pa__wasm_simd128;
-        sgemm_mr = 4;
-        conv_impl = tdm_conv2d_direct__wasm_simd128;
-        dw.plane = tdm_dwconv__wasm_simd128;
-        dw.cb = tdm_dwconv_cb__wasm_simd128;
-        dw.vw = 4;
-        dw.cb_max_wo = 2; /* 4x4 maps fill the plane path's vectors */
-        wino.input = tdm_wino_input__wasm_simd128;
-        wino.output = tdm_wino_output__wasm_simd128;
-        wino.gemm = tdm_sgemm_packed__wasm_simd128;
-        wino.vw = 4;
-        wino.nr = tdm_sgemm_packed_nr__wasm_simd128;
-        wino.input_narrow = tdm_wino_input__wasm_simd128;
-        wino.output_narrow = tdm_wino_output__wasm_simd128;
-        wino.vw_narrow = 4;
-        /* F(4x4) as natively: ResNet-20 runs 15-20 % faster under Node (bench/browser/node-profile.cjs), for a
-         * larger heap (F(4x4) keeps 36/9 of the 3x3 weights against F(2x2)'s 16/9: ResNet-56's heap +0.35x of the
-         * model file, now 2.91x in all). */
-        wino.max_m = 4;
-        isa_name = "wasm_simd128";
-    }
+    if (!strcmp(name, "wasm_simd128") || !strcmp(name, "wasm")) k = &set_wasm128;
 #endif
+    if (!k && why_not) *why_not = why;
+    return k;
+}
+
+/* Best first. */
+static const char *const set_order[] = {"avx512", "avx2_fma", "wasm_simd128", "scalar"};
+
+static const tdm_kernel_set *chosen_set = &set_scalar;
+static pthread_once_t chosen = PTHREAD_ONCE_INIT;
+
+static void choose(void) {
+    const char *force = getenv("TDM_KERNELS");
+    const tdm_kernel_set *k = force && *force ? tdm_kernels_named(force, NULL) : NULL;
+    for (size_t i = 0; !k && i < sizeof set_order / sizeof set_order[0]; i++) k = tdm_kernels_named(set_order[i], NULL);
+    chosen_set = k ? k : &set_scalar;
 }
 
 /* pthread_once publishes the choice to every thread that passes through it. */
-static inline tdm_sgemm_fn sgemm_variant(void) {
+const tdm_kernel_set *tdm_kernels(void) {
     pthread_once(&chosen, choose);
-    return sgemm_impl;
+    return chosen_set;
 }
 
-const char *tdm_kernel_isa(void) {
-    sgemm_variant();
-    return isa_name;
-}
+const char *tdm_kernel_isa(void) { return tdm_kernels()->name; }
 
-tdm_sgemm_fn tdm_sgemm_selected(void) { return sgemm_variant(); }
+tdm_sgemm_fn tdm_sgemm_selected(void) { return tdm_kernels()->sgemm; }
 
-const tdm_wino_kernels *tdm_wino_selected(void) {
-    pthread_once(&chosen, choose);
-    return &wino;
-}
+const tdm_wino_kernels *tdm_wino_selected(void) { return &tdm_kernels()->wino; }
 
-const tdm_dw_kernels *tdm_dw_selected(void) {
-    pthread_once(&chosen, choose);
-    return &dw;
-}
+const tdm_dw_kernels *tdm_dw_selected(void) { return &tdm_kernels()->dw; }
 
-tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) {
-    sgemm_variant(); /* makes the choice, conv_impl included, before the first use */
-    return conv_impl;
-}
+tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void) { return tdm_kernels()->conv_direct; }
 
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                const float *b, size_t ldb, float beta, float *c, size_t ldc) {
-    sgemm_variant()(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    tdm_kernels()->sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void tdm_sgemm_ep(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
                   size_t ldc, const tdm_gemm_ep *ep) {
-    sgemm_variant();
-    sgemm_ep_impl(m, n, k, a, lda, b, ldb, c, ldc, ep);
+    tdm_kernels()->sgemm_ep(m, n, k, a, lda, b, ldb, c, ldc, ep);
 }
 
 void tdm_sgemm_ep_pa(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb, float *c,
                      size_t ldc, const tdm_gemm_ep *ep) {
-    sgemm_variant();
-    sgemm_ep_pa_impl(m0, m, n, k, ap, b, ldb, c, ldc, ep);
+    tdm_kernels()->sgemm_ep_pa(m0, m, n, k, ap, b, ldb, c, ldc, ep);
 }
 
-size_t tdm_sgemm_mr(void) {
-    sgemm_variant();
-    return sgemm_mr;
-}
+size_t tdm_sgemm_mr(void) { return tdm_kernels()->mr; }
 
 void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out) {
     for (size_t i0 = 0; i0 < m; i0 += mr) {
@@ -191,12 +247,19 @@ void tdm_act(float *y, size_t n, int act, float alpha, float beta) {
     case TDM_ACT_HARD_SWISH: /* ONNX HardSwish: x * max(0, min(1, x/6 + 1/2)) */
         ACT_LOOP(v * act_clampf(v * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f));
         break;
-    case TDM_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-        break;
+    case TDM_ACT_SIGMOID: tdm_kernels()->vunary(TDM_VOP_SIGMOID, y, y, n, 0, 0); break;
+    case TDM_ACT_SILU: tdm_kernels()->vunary(TDM_VOP_SILU, y, y, n, 0, 0); break;
+    case TDM_ACT_GELU: tdm_kernels()->vunary(TDM_VOP_GELU, y, y, n, 0, 0); break;
+    case TDM_ACT_HARD_SIGMOID: tdm_kernels()->vunary(TDM_VOP_HARD_SIGMOID, y, y, n, alpha, beta); break;
     default: /* TDM_ACT_NONE */
         break;
     }
+}
+
+const char *tdm_act_suffix(int act) {
+    static const char *const names[TDM_ACT_COUNT] = {"",          "+Relu", "+Clip", "+LeakyRelu", "+HardSwish",
+                                                     "+Sigmoid",  "+SiLU", "+Gelu", "+HardSigmoid"};
+    return act > 0 && act < TDM_ACT_COUNT ? names[act] : "";
 }
 
 void tdm_bias_act(float *y, size_t n, float bias, int act, float alpha, float beta) {

@@ -9,6 +9,6 @@
 #define GEMM_EP_PA_FN tdm_sgemm_ep_pa__wasm_simd128
 #include "gemm_vec.inc"
 
-/* The panel width the packed GEMM expects, for the Winograd transforms that pack its B (dispatch.c). */
-const size_t tdm_sgemm_packed_nr__wasm_simd128 = NR;
+/* The panel width the packed GEMM expects, for the Winograd transforms that pack its B (dispatch.c's table). */
+_Static_assert(NR == TDM_WASM128_PACKED_NR, "kernels.h's TDM_WASM128_PACKED_NR must be gemm_vec.inc's NR");
 #endif

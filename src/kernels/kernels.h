@@ -5,6 +5,22 @@
 
 #include <stddef.h>
 
+/* Activations that ops fuse into the kernels' epilogues (graph.c sets them on nodes; the kernels apply them). */
+enum {
+    TDM_ACT_NONE = 0,
+    TDM_ACT_RELU,
+    TDM_ACT_CLIP,       /* clamp to [alpha, beta]                 */
+    TDM_ACT_LEAKY_RELU, /* slope alpha below zero                 */
+    TDM_ACT_HARD_SWISH, /* x * clamp(x / 6 + 1/2, 0, 1)           */
+    TDM_ACT_SIGMOID,
+    TDM_ACT_SILU,         /* x * sigmoid(x)                       */
+    TDM_ACT_GELU,         /* x/2 (1 + erf(x / sqrt 2))            */
+    TDM_ACT_HARD_SIGMOID, /* clamp(alpha x + beta, 0, 1)          */
+    TDM_ACT_COUNT
+};
+/* "+Relu", "+Sigmoid", ...: the suffix a fused node's name gets for act ("" for NONE or an unknown code). */
+const char *tdm_act_suffix(int act);
+
 /* Row-major single-precision GEMM:  C[m x n] = alpha * op(A) * op(B) + beta * C
  *   op(A) is A[m x k] (row stride lda), or with trans_a the transpose of A[k x m] (row stride lda);
  *   op(B) is B[k x n] (row stride ldb), or with trans_b the transpose of B[n x k] (row stride ldb);
@@ -40,6 +56,8 @@ void tdm_sgemm_ep__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t
                             float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm_ep__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                                 float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                          float *c, size_t ldc, const tdm_gemm_ep *ep);
 /* The same with A packed by tdm_sgemm_pack_a (the weights of a 1x1 convolution, packed once at load): each block of
  * MR rows (fewer in the last) stored k-major, [k][MR], so the tiles read A as one sequential stream. m0 is the first
  * row of C to compute, a multiple of MR; ap is the start of the whole packed matrix. */
@@ -51,6 +69,8 @@ void tdm_sgemm_ep_pa__avx2_fma(size_t m0, size_t m, size_t n, size_t k, const fl
                                float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm_ep_pa__wasm_simd128(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b,
                                    size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep_pa__avx512(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb,
+                             float *c, size_t ldc, const tdm_gemm_ep *ep);
 /* The packing: a [m x k] row-major -> out (m * k floats), in blocks of mr rows; and back. */
 void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out);
 void tdm_sgemm_unpack_a(const float *ap, size_t m, size_t k, size_t mr, float *a);
@@ -67,6 +87,10 @@ void tdm_sgemm_6x16__avx2_fma(int trans_a, int trans_b, size_t m, size_t n, size
                               size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 void tdm_sgemm_packed_6x16__avx2_fma(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                      float *c, size_t ldc);
+void tdm_sgemm_12x32__avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                             size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+void tdm_sgemm_packed_12x32__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                                    size_t ldc);
 void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
@@ -94,6 +118,7 @@ typedef void (*tdm_conv2d_direct_fn)(const tdm_conv2d_direct_args *a, size_t m0,
 void tdm_conv2d_direct__scalar(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 void tdm_conv2d_direct__avx2_fma(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 void tdm_conv2d_direct__wasm_simd128(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
+void tdm_conv2d_direct__avx512(const tdm_conv2d_direct_args *a, size_t m0, size_t m1, size_t h0, size_t h1);
 /* The best direct-convolution variant for this CPU. */
 tdm_conv2d_direct_fn tdm_conv2d_direct_selected(void);
 
@@ -159,7 +184,7 @@ void tdm_sgemm_packed_4x3__scalar(size_t m, size_t n, size_t k, const float *a, 
                                   float *c, size_t ldc);
 void tdm_sgemm_packed__wasm_simd128(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp,
                                     float *c, size_t ldc);
-extern const size_t tdm_sgemm_packed_nr__wasm_simd128; /* its panel width NR */
+#define TDM_WASM128_PACKED_NR 8 /* its panel width NR: 2 vectors of 4 (gemm_wasm128.c checks it) */
 void tdm_sgemm_4x3__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                            size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 /* The selected Winograd kernels: transforms, packed GEMM, vector width (tiles per vector) and panel width; and
@@ -205,6 +230,8 @@ void tdm_dwconv__wasm_simd128(const tdm_dwconv_args *a);
 void tdm_dwconv_cb__scalar(const tdm_dwconv_args *a);
 void tdm_dwconv_cb__avx2_fma(const tdm_dwconv_args *a);
 void tdm_dwconv_cb__wasm_simd128(const tdm_dwconv_args *a);
+void tdm_dwconv__avx512(const tdm_dwconv_args *a);
+void tdm_dwconv_cb__avx512(const tdm_dwconv_args *a);
 typedef struct tdm_dw_kernels {
     tdm_dwconv_fn plane, cb;
     size_t vw;        /* channels per cb call at most */
@@ -212,15 +239,85 @@ typedef struct tdm_dw_kernels {
 } tdm_dw_kernels;
 const tdm_dw_kernels *tdm_dw_selected(void);
 
-/* The dispatcher every op calls: forwards to the best variant available for this CPU (today: tdm_sgemm_blocked;
- * SIMD microkernels will slot in here). */
+/* 2-D max or average pooling of nch planes, dilation 1, stride 1 or 2 along the rows (any stride across them), float
+ * (rows_vec.inc). Output planes are ho x wo; hp x wp is the padded extent every window lies in (padding, plus the
+ * overhang of ceil_mode windows), pt/pl the top/left padding; scratch holds hp * wp + TDM_POOL_SLACK floats. avg:
+ * y = sum over the window * inv_rows[oh] * inv_cols[ow] (1 / taps counted along each axis); else y = max. */
+#define TDM_POOL_SLACK 64
+typedef struct tdm_pool2d_args {
+    const float *x;
+    float *y, *scratch;
+    size_t nch, h, w, pt, pl, hp, wp, kh, kw, sh, sw, ho, wo;
+    int avg;
+    const float *inv_rows, *inv_cols;
+} tdm_pool2d_args;
+typedef void (*tdm_pool2d_fn)(const tdm_pool2d_args *a);
+void tdm_pool2d__scalar(const tdm_pool2d_args *a);
+void tdm_pool2d__avx2_fma(const tdm_pool2d_args *a);
+void tdm_pool2d__avx512(const tdm_pool2d_args *a);
+void tdm_pool2d__wasm_simd128(const tdm_pool2d_args *a);
+
+/* Sum and maximum of a contiguous row of n floats (rows_vec.inc); the sum in float with several accumulators. */
+typedef float (*tdm_row_reduce_fn)(const float *x, size_t n);
+float tdm_row_sum__scalar(const float *x, size_t n);
+float tdm_row_sum__avx2_fma(const float *x, size_t n);
+float tdm_row_sum__avx512(const float *x, size_t n);
+float tdm_row_sum__wasm_simd128(const float *x, size_t n);
+float tdm_row_max__scalar(const float *x, size_t n);
+float tdm_row_max__avx2_fma(const float *x, size_t n);
+float tdm_row_max__avx512(const float *x, size_t n);
+float tdm_row_max__wasm_simd128(const float *x, size_t n);
+
+/* Element-wise math on n floats, y = f(x) (y may be x): the functions below, vectorised (vmath.h); a and b are
+ * HARD_SIGMOID's alpha and beta. */
+enum {
+    TDM_VOP_EXP = 0,
+    TDM_VOP_SIGMOID,
+    TDM_VOP_TANH,
+    TDM_VOP_ERF,
+    TDM_VOP_GELU,
+    TDM_VOP_SILU,
+    TDM_VOP_HARD_SIGMOID,
+    TDM_VOP_HARD_SWISH
+};
+typedef void (*tdm_vunary_fn)(int op, const float *x, float *y, size_t n, float a, float b);
+void tdm_vunary__scalar(int op, const float *x, float *y, size_t n, float a, float b);
+void tdm_vunary__avx2_fma(int op, const float *x, float *y, size_t n, float a, float b);
+void tdm_vunary__avx512(int op, const float *x, float *y, size_t n, float a, float b);
+void tdm_vunary__wasm_simd128(int op, const float *x, float *y, size_t n, float a, float b);
+
+/* A kernel set: every entry point of one ISA's kernels with its tile geometry and measured thresholds, one const
+ * table per ISA (dispatch.c). Ops call through the selected set (or the wrappers below); tests walk every set. */
+typedef struct tdm_kernel_set {
+    const char *name;                /* "scalar", "avx2_fma", "avx512", "wasm_simd128": tdm_kernel_isa()         */
+    int simd;                        /* 0 for the portable set: ops then skip the SIMD-only paths (direct, ...)   */
+    tdm_sgemm_fn sgemm;
+    tdm_sgemm_ep_fn sgemm_ep;
+    tdm_sgemm_ep_pa_fn sgemm_ep_pa;
+    size_t mr;                       /* rows of the GEMM tile: the row block of a packed A                        */
+    tdm_conv2d_direct_fn conv_direct;
+    tdm_dw_kernels dw;
+    tdm_wino_kernels wino;
+    tdm_pool2d_fn pool2d;
+    tdm_row_reduce_fn row_sum, row_max;
+    tdm_vunary_fn vunary;
+} tdm_kernel_set;
+/* The set in use (chosen once: the best the CPU and OS support, or TDM_KERNELS=NAME). */
+const tdm_kernel_set *tdm_kernels(void);
+/* A set by name ("scalar", "avx2"/"avx2_fma", "avx512", "wasm_simd128"), or NULL when this build or CPU lacks it, with the
+ * reason in *why_not (a static string). For tests and benchmarks that compare sets. */
+const tdm_kernel_set *tdm_kernels_named(const char *name, const char **why_not);
+/* The name of the set in use (also declared in tandem.h). */
+const char *tdm_kernel_isa(void);
+
+/* The dispatcher every op calls: forwards to the selected set's variant. */
 void tdm_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 /* The variant tdm_sgemm forwards to, for benchmarks and tests. */
 tdm_sgemm_fn tdm_sgemm_selected(void);
 
-/* Fused epilogue over one row of n outputs: y = act(y + bias). act is a TDM_ACT_* code from internal.h (NONE, RELU,
+/* Fused epilogue over one row of n outputs: y = act(y + bias). act is a TDM_ACT_* code (above) (NONE, RELU,
  * CLIP with [alpha, beta] = [min, max], LEAKY_RELU with slope alpha, HARD_SWISH, SIGMOID). */
 void tdm_bias_act(float *y, size_t n, float bias, int act, float alpha, float beta);
 

@@ -24,6 +24,18 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm256_sub_ps(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm256_mul_ps(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm256_max_ps(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm256_min_ps(a, b); }
+static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return _mm256_div_ps(a, b); }
+static inline tdm_vf vf_abs(tdm_vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+/* |mag| with the sign of sgn */
+static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
+    const __m256 s = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(s, mag), _mm256_and_ps(s, sgn));
+}
+static inline tdm_vf vf_round(tdm_vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for integer-valued n in [-126, 127] */
+static inline tdm_vf vf_pow2i(tdm_vf n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
 /* p[0..2W) = a0 b0 a1 b1 ...; and the inverse: even/odd elements of p[0..2W). */
 static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
     __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
@@ -133,6 +145,91 @@ static inline void vf_store_zip4_rows2(float *p, float *q, tdm_vf q0, tdm_vf q1,
     vf_store_rows2(p + 12, q + 12, r3);
 }
 
+#elif defined(TDM_VEC_AVX512)
+#include <immintrin.h>
+typedef __m512 tdm_vf;
+#define TDM_VW 16
+#define TDM_VEC_NAME "avx512"
+#define TDM_DW_NV 4
+/* Tails through mask registers: a partial vector is one masked load or store, no buffer (vf_*_partial below). */
+#define TDM_VEC_HAS_PARTIAL 1
+static inline tdm_vf vf_zero(void) { return _mm512_setzero_ps(); }
+static inline tdm_vf vf_set1(float x) { return _mm512_set1_ps(x); }
+static inline tdm_vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_store(float *p, tdm_vf v) { _mm512_storeu_ps(p, v); }
+static inline __mmask16 vf_mask(size_t n) { return (__mmask16)((1u << n) - 1u); } /* n <= 16 lanes */
+static inline tdm_vf vf_load_partial(const float *p, size_t n) { return _mm512_maskz_loadu_ps(vf_mask(n), p); }
+static inline void vf_store_partial(float *p, tdm_vf v, size_t n) { _mm512_mask_storeu_ps(p, vf_mask(n), v); }
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm512_fnmadd_ps(a, b, c); }
+static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return _mm512_add_ps(a, b); }
+static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return _mm512_sub_ps(a, b); }
+static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm512_mul_ps(a, b); }
+static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm512_max_ps(a, b); }
+static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm512_min_ps(a, b); }
+static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return _mm512_div_ps(a, b); }
+static inline tdm_vf vf_abs(tdm_vf a) { return _mm512_abs_ps(a); }
+static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
+    const __m512i s = _mm512_set1_epi32((int)0x80000000u);
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(s, _mm512_castps_si512(mag), _mm512_castps_si512(sgn), 0xAC));
+}
+static inline tdm_vf vf_round(tdm_vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline tdm_vf vf_pow2i(tdm_vf n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+}
+/* Two-source permutes pick any lanes of a:b (0-15 from a, 16-31 from b): the 2- and 4-way (de)interleaves. */
+static inline void vf_unzip2_512(tdm_vf a, tdm_vf b, tdm_vf *even, tdm_vf *odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *even = _mm512_permutex2var_ps(a, ie, b);
+    *odd = _mm512_permutex2var_ps(a, io, b);
+}
+static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    _mm512_storeu_ps(p, _mm512_permutex2var_ps(a, lo, b));
+    _mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(a, hi, b));
+}
+static inline void vf_load_deinterleaved(const float *p, tdm_vf *even, tdm_vf *odd) {
+    vf_unzip2_512(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), even, odd);
+}
+/* 4-way: the even and odd elements of the even and odd streams. */
+static inline void vf_load_deinterleaved4(const float *p, tdm_vf *q0, tdm_vf *q1, tdm_vf *q2, tdm_vf *q3) {
+    tdm_vf e0, o0, e1, o1;
+    vf_unzip2_512(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), &e0, &o0);
+    vf_unzip2_512(_mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48), &e1, &o1);
+    vf_unzip2_512(e0, e1, q0, q2);
+    vf_unzip2_512(o0, o1, q1, q3);
+}
+static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf q2, tdm_vf q3) {
+    float e[32], o[32];
+    vf_store_interleaved(e, q0, q2); /* elements 0, 2, 4, ... */
+    vf_store_interleaved(o, q1, q3); /* elements 1, 3, 5, ... */
+    vf_store_interleaved(p, _mm512_loadu_ps(e), _mm512_loadu_ps(o));
+    vf_store_interleaved(p + 32, _mm512_loadu_ps(e + 16), _mm512_loadu_ps(o + 16));
+}
+/* 16 x 16: 4 x 4 transposes inside each 128-bit block of four rows at a time, then the blocks themselves. */
+static inline void vf_transpose_block(tdm_vf *r) {
+    __m512 v[4][4];
+    for (int g = 0; g < 4; g++) {
+        __m512 t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]), t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+        __m512 t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]), t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+        v[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        v[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        v[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        v[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+    }
+    /* block L of v[g][k] holds column 4L + k of rows 4g..4g+3 */
+    for (int k = 0; k < 4; k++) {
+        __m512 a = _mm512_shuffle_f32x4(v[0][k], v[1][k], 0x44), b = _mm512_shuffle_f32x4(v[0][k], v[1][k], 0xEE);
+        __m512 c = _mm512_shuffle_f32x4(v[2][k], v[3][k], 0x44), d = _mm512_shuffle_f32x4(v[2][k], v[3][k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(a, c, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(b, d, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+}
+
 #elif defined(TDM_VEC_WASM128)
 #include <wasm_simd128.h>
 typedef v128_t tdm_vf;
@@ -158,6 +255,15 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return wasm_f32x4_sub(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return wasm_f32x4_mul(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmax(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmin(a, b); }
+static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return wasm_f32x4_div(a, b); }
+static inline tdm_vf vf_abs(tdm_vf a) { return wasm_f32x4_abs(a); }
+static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
+    return wasm_v128_bitselect(sgn, wasm_f32x4_abs(mag), wasm_f32x4_splat(-0.0f));
+}
+static inline tdm_vf vf_round(tdm_vf a) { return wasm_f32x4_nearest(a); }
+static inline tdm_vf vf_pow2i(tdm_vf n) {
+    return wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+}
 static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
     wasm_v128_store(p, wasm_i32x4_shuffle(a, b, 0, 4, 1, 5));
     wasm_v128_store(p + 4, wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
@@ -209,6 +315,15 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return vsubq_f32(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return vmulq_f32(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return vmaxq_f32(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return vminq_f32(a, b); }
+static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return vdivq_f32(a, b); }
+static inline tdm_vf vf_abs(tdm_vf a) { return vabsq_f32(a); }
+static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
+    return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
+}
+static inline tdm_vf vf_round(tdm_vf a) { return vrndnq_f32(a); }
+static inline tdm_vf vf_pow2i(tdm_vf n) {
+    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23));
+}
 static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
     float32x4x2_t v = {{a, b}};
     vst2q_f32(p, v);
@@ -249,6 +364,17 @@ static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return a - b; }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return a * b; }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return a > b ? a : b; }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return a < b ? a : b; }
+static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return a / b; }
+static inline tdm_vf vf_abs(tdm_vf a) { return a < 0 ? -a : a; }
+static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) { return __builtin_copysignf(mag, sgn); }
+static inline tdm_vf vf_round(tdm_vf a) { return __builtin_rintf(a); }
+static inline tdm_vf vf_pow2i(tdm_vf n) {
+    union {
+        int i;
+        float f;
+    } u = {((int)n + 127) << 23};
+    return u.f;
+}
 static inline void vf_store_interleaved(float *p, tdm_vf a, tdm_vf b) {
     p[0] = a;
     p[1] = b;
@@ -264,6 +390,22 @@ static inline void vf_store_interleaved4(float *p, tdm_vf q0, tdm_vf q1, tdm_vf 
     p[0] = q0, p[1] = q1, p[2] = q2, p[3] = q3;
 }
 static inline void vf_transpose_block(tdm_vf *r) { (void)r; }
+#endif
+
+/* A vector of the first n < TDM_VW floats at p (the rest zero), and a store of the first n lanes: tails of rows. ISAs
+ * with masked memory operations define them above; the others go through a buffer. */
+#if !defined(TDM_VEC_HAS_PARTIAL)
+#include <string.h>
+static inline tdm_vf vf_load_partial(const float *p, size_t n) {
+    float t[TDM_VW] = {0};
+    memcpy(t, p, n * sizeof(float));
+    return vf_load(t);
+}
+static inline void vf_store_partial(float *p, tdm_vf v, size_t n) {
+    float t[TDM_VW];
+    vf_store(t, v);
+    memcpy(p, t, n * sizeof(float));
+}
 #endif
 
 #if !defined(TDM_VEC_UNZIP_PERMUTED) /* other ISAs: the lanes in order */

@@ -809,14 +809,66 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     return TDM_OK;
 }
 
-/* For the planner (session.c): the form of the weights this Conv takes at its current input shapes in input 3: the
- * Winograd points (16 or 36), 1 for a 1x1 convolution (the weights packed for the GEMM), or 0 for none. */
-int tdm_conv_winograd_points(tdm_ctx *c, const tdm_node *n) {
+/* ---- the weights' derived forms (tdm_op_hooks) ----------------------------------------------------------------
+ * A Conv keeps one form of its weights at a time, chosen by the planner per plan (session.c owns the blocks): the
+ * plain [M][C][KH][KW] weights in input 1, and, in input 3 (the slot), either U = G g G^T of Winograd F(2x2,3x3) (16
+ * points) or F(4x4,3x3) (36), shaped [P][M][C], or the 1x1 weights packed in the GEMM's row blocks (tdm_sgemm_pack_a),
+ * shaped [1][M][C] and read as one sequential stream. Slots go only to convolutions whose GEMMs in the transformed
+ * domain are big enough to pay for the transforms (8+ channels in and out); a plan computes a form only for the
+ * convolutions that pick it at its shapes, so small maps that run direct never carry 16/9 of their weights again. */
+
+static tdm_status conv_weight_slot(tdm_graph_env *env, tdm_node *n) {
+    if (n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) return TDM_OK;
+    const tdm_value *w = &env->ctx->values[n->in[1]];
+    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[0] < 8 || w->dims[1] < 8)
+        return TDM_OK;
+    int k3 = w->dims[2] == 3 && w->dims[3] == 3, k1 = w->dims[2] == 1 && w->dims[3] == 1;
+    int64_t group = 1, v[4];
+    int cnt, ok = k3 || k1;
+    if (!ok || tdm_attr_int(n, "group", 1, &group) || group != 1) return TDM_OK;
+    if (tdm_attr_ints(n, "strides", v, 4, &cnt)) return TDM_OK;
+    for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
+    if (tdm_attr_ints(n, "dilations", v, 4, &cnt)) return TDM_OK;
+    for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
+    if (!ok) return TDM_OK;
+    int64_t ud[3] = {k3 ? 16 : 1, w->dims[0], w->dims[1]};
+    if (env->add_slot(env, n, 3, k3 ? "_winograd" : "_packed", 3, ud) < 0)
+        return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+    return TDM_OK;
+}
+
+/* The form this Conv takes at its current input shapes: the Winograd points (16 or 36), 1 for a 1x1 convolution (the
+ * weights packed for the GEMM), or 0 for none. */
+static int conv_weight_form(tdm_ctx *c, const tdm_node *n) {
     conv_geom g;
     if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1) || conv_geometry(c, n, 0, &g)) return 0;
-    if (g.pointwise) return g.G == 1 ? 1 : 0; /* 1: the weights packed for the GEMM */
+    if (g.pointwise) return g.G == 1 ? 1 : 0;
     return g.depthwise ? 0 : conv_wino_choose(&g);
 }
+
+static size_t conv_weight_floats(const tdm_value *w, int form) { return (size_t)form * (size_t)(w->dims[0] * w->dims[1]); }
+
+static void conv_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
+    size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
+    if (form == 1) tdm_sgemm_pack_a(plain, k, c, tdm_sgemm_mr(), slot);
+    else tdm_wino_weights(plain, k, c, slot, form == 36 ? 4 : 2);
+}
+
+static void conv_weight_restore(const tdm_value *w, const float *slot, int form, float *plain) {
+    size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
+    if (form == 1) tdm_sgemm_unpack_a(slot, k, c, tdm_sgemm_mr(), plain);
+    else tdm_wino_restore(slot, k, c, plain, form == 36 ? 4 : 2);
+}
+
+const tdm_op_hooks conv_conv_hooks = {
+    .weight_slot = conv_weight_slot,
+    .weight_input = 1,
+    .slot_input = 3,
+    .weight_form = conv_weight_form,
+    .weight_floats = conv_weight_floats,
+    .weight_make = conv_weight_make,
+    .weight_restore = conv_weight_restore,
+};
 
 /* ---- ConvTranspose ------------------------------------------------------------------------------------------- */
 

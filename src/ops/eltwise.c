@@ -284,6 +284,18 @@ typedef void (*act_fn)(void *y, size_t n, int act, float a, float b);
         case TDM_ACT_SIGMOID:                                                                                        \
             for (size_t i = 0; i < n; i++) y[i] = (T)1 / ((T)1 + F(exp)(-y[i]));                                     \
             break;                                                                                                   \
+        case TDM_ACT_SILU:                                                                                           \
+            for (size_t i = 0; i < n; i++) y[i] = y[i] / ((T)1 + F(exp)(-y[i]));                                     \
+            break;                                                                                                   \
+        case TDM_ACT_GELU:                                                                                           \
+            for (size_t i = 0; i < n; i++) y[i] = (T)0.5 * y[i] * ((T)1 + F(erf)(y[i] * (T)0.70710678118654752));    \
+            break;                                                                                                   \
+        case TDM_ACT_HARD_SIGMOID:                                                                                   \
+            for (size_t i = 0; i < n; i++) {                                                                         \
+                T v = lo * y[i] + hi;                                                                                \
+                y[i] = v < 0 ? (T)0 : v > 1 ? (T)1 : v;                                                              \
+            }                                                                                                        \
+            break;                                                                                                   \
         default: break;                                                                                              \
         }                                                                                                            \
     }
@@ -307,8 +319,9 @@ typedef void (*act_fn)(void *y, size_t n, int act, float a, float b);
 
 #define MF(fn) fn##f
 #define MD(fn) fn
-ACT_FLOAT(f32, float, MF)
 ACT_FLOAT(f64, double, MD)
+/* float: the kernels' epilogue, vectorised */
+static void act_f32(void *y, size_t n, int act, float a, float b) { tdm_act(y, n, act, a, b); }
 ACT_INT(i8, int8_t)
 ACT_INT(i16, int16_t)
 ACT_INT(i32, int32_t)
@@ -434,11 +447,18 @@ static inline uint8_t u_not_b(uint8_t x, const eltwise_up *p) { return !x; }
 #define UK_I(OP) UKERN(OP, i8, int8_t, int8_t) UKERN(OP, i16, int16_t, int16_t) \
                  UKERN(OP, i32, int32_t, int32_t) UKERN(OP, i64, int64_t, int64_t)
 #define FLOAT_UNARY_LIST(X)                                                                                          \
-    X(relu) X(leakyrelu) X(sigmoid) X(hardsigmoid) X(hardswish) X(tanh) X(elu) X(selu) X(celu) X(softplus)           \
-    X(softsign) X(thresholdedrelu) X(exp) X(log) X(sqrt) X(neg) X(abs) X(reciprocal) X(floor) X(ceil) X(round)       \
-    X(sign) X(erf) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(asinh) X(acosh) X(atanh) X(clip)     \
-    X(shrink)
+    X(relu) X(leakyrelu) X(elu) X(selu) X(celu) X(softplus) X(softsign) X(thresholdedrelu) X(log) X(sqrt) X(neg)     \
+    X(abs) X(reciprocal) X(floor) X(ceil) X(round) X(sign) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh)       \
+    X(cosh) X(asinh) X(acosh) X(atanh) X(clip) X(shrink)
 FLOAT_UNARY_LIST(UK_F)
+/* double only: their float kernels are the vectorised ones (uk_v*, below) */
+#define UK_D(OP) UKERN(OP, f64, double, double)
+UK_D(sigmoid)
+UK_D(hardsigmoid)
+UK_D(hardswish)
+UK_D(tanh)
+UK_D(exp)
+UK_D(erf)
 UK_I(neg)
 UK_I(abs)
 UK_I(sign)
@@ -449,6 +469,19 @@ UKERN(isnan, f64, double, uint8_t)
 UKERN(isinf, f32, float, uint8_t)
 UKERN(isinf, f64, double, uint8_t)
 UKERN(not, b, uint8_t, uint8_t)
+
+/* float: the vectorised kernels of the selected set (kernels.h, tdm_vunary) */
+#define UK_V(OP, VOP)                                                                                                \
+    static void uk_v##OP(const void *x, void *y, size_t n, const eltwise_up *p) {                                    \
+        tdm_kernels()->vunary(VOP, x, y, n, (float)p->a, (float)p->b);                                               \
+    }
+UK_V(sigmoid, TDM_VOP_SIGMOID)
+UK_V(tanh, TDM_VOP_TANH)
+UK_V(exp, TDM_VOP_EXP)
+UK_V(erf, TDM_VOP_ERF)
+UK_V(hardsigmoid, TDM_VOP_HARD_SIGMOID)
+UK_V(hardswish, TDM_VOP_HARD_SWISH)
+#define KV(OP) [S_F32] = uk_v##OP, [S_F64] = uk_##OP##_f64
 
 enum { U_PLAIN = 0, U_CLIP, U_ISINF, U_SELU, U_SHRINK };
 
@@ -467,17 +500,17 @@ typedef struct udef {
 static const udef unary_defs[] = {
     {"Relu", {KF(relu), KI(relu)}, 0, 0, 0, 0, U_PLAIN},
     {"LeakyRelu", {KF(leakyrelu)}, 0.01f, 0, 0, 0, U_PLAIN},
-    {"Sigmoid", {KF(sigmoid)}, 0, 0, 0, 0, U_PLAIN},
-    {"HardSigmoid", {KF(hardsigmoid)}, 0.2f, 0.5f, 0, 0, U_PLAIN},
-    {"HardSwish", {KF(hardswish)}, 0, 0, 0, 0, U_PLAIN},
-    {"Tanh", {KF(tanh)}, 0, 0, 0, 0, U_PLAIN},
+    {"Sigmoid", {KV(sigmoid)}, 0, 0, 0, 0, U_PLAIN},
+    {"HardSigmoid", {KV(hardsigmoid)}, 0.2f, 0.5f, 0, 0, U_PLAIN},
+    {"HardSwish", {KV(hardswish)}, 0, 0, 0, 0, U_PLAIN},
+    {"Tanh", {KV(tanh)}, 0, 0, 0, 0, U_PLAIN},
     {"Elu", {KF(elu)}, 1.0f, 0, 0, 0, U_PLAIN},
     {"Selu", {KF(selu)}, 1.67326319217681884765625f, 0, 1.05070102214813232421875f, 0, U_SELU},
     {"Celu", {KF(celu)}, 1.0f, 0, 0, 0, U_PLAIN},
     {"Softplus", {KF(softplus)}, 0, 0, 0, 0, U_PLAIN},
     {"Softsign", {KF(softsign)}, 0, 0, 0, 0, U_PLAIN},
     {"ThresholdedRelu", {KF(thresholdedrelu)}, 1.0f, 0, 0, 0, U_PLAIN},
-    {"Exp", {KF(exp)}, 0, 0, 0, 0, U_PLAIN},
+    {"Exp", {KV(exp)}, 0, 0, 0, 0, U_PLAIN},
     {"Log", {KF(log)}, 0, 0, 0, 0, U_PLAIN},
     {"Sqrt", {KF(sqrt)}, 0, 0, 0, 0, U_PLAIN},
     {"Neg", {KF(neg), KI(neg)}, 0, 0, 0, 0, U_PLAIN},
@@ -487,7 +520,7 @@ static const udef unary_defs[] = {
     {"Ceil", {KF(ceil)}, 0, 0, 0, 0, U_PLAIN},
     {"Round", {KF(round)}, 0, 0, 0, 0, U_PLAIN},
     {"Sign", {KF(sign), KI(sign)}, 0, 0, 0, 0, U_PLAIN},
-    {"Erf", {KF(erf)}, 0, 0, 0, 0, U_PLAIN},
+    {"Erf", {KV(erf)}, 0, 0, 0, 0, U_PLAIN},
     {"Sin", {KF(sin)}, 0, 0, 0, 0, U_PLAIN},
     {"Cos", {KF(cos)}, 0, 0, 0, 0, U_PLAIN},
     {"Tan", {KF(tan)}, 0, 0, 0, 0, U_PLAIN},
@@ -519,6 +552,34 @@ static const udef *unary_find(const char *name) {
 }
 
 /* Check of every unary op: finds the op's row and parses its attributes with the ONNX defaults. */
+/* The activations a producer can apply in its epilogue (graph.c fuses them): Relu, Sigmoid, HardSwish, HardSigmoid,
+ * LeakyRelu and Clip with constant bounds (attributes before opset 11, scalar float inputs since). */
+static int eltwise_as_act(tdm_ctx *c, const tdm_node *n, int *act, float *alpha, float *beta) {
+    *alpha = 0.0f, *beta = 0.0f;
+    switch (n->op->id) {
+    case TDM_OP_Relu: *act = TDM_ACT_RELU; return 1;
+    case TDM_OP_Sigmoid: *act = TDM_ACT_SIGMOID; return 1;
+    case TDM_OP_HardSwish: *act = TDM_ACT_HARD_SWISH; return 1;
+    case TDM_OP_HardSigmoid:
+        *act = TDM_ACT_HARD_SIGMOID;
+        return !tdm_attr_float(n, "alpha", 0.2f, alpha) && !tdm_attr_float(n, "beta", 0.5f, beta);
+    case TDM_OP_LeakyRelu: *act = TDM_ACT_LEAKY_RELU; return !tdm_attr_float(n, "alpha", 0.01f, alpha);
+    case TDM_OP_Clip:
+        *act = TDM_ACT_CLIP;
+        *alpha = -INFINITY, *beta = INFINITY;
+        if (c->opset < 11) return !tdm_attr_float(n, "min", -INFINITY, alpha) && !tdm_attr_float(n, "max", INFINITY, beta);
+        for (int j = 1; j < n->n_in && j < 3; j++) {
+            const tdm_value *v = tdm_in(c, n, j);
+            if (!v) continue;
+            if (!tdm_is_const(v) || v->dtype != TDM_FLOAT || tdm_numel(v) != 1 || !v->data) return 0;
+            *(j == 1 ? alpha : beta) = *(const float *)v->data;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+const tdm_op_hooks eltwise_act_hooks = {.as_act = eltwise_as_act};
+
 tdm_status eltwise_unary_check(tdm_ctx *c, tdm_node *n) {
     const udef *d = unary_find(n->op_type);
     if (!d) return tdm_node_error(n, TDM_INTERNAL, "not a unary element-wise op");

@@ -145,12 +145,15 @@ static tdm_status slice_resolve(tdm_ctx *c, const tdm_node *n, const tdm_value *
     return TDM_OK;
 }
 
-int tdm_slice_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+/* Batch splitting (split.c): the Slice leaves axis 0 whole and in order. */
+static int slice_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
     const tdm_value *x = tdm_in(c, n, 0);
     int64_t start[TDM_MAX_RANK], step[TDM_MAX_RANK], out[TDM_MAX_RANK];
     if (!x || x->rank < 1 || slice_resolve(c, n, x, start, step, out)) return 0;
     return start[0] == 0 && step[0] == 1 && out[0] == x->dims[0];
 }
+
+const tdm_op_hooks shape_slice_hooks = {.keeps_axis0 = slice_keeps_axis0};
 
 tdm_status shape_slice_shape(tdm_ctx *c, tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0);
@@ -252,12 +255,15 @@ static tdm_status pad_resolve(tdm_ctx *c, const tdm_node *n, const tdm_value *x,
     return TDM_OK;
 }
 
-int tdm_pad_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
+/* Batch splitting (split.c): no padding on axis 0. */
+static int pad_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
     const tdm_value *x = tdm_in(c, n, 0);
     int64_t b[TDM_MAX_RANK], e[TDM_MAX_RANK];
     if (!x || x->rank < 1 || pad_resolve(c, n, x, b, e)) return 0;
     return b[0] == 0 && e[0] == 0;
 }
+
+const tdm_op_hooks shape_pad_hooks = {.keeps_axis0 = pad_keeps_axis0};
 
 tdm_status shape_pad_shape(tdm_ctx *c, tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0), *cv = tdm_in(c, n, 2);

@@ -2,7 +2,7 @@
 #include "ops.h"
 
 static const tdm_op_info op_table[] = {
-#define OP(name, check, shape, run, flags) {#name, check, shape, run, flags},
+#define OP(name, check, shape, run, flags, shape_inputs, hooks) {#name, TDM_OP_##name, check, shape, run, flags, shape_inputs, hooks},
 #include "ops_all.def"
 #undef OP
 };
@@ -14,6 +14,11 @@ const tdm_op_info *tdm_op_find(const char *op_type) {
     for (int i = 0; i < OP_COUNT; i++)
         if (strcmp(op_table[i].name, op_type) == 0) return &op_table[i];
     return NULL;
+}
+
+const tdm_op_hooks *tdm_node_hooks(const tdm_node *n) {
+    static const tdm_op_hooks none;
+    return n->op && n->op->hooks ? n->op->hooks : &none;
 }
 
 int tdm_op_count(void) { return OP_COUNT; }

@@ -2,6 +2,7 @@
  * 2-D and 3-D inputs: one generic windowed loop over 3-D geometry, parallel over (image, channel) planes. */
 #include <math.h>
 
+#include "../kernels/kernels.h"
 #include "ops.h"
 
 enum { POOL_MAX = 0, POOL_AVG, POOL_LP };
@@ -265,18 +266,91 @@ static void pool_global_task(void *ctx, size_t plane) {
     const float *x = (const float *)j->x + plane * sz;
     float *y = (float *)j->y + plane;
     if (j->p->kind == POOL_MAX) {
-        float m = x[0];
-        for (size_t i = 1; i < sz; i++) m = x[i] > m ? x[i] : m;
-        *y = m;
+        *y = tdm_kernels()->row_max(x, sz);
     } else if (j->p->kind == POOL_AVG) {
-        double acc = 0.0;
-        for (size_t i = 0; i < sz; i++) acc += x[i];
-        *y = (float)(acc / (double)sz);
+        *y = tdm_kernels()->row_sum(x, sz) / (float)sz;
     } else {
         double acc = 0.0, pw = j->p->p;
         for (size_t i = 0; i < sz; i++) acc += pw == 2.0 ? (double)x[i] * x[i] : pow(fabs((double)x[i]), pw);
         *y = (float)(pw == 2.0 ? sqrt(acc) : pow(acc, 1.0 / pw));
     }
+}
+
+/* ---- the SIMD path: 2-D float max and average pooling (kernels.h, tdm_pool2d) -----------------------------------
+ * For the pools of CNNs: 2-D, float, dilation 1, stride 1 or 2 along the rows, no Indices output. The planes are cut
+ * into one run per thread, each padding its planes into a scratch slot of its own; averages get 1 / (taps counted)
+ * per output row and column, computed once per run into the workspace ahead of the slots. */
+static int pool_simd(const tdm_node *n, const pool_geom *g, const tdm_value *x, int has_indices) {
+    const pool_params *p = n->params;
+    return !p->global && p->kind != POOL_LP && x->dtype == TDM_FLOAT && !has_indices && g->nsp == 2 && g->d[1] == 1 &&
+           g->d[2] == 1 && (g->s[2] == 1 || g->s[2] == 2);
+}
+
+/* Padded extent every window lies in. */
+static void pool_padded(const pool_geom *g, int64_t *hp, int64_t *wp) {
+    int64_t h = (g->out[1] - 1) * g->s[1] + g->k[1], w = (g->out[2] - 1) * g->s[2] + g->k[2];
+    *hp = h > g->pb[1] + g->in[1] ? h : g->pb[1] + g->in[1];
+    *wp = w > g->pb[2] + g->in[2] ? w : g->pb[2] + g->in[2];
+}
+
+static int pool_slots(tdm_pool *pool) { return tdm_pool_threads(pool) > 32 ? 32 : tdm_pool_threads(pool); }
+
+static size_t pool_slot_floats(const pool_geom *g) {
+    int64_t hp, wp;
+    pool_padded(g, &hp, &wp);
+    return TDM_PAD((size_t)(hp * wp) + TDM_POOL_SLACK, 16);
+}
+
+static size_t pool_simd_workspace(const pool_geom *g, int slots) {
+    return (TDM_PAD((size_t)(g->out[1] + g->out[2]), 16) + (size_t)slots * pool_slot_floats(g)) * sizeof(float);
+}
+
+typedef struct pool_simd_job {
+    tdm_pool2d_args a; /* shared fields; each part sets its planes and scratch */
+    float *slots;
+    size_t slot_floats, planes;
+} pool_simd_job;
+
+static void pool_simd_part(void *ctx, size_t part, size_t parts) {
+    const pool_simd_job *j = ctx;
+    size_t p0 = j->planes * part / parts, p1 = j->planes * (part + 1) / parts;
+    if (p0 == p1) return;
+    tdm_pool2d_args a = j->a;
+    a.x += p0 * a.h * a.w;
+    a.y += p0 * a.ho * a.wo;
+    a.nch = p1 - p0;
+    a.scratch = j->slots + part * j->slot_floats;
+    tdm_kernels()->pool2d(&a);
+}
+
+/* 1 / taps counted along one axis, per output: inside the input, or with count_include_pad inside the padded extent. */
+static void pool_inv_counts(const pool_params *p, const pool_geom *g, int a, float *out) {
+    for (int64_t o = 0; o < g->out[a]; o++) {
+        int64_t s = o * g->s[a] - g->pb[a], lo, hi;
+        if (p->count_include_pad) tdm_valid_range(s + g->pb[a], 1, g->k[a], g->in[a] + g->pb[a] + g->pe[a], &lo, &hi);
+        else tdm_valid_range(s, 1, g->k[a], g->in[a], &lo, &hi);
+        out[o] = hi > lo ? 1.0f / (float)(hi - lo) : 0.0f;
+    }
+}
+
+static void pool_simd_run(tdm_ctx *c, const tdm_node *n, const pool_geom *g, const float *x, float *y) {
+    const pool_params *p = n->params;
+    int64_t hp, wp;
+    pool_padded(g, &hp, &wp);
+    float *ws = c->workspace, *inv_rows = ws, *inv_cols = ws + g->out[1];
+    if (p->kind == POOL_AVG) {
+        pool_inv_counts(p, g, 1, inv_rows);
+        pool_inv_counts(p, g, 2, inv_cols);
+    }
+    pool_simd_job j = {
+        .a = {.x = x, .y = y, .h = (size_t)g->in[1], .w = (size_t)g->in[2], .pt = (size_t)g->pb[1],
+              .pl = (size_t)g->pb[2], .hp = (size_t)hp, .wp = (size_t)wp, .kh = (size_t)g->k[1], .kw = (size_t)g->k[2],
+              .sh = (size_t)g->s[1], .sw = (size_t)g->s[2], .ho = (size_t)g->out[1], .wo = (size_t)g->out[2],
+              .avg = p->kind == POOL_AVG, .inv_rows = inv_rows, .inv_cols = inv_cols},
+        .slots = ws + TDM_PAD((size_t)(g->out[1] + g->out[2]), 16),
+        .slot_floats = pool_slot_floats(g),
+        .planes = (size_t)g->planes};
+    tdm_parallelize_static(tdm_pool_threads(c->pool) <= 32 ? c->pool : NULL, pool_simd_part, &j);
 }
 
 /* ---- op entry points ----------------------------------------------------------------------------------------- */
@@ -298,7 +372,7 @@ tdm_status pool_pool_shape(tdm_ctx *c, tdm_node *n) {
     if (ind) tdm_set_shape(ind, TDM_INT64, x->rank, dims);
     int64_t window = 1;
     for (int a = 0; a < PSP; a++) window *= g.k[a];
-    n->workspace = 0;
+    n->workspace = pool_simd(n, &g, x, ind != NULL) ? pool_simd_workspace(&g, pool_slots(c->pool)) : 0;
     n->macs = g.planes * g.out_sz * window;
     return TDM_OK;
 }
@@ -310,6 +384,10 @@ tdm_status pool_pool_run(tdm_ctx *c, const tdm_node *n) {
     const pool_params *p = n->params;
     const tdm_value *x = tdm_in(c, n, 0);
     tdm_value *ind = tdm_out(c, n, 1);
+    if (pool_simd(n, &g, x, ind != NULL)) {
+        pool_simd_run(c, n, &g, x->data, tdm_out(c, n, 0)->data);
+        return TDM_OK;
+    }
     pool_job j = {.p = p, .g = &g, .x = x->data, .y = tdm_out(c, n, 0)->data, .idx = ind ? ind->data : NULL,
                   .dt = x->dtype};
     tdm_parallelize_1d(c->pool, p->global ? pool_global_task : pool_plane_task, &j, (size_t)g.planes);

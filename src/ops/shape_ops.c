@@ -261,6 +261,18 @@ tdm_status shape_identity_check(tdm_ctx *c, tdm_node *n) {
     return TDM_OK;
 }
 
+static int identity_forwards(tdm_ctx *c, const tdm_node *n) { return n->n_in >= 1 && n->in[0] >= 0; }
+const tdm_op_hooks shape_identity_hooks = {.forwards = identity_forwards};
+
+/* Constant nodes become constants when the model loads (graph.c), before any of these could run. */
+tdm_status shape_constant_check(tdm_ctx *c, tdm_node *n) {
+    return tdm_node_error(n, TDM_INTERNAL, "a Constant node reached the op table");
+}
+tdm_status shape_constant_shape(tdm_ctx *c, tdm_node *n) { return shape_constant_check(c, n); }
+tdm_status shape_constant_run(tdm_ctx *c, const tdm_node *n) {
+    return tdm_node_error(n, TDM_INTERNAL, "a Constant node reached the op table");
+}
+
 tdm_status shape_identity_shape(tdm_ctx *c, tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0);
     size_t es;
@@ -496,6 +508,15 @@ static int dropout_refuse(const tdm_value *tm, const tdm_value *ratio) {
     else return 1;
     return r != 0;
 }
+
+/* At inference Dropout is the identity, unless its mask is read (it would have to be made) or a training_mode input
+ * is given (the op decides at run time). Consumer counts are the graph pass's (graph.c counts them first). */
+static int dropout_forwards(tdm_ctx *c, const tdm_node *n) {
+    if (n->n_in < 1 || n->in[0] < 0) return 0;
+    if (n->n_out > 1 && n->out[1] >= 0 && c->values[n->out[1]].consumers) return 0;
+    return !(n->n_in > 2 && n->in[2] >= 0);
+}
+const tdm_op_hooks shape_dropout_hooks = {.forwards = dropout_forwards};
 
 tdm_status shape_dropout_shape(tdm_ctx *c, tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0), *mask = tdm_out(c, n, 1), *tm = tdm_in(c, n, 2);
