@@ -60,6 +60,10 @@ $(BUILD)/tandem: $(CLI_OBJ) $(BUILD)/libtandem.a
 $(BUILD)/%: tests/%.c $(BUILD)/libtandem.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libtandem.a $(LDFLAGS) $(LDLIBS)
 
+# the option parser of src/common alone (no engine)
+$(BUILD)/test_opts: tests/test_opts.c $(BUILD)/obj/common/opts.o $(BUILD)/obj/common/util.o
+	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 deps:
 	@scripts/install-deps.sh
 	@scripts/npm-deps.sh
@@ -95,7 +99,7 @@ FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 FUZZ_OBJ   := $(patsubst src/%.c,build/fuzz-obj/%.o,$(ENGINE_SRC))
 
 # every tests/fuzz/fuzz_<name>.c is a target build/fuzz_<name>: from the engine sources by the rule below, or by its own
-# rule in a fragment when it fuzzes something else (mk/server.mk: fuzz_infer_request, mk/store.mk: fuzz_store_doc)
+# rule when it fuzzes something else (fuzz_opts below, mk/server.mk: fuzz_infer_request, mk/store.mk: fuzz_store_doc)
 .PHONY: fuzz
 fuzz: $(patsubst tests/fuzz/%.c,build/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -111,6 +115,11 @@ endif
 
 build/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) include/tandem.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJ) -lm
+
+# the option parser of src/common alone
+build/fuzz_opts: tests/fuzz/fuzz_opts.c src/common/opts.c src/common/opts.h src/common/util.c
+	@mkdir -p build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_opts.c src/common/opts.c src/common/util.c -lm
 
 -include $(FUZZ_OBJ:.o=.d)
 

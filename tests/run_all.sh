@@ -21,6 +21,7 @@ export SAN
 SUITES=(
   "kernels              all  $BUILD/test_kernels"
   "api                  all  $BUILD/test_api"
+  "opts                 all  $BUILD/test_opts"
   "conformance          all  $BUILD/test_conformance"
   # again on 3 threads: batched node tests then run image by image where the engine splits batches (engine/split.c)
   "conformance_threads  all  $BUILD/test_conformance --threads 3"

@@ -85,15 +85,15 @@ static int parse_size(const opt_spec *o, const char *s, int64_t *hw, char *err, 
     return 0;
 }
 
-/* Store the value of option o (v is NULL for a flag). */
-static int opt_store(const opt_spec *o, const char *v, void *opts, char *err, size_t errlen) {
+/* Store the value of option o of command cmd (v is NULL for a flag). */
+static int opt_store(const char *cmd, const opt_spec *o, const char *v, void *opts, char *err, size_t errlen) {
     void *dst = FIELD(opts, o->off, char);
     switch (o->kind) {
     case OPTK_FLAG: *(int *)dst = 1; return 0;
     case OPTK_STR: *(const char **)dst = v; return 0;
     case OPTK_STRS: {
         int *n = FIELD(opts, o->n_off, int);
-        if (*n >= o->max) return err_set(err, errlen, "more than %d --%s", o->max, o->name);
+        if (*n >= o->max) return err_set(err, errlen, "%s: more than %d --%s", cmd, o->max, o->name);
         ((const char **)dst)[(*n)++] = v;
         return 0;
     }
@@ -164,7 +164,7 @@ int opts_parse(const opt_spec *table, int argc, char **argv, void *opts, char *e
             if (i + 1 >= argc) return err_set(err, errlen, "%s: option --%s needs a value", cmd, o->name);
             v = argv[++i];
         }
-        if (opt_store(o, v, opts, err, errlen)) return -1;
+        if (opt_store(cmd, o, v, opts, err, errlen)) return -1;
     }
     return 0;
 }

@@ -94,6 +94,7 @@ for target in $FUZZ_TARGETS; do
         fuzz_tensor) seed_tensors "$corpus" ;;
         fuzz_infer_request) mkdir -p "$corpus"; cp tests/fuzz/infer_request_seeds/* "$corpus"/ ;;
         fuzz_store_doc) mkdir -p "$corpus"; cp tests/fuzz/store_doc_seeds/* "$corpus"/ ;;
+        fuzz_opts) mkdir -p "$corpus"; cp tests/fuzz/opts_seeds/* "$corpus"/ ;;
         *) seed_models "$corpus" ;;
         esac
     fi
