@@ -55,12 +55,24 @@ static void call_packed(const tdm_kernel_set *ks, void *p) {
     ks->wino.gemm(g->m, g->n, g->k, g->a, g->k, g->b, g->c, (g->n + ks->wino.nr - 1) / ks->wino.nr * ks->wino.nr);
 }
 
-typedef struct conv_case { size_t c, k, h, w, kk, s, p; float *xp, *w_, *y, *bias; size_t hp, wp, ho, wo; } conv_case;
+typedef struct conv_case { size_t c, k, h, w, kk, s, p; float *xp, *w_, *y, *bias; size_t hp, wp, ho, wo; int dwk; } conv_case;
 static void call_direct(const tdm_kernel_set *ks, void *p) {
     conv_case *q = p;
+    if (q->kk == 1 && q->s == 1) { /* 1x1: the GEMM with packed weights, as conv.c runs it */
+        tdm_gemm_ep ep = {q->bias, NULL, 0, TDM_ACT_RELU, 0, 0};
+        ks->sgemm_ep_pa(0, q->k, q->h * q->w, q->c, q->w_, q->xp, q->h * q->w, q->y, q->h * q->w, &ep);
+        return;
+    }
     tdm_conv2d_direct_args a = {q->xp, q->c, q->hp, q->wp, q->kk, q->kk, q->ho, q->wo, q->w_, q->bias, NULL, q->y,
                                 TDM_ACT_RELU, 0, 0, q->s};
     ks->conv_direct(&a, 0, q->k, 0, q->ho);
+}
+/* the NCHWc kernels on blocked data (the steady state inside a blocked part of a network: no layout changes) */
+static void call_cconv(const tdm_kernel_set *ks, void *p) {
+    conv_case *q = p;
+    tdm_cconv_args a = {q->xp, q->c, q->h, q->w, ks->cvw, q->w_, q->bias, NULL, q->y, q->k, q->kk, q->kk, q->s, q->s,
+                        q->p, q->p, q->ho, q->wo, TDM_ACT_RELU, 0, 0};
+    (q->c == q->k && q->kk > 1 && q->dwk ? ks->cdw : ks->cconv)(&a, 0, (q->k + ks->cvw - 1) / ks->cvw, 0, q->ho);
 }
 static void call_dw(const tdm_kernel_set *ks, void *p) {
     conv_case *q = p;
@@ -124,8 +136,12 @@ int main(int argc, char **argv) {
     static const size_t cv[][7] = {{3, 64, 224, 224, 7, 2, 3}, {64, 64, 56, 56, 3, 1, 1},  {128, 128, 28, 28, 3, 1, 1},
                                    {64, 128, 56, 56, 3, 2, 1}, {256, 256, 14, 14, 3, 1, 1}, {512, 512, 7, 7, 3, 1, 1},
                                    {3, 32, 224, 224, 3, 2, 1}, {16, 16, 32, 32, 3, 1, 1},  {64, 64, 8, 8, 3, 1, 1},
-                                   {64, 256, 56, 56, 1, 2, 0}};
-    static const size_t dw[][7] = {{32, 32, 112, 112, 3, 1, 1}, {96, 96, 112, 112, 3, 2, 1}, {144, 144, 56, 56, 3, 1, 1},
+                                   {64, 256, 56, 56, 1, 2, 0},   {64, 256, 56, 56, 1, 1, 0},  {128, 512, 28, 28, 1, 1, 0},
+                                   {256, 1024, 14, 14, 1, 1, 0}, {512, 2048, 7, 7, 1, 1, 0},  {112, 672, 14, 14, 1, 1, 0},
+                                   {672, 112, 14, 14, 1, 1, 0},  {160, 960, 7, 7, 1, 1, 0},   {960, 160, 7, 7, 1, 1, 0},
+                                   {24, 144, 56, 56, 1, 1, 0},   {144, 24, 56, 56, 1, 1, 0},  {16, 64, 112, 112, 1, 1, 0},
+                                   {16, 16, 112, 112, 1, 1, 0}};
+    static const size_t dw[][7] = {{32, 32, 112, 112, 3, 1, 1}, {96, 96, 112, 112, 3, 2, 1}, {96, 96, 112, 112, 3, 1, 1}, {8, 8, 112, 112, 3, 2, 1}, {144, 144, 56, 56, 3, 1, 1},
                                    {240, 240, 28, 28, 5, 1, 2}, {672, 672, 14, 14, 5, 2, 2}, {960, 960, 7, 7, 3, 1, 1},
                                    {384, 384, 4, 4, 3, 1, 1}};
     for (int kind = 0; kind < 2; kind++)
@@ -139,13 +155,17 @@ int main(int argc, char **argv) {
             snprintf(name, sizeof name, "%s c%zu k%zu %zux%zu %zux%zu s%zu", kind ? "dwconv" : "direct", c.c, c.k, c.h,
                      c.w, c.kk, c.kk, c.s);
             if (filter && !strstr(name, filter)) continue;
-            c.xp = rnd(c.c * c.hp * c.wp + TDM_CONV_SLACK + c.c * c.h * c.w);
-            c.w_ = rnd(c.k * (kind ? 1 : c.c) * c.kk * c.kk);
-            c.y = rnd(c.k * c.ho * c.wo + (c.hp * c.wp + c.ho * c.wo + c.kk * c.kk) * 32 + c.hp * c.wp + TDM_CONV_SLACK);
-            c.bias = rnd(c.k);
+            c.xp = rnd((c.c + 16) * (c.hp + 1) * (c.wp + 1) + TDM_CONV_SLACK);
+            c.w_ = rnd((c.k + 16) * (kind ? 1 : c.c) * c.kk * c.kk);
+            c.y = rnd((c.k + 16) * c.ho * c.wo + (c.hp * c.wp + c.ho * c.wo + c.kk * c.kk) * 32 + c.hp * c.wp + TDM_CONV_SLACK);
+            c.bias = rnd(c.k + 16);
             printf("%-44s", name);
             double flop = 2.0 * (double)(c.k * c.ho * c.wo * c.kk * c.kk * (kind ? 1 : c.c));
             for (int s = 0; s < ns; s++) printf(" %12.1f", flop / time_min(sets[s], kind ? call_dw : call_direct, &c));
+            printf("\n");
+            c.dwk = kind;
+            printf("%-44s", "  same, NCHWc");
+            for (int s = 0; s < ns; s++) printf(" %12.1f", flop / time_min(sets[s], call_cconv, &c));
             printf("\n");
             free(c.xp), free(c.w_), free(c.y), free(c.bias);
         }

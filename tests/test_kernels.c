@@ -142,13 +142,16 @@ static float act_ref(float x, int act, float a, float b) {
     case TDM_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
     case TDM_ACT_HARD_SWISH: return x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f));
     case TDM_ACT_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)x)));
+    case TDM_ACT_SILU: return (float)((double)x / (1.0 + exp(-(double)x)));
+    case TDM_ACT_GELU: return (float)(0.5 * x * (1.0 + erf((double)x / sqrt(2.0))));
+    case TDM_ACT_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, a * x + b));
     default: return x;
     }
 }
 
 static void test_epilogue(void) {
-    static const int acts[] = {TDM_ACT_NONE, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH,
-                               TDM_ACT_SIGMOID};
+    static const int acts[] = {TDM_ACT_NONE,    TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH,
+                               TDM_ACT_SIGMOID, TDM_ACT_SILU, TDM_ACT_GELU, TDM_ACT_HARD_SIGMOID};
     float x[37], y[37];
     for (int i = 0; i < 37; i++) x[i] = 8.0f * frand();
     x[0] = 0.0f;
@@ -157,7 +160,8 @@ static void test_epilogue(void) {
     x[3] = 200.0f;
     x[4] = -200.0f;
     for (size_t t = 0; t < sizeof acts / sizeof acts[0]; t++) {
-        float a = acts[t] == TDM_ACT_CLIP ? -1.5f : 0.1f, b = acts[t] == TDM_ACT_CLIP ? 2.5f : 0.0f, bias = 0.75f;
+        float a = acts[t] == TDM_ACT_CLIP ? -1.5f : acts[t] == TDM_ACT_HARD_SIGMOID ? 0.2f : 0.1f,
+              b = acts[t] == TDM_ACT_CLIP ? 2.5f : acts[t] == TDM_ACT_HARD_SIGMOID ? 0.5f : 0.0f, bias = 0.75f;
         memcpy(y, x, sizeof x);
         tdm_bias_act(y, 37, bias, acts[t], a, b);
         int ok = 1;
@@ -201,7 +205,10 @@ static double max_rel(const float *got, const float *want, size_t n) {
     return e;
 }
 
-static const int test_acts[] = {TDM_ACT_NONE, TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_HARD_SWISH};
+/* every fused activation; the kernels' epilogues take them all, with alpha -0.5 and beta 0.5 (Clip's bounds,
+ * LeakyRelu's slope, HardSigmoid's alpha and beta) */
+static const int test_acts[] = {TDM_ACT_NONE,    TDM_ACT_RELU, TDM_ACT_CLIP, TDM_ACT_LEAKY_RELU, TDM_ACT_HARD_SWISH,
+                                TDM_ACT_SIGMOID, TDM_ACT_SILU, TDM_ACT_GELU, TDM_ACT_HARD_SIGMOID};
 
 /* The direct convolution of kernel set ks on odd shapes, stride 1 and 2, with bias, residual and each epilogue
  * activation. */
@@ -263,12 +270,20 @@ static void test_winograd(const tdm_kernel_set *ks_set) {
                                        {64, 64, 8, 8, 1},   {20, 7, 4, 4, 1},  {5, 9, 9, 7, 1}};
     const tdm_wino_kernels *sel = &ks_set->wino;
     const tdm_wino_kernels narrow = {sel->input_narrow, sel->output_narrow, sel->gemm, sel->vw_narrow, sel->nr,
-                                     NULL, NULL, 0, 4, 1};
-    const tdm_wino_kernels *ks[2] = {sel, &narrow};
-    const size_t rows[2] = {1, sel->rows_narrow ? sel->rows_narrow : 1}; /* tile rows per vector */
-    char narrow_name[64];
-    snprintf(narrow_name, sizeof narrow_name, "%s narrow", ks_set->name);
-    const char *names[2] = {ks_set->name, narrow_name};
+                                     NULL, NULL, 0, 4, 1, NULL, 0};
+    /* the narrower panels of the set's small-map GEMM, where it has one, with both transforms */
+    const tdm_wino_kernels small = {sel->input, sel->output, sel->gemm_small, sel->vw, sel->nr_small,
+                                    NULL, NULL, 0, 4, 1, NULL, 0};
+    const tdm_wino_kernels small_narrow = {sel->input_narrow, sel->output_narrow, sel->gemm_small, sel->vw_narrow,
+                                           sel->nr_small, NULL, NULL, 0, 4, 1, NULL, 0};
+    const tdm_wino_kernels *ks[4] = {sel, &narrow, &small, &small_narrow};
+    const size_t rn = sel->rows_narrow ? sel->rows_narrow : 1, rows[4] = {1, rn, 1, rn}; /* tile rows per vector */
+    char names_buf[3][64];
+    snprintf(names_buf[0], sizeof names_buf[0], "%s narrow", ks_set->name);
+    snprintf(names_buf[1], sizeof names_buf[1], "%s small-panel", ks_set->name);
+    snprintf(names_buf[2], sizeof names_buf[2], "%s small-panel narrow", ks_set->name);
+    const char *names[4] = {ks_set->name, names_buf[0], names_buf[1], names_buf[2]};
+    const int nvariants = sel->gemm_small ? 4 : 2;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t c = shapes[si][0], k = shapes[si][1], h = shapes[si][2], w = shapes[si][3], p = shapes[si][4];
         if (h + 2 * p < 3 || w + 2 * p < 3) continue;
@@ -286,7 +301,7 @@ static void test_winograd(const tdm_kernel_set *ks_set) {
         tdm_wino_restore(u, k, c, back, m); /* the inverse, for plans that need the 3x3 weights back */
         check(max_rel(back, wt, k * c * 9) < 1e-6, "winograd F(%zux%zu) restore c%zu k%zu: error %.3g", m, m, c, k,
               max_rel(back, wt, k * c * 9));
-        for (int f = 0; f < 2; f++) {
+        for (int f = 0; f < nvariants; f++) {
             tdm_wino_geom g;
             tdm_wino_geometry(&g, c, k, h, w, p, p, ho, wo, ks[f]->vw, rows[f], ks[f]->nr, m);
             float *X = calloc(tdm_wino_x_floats(&g), 4), *V = calloc(tdm_wino_v_floats(&g, g.tp), 4),
@@ -543,6 +558,135 @@ static void test_vunary(const tdm_kernel_set *ks) {
     check(fabs(y[36] - vop_ref(TDM_VOP_SIGMOID, x[36])) < 3e-7 && y[37] == x[37], "vunary %s in place", ks->name);
 }
 
+/* The NCHWc kernels of set ks: dense convolution from a plain and from a blocked input, and depthwise, against the
+ * plain reference convolution, through to_blocked/from_blocked and the weight packing; odd channel counts (padded
+ * blocks), strides 1 and 2, padding, 1x1 and 3x3 and 7x7, every epilogue on some shape, split as threads split. */
+static void test_nchwc(const tdm_kernel_set *ks) {
+    static const size_t shapes[][7] = {/* c, k, h, w, kernel, stride, pad */
+                                       {3, 16, 17, 19, 7, 2, 3}, {16, 40, 9, 11, 1, 1, 0}, {24, 20, 14, 14, 3, 1, 1},
+                                       {5, 7, 8, 13, 3, 2, 1},   {32, 64, 7, 7, 1, 2, 0},  {17, 33, 5, 30, 3, 1, 1},
+                                       {8, 8, 1, 1, 3, 1, 1},    {48, 48, 20, 20, 5, 2, 2}};
+    const size_t V = ks->cvw;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int dw = 0; dw < 2; dw++) {
+            size_t c = shapes[si][0], k = dw ? c : shapes[si][1], h = shapes[si][2], w = shapes[si][3],
+                   kk = shapes[si][4], st = shapes[si][5], p = shapes[si][6];
+            size_t ho = (h + 2 * p - kk) / st + 1, wo = (w + 2 * p - kk) / st + 1, cb = (c + V - 1) / V,
+                   kb = (k + V - 1) / V;
+            size_t wn = k * (dw ? 1 : c) * kk * kk;
+            float *x = malloc(c * h * w * 4), *xb = malloc(cb * V * h * w * 4), *wt = malloc(wn * 4);
+            float *wp = malloc(kb * V * (dw ? 1 : c) * kk * kk * 4), *bias = calloc(kb * V, 4);
+            float *res = malloc(k * ho * wo * 4), *resb = malloc(kb * V * ho * wo * 4), *want = malloc(k * ho * wo * 4);
+            float *yb = malloc(kb * V * ho * wo * 4), *got = malloc(k * ho * wo * 4);
+            for (size_t i = 0; i < c * h * w; i++) x[i] = frand();
+            for (size_t i = 0; i < wn; i++) wt[i] = frand();
+            for (size_t i = 0; i < k; i++) bias[i] = frand();
+            for (size_t i = 0; i < k * ho * wo; i++) res[i] = frand();
+            ks->to_blocked(x, xb, c, h * w);
+            ks->to_blocked(res, resb, k, ho * wo);
+            ks->cconv_pack(wt, wp, k, dw ? 1 : c, kk * kk);
+            int act = test_acts[si % (sizeof test_acts / sizeof test_acts[0])], with_res = (int)(si & 1);
+            float *wfull = wt; /* the reference takes dense weights: depthwise ones spread over the diagonal */
+            if (dw) {
+                wfull = calloc(k * c * kk * kk, 4);
+                for (size_t m = 0; m < k; m++) memcpy(wfull + (m * c + m) * kk * kk, wt + m * kk * kk, kk * kk * 4);
+            }
+            conv_ref(x, c, h, w, wfull, k, kk, kk, st, p, p, ho, wo, bias, with_res ? res : NULL, act, -0.5f, 0.5f,
+                     want);
+            for (int from_blocked = dw; from_blocked < 2; from_blocked++) {
+                tdm_cconv_args a = {from_blocked ? xb : x, c, h, w, from_blocked ? V : 1, wp, bias,
+                                    with_res ? resb : NULL, yb, k, kk, kk, st, st, p, p, ho, wo, act, -0.5f, 0.5f};
+                memset(yb, 0xff, kb * V * ho * wo * 4);
+                tdm_cconv_fn f = dw ? ks->cdw : ks->cconv;
+                f(&a, 0, kb / 2, 0, ho); /* as two threads would split it: blocks, then rows */
+                f(&a, kb / 2, kb, 0, ho / 2);
+                f(&a, kb / 2, kb, ho / 2, ho);
+                ks->from_blocked(yb, got, k, ho * wo);
+                /* float sums of C*KK terms: rounding grows like its square root (1e-5 up to 256 terms) */
+                double e = max_rel(got, want, k * ho * wo), tol = 1e-5 * fmax(1.0, sqrt((double)((dw ? 1 : c) * kk * kk) / 256.0));
+                check(e < tol, "nchwc %s %s c%zu k%zu %zux%zu k%zu s%zu p%zu %s input act %d res %d: error %.3g",
+                      ks->name, dw ? "depthwise" : "dense", c, k, h, w, kk, st, p, from_blocked ? "blocked" : "plain",
+                      act, with_res, e);
+            }
+            if (dw) free(wfull);
+            free(x), free(xb), free(wt), free(wp), free(bias), free(res), free(resb), free(want), free(yb), free(got);
+        }
+}
+
+/* B packed once (tdm_sgemm_pack_b) and the GEMM on it (tdm_sgemm_pb) of set ks, against the reference, both
+ * orientations of B, K over several KC slices, partial panels and row blocks, with and without the epilogue; and the
+ * transposed store with its epilogue. */
+static void test_gemm_pb(const tdm_kernel_set *ks) {
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {49, 512, 300}, {13, 33, 600}, {196, 64, 27}, {12, 32, 256}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tb = 0; tb < 2; tb++) {
+            size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], ldc = n + 1;
+            float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *bp = malloc(k * ((n + ks->nr - 1) / ks->nr) * ks->nr * 4);
+            float *bias = malloc(m * 4), *want = malloc(m * ldc * 4), *got = malloc(m * ldc * 4);
+            for (size_t q = 0; q < m * k; q++) a[q] = frand();
+            for (size_t q = 0; q < k * n; q++) b[q] = frand();
+            for (size_t q = 0; q < m; q++) bias[q] = frand();
+            ks->sgemm_pack_b(b, tb ? k : n, tb, k, n, bp);
+            for (int with_ep = 0; with_ep < 2; with_ep++) {
+                tdm_sgemm_ref(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, want, ldc);
+                if (with_ep)
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++) want[i * ldc + j] = act_ref(want[i * ldc + j] + bias[i], TDM_ACT_GELU, 0, 0);
+                for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
+                tdm_gemm_ep ep = {bias, NULL, 0, TDM_ACT_GELU, 0, 0};
+                ks->sgemm_pb(m, n, k, a, k, 1, bp, got, ldc, with_ep ? &ep : NULL);
+                double worst = 0;
+                int gap = 0;
+                for (size_t i = 0; i < m; i++) {
+                    for (size_t j = 0; j < n; j++) {
+                        double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+                        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                    }
+                    gap |= got[i * ldc + n] != -7.0f;
+                }
+                check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 && !gap, "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d ep %d: error %.3g%s",
+                      ks->name, m, n, k, tb, with_ep, worst, gap ? ", wrote outside C" : "");
+            }
+            /* A read by columns: the transpose of a [k x m] matrix */
+            float *at = malloc(k * m * 4);
+            for (size_t i = 0; i < m; i++)
+                for (size_t q = 0; q < k; q++) at[q * m + i] = a[i * k + q];
+            tdm_sgemm_ref(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, want, ldc);
+            ks->sgemm_pb(m, n, k, at, 1, m, bp, got, ldc, NULL);
+            double worst = 0;
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    double e = fabs((double)got[i * ldc + j] - want[i * ldc + j]) / (1.0 + fabs((double)want[i * ldc + j]));
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                }
+            check(worst <= 4.0 * (double)(k + 2) * 1.2e-7, "gemm_pb %s m=%zu n=%zu k=%zu trans_b %d, A by columns: error %.3g",
+                  ks->name, m, n, k, tb, worst);
+            free(at);
+            free(a), free(b), free(bp), free(bias), free(want), free(got);
+        }
+    static const size_t ts[][2] = {{49, 512}, {7, 3}, {196, 40}, {16, 16}, {1, 33}};
+    for (size_t si = 0; si < sizeof ts / sizeof ts[0]; si++) {
+        size_t n = ts[si][0], m = ts[si][1], ldct = m + 3;
+        float *ct = malloc(n * ldct * 4), *bias = malloc(m * 4), *res = malloc(m * n * 4), *y = malloc(m * n * 4);
+        for (size_t q = 0; q < n * ldct; q++) ct[q] = frand();
+        for (size_t q = 0; q < m; q++) bias[q] = frand();
+        for (size_t q = 0; q < m * n; q++) res[q] = frand();
+        memset(y, 0xff, m * n * 4);
+        size_t half = m / 2; /* two calls over channel ranges, as threads make them */
+        ks->tstore(ct, ldct, n, 0, half, y, n, bias, res, TDM_ACT_HARD_SWISH, 0, 0);
+        ks->tstore(ct, ldct, n, half, m, y, n, bias, res, TDM_ACT_HARD_SWISH, 0, 0);
+        double worst = 0;
+        for (size_t j = 0; j < m; j++)
+            for (size_t i = 0; i < n; i++) {
+                float want = act_ref(ct[i * ldct + j] + bias[j] + res[j * n + i], TDM_ACT_HARD_SWISH, 0, 0);
+                double e = fabs((double)y[j * n + i] - want);
+                if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            }
+        check(worst < 1e-6, "tstore %s n=%zu m=%zu: error %.3g", ks->name, n, m, worst);
+        free(ct), free(bias), free(res), free(y);
+    }
+}
+
 int main(void) {
     printf("kernel set selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
@@ -565,6 +709,8 @@ int main(void) {
         test_gemm_ep(ks);
         test_pool2d(ks);
         test_vunary(ks);
+        test_nchwc(ks);
+        test_gemm_pb(ks);
         printf("kernel set %s: %s\n", ks->name, failed == before ? "ok" : "FAILED");
     }
     test_gemm_sizes("dispatch", tdm_sgemm);

@@ -30,6 +30,9 @@ static const tdm_kernel_set set_scalar = {
     .sgemm_ep = tdm_sgemm_ep__scalar,
     .sgemm_ep_pa = tdm_sgemm_ep_pa__scalar,
     .mr = 4,
+    .nr = 3,
+    .sgemm_pack_b = tdm_sgemm_pack_b__scalar,
+    .sgemm_pb = tdm_sgemm_pb__scalar,
     .conv_direct = tdm_conv2d_direct__scalar,
     .dw = {tdm_dwconv__scalar, tdm_dwconv_cb__scalar, 1, 0},
     .wino = {tdm_wino_input__scalar, tdm_wino_output__scalar, tdm_sgemm_packed_4x3__scalar, 1, 3,
@@ -38,6 +41,13 @@ static const tdm_kernel_set set_scalar = {
     .row_sum = tdm_row_sum__scalar,
     .row_max = tdm_row_max__scalar,
     .vunary = tdm_vunary__scalar,
+    .tstore = tdm_tstore__scalar,
+    .cvw = 1,
+    .cconv = tdm_cconv__scalar,
+    .cdw = tdm_cdw__scalar,
+    .to_blocked = tdm_to_blocked__scalar,
+    .from_blocked = tdm_from_blocked__scalar,
+    .cconv_pack = tdm_cconv_pack__scalar,
 };
 
 #ifdef TDM_HAVE_AVX2_KERNELS
@@ -48,6 +58,9 @@ static const tdm_kernel_set set_avx2 = {
     .sgemm_ep = tdm_sgemm_ep__avx2_fma,
     .sgemm_ep_pa = tdm_sgemm_ep_pa__avx2_fma,
     .mr = 6,
+    .nr = 16,
+    .sgemm_pack_b = tdm_sgemm_pack_b__avx2_fma,
+    .sgemm_pb = tdm_sgemm_pb__avx2_fma,
     .conv_direct = tdm_conv2d_direct__avx2_fma,
     /* cb on 8x8 maps too: 10-15 % less time than a vector per row (MobileNetV2, per layer) */
     .dw = {tdm_dwconv__avx2_fma, tdm_dwconv_cb__avx2_fma, 8, 8},
@@ -60,6 +73,13 @@ static const tdm_kernel_set set_avx2 = {
     .row_sum = tdm_row_sum__avx2_fma,
     .row_max = tdm_row_max__avx2_fma,
     .vunary = tdm_vunary__avx2_fma,
+    .tstore = tdm_tstore__avx2_fma,
+    .cvw = 8,
+    .cconv = tdm_cconv__avx2_fma,
+    .cdw = tdm_cdw__avx2_fma,
+    .to_blocked = tdm_to_blocked__avx2_fma,
+    .from_blocked = tdm_from_blocked__avx2_fma,
+    .cconv_pack = tdm_cconv_pack__avx2_fma,
 };
 #endif
 
@@ -74,14 +94,25 @@ static const tdm_kernel_set set_avx512 = {
     .sgemm_ep = tdm_sgemm_ep__avx512,
     .sgemm_ep_pa = tdm_sgemm_ep_pa__avx512,
     .mr = 12,
+    .nr = 32,
+    .sgemm_pack_b = tdm_sgemm_pack_b__avx512,
+    .sgemm_pb = tdm_sgemm_pb__avx512,
     .conv_direct = tdm_conv2d_direct__avx512,
     .dw = {tdm_dwconv__avx512, tdm_dwconv_cb__avx512, 16, 8},
     .wino = {tdm_wino_input__avx2_fma, tdm_wino_output__avx2_fma, tdm_sgemm_packed_12x32__avx512, 8, 32,
-             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2},
+             tdm_wino_input__avx2_fma_rows2, tdm_wino_output__avx2_fma_rows2, 4, 4, 2, tdm_sgemm_packed_12x16__avx512,
+             16},
     .pool2d = tdm_pool2d__avx512,
     .row_sum = tdm_row_sum__avx512,
     .row_max = tdm_row_max__avx512,
     .vunary = tdm_vunary__avx512,
+    .tstore = tdm_tstore__avx512,
+    .cvw = 16,
+    .cconv = tdm_cconv__avx512,
+    .cdw = tdm_cdw__avx512,
+    .to_blocked = tdm_to_blocked__avx512,
+    .from_blocked = tdm_from_blocked__avx512,
+    .cconv_pack = tdm_cconv_pack__avx512,
 };
 #endif
 
@@ -93,6 +124,9 @@ static const tdm_kernel_set set_wasm128 = {
     .sgemm_ep = tdm_sgemm_ep__wasm_simd128,
     .sgemm_ep_pa = tdm_sgemm_ep_pa__wasm_simd128,
     .mr = 4,
+    .nr = 8,
+    .sgemm_pack_b = tdm_sgemm_pack_b__wasm_simd128,
+    .sgemm_pb = tdm_sgemm_pb__wasm_simd128,
     .conv_direct = tdm_conv2d_direct__wasm_simd128,
     .dw = {tdm_dwconv__wasm_simd128, tdm_dwconv_cb__wasm_simd128, 4, 2}, /* 4x4 maps fill the plane path's vectors */
     /* F(4x4) as natively: ResNet-20 runs 15-20 % faster under Node (bench/browser/node-profile.cjs), for a larger heap
@@ -103,6 +137,13 @@ static const tdm_kernel_set set_wasm128 = {
     .row_sum = tdm_row_sum__wasm_simd128,
     .row_max = tdm_row_max__wasm_simd128,
     .vunary = tdm_vunary__wasm_simd128,
+    .tstore = tdm_tstore__wasm_simd128,
+    .cvw = 4,
+    .cconv = tdm_cconv__wasm_simd128,
+    .cdw = tdm_cdw__wasm_simd128,
+    .to_blocked = tdm_to_blocked__wasm_simd128,
+    .from_blocked = tdm_from_blocked__wasm_simd128,
+    .cconv_pack = tdm_cconv_pack__wasm_simd128,
 };
 #endif
 
@@ -200,6 +241,16 @@ void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out)
         float *blk = out + i0 * k;
         for (size_t p = 0; p < k; p++)
             for (size_t r = 0; r < rows; r++) blk[p * rows + r] = a[(i0 + r) * k + p];
+    }
+}
+
+void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, float *bt) {
+    const size_t nr = tdm_kernels()->nr;
+    for (size_t p0 = 0; p0 < k; p0 += TDM_SGEMM_KC) {
+        size_t kc = k - p0 < TDM_SGEMM_KC ? k - p0 : TDM_SGEMM_KC;
+        for (size_t j0 = 0; j0 < n; j0 += nr, bp += kc * nr)
+            for (size_t p = 0; p < kc; p++)
+                for (size_t j = 0; j < nr && j0 + j < n; j++) bt[(j0 + j) * k + p0 + p] = bp[p * nr + j];
     }
 }
 

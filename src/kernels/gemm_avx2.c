@@ -11,5 +11,7 @@
 #define GEMM_PACKED_FN tdm_sgemm_packed_6x16__avx2_fma
 #define GEMM_EP_FN tdm_sgemm_ep__avx2_fma
 #define GEMM_EP_PA_FN tdm_sgemm_ep_pa__avx2_fma
+#define GEMM_PB_FN tdm_sgemm_pb__avx2_fma
+#define GEMM_PACK_B_FN tdm_sgemm_pack_b__avx2_fma
 #include "gemm_vec.inc"
 #endif

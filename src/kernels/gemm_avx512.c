@@ -6,10 +6,11 @@
 #define TDM_VEC_AVX512
 #define TDM_GEMM_MR 12
 #define TDM_GEMM_NV 2
-#define TDM_GEMM_KC 256
 #define GEMM_FN tdm_sgemm_12x32__avx512
 #define GEMM_PACKED_FN tdm_sgemm_packed_12x32__avx512
 #define GEMM_EP_FN tdm_sgemm_ep__avx512
 #define GEMM_EP_PA_FN tdm_sgemm_ep_pa__avx512
+#define GEMM_PB_FN tdm_sgemm_pb__avx512
+#define GEMM_PACK_B_FN tdm_sgemm_pack_b__avx512
 #include "gemm_vec.inc"
 #endif

@@ -7,6 +7,8 @@
 #define GEMM_PACKED_FN tdm_sgemm_packed__wasm_simd128
 #define GEMM_EP_FN tdm_sgemm_ep__wasm_simd128
 #define GEMM_EP_PA_FN tdm_sgemm_ep_pa__wasm_simd128
+#define GEMM_PB_FN tdm_sgemm_pb__wasm_simd128
+#define GEMM_PACK_B_FN tdm_sgemm_pack_b__wasm_simd128
 #include "gemm_vec.inc"
 
 /* The panel width the packed GEMM expects, for the Winograd transforms that pack its B (dispatch.c's table). */

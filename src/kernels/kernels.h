@@ -71,6 +71,25 @@ void tdm_sgemm_ep_pa__wasm_simd128(size_t m0, size_t m, size_t n, size_t k, cons
                                    size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm_ep_pa__avx512(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b, size_t ldb,
                              float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* B packed once (weights that are B of every call): tdm_sgemm_pack_b stores op(B) [k x n] (trans_b: B is [n x k],
+ * row stride ldb) as the set's GEMM packs it per call, KC-deep slices of NR-wide panels, k * ceil(n / NR) * NR floats
+ * (tdm_kernel_set.nr); tdm_sgemm_pb then computes C[m x n] = A[m x k] * B, A's element (i, p) at a[i * rsa + p *
+ * csa] (rows: rsa = lda, csa = 1; or the transpose of a [k x m] matrix: rsa = 1, csa = its row stride), with the
+ * epilogue (bias per row of C) when ep is not NULL. */
+typedef void (*tdm_sgemm_pack_b_fn)(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);
+#define TDM_SGEMM_KC 256 /* the depth of every set's B slices */
+/* The inverse of tdm_sgemm_pack_b(b, k, 1, k, n) for the selected set: B^T [n x k] back from its packed form. */
+void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, float *bt);
+typedef void (*tdm_sgemm_pb_fn)(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,
+                                const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+#define TDM_SGEMM_PB_DECL(SUF)                                                                                       \
+    void tdm_sgemm_pack_b__##SUF(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);            \
+    void tdm_sgemm_pb__##SUF(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,                   \
+                             const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+TDM_SGEMM_PB_DECL(scalar)
+TDM_SGEMM_PB_DECL(avx2_fma)
+TDM_SGEMM_PB_DECL(avx512)
+TDM_SGEMM_PB_DECL(wasm_simd128)
 /* The packing: a [m x k] row-major -> out (m * k floats), in blocks of mr rows; and back. */
 void tdm_sgemm_pack_a(const float *a, size_t m, size_t k, size_t mr, float *out);
 void tdm_sgemm_unpack_a(const float *ap, size_t m, size_t k, size_t mr, float *a);
@@ -91,6 +110,14 @@ void tdm_sgemm_12x32__avx512(int trans_a, int trans_b, size_t m, size_t n, size_
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 void tdm_sgemm_packed_12x32__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
                                     size_t ldc);
+void tdm_sgemm_12x16__avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                             size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+void tdm_sgemm_packed_12x16__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *bp, float *c,
+                                    size_t ldc);
+void tdm_sgemm_ep_12x16__avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                                float *c, size_t ldc, const tdm_gemm_ep *ep);
+void tdm_sgemm_ep_pa_12x16__avx512(size_t m0, size_t m, size_t n, size_t k, const float *ap, const float *b,
+                                   size_t ldb, float *c, size_t ldc, const tdm_gemm_ep *ep);
 void tdm_sgemm__wasm_simd128(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
@@ -200,6 +227,8 @@ typedef struct tdm_wino_kernels {
     size_t vw_narrow;
     size_t max_m;       /* the largest output tile to use: 4 (F(4x4,3x3)) or 2 */
     size_t rows_narrow; /* tile rows per vector of the narrow transforms (0 or 1: one) */
+    tdm_sgemm_packed_fn gemm_small; /* a packed GEMM on narrower panels, for maps with few tiles, or NULL */
+    size_t nr_small;                /* its panel width                                                      */
 } tdm_wino_kernels;
 const tdm_wino_kernels *tdm_wino_selected(void);
 
@@ -207,7 +236,8 @@ const tdm_wino_kernels *tdm_wino_selected(void);
  * input channel of the same index; output planes are ho x wo with ho = (hp - kh) / stride + 1 (likewise wo), where
  * hp = pt + h + bottom padding and wp = pl + w + right padding. Two ways to run it, both with bias, residual and
  * activation fused:
- *   plane: channel by channel; each plane is padded into scratch (hp * wp + TDM_CONV_SLACK floats) and every output
+ *   plane: channel by channel; each plane is padded into scratch (hp * (wp + 1) + TDM_CONV_SLACK floats: at stride 2
+ *          the rows are made even and split into even and odd columns) and every output
  *          vector is VW pixels of a row. For wide maps.
  *   cb:    up to VW channels at once (nch <= vw of tdm_dw_kernels); the planes are interleaved into scratch
  *          ((hp * wp + ho * wo) * vw floats), so a vector holds one pixel of VW channels. For small maps (4x4, 8x8),
@@ -286,6 +316,50 @@ void tdm_vunary__avx2_fma(int op, const float *x, float *y, size_t n, float a, f
 void tdm_vunary__avx512(int op, const float *x, float *y, size_t n, float a, float b);
 void tdm_vunary__wasm_simd128(int op, const float *x, float *y, size_t n, float a, float b);
 
+/* y[j][i] = act(ct[i][j] + bias[j] (+ res[j][i])) for i < n, j in [j0, j1): the transpose of a pixels x channels
+ * result (rows ldct apart) into channels x pixels (rows ldy apart), with the convolution epilogue (rows_vec.inc). */
+typedef void (*tdm_tstore_fn)(const float *ct, size_t ldct, size_t n, size_t j0, size_t j1, float *y, size_t ldy,
+                              const float *bias, const float *res, int act, float alpha, float beta);
+#define TDM_TSTORE_DECL(SUF)                                                                                         \
+    void tdm_tstore__##SUF(const float *ct, size_t ldct, size_t n, size_t j0, size_t j1, float *y, size_t ldy,       \
+                           const float *bias, const float *res, int act, float alpha, float beta);
+TDM_TSTORE_DECL(scalar)
+TDM_TSTORE_DECL(avx2_fma)
+TDM_TSTORE_DECL(avx512)
+TDM_TSTORE_DECL(wasm_simd128)
+
+/* Convolution on the blocked channel layout NCHWc (nchwc_vec.inc): a tensor [C][H][W] of one image stored as
+ * [C/VW][H][W][VW], VW = the set's vector width (tdm_kernel_set.cvw), channels padded to a multiple of VW.
+ *   cconv: a dense convolution (any kernel, stride and padding, dilation 1, one group) of an input in the plain
+ *          layout (xbin 1) or blocked (xbin VW) into a blocked output; weights packed by cconv_pack into
+ *          [M/VW][C][KH][KW][VW]; bias (M padded to blocks) or NULL; res a blocked tensor like y, or NULL.
+ *          Computes output channel blocks [b0, b1) and output rows [r0, r1).
+ *   cdw:   a depthwise convolution, blocked input to blocked output (M = C), weights packed [C/VW][KH][KW][VW]
+ *          (cconv_pack with C = 1); channel blocks [b0, b1), rows [r0, r1).
+ *   to_blocked / from_blocked: one image's [C][P] <-> [C/VW][P][VW] (P pixels); padding channels written as 0. */
+typedef struct tdm_cconv_args {
+    const float *x;
+    size_t C, H, W, xbin;
+    const float *w, *bias, *res;
+    float *y;
+    size_t M, KH, KW, sh, sw, pt, pl, Ho, Wo;
+    int act;
+    float alpha, beta;
+} tdm_cconv_args;
+typedef void (*tdm_cconv_fn)(const tdm_cconv_args *a, size_t b0, size_t b1, size_t r0, size_t r1);
+typedef void (*tdm_relayout_fn)(const float *x, float *y, size_t C, size_t P);
+typedef void (*tdm_cconv_pack_fn)(const float *w, float *out, size_t M, size_t C, size_t KK);
+#define TDM_NCHWC_DECL(SUF)                                                                                          \
+    void tdm_cconv_##SUF(const tdm_cconv_args *a, size_t b0, size_t b1, size_t r0, size_t r1);                       \
+    void tdm_cdw_##SUF(const tdm_cconv_args *a, size_t b0, size_t b1, size_t r0, size_t r1);                         \
+    void tdm_to_blocked_##SUF(const float *x, float *y, size_t C, size_t P);                                         \
+    void tdm_from_blocked_##SUF(const float *x, float *y, size_t C, size_t P);                                       \
+    void tdm_cconv_pack_##SUF(const float *w, float *out, size_t M, size_t C, size_t KK);
+TDM_NCHWC_DECL(_scalar)
+TDM_NCHWC_DECL(_avx2_fma)
+TDM_NCHWC_DECL(_avx512)
+TDM_NCHWC_DECL(_wasm_simd128)
+
 /* A kernel set: every entry point of one ISA's kernels with its tile geometry and measured thresholds, one const
  * table per ISA (dispatch.c). Ops call through the selected set (or the wrappers below); tests walk every set. */
 typedef struct tdm_kernel_set {
@@ -295,12 +369,20 @@ typedef struct tdm_kernel_set {
     tdm_sgemm_ep_fn sgemm_ep;
     tdm_sgemm_ep_pa_fn sgemm_ep_pa;
     size_t mr;                       /* rows of the GEMM tile: the row block of a packed A                        */
+    size_t nr;                       /* columns of the GEMM tile: the panel width of a packed B                  */
+    tdm_sgemm_pack_b_fn sgemm_pack_b;
+    tdm_sgemm_pb_fn sgemm_pb;
     tdm_conv2d_direct_fn conv_direct;
     tdm_dw_kernels dw;
     tdm_wino_kernels wino;
     tdm_pool2d_fn pool2d;
     tdm_row_reduce_fn row_sum, row_max;
     tdm_vunary_fn vunary;
+    tdm_tstore_fn tstore;
+    size_t cvw;                      /* channels per block of the NCHWc kernels (the vector width)               */
+    tdm_cconv_fn cconv, cdw;
+    tdm_relayout_fn to_blocked, from_blocked;
+    tdm_cconv_pack_fn cconv_pack;
 } tdm_kernel_set;
 /* The set in use (chosen once: the best the CPU and OS support, or TDM_KERNELS=NAME). */
 const tdm_kernel_set *tdm_kernels(void);

@@ -1,6 +1,7 @@
 /* conv.c - Conv and ConvTranspose, float32, 1-D/2-D/3-D: im2col (or nothing, for 1x1) + GEMM with a fused
  * bias+activation epilogue, a direct path for depthwise convolution, and GEMM + col2im for ConvTranspose. */
 #include <limits.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 
 #include "../kernels/kernels.h"
@@ -37,6 +38,12 @@ typedef struct conv_geom {
     int dw_cb;                             /* dw_simd on a small map: channels interleaved (kernels.h)     */
     int dw_simd;                           /* Conv: depthwise 2-D, stride 1 or 2, dilation 1: SIMD kernel
                                             * on a padded copy of each plane (kernels/dw_vec.inc)       */
+    int tgemm;                             /* Conv: a small output map computed as C^T = X^T W^T (pixels x
+                                            * channels) on W^T packed at load (input 3, form 2), then
+                                            * transposed into place with the epilogue: no panel half empty
+                                            * for 49 or 196 pixels                                          */
+    int dw_blk;                            /* dw_simd with one output per channel, run on blocks of VW channels
+                                            * moved to the NCHWc layout and back (kernels/nchwc_vec.inc)  */
     int winograd;                          /* Conv: 3x3 stride 1 with load-time transformed weights in
                                             * input 3 (graph.c): Winograd with this many points (16:
                                             * F(2x2,3x3), 36: F(4x4,3x3)), or 0                         */
@@ -69,29 +76,39 @@ static tdm_status conv_parse(tdm_ctx *c, tdm_node *n, int transpose) {
 
 /* ---- geometry ------------------------------------------------------------------------------------------------ */
 
+/* Depthwise on NCHWc blocks (TDM_DW_BLOCKED=0 turns it off, for comparisons). */
+static int conv_dw_blocked_on(void) {
+    const char *e = getenv("TDM_DW_BLOCKED");
+    return !(e && e[0] == '0');
+}
+
 /* Depthwise maps at most this wide run channel-interleaved (dw cb kernel), where rows are short enough that the plane
  * kernel's padding and part-empty vectors cost more than the cb kernel's block transposes; per ISA (dispatch.c). */
 static size_t conv_dw_cb_max_wo(void) { return tdm_dw_selected()->cb_max_wo; }
 
 /* Winograd for a 3x3 stride-1 convolution whose output map is ho x wo: the first of F(4x4,3x3) wide, F(4x4,3x3)
- * narrow, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better; its transform points
- * (36 or 16) and geometry in *wg; 0 where none does (maps smaller than 8x8: they run direct). The narrow transforms
- * serve maps whose rows hold few tiles (F(4x4) on 16x16, F(2x2) on 8x8). */
+ * narrow, F(2x2,3x3) wide, F(2x2,3x3) narrow whose tiles fill the GEMM panels to 3/4 or better, trying the set's
+ * panel width and then its narrower one (AVX-512: 32, then 16); its transform points (36 or 16) and geometry in *wg;
+ * 0 where none does (maps smaller than 8x8: they run direct). The narrow transforms serve maps whose rows hold few
+ * tiles (F(4x4) on 16x16, F(2x2) on 8x8). */
 static int conv_wino_pick(size_t c, size_t k, size_t h, size_t w, size_t pt, size_t pl, size_t ho, size_t wo,
                           tdm_wino_geom *wg) {
     const tdm_wino_kernels *wk = tdm_wino_selected();
     const size_t rn = wk->rows_narrow ? wk->rows_narrow : 1;
     const size_t cand[4][3] = {{4, wk->vw, 1}, {4, wk->vw_narrow, rn}, {2, wk->vw, 1}, {2, wk->vw_narrow, rn}};
-    for (int i = 0; i < 4; i++) {
-        size_t m = cand[i][0], v = cand[i][1], r = cand[i][2]; /* tile size, tiles per vector row, rows */
-        if (m > wk->max_m) continue;
-        size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = (ty + r - 1) / r * r * ((tx + v - 1) / v * v);
-        size_t tp = (t + wk->nr - 1) / wk->nr * wk->nr;
-        if (4 * ty * tx >= 3 * tp) {
-            tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, r, wk->nr, m);
-            return (int)wg->pts;
+    const size_t nrs[2] = {wk->nr, wk->gemm_small ? wk->nr_small : 0};
+    for (int i = 0; i < 4; i++)
+        for (int q = 0; q < 2 && nrs[q]; q++) {
+            size_t m = cand[i][0], v = cand[i][1], r = cand[i][2], nr = nrs[q]; /* tile size, tiles per vector row,
+                                                                                 * rows, panel width */
+            if (m > wk->max_m) continue;
+            size_t ty = (ho + m - 1) / m, tx = (wo + m - 1) / m, t = (ty + r - 1) / r * r * ((tx + v - 1) / v * v);
+            size_t tp = (t + nr - 1) / nr * nr;
+            if (4 * ty * tx >= 3 * tp) {
+                tdm_wino_geometry(wg, c, k, h, w, pt, pl, ho, wo, v, r, nr, m);
+                return (int)wg->pts;
+            }
         }
-    }
     return 0;
 }
 
@@ -101,6 +118,16 @@ static int conv_wino_choose(conv_geom *g) {
         return 0;
     return conv_wino_pick((size_t)g->C, (size_t)g->M, (size_t)g->in[1], (size_t)g->in[2], (size_t)g->pb[1],
                           (size_t)g->pb[2], (size_t)g->out[1], (size_t)g->out[2], &g->wg);
+}
+
+/* The transposed GEMM for dense 2-D convolutions on small output maps (up to 14x14), where the GEMM's pixel panels
+ * would run part empty (49 pixels in two 32-wide panels): C^T[pixels x channels] = col^T (the im2col, read by
+ * columns) times W^T, channels across the vector lanes. Needs the SIMD kernels and enough work per pixel. */
+#define CONV_TGEMM_MAX_PIXELS 196
+static int conv_tgemm_choose(const conv_geom *g) {
+    if (g->nsp != 2 || g->G != 1 || g->depthwise || g->d[1] != 1 || g->d[2] != 1 || !tdm_kernels()->simd) return 0;
+    return g->out_sz <= CONV_TGEMM_MAX_PIXELS && g->M >= 16 && g->Cg * g->ksz >= 16 &&
+           (double)(g->Cg * g->ksz + g->M + 64) * (double)g->out_sz <= 4e6;
 }
 
 static int64_t conv_floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -250,10 +277,18 @@ static tdm_status conv_geometry(tdm_ctx *c, const tdm_node *n, int transpose, co
                      g->d[1] == 1 && g->d[2] == 1 && tdm_dw_selected()->plane != tdm_dwconv__scalar;
         /* small maps, one output channel per input channel: several channels per vector (the cb kernel) */
         g->dw_cb = g->dw_simd && g->Mg == 1 && (size_t)g->out[2] <= conv_dw_cb_max_wo();
+        /* NCHWc blocks where bench/kernels.c measured them faster than the plane kernel with their two layout
+         * changes included: stride 2, kernels larger than 3x3, and maps up to 28 wide (the plane kernel keeps 3x3
+         * stride-1 layers on larger maps) */
+        g->dw_blk = g->dw_simd && g->Mg == 1 && tdm_kernels()->cvw > 1 && conv_dw_blocked_on() &&
+                    (g->s[2] == 2 || g->k[2] > 3 || g->out[2] <= 28);
         g->winograd = conv_wino_choose(g);
         const tdm_value *u = tdm_in(c, n, 3);
         if (!u || tdm_numel(u) != (int64_t)g->winograd * g->M * g->C) g->winograd = 0; /* U is not there (yet) */
         if (g->winograd) g->direct = 0;
+        /* the transposed GEMM, when its form of the weights is there (input 3, [2, M, C]) */
+        g->tgemm = !g->winograd && conv_tgemm_choose(g) && u && u->rank == 3 && u->dims[0] == 2 && u->data;
+        if (g->tgemm) g->direct = 0;
         /* 1x1 with its weights packed at load in the GEMM's row blocks (input 3, [1, M, C]) */
         g->packed = g->pointwise && g->G == 1 && u && u->rank == 3 && u->dims[0] == 1 && tdm_numel(u) == g->M * g->C;
     }
@@ -309,16 +344,36 @@ static size_t conv_wino_slot_floats(const conv_geom *g);
 static int conv_dw_slots(int threads) { return threads < 1 ? 1 : threads > 32 ? 32 : threads; }
 /* Channels per call of a depthwise kernel: vw for cb; for the plane kernel a run of channels (it pads the first plane
  * and then only copies the interior of the next ones), or one plane when channels have several outputs (Mg > 1). */
-static size_t conv_dw_unit(const conv_geom *g) { return g->dw_cb ? tdm_dw_selected()->vw : g->Mg == 1 ? 16 : 1; }
+static size_t conv_dw_unit(const conv_geom *g) {
+    return g->dw_blk ? tdm_kernels()->cvw : g->dw_cb ? tdm_dw_selected()->vw : g->Mg == 1 ? 16 : 1;
+}
 
 static size_t conv_dw_slot_floats(const conv_geom *g) {
     size_t vw = tdm_dw_selected()->vw;
-    size_t f = g->dw_cb ? (size_t)(g->hp * g->wp + g->out_sz + g->ksz) * vw : (size_t)(g->hp * g->wp) + TDM_CONV_SLACK;
+    size_t f = g->dw_cb ? (size_t)(g->hp * g->wp + g->out_sz + g->ksz) * vw
+                        : (size_t)(g->hp * (g->wp + 1)) + TDM_CONV_SLACK; /* + 1: rows made even at stride 2 */
+    if (g->dw_blk) { /* a block of input and of output in NCHWc, its weights and biases; or the plane path's */
+        size_t cv = tdm_kernels()->cvw, fb = cv * (size_t)(g->in_sz + g->out_sz + g->ksz + 1);
+        f = fb > f ? fb : f;
+    }
     return (f + 15) & ~(size_t)15;
 }
 
 /* Winograd scratch slots: one per thread. */
 static int conv_wino_slots(int threads) { return threads < 1 ? 1 : threads; }
+
+/* The transposed GEMM's scratch: the im2col of one image (none for a 1x1 stride-1 unpadded convolution: the input is
+ * read in place) and C^T, pixels x channels rounded up to the GEMM's panels. */
+static size_t conv_tgemm_ldct(const conv_geom *g) {
+    size_t nr = tdm_kernels()->nr;
+    return ((size_t)g->M + nr - 1) / nr * nr;
+}
+static size_t conv_tgemm_col_floats(const conv_geom *g) {
+    return g->pointwise ? 0 : TDM_PAD((size_t)(g->Cg * g->ksz * g->out_sz), 16);
+}
+static size_t conv_tgemm_floats(const conv_geom *g) {
+    return conv_tgemm_col_floats(g) + (size_t)g->out_sz * conv_tgemm_ldct(g);
+}
 
 tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
     conv_geom g;
@@ -334,6 +389,7 @@ tdm_status conv_conv_shape(tdm_ctx *c, tdm_node *n) {
         n->workspace = (size_t)conv_dw_slots(tdm_pool_threads(c->pool)) * conv_dw_slot_floats(&g) * sizeof(float);
     if (g.winograd)
         n->workspace = (size_t)conv_wino_slots(tdm_pool_threads(c->pool)) * conv_wino_slot_floats(&g) * sizeof(float);
+    if (g.tgemm) n->workspace = conv_tgemm_floats(&g) * sizeof(float);
     n->macs = g.N * g.M * g.out_sz * g.Cg * g.ksz;
     return TDM_OK;
 }
@@ -527,6 +583,26 @@ static int conv_slot_claim(atomic_uint *busy, int nslots);
  * channel m / Mg), a unit being one plane, or vw planes for the cb kernel, padded in a scratch slot of this task's
  * own. Blocks of units rather than single planes keep the per-task costs (slot claim, pool hand-out) off the small
  * maps, where a plane is a few hundred MACs. */
+/* Depthwise channels [m0, m0 + nch) of one image (nch <= VW) on the NCHWc kernel: the planes interleaved into one
+ * block, the weights and biases packed, the block computed (taps as vector loads, borders skipped, no padded copy),
+ * and the planes taken apart again. A fused residual goes through the plane path instead. */
+static void conv_dw_block(const conv_job *j, float *scratch, size_t img, size_t m0, size_t nch) {
+    const conv_geom *g = j->g;
+    const tdm_kernel_set *k = tdm_kernels();
+    const size_t cv = k->cvw, in = (size_t)g->in_sz, out = (size_t)g->out_sz, kk = (size_t)g->ksz;
+    float *xb = scratch, *yb = xb + cv * in, *wb = yb + cv * out, *bb = wb + cv * kk;
+    k->to_blocked(j->x + (img * (size_t)g->C + m0) * in, xb, nch, in);
+    k->cconv_pack(j->w + m0 * kk, wb, nch, 1, kk);
+    for (size_t c = 0; c < cv; c++) bb[c] = j->bias && c < nch ? j->bias[m0 + c] : 0.0f;
+    tdm_cconv_args a = {.x = xb, .C = cv, .H = (size_t)g->in[1], .W = (size_t)g->in[2], .xbin = cv, .w = wb, .bias = bb,
+                        .y = yb, .M = cv, .KH = (size_t)g->k[1], .KW = (size_t)g->k[2], .sh = (size_t)g->s[1],
+                        .sw = (size_t)g->s[2], .pt = (size_t)g->pb[1], .pl = (size_t)g->pb[2],
+                        .Ho = (size_t)g->out[1], .Wo = (size_t)g->out[2], .act = j->act, .alpha = j->act_a,
+                        .beta = j->act_b};
+    k->cdw(&a, 0, 1, 0, a.Ho);
+    k->from_blocked(yb, j->y + (img * (size_t)g->M + m0) * out, nch, out);
+}
+
 static void conv_dw_simd_task(void *ctx, size_t blk) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
@@ -541,6 +617,10 @@ static void conv_dw_simd_task(void *ctx, size_t blk) {
                          .alpha = j->act_a, .beta = j->act_b, .act = j->act};
     for (size_t u = u0; u < u1; u++) {
         size_t img = u / per_img, m0 = (u % per_img) * bc, nch = M - m0 < bc ? M - m0 : bc;
+        if (g->dw_blk && !j->res) {
+            conv_dw_block(j, a.scratch, img, m0, nch);
+            continue;
+        }
         a.x = j->x + (img * (size_t)g->C + m0 / (size_t)g->Mg) * (size_t)g->in_sz;
         a.wt = j->w + m0 * (size_t)g->ksz;
         a.bias = j->bias ? j->bias + m0 : NULL;
@@ -615,6 +695,7 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
     const tdm_wino_kernels *k = tdm_wino_selected();
     const tdm_wino_input_fn input = w->vw == k->vw ? k->input : k->input_narrow;
     const tdm_wino_output_fn output = w->vw == k->vw ? k->output : k->output_narrow;
+    const tdm_sgemm_packed_fn gemm = w->nr == k->nr ? k->gemm : k->gemm_small;
     tdm_wino_geom wk = *w; /* the output transform sees only channels [k0, k1) */
     wk.k = k1 - k0;
     size_t chunk = conv_wino_chunk(w), plane = w->ho * w->wo, K = w->k, C = w->c;
@@ -624,7 +705,7 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
         size_t vs = tdm_wino_v_stride(w, c1 - c0), ms = tdm_wino_m_stride(&wk, c1 - c0);
         input(w, planes, V, c0, c1);
         for (size_t xi = 0; xi < w->pts; xi++)
-            k->gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
+            gemm(wk.k, c1 - c0, C, j->u + (xi * K + k0) * C, C, V + xi * vs, M + xi * ms, span);
         output(&wk, M, j->bias ? j->bias + k0 : NULL, j->resg ? j->resg + k0 * plane : NULL, j->yg + k0 * plane,
                j->act, j->act_a, j->act_b, c0, c1);
     }
@@ -674,6 +755,37 @@ static void conv_wino_image_task(void *ctx, size_t img) {
     tdm_wino_pack_rows(&g->wg, j.xg, planes, 0, g->wg.c, 0, g->wg.hq);
     conv_wino_run(&j, planes, planes + conv_wino_x_floats(g), 0, g->wg.tp, 0, g->wg.k);
     atomic_fetch_and_explicit(shared->busy, ~(1u << slot), memory_order_release);
+}
+
+/* The transposed GEMM of one image (conv_tgemm_choose): part i takes pixels [p0, p1), builds their im2col columns
+ * (a 1x1 stride-1 unpadded convolution reads its input in place) and computes their rows of C^T = col^T W^T; then, after
+ * the pool's barrier, part i moves channels [j0, j1) of C^T into the output with the epilogue. */
+static void conv_tgemm_part(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const size_t n = (size_t)g->out_sz, p0 = n * part / parts, p1 = n * (part + 1) / parts;
+    if (p0 == p1) return;
+    float *col = j->col, *ct = col + conv_tgemm_col_floats(g);
+    const float *a = j->xg;
+    if (!g->pointwise) {
+        conv_im2col(g, j->xg, col, 0, (size_t)g->Cg, (int64_t)p0, (int64_t)p1);
+        a = col;
+    }
+    size_t ldct = conv_tgemm_ldct(g);
+    tdm_kernels()->sgemm_pb(p1 - p0, (size_t)g->M, (size_t)(g->Cg * g->ksz), a + p0, 1, n, j->u, ct + p0 * ldct, ldct,
+                            NULL);
+}
+
+static void conv_tgemm_store(void *ctx, size_t part, size_t parts) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const size_t vw = tdm_kernels()->cvw, blocks = ((size_t)g->M + vw - 1) / vw;
+    size_t j0 = blocks * part / parts * vw, j1 = blocks * (part + 1) / parts * vw;
+    if (j1 > (size_t)g->M) j1 = (size_t)g->M;
+    if (j0 >= j1) return;
+    const float *ct = j->col + conv_tgemm_col_floats(g);
+    tdm_kernels()->tstore(ct, conv_tgemm_ldct(g), (size_t)g->out_sz, j0, j1, j->yg, (size_t)g->out_sz, j->bias,
+                          j->resg, j->act, j->act_a, j->act_b);
 }
 
 /* Claims a free im2col slot. At most one task per pool thread runs at a time and there are at least as many slots as
@@ -746,6 +858,15 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
         tdm_parallelize_1d(c->pool, conv_depthwise_task, &j, (size_t)(g.N * g.M));
         return TDM_OK;
     }
+    if (g.tgemm) {
+        j.u = tdm_in(c, n, 3)->data;
+        for (size_t img = 0; img < (size_t)g.N; img++) {
+            conv_job_at(&j, img, 0);
+            tdm_parallelize_static(c->pool, conv_tgemm_part, &j);   /* im2col and GEMM by pixel ranges */
+            tdm_parallelize_static(c->pool, conv_tgemm_store, &j);  /* transposed into place by channel ranges */
+        }
+        return TDM_OK;
+    }
     if (g.winograd) {
         int threads = conv_wino_slots(tdm_pool_threads(c->pool));
         j.u = tdm_in(c, n, 3)->data;
@@ -810,53 +931,70 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
 }
 
 /* ---- the weights' derived forms (tdm_op_hooks) ----------------------------------------------------------------
- * A Conv keeps one form of its weights at a time, chosen by the planner per plan (session.c owns the blocks): the
+ * A Conv keeps one form of its weights at a time, chosen by the planner per plan (plan.c owns the blocks): the
  * plain [M][C][KH][KW] weights in input 1, and, in input 3 (the slot), either U = G g G^T of Winograd F(2x2,3x3) (16
  * points) or F(4x4,3x3) (36), shaped [P][M][C], or the 1x1 weights packed in the GEMM's row blocks (tdm_sgemm_pack_a),
- * shaped [1][M][C] and read as one sequential stream. Slots go only to convolutions whose GEMMs in the transformed
+ * shaped [1][M][C] and read as one sequential stream, or W^T packed in the GEMM's B panels for the transposed GEMM
+ * of small maps (tdm_sgemm_pack_b), marked [2][M][C] (its size is K x M rounded up to panels). Slots go only to convolutions whose GEMMs in the transformed
  * domain are big enough to pay for the transforms (8+ channels in and out); a plan computes a form only for the
  * convolutions that pick it at its shapes, so small maps that run direct never carry 16/9 of their weights again. */
 
 static tdm_status conv_weight_slot(tdm_graph_env *env, tdm_node *n) {
     if (n->n_in < 2 || n->n_in > 3 || n->in[1] < 0) return TDM_OK;
     const tdm_value *w = &env->ctx->values[n->in[1]];
-    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[0] < 8 || w->dims[1] < 8)
-        return TDM_OK;
-    int k3 = w->dims[2] == 3 && w->dims[3] == 3, k1 = w->dims[2] == 1 && w->dims[3] == 1;
-    int64_t group = 1, v[4];
-    int cnt, ok = k3 || k1;
-    if (!ok || tdm_attr_int(n, "group", 1, &group) || group != 1) return TDM_OK;
+    if (w->kind != TDM_V_CONST || w->dtype != TDM_FLOAT || w->rank != 4 || w->dims[0] < 8) return TDM_OK;
+    int64_t group = 1, v[4], kk = w->dims[2] * w->dims[3];
+    int cnt, s1 = 1, ok = 1;
+    if (tdm_attr_int(n, "group", 1, &group) || group != 1 || w->dims[1] * kk < 8) return TDM_OK;
     if (tdm_attr_ints(n, "strides", v, 4, &cnt)) return TDM_OK;
-    for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
+    for (int k = 0; k < cnt; k++) s1 &= v[k] == 1;
     if (tdm_attr_ints(n, "dilations", v, 4, &cnt)) return TDM_OK;
     for (int k = 0; k < cnt; k++) ok &= v[k] == 1;
     if (!ok) return TDM_OK;
-    int64_t ud[3] = {k3 ? 16 : 1, w->dims[0], w->dims[1]};
-    if (env->add_slot(env, n, 3, k3 ? "_winograd" : "_packed", 3, ud) < 0)
+    /* the form the slot starts with: Winograd's for 3x3 stride 1 (8+ channels in), packed rows for 1x1 stride 1,
+     * W^T packed for the transposed GEMM otherwise; each plan makes the form it needs (plan.c) */
+    int k3 = w->dims[2] == 3 && w->dims[3] == 3 && s1 && w->dims[1] >= 8, k1 = kk == 1 && s1;
+    int64_t ud[3] = {k3 ? 16 : k1 ? 1 : 2, w->dims[0], w->dims[1]};
+    if (env->add_slot(env, n, 3, k3 ? "_winograd" : k1 ? "_packed" : "_transposed", 3, ud) < 0)
         return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
     return TDM_OK;
 }
 
-/* The form this Conv takes at its current input shapes: the Winograd points (16 or 36), 1 for a 1x1 convolution (the
- * weights packed for the GEMM), or 0 for none. */
+/* The form this Conv takes at its current input shapes: the Winograd points (16 or 36), 2 for the transposed GEMM
+ * (W^T packed in the GEMM's B panels), 1 for a 1x1 convolution (the weights packed in the GEMM's row blocks), or 0
+ * for none. */
 static int conv_weight_form(tdm_ctx *c, const tdm_node *n) {
     conv_geom g;
     if (n->n_in < 2 || !tdm_in(c, n, 0) || !tdm_in(c, n, 1) || conv_geometry(c, n, 0, &g)) return 0;
-    if (g.pointwise) return g.G == 1 ? 1 : 0;
-    return g.depthwise ? 0 : conv_wino_choose(&g);
+    if (g.depthwise) return 0;
+    int w = conv_wino_choose(&g);
+    if (w) return w;
+    if (conv_tgemm_choose(&g)) return 2;
+    return g.pointwise && g.G == 1 ? 1 : 0;
 }
 
-static size_t conv_weight_floats(const tdm_value *w, int form) { return (size_t)form * (size_t)(w->dims[0] * w->dims[1]); }
+/* K = C x KH x KW: the depth of the GEMMs */
+static size_t conv_weight_k(const tdm_value *w) { return (size_t)(w->dims[1] * w->dims[2] * w->dims[3]); }
+
+static size_t conv_weight_floats(const tdm_value *w, int form) {
+    if (form == 2) {
+        size_t nr = tdm_kernels()->nr, m = (size_t)w->dims[0];
+        return conv_weight_k(w) * ((m + nr - 1) / nr * nr);
+    }
+    return (size_t)form * (size_t)(w->dims[0] * w->dims[1]);
+}
 
 static void conv_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
     size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
-    if (form == 1) tdm_sgemm_pack_a(plain, k, c, tdm_sgemm_mr(), slot);
+    if (form == 2) tdm_kernels()->sgemm_pack_b(plain, conv_weight_k(w), 1, conv_weight_k(w), k, slot);
+    else if (form == 1) tdm_sgemm_pack_a(plain, k, c, tdm_sgemm_mr(), slot);
     else tdm_wino_weights(plain, k, c, slot, form == 36 ? 4 : 2);
 }
 
 static void conv_weight_restore(const tdm_value *w, const float *slot, int form, float *plain) {
     size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
-    if (form == 1) tdm_sgemm_unpack_a(slot, k, c, tdm_sgemm_mr(), plain);
+    if (form == 2) tdm_sgemm_unpack_b(slot, conv_weight_k(w), k, plain);
+    else if (form == 1) tdm_sgemm_unpack_a(slot, k, c, tdm_sgemm_mr(), plain);
     else tdm_wino_restore(slot, k, c, plain, form == 36 ? 4 : 2);
 }
 
