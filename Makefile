@@ -30,7 +30,8 @@ CLI_LIBS := -lstb -lmicrohttpd -lcjson -lsqlite3 -lpq
 
 ENGINE_SRC := $(wildcard src/engine/*.c) $(wildcard src/ops/*.c) $(wildcard src/kernels/*.c)
 ENGINE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
-CLI_SRC    := $(wildcard src/cli/*.c) $(wildcard src/server/*.c) $(wildcard src/study/*.c)
+# above the engine: the shared layer (src/common), the server, the study, and the CLI on top (docs/DESIGN.md, "Layers")
+CLI_SRC    := $(wildcard src/common/*.c) $(wildcard src/server/*.c) $(wildcard src/study/*.c) $(wildcard src/cli/*.c)
 CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_PROGS := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/*.c))
 
@@ -58,6 +59,10 @@ $(BUILD)/tandem: $(CLI_OBJ) $(BUILD)/libtandem.a
 
 $(BUILD)/%: tests/%.c $(BUILD)/libtandem.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libtandem.a $(LDFLAGS) $(LDLIBS)
+
+# the option parser of src/common alone (no engine)
+$(BUILD)/test_opts: tests/test_opts.c $(BUILD)/obj/common/opts.o $(BUILD)/obj/common/util.o
+	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh
@@ -87,14 +92,16 @@ clean:
 
 # ---- fuzzing (owned by tests/fuzz; see tests/fuzz/README.md) ------------------------------------------------------
 # `make fuzz` builds the libFuzzer targets with clang from the engine sources (its own objects in build/fuzz-obj, not
-# the gcc-built library), under ASan+UBSan. tests/fuzz_smoke.sh builds and runs them.
+# the gcc-built library), under ASan+UBSan. tests/fuzz/run.sh builds and runs them.
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 -std=c11 \
               -D_POSIX_C_SOURCE=200809L -Iinclude -pthread
 FUZZ_OBJ   := $(patsubst src/%.c,build/fuzz-obj/%.o,$(ENGINE_SRC))
 
+# every tests/fuzz/fuzz_<name>.c is a target build/fuzz_<name>: from the engine sources by the rule below, or by its own
+# rule when it fuzzes something else (fuzz_opts below, mk/server.mk: fuzz_infer_request, mk/store.mk: fuzz_store_doc)
 .PHONY: fuzz
-fuzz: build/fuzz_load build/fuzz_tensor
+fuzz: $(patsubst tests/fuzz/%.c,build/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 build/fuzz-obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -108,6 +115,11 @@ endif
 
 build/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) include/tandem.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJ) -lm
+
+# the option parser of src/common alone
+build/fuzz_opts: tests/fuzz/fuzz_opts.c src/common/opts.c src/common/opts.h src/common/util.c
+	@mkdir -p build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_opts.c src/common/opts.c src/common/util.c -lm
 
 -include $(FUZZ_OBJ:.o=.d)
 

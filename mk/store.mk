@@ -11,11 +11,8 @@ $(BUILD)/test_store: tests/server/test_store.c $(STORE_OBJ) src/server/store.h s
 all: $(BUILD)/test_store
 
 # the libFuzzer target for POST /api/results bodies (store_insert), built like the engine's fuzz targets:
-#   make build/fuzz_store_doc && build/fuzz_store_doc -max_total_time=60 tests/server/test_store_fuzz_seeds
-.PHONY: fuzz
-fuzz: build/fuzz_store_doc
-
-build/fuzz_store_doc: tests/server/test_store_fuzz.c src/server/store.c src/server/store_sqlite.c src/server/store_pg.c \
+#   make build/fuzz_store_doc && build/fuzz_store_doc -max_total_time=60 tests/fuzz/store_doc_seeds
+build/fuzz_store_doc: tests/fuzz/fuzz_store_doc.c src/server/store.c src/server/store_sqlite.c src/server/store_pg.c \
                       src/server/store.h src/server/store_backend.h
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Isrc/server -I/usr/include/postgresql -o $@ tests/server/test_store_fuzz.c \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Isrc/server -I/usr/include/postgresql -o $@ tests/fuzz/fuzz_store_doc.c \
 	    src/server/store.c src/server/store_sqlite.c src/server/store_pg.c -lcjson -lsqlite3 -lpq

@@ -7,7 +7,8 @@
 # The engine sources are the native build's (src/engine, src/ops, src/kernels); the kernels pick their SIMD128 variants
 # under __wasm_simd128__ (src/kernels/dispatch.c). src/wasm/ holds the exports for JS and is not part of the native
 # build. Objects go to build/wasm/obj-{simd,mt}/ (the native build dir's .d files are not mixed with these).
-# Debian's emcc runs Node tools that need Debian's module folder (TOOLCHAIN.md); only emcc gets it
+# Debian's emcc runs Node tools (acorn, ...) that live in Debian's module folder, which Node does not search by itself:
+# without NODE_PATH, emcc fails with "Cannot find module 'acorn'". Only emcc gets it
 EMCC      ?= NODE_PATH=$${NODE_PATH:-/usr/share/nodejs} emcc
 WASM_DIR  := build/wasm
 WEB_DIR   := build/web

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // web-server.mjs - the dependency-free static server for developing and testing the browser side: serves build/web
 // with the cross-origin-isolation headers (COOP/COEP/CORP) that the threaded wasm build needs, and the same model
-// URLs as `tandem serve` (/api/models, /v2/models/<name>/file, /api/samples). See notes in docs and the web contract.
+// URLs as `tandem serve` (/api/models, /v2/models/<name>/file, /api/samples; docs/DESIGN.md, "The server", lists
+// them). It keeps no results: POST /api/results answers 405, which the page reports as "does not accept results".
 //
 //   node scripts/web-server.mjs [--root build/web] [--models ../shared/models] [--data DIR] [--port 0] [--host H]
 //

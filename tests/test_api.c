@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "engine/onnx_write.h"
+#include "tandem_onnx_write.h"
 #include "kernels/kernels.h"
 
 #define CONV_DIR "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding"

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "engine/onnx_write.h"
+#include "tandem_onnx_write.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

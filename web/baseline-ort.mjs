@@ -13,8 +13,8 @@
 // Identity session first, since the package has no separate init call); load_ms is creating the model's session.
 // Heap: onnxruntime does not expose its wasm memory, so the WebAssembly.Memory objects created in this realm while
 // it starts are recorded (the worker realm holds nothing else; on the main thread the constructor is wrapped).
-import { engineHandle, modelSource, workerChannel } from './tandem.mjs';
-import { serveRequests, summarize } from './tandem-worker.mjs';
+// Running in a Worker or on the page is engine-host.mjs's, shared with tandem.mjs.
+import { engineHandle, hostEngine, isEngineWorker, modelSource, serveEngine, summarize } from './engine-host.mjs';
 
 const now = () => performance.now();
 const memories = [];
@@ -205,25 +205,9 @@ export async function loadOrt(modelBytesOrUrl, opts = {}) {
   const src = modelSource(modelBytesOrUrl);
   const isolated = globalThis.crossOriginIsolated === true;
   const reason = `onnxruntime-web ${worker ? 'in a worker' : 'on the main thread'}; crossOriginIsolated: ${isolated}, threads ${threads} requested`;
-  let info, call, terminate;
-  if (worker) {
-    const ch = workerChannel(new URL('./baseline-ort.mjs', import.meta.url), 'tandem-ort');
-    try {
-      info = await ch.call('load', { threads, ...(src.bytes ? { bytes: src.bytes.slice() } : { url: src.url }) });
-    } catch (err) {
-      ch.terminate();
-      throw err;
-    }
-    call = ch.call;
-    terminate = ch.terminate;
-  } else {
-    const core = await openOrt({ threads, ...src });
-    info = core.info;
-    const fns = { run: (a) => core.run(a.inputs), bench: (a) => core.bench(a.inputs, a.opts), heap: () => core.heapBytes(),
-      free: () => core.free() };
-    call = async (op, args = {}) => fns[op](args);
-    terminate = () => {};
-  }
+  const { info, call, terminate } = await hostEngine({
+    worker, workerUrl: new URL('./baseline-ort.mjs', import.meta.url), workerName: 'tandem-ort',
+    loadArgs: { threads }, src, openCore: openOrt });
   return engineHandle(call, terminate, {
     build: 'ort-web', buildReason: reason, threads: info.threads, mode: worker ? 'worker' : 'main',
     inputs: info.inputs, outputs: info.outputs, timings: { ...info.timings, total_ms: now() - t0 },
@@ -233,23 +217,4 @@ export async function loadOrt(modelBytesOrUrl, opts = {}) {
 
 // ---- the Worker side (a worker that loadOrt started) ---------------------------------------------------------------
 
-if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && self.name === 'tandem-ort') {
-  let core = null;
-  const handle = async (msg) => {
-    if (msg.op === 'load') {
-      if (core) throw new Error('this worker already holds an engine');
-      core = await openOrt(msg);
-      return core.info;
-    }
-    if (!core) throw new Error('no engine loaded');
-    if (msg.op === 'run') {
-      const r = await core.run(msg.inputs);
-      return { result: r, transfer: r.outputs.map((o) => o.data.buffer) };
-    }
-    if (msg.op === 'bench') return core.bench(msg.inputs, msg.opts || {});
-    if (msg.op === 'heap') return core.heapBytes();
-    if (msg.op === 'free') return core.free().then(() => true);
-    throw new Error(`unknown request '${msg.op}'`);
-  };
-  serveRequests(handle);
-}
+if (isEngineWorker('tandem-ort')) serveEngine(openOrt);

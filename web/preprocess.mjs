@@ -1,5 +1,5 @@
 // preprocess.mjs - the page's input side: decode an image file with the browser, resize it to the model's input
-// size and normalise it into a float32 NCHW tensor, the same way `tandem run --input IMAGE` does (src/cli/image.c:
+// size and normalise it into a float32 NCHW tensor, the same way `tandem run --input IMAGE` does (src/common/image.c:
 // bilinear resize with half-pixel centres on 8-bit pixels, scale to [0,1], then (x - mean) / std per channel), so
 // the page and the native CLI classify the same file the same way. Also seeded random inputs, softmax and top-k.
 

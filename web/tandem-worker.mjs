@@ -1,30 +1,14 @@
 // tandem-worker.mjs - the engine side of web/tandem.mjs: loads one of the two emscripten builds (wasm/tandem-simd.mjs
 // or wasm/tandem-simd-mt.mjs), opens a model through the C exports of src/wasm/tandem_wasm.c and runs it. Started as
 // a module Worker it answers tandem.mjs's messages ({id, op, ...} -> {id, ok, result | error}); imported on the page
-// (main-thread mode) the same openEngine() is called directly, so both modes run identical code.
+// (main-thread mode) the same openEngine() is called directly, so both modes run identical code. The protocol and
+// the summary of timed runs are engine-host.mjs's, shared with baseline-ort.mjs.
+import { isEngineWorker, serveEngine, summarize } from './engine-host.mjs';
 
 const DTYPES = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool',
   10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64' };
 
 const now = () => performance.now();
-
-/* Nearest-rank percentile of an ascending array (the rule of `tandem bench` and bench/lib.mjs). */
-export function percentile(sorted, p) {
-  let k = Math.ceil((p / 100) * sorted.length) - 1;
-  if (k < 0) k = 0;
-  if (k >= sorted.length) k = sorted.length - 1;
-  return sorted[k];
-}
-
-/* Summary figures of a list of per-run times, as the contract names them. */
-export function summarize(times, firstRunMs) {
-  const s = [...times].sort((a, b) => a - b);
-  const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
-  return {
-    first_run_ms: firstRunMs, times_ms: times, p50_ms: percentile(s, 50), p90_ms: percentile(s, 90),
-    p99_ms: percentile(s, 99), mean_ms: mean, throughput_ips: mean > 0 ? 1000 / mean : 0,
-  };
-}
 
 async function fetchBytes(url) {
   const res = await fetch(url);
@@ -217,51 +201,5 @@ export async function openEngine({ build, threads, bytes, url, wasmBase }) {
 
 // ---- the Worker side -----------------------------------------------------------------------------------------------
 
-/* Answer the page's requests in this worker, one message at a time and in order: handle(msg) returns the result, or
- * {result, transfer} to move buffers; a throw becomes {ok: false, error}. Used by web/baseline-ort.mjs too. */
-export function serveRequests(handle) {
-  let queue = Promise.resolve();
-  self.onmessage = (e) => {
-    const msg = e.data;
-    queue = queue.then(async () => {
-      try {
-        const r = await handle(msg);
-        if (r && r.transfer) self.postMessage({ id: msg.id, ok: true, result: r.result }, r.transfer);
-        else self.postMessage({ id: msg.id, ok: true, result: r });
-      } catch (err) {
-        self.postMessage({ id: msg.id, ok: false, error: String(err && err.message ? err.message : err) });
-      }
-    });
-  };
-}
-
 // Only a worker that tandem.mjs started (named 'tandem-engine') answers: other workers may import this module too.
-const inWorker = typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && self.name === 'tandem-engine';
-if (inWorker) {
-  let core = null;
-  const handle = async (msg) => {
-    switch (msg.op) {
-    case 'load':
-      if (core) throw new Error('this worker already holds an engine');
-      core = await openEngine(msg);
-      return core.info;
-    case 'run': {
-      if (!core) throw new Error('no engine loaded');
-      const r = core.run(msg.inputs);
-      return { result: r, transfer: r.outputs.map((o) => o.data.buffer) };
-    }
-    case 'bench':
-      if (!core) throw new Error('no engine loaded');
-      return core.bench(msg.inputs, msg.opts || {});
-    case 'heap':
-      if (!core) throw new Error('no engine loaded');
-      return core.heapBytes();
-    case 'free':
-      if (core) core.free();
-      return true;
-    default:
-      throw new Error(`unknown request '${msg.op}'`);
-    }
-  };
-  serveRequests(handle);
-}
+if (isEngineWorker('tandem-engine')) serveEngine(openEngine);

@@ -12,8 +12,10 @@
 //   await eng.heapBytes(); await eng.free();
 //
 // The builds (wasm/tandem-simd.mjs, wasm/tandem-simd-mt.mjs) sit beside this file; chooseBuild picks the threaded one
-// only where SharedArrayBuffer works (a cross-origin-isolated page) and threads were asked for, and says why.
+// only where SharedArrayBuffer works (a cross-origin-isolated page) and threads were asked for, and says why. Running
+// the engine in a Worker or on the page is engine-host.mjs's, shared with baseline-ort.mjs.
 import { openEngine } from './tandem-worker.mjs';
+import { engineHandle, hostEngine, modelSource } from './engine-host.mjs';
 
 const now = () => performance.now();
 
@@ -33,50 +35,6 @@ export function chooseBuild(requested = 'auto', threads = 1) {
   return { build: 'simd-mt', reason: `${facts}: simd-mt` };
 }
 
-/* Bytes (ArrayBuffer, typed array) pass through; strings and URLs are resolved against the page. */
-export function modelSource(src) {
-  if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src) };
-  if (ArrayBuffer.isView(src)) return { bytes: new Uint8Array(src.buffer, src.byteOffset, src.byteLength) };
-  if (typeof src === 'string' || src instanceof URL) return { url: new URL(String(src), globalThis.location?.href).href };
-  throw new Error('load(): pass the model as an ArrayBuffer, a typed array or a URL');
-}
-
-/* A module Worker speaking tandem-worker.mjs's protocol ({id, op, ...} -> {id, ok, result | error}), named so the
- * module knows to answer: call(op, args, transfer) -> Promise of the result. baseline-ort.mjs uses it too. */
-export function workerChannel(url, name) {
-  const w = new Worker(url, { type: 'module', name });
-  const pending = new Map();
-  let next = 1, dead = null;
-  const failAll = (msg) => {
-    dead = msg;
-    for (const { reject } of pending.values()) reject(new Error(msg));
-    pending.clear();
-  };
-  w.onmessage = (e) => {
-    const p = pending.get(e.data.id);
-    if (!p) return;
-    pending.delete(e.data.id);
-    if (e.data.ok) p.resolve(e.data.result);
-    else p.reject(new Error(e.data.error));
-  };
-  w.onerror = (e) => { e.preventDefault?.(); failAll(`the engine worker failed: ${e.message || 'script error'}`); };
-  w.onmessageerror = () => failAll('the engine worker sent a message that could not be read');
-  return {
-    call(op, args = {}, transfer = []) {
-      if (dead) return Promise.reject(new Error(dead));
-      const id = next++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        w.postMessage({ id, op, ...args }, transfer);
-      });
-    },
-    terminate() {
-      w.terminate();
-      failAll('the engine was freed');
-    },
-  };
-}
-
 /* Load a model. opts: threads (default 1), worker (default true), build ('auto' | 'simd' | 'simd-mt'). */
 export async function load(modelBytesOrUrl, opts = {}) {
   const t0 = now();
@@ -85,61 +43,12 @@ export async function load(modelBytesOrUrl, opts = {}) {
   const { build, reason } = chooseBuild(opts.build ?? 'auto', threads);
   const src = modelSource(modelBytesOrUrl);
   const wasmBase = new URL('./wasm/', import.meta.url).href;
-  let info, call, terminate, core = null;
-  if (worker) {
-    const ch = workerChannel(new URL('./tandem-worker.mjs', import.meta.url), 'tandem-engine');
-    // the caller keeps its bytes: they are copied into the message, not transferred
-    try {
-      info = await ch.call('load', { build, threads, wasmBase, ...(src.bytes ? { bytes: src.bytes.slice() } : { url: src.url }) });
-    } catch (err) {
-      ch.terminate();
-      throw err;
-    }
-    call = ch.call;
-    terminate = ch.terminate;
-  } else {
-    core = await openEngine({ build, threads, wasmBase, ...src });
-    info = core.info;
-    const fns = { run: (a) => core.run(a.inputs), bench: (a) => core.bench(a.inputs, a.opts), heap: () => core.heapBytes(),
-      free: () => core.free() };
-    call = async (op, args = {}) => fns[op](args);
-    terminate = () => {};
-  }
+  const { info, call, terminate } = await hostEngine({
+    worker, workerUrl: new URL('./tandem-worker.mjs', import.meta.url), workerName: 'tandem-engine',
+    loadArgs: { build, threads, wasmBase }, src, openCore: openEngine });
   const timings = { ...info.timings, total_ms: now() - t0 };
   return engineHandle(call, terminate, {
     build: info.build, buildReason: reason, threads: info.threads, mode: worker ? 'worker' : 'main',
     inputs: info.inputs, outputs: info.outputs, timings, modelBytes: info.modelBytes, kernelIsa: info.kernelIsa,
   });
-}
-
-/* The object load() and loadOrt() return: the facts, plus run/bench/heapBytes/free, each a message to the engine's
- * channel (`call`); free() also ends the worker (`terminate`). Exported for web/baseline-ort.mjs. */
-export function engineHandle(call, terminate, facts) {
-  let freed = false;
-  const alive = () => { if (freed) throw new Error('this engine has been freed'); };
-  return {
-    ...facts,
-    async run(inputs) {
-      alive();
-      const w0 = now();
-      const r = await call('run', { inputs: inputs.map((x) => ({ data: x.data, dims: Array.from(x.dims) })) });
-      return { outputs: r.outputs, run_ms: r.run_ms, wall_ms: now() - w0 };
-    },
-    /* input: one {data, dims}, or a list of them (every input of the model, in order) */
-    async bench(input, bopts = {}) {
-      alive();
-      const list = Array.isArray(input) ? input : [input];
-      return call('bench', { inputs: list.map((x) => ({ data: x.data, dims: Array.from(x.dims) })),
-        opts: { runs: bopts.runs ?? 50, warmup: bopts.warmup ?? 5, vary: !!bopts.vary, intRange: bopts.intRange } });
-    },
-    async heapBytes() {
-      alive();
-      return call('heap');
-    },
-    async free() {
-      if (freed) return;
-      freed = true;
-      try { await call('free'); } finally { terminate(); }
-    },
-  };
 }

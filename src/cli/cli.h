@@ -1,5 +1,6 @@
-/* cli.h - shared declarations of the `tandem` command-line tool: the command table, error reporting, option parsing
- * helpers and input preparation. The CLI uses the public API (tandem.h) only. */
+/* cli.h - shared declarations of the `tandem` command-line tool: the command rows, error reporting, and the helpers
+ * the commands share. The CLI sits on top: it uses the public API (tandem.h), the shared layer (src/common) and the
+ * server's and the study's own headers; nothing below includes this header. */
 #ifndef TANDEM_CLI_H
 #define TANDEM_CLI_H
 
@@ -8,28 +9,29 @@
 #include <stdio.h>
 
 #include "tandem.h"
+#include "../common/opts.h"
+#include "../common/util.h"
 
 /* Exit codes: 0 success, 1 runtime error (bad model, bad input, engine failure), 2 usage error. */
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
-/* One subcommand. run() gets argv with argv[0] = the command name and returns the process exit code. */
+/* One subcommand, as its cmd_<name>.c file defines it (`const cli_command cli_cmd_<name> = {...}`). The same row
+ * drives the command list of `tandem help`, the command's own help and, through `options`, its parsing. */
 typedef struct cli_command {
     const char *name;
-    int (*run)(int argc, char **argv);
-    const char *synopsis;   /* "info MODEL [--json]" */
-    const char *summary;    /* one line for the command list */
-    const char *help;       /* the options, one per line, printed by `tandem help CMD` (may be NULL) */
+    /* argv[0] is the command's name; returns the process exit code. self is this row (for cli_parse). */
+    int (*run)(const struct cli_command *self, int argc, char **argv);
+    const opt_spec *options; /* the option table: parsing and `tandem help NAME` (src/common/opts.h)     */
+    const char *synopsis;    /* "info MODEL [--json] | info --ops [--json]"                                */
+    const char *summary;     /* one line for the command list                                              */
 } cli_command;
 
-int cmd_info(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_export_image(int argc, char **argv);
-int cmd_zoo(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_study(int argc, char **argv);
-int cmd_worker(int argc, char **argv);
+/* The commands, one per cmd_*.c file; main.c lists them. */
+extern const cli_command cli_cmd_info, cli_cmd_run, cli_cmd_eval, cli_cmd_bench, cli_cmd_study, cli_cmd_serve,
+    cli_cmd_export_image, cli_cmd_zoo, cli_cmd_worker;
+
+/* Parse argv into opts with the command's option table. CLI_OK, or CLI_USAGE after printing the mistake. */
+int cli_parse(const cli_command *c, int argc, char **argv, void *opts);
 
 /* ---- errors (main.c) ---- */
 
@@ -52,39 +54,8 @@ int cli_engine_error(tdm_status st, const char *what);
 /* Print the usage of command `name` (or of the whole tool when NULL) to f. */
 void cli_print_usage(FILE *f, const char *name);
 
-/* ---- option parsing (util.c) ---- */
-
-/* A tiny getopt-long: options are `--name value`, `--name=value` or flags `--name`. Each command scans argv with
- * cli_next_opt and looks the option up itself, so unknown options are reported by name. */
-typedef struct cli_args {
-    int argc, i;
-    char **argv;
-    const char *cmd;        /* for messages */
-    const char *inline_val; /* the part after '=' of the current option, or NULL */
-    int rest_positional;    /* "--" was seen */
-} cli_args;
-
-void cli_args_init(cli_args *a, int argc, char **argv);
-/* Advance to the next argument. Returns 1 with *opt set to the option name (without "--", and without "=value") or
- * *opt = NULL and *pos set to a positional argument; returns 0 at the end. "--" ends option parsing. */
-int cli_next_arg(cli_args *a, const char **opt, const char **pos);
-/* The value of the current option (inline or the next argument); NULL after printing a usage error if absent. */
-const char *cli_opt_value(cli_args *a, const char *opt);
-/* Reject "--flag=value" for options that take no value: returns 0 after printing a usage error. */
-int cli_opt_flag(cli_args *a, const char *opt);
-
-/* Strict number parsing: the whole string must be a number in [lo, hi]. Return 0 after printing a usage error
- * naming the option. */
-int cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
-int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
-/* A comma-separated list of 1..max finite floats ("0.485,0.456,0.406"). *n_out receives the count. */
-int cli_parse_floats(const char *opt, const char *s, float *out, int max, int *n_out);
-/* "HxW" with both in [1, 65536]. */
-int cli_parse_size(const char *opt, const char *s, int64_t *h, int64_t *w);
-
 /* ---- helpers (util.c) ---- */
 
-double cli_now_ms(void);
 /* Check that path names a readable regular file before handing it to the engine, so a missing file gets a clear
  * message ("cannot open model 'x': No such file or directory"). Returns CLI_OK or CLI_ERR (after printing). */
 int cli_check_file(const char *what, const char *path);
@@ -94,7 +65,8 @@ int cli_load_model(const char *path, tdm_model **model_out, double *load_ms);
 const char *cli_dtype_str(tdm_dtype t);
 /* Format a shape like "[N, 3, 32, 32]" into buf (symbolic dims by name, "?" when unnamed). */
 const char *cli_shape_str(const tdm_tensor_info *info, char *buf, size_t cap);
-/* Read a whole small file (at most max bytes) into a malloc'd buffer (NUL-terminated). CLI_OK or CLI_ERR. */
+/* Read a whole small file (at most max bytes) into a malloc'd buffer (NUL-terminated). CLI_OK or CLI_ERR (after
+ * printing). */
 int cli_read_file(const char *what, const char *path, size_t max, char **data_out, size_t *size_out);
 
 /* Labels file: one label per line. */
@@ -105,28 +77,5 @@ typedef struct cli_labels {
 } cli_labels;
 int cli_labels_load(const char *path, cli_labels *out);
 void cli_labels_free(cli_labels *l);
-
-/* ---- a small seeded generator (util.c) ---- */
-typedef struct cli_rng {
-    uint64_t s;
-} cli_rng;
-uint64_t cli_rng_next(cli_rng *r);
-/* Uniform in [0, 1). */
-double cli_rng_uniform(cli_rng *r);
-
-/* ---- images (image.c) ---- */
-
-/* 1 if the bytes start like a PNG or JPEG file. */
-int cli_is_image(const unsigned char *head, size_t n);
-/* Decode an image file and write it as float32 NCHW [1, channels, h, w]: resized (bilinear, half-pixel centres)
- * to h x w when it differs, scaled to [0,1], then (x - mean[c]) / std[c]. mean/std have `nstats` entries (1 means
- * the same for every channel). If *h or *w is <= 0 the image's own size is used and written back. *data_out is
- * malloc'd (free()). Returns CLI_OK or CLI_ERR (after printing). */
-int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
-                   int nstats, float **data_out);
-/* The same from image bytes in memory, printing nothing: returns CLI_OK, or CLI_ERR with the reason in err (for
- * `tandem serve`, which answers it as a 400). */
-int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int64_t *h, int64_t *w,
-                     const float *mean, const float *std, int nstats, float **data_out, char *err, size_t errlen);
 
 #endif /* TANDEM_CLI_H */

@@ -1,10 +1,22 @@
 /* cmd_info.c - `tandem info`: what a model is and what it costs to run. Reports the graph as written (inputs, outputs,
  * opset, op histogram) and the engine's plan at batch 1 (parameters, MACs, weights, arena, executed nodes). */
 #include "cli.h"
-#include "json.h"
+#include "../common/json.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+typedef struct info_opts {
+    const char *model;
+    int json, ops;
+} info_opts;
+
+static const opt_spec info_options[] = {
+    OPT_POS(info_opts, model, "MODEL", 1, "the ONNX model"),
+    OPT_FLAG(info_opts, json, "json", "print one JSON object instead of a table"),
+    OPT_FLAG(info_opts, ops, "ops", "list the op types the engine implements (no MODEL needed)"),
+    OPT_END,
+};
 
 typedef struct info_op_count {
     const char *op;
@@ -130,179 +142,158 @@ static int info_list_ops(int as_json) {
     return CLI_OK;
 }
 
-int cmd_info(int argc, char **argv) {
-    cli_args a;
-    const char *opt, *pos, *path = NULL;
-    int as_json = 0, list_ops = 0;
-    cli_args_init(&a, argc, argv);
-    while (cli_next_arg(&a, &opt, &pos)) {
-        if (pos) {
-            if (path) return cli_usage_error("info: more than one model given ('%s' and '%s')", path, pos);
-            path = pos;
-        } else if (strcmp(opt, "json") == 0) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            as_json = 1;
-        } else if (strcmp(opt, "ops") == 0) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            list_ops = 1;
-        } else {
-            return cli_usage_error("info: unknown option '%s%s' (try 'tandem help info')", opt[0] == '-' ? "" : "--",
-                                   opt);
-        }
-    }
-    if (list_ops && !path) return info_list_ops(as_json);
-    if (!path) return cli_usage_error("info: no MODEL given (usage: tandem %s)", "info MODEL [--json]");
-
-    int rc = CLI_ERR;
-    tdm_model *m = NULL;
-    tdm_session *s = NULL;
-    tdm_tensor_info *ins = NULL, *outs = NULL, *planned = NULL;
-    const char **src_ops = NULL, **exec_ops = NULL;
-    info_op_count *src_hist = NULL, *exec_hist = NULL;
-    double load_ms = 0;
-    tdm_status st;
-
-    if (cli_load_model(path, &m, &load_ms) != CLI_OK) return CLI_ERR;
-    int nin = tdm_model_num_inputs(m), nout = tdm_model_num_outputs(m), nsrc = tdm_model_num_source_nodes(m);
-    if (nin < 0 || nout < 0 || nsrc < 0) {
-        cli_error("model '%s': the engine reports a negative input/output/node count", path);
-        goto done;
-    }
-    ins = calloc((size_t)nin + 1, sizeof *ins);
-    planned = calloc((size_t)nin + 1, sizeof *planned);
-    outs = calloc((size_t)nout + 1, sizeof *outs);
-    src_ops = calloc((size_t)nsrc + 1, sizeof *src_ops);
-    if (!ins || !planned || !outs || !src_ops) {
-        cli_error("out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nin; i++)
-        if ((st = tdm_model_input_info(m, i, &ins[i])) != TDM_OK) {
-            cli_engine_error(st, "input info");
-            goto done;
-        }
-    for (int i = 0; i < nout; i++)
-        if ((st = tdm_model_output_info(m, i, &outs[i])) != TDM_OK) {
-            cli_engine_error(st, "output info");
-            goto done;
-        }
-    for (int i = 0; i < nsrc; i++) {
-        const char *op = NULL, *name = NULL;
-        if ((st = tdm_model_source_node(m, i, &op, &name)) != TDM_OK) {
-            cli_engine_error(st, "source node");
-            goto done;
-        }
-        src_ops[i] = op ? op : "?";
-    }
-    int nsrc_hist = info_histogram(src_ops, nsrc, &src_hist);
-
-    /* The plan at batch 1: symbolic dims default to 1 in a fresh session. */
-    tdm_session_options so = {.threads = 1};
+/* What `tandem info` reports about one model: the graph as written and the plan at batch 1. */
+typedef struct info_data {
+    const char *path;
+    tdm_model *m;
+    tdm_session *s;
+    int nin, nout, nsrc, nexec, nsrc_hist, nexec_hist;
+    tdm_tensor_info *ins, *outs, *planned;
+    const char **src_ops, **exec_ops;
+    info_op_count *src_hist, *exec_hist;
     tdm_stats stats;
-    memset(&stats, 0, sizeof stats);
-    if ((st = tdm_session_create(m, &so, &s)) != TDM_OK) {
-        cli_engine_error(st, "cannot create a session");
-        goto done;
-    }
-    if ((st = tdm_session_stats(s, &stats)) != TDM_OK) {
-        cli_engine_error(st, "cannot plan the model at batch 1");
-        goto done;
-    }
-    for (int i = 0; i < nin; i++) {
-        void *data;
-        if ((st = tdm_session_input_data(s, i, &planned[i], &data)) != TDM_OK) {
-            cli_engine_error(st, "planned input");
-            goto done;
-        }
-    }
-    int nexec = tdm_session_num_exec_nodes(s);
-    if (nexec < 0) nexec = 0;
-    exec_ops = calloc((size_t)nexec + 1, sizeof *exec_ops);
-    if (!exec_ops) {
-        cli_error("out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nexec; i++) {
-        const char *op = tdm_session_exec_node_op(s, i);
-        exec_ops[i] = op ? op : "?";
-    }
-    int nexec_hist = info_histogram(exec_ops, nexec, &exec_hist);
-    if (nsrc_hist < 0 || nexec_hist < 0) {
-        cli_error("out of memory");
-        goto done;
-    }
-    const char *producer = tdm_model_producer(m);
+    double load_ms;
+} info_data;
 
-    if (as_json) {
-        json_writer j;
-        json_init(&j, stdout);
-        json_object_begin(&j);
-        json_kv_string(&j, "model", path);
-        json_kv_string(&j, "producer", producer ? producer : "");
-        json_kv_int(&j, "ir_version", tdm_model_ir_version(m));
-        json_kv_int(&j, "opset", tdm_model_opset(m));
-        info_json_tensors(&j, "inputs", ins, nin, planned);
-        info_json_tensors(&j, "outputs", outs, nout, NULL);
-        json_kv_int(&j, "source_nodes", nsrc);
-        info_json_hist(&j, "op_counts", src_hist, nsrc_hist);
-        json_kv_int(&j, "params", stats.params);
-        json_kv_int(&j, "macs", stats.macs);
-        json_kv_uint(&j, "weights_bytes", stats.weights_bytes);
-        json_kv_uint(&j, "arena_bytes", stats.arena_bytes);
-        json_kv_uint(&j, "workspace_bytes", stats.workspace_bytes);
-        json_kv_int(&j, "plan_batch", 1);
-        json_kv_int(&j, "exec_nodes", nexec);
-        info_json_hist(&j, "exec_op_counts", exec_hist, nexec_hist);
-        json_kv_string(&j, "kernel_isa", tdm_kernel_isa());
-        json_kv_double(&j, "load_ms", load_ms, 6);
-        json_object_end(&j);
-        json_finish(&j);
-    } else {
-        char b1[256], b2[64];
-        printf("model          %s\n", path);
-        printf("producer       %s\n", producer && *producer ? producer : "(none)");
-        printf("ir_version     %lld\n", (long long)tdm_model_ir_version(m));
-        printf("opset          %lld\n", (long long)tdm_model_opset(m));
-        printf("inputs\n");
-        for (int i = 0; i < nin; i++)
-            printf("  %-24s %-8s %s\n", ins[i].name ? ins[i].name : "", cli_dtype_str(ins[i].dtype),
-                   cli_shape_str(&ins[i], b1, sizeof b1));
-        printf("outputs\n");
-        for (int i = 0; i < nout; i++)
-            printf("  %-24s %-8s %s\n", outs[i].name ? outs[i].name : "", cli_dtype_str(outs[i].dtype),
-                   cli_shape_str(&outs[i], b1, sizeof b1));
-        printf("parameters     %s\n", info_group(stats.params, b2, sizeof b2));
-        printf("MACs           %s  (%.2f M, batch 1)\n", info_group(stats.macs, b2, sizeof b2),
-               (double)stats.macs / 1e6);
-        printf("weights        %s\n", info_bytes(stats.weights_bytes, b1, sizeof b1));
-        printf("arena          %s  (batch 1)\n", info_bytes(stats.arena_bytes, b1, sizeof b1));
-        printf("workspace      %s\n", info_bytes(stats.workspace_bytes, b1, sizeof b1));
-        printf("nodes          %d in the file, %d executed after folding and fusion\n", nsrc, nexec);
-        printf("kernels        %s\n", tdm_kernel_isa());
-        printf("\n  %-28s %6s      %-28s %6s\n", "op (file)", "count", "op (executed)", "count");
-        int rows = nsrc_hist > nexec_hist ? nsrc_hist : nexec_hist;
-        for (int i = 0; i < rows; i++) {
-            if (i < nsrc_hist)
-                printf("  %-28s %6d", src_hist[i].op, src_hist[i].count);
-            else
-                printf("  %-28s %6s", "", "");
-            if (i < nexec_hist)
-                printf("      %-28s %6d\n", exec_hist[i].op, exec_hist[i].count);
-            else
-                printf("\n");
-        }
-        fflush(stdout);
+static void info_data_free(info_data *d) {
+    free(d->src_hist);
+    free(d->exec_hist);
+    free(d->src_ops);
+    free(d->exec_ops);
+    free(d->ins);
+    free(d->outs);
+    free(d->planned);
+    tdm_session_free(d->s);
+    tdm_model_free(d->m);
+}
+
+/* The graph as written: inputs, outputs, the source op histogram. */
+static int info_read_graph(info_data *d) {
+    tdm_status st;
+    tdm_model *m = d->m;
+    d->nin = tdm_model_num_inputs(m), d->nout = tdm_model_num_outputs(m), d->nsrc = tdm_model_num_source_nodes(m);
+    if (d->nin < 0 || d->nout < 0 || d->nsrc < 0)
+        return cli_error("model '%s': the engine reports a negative input/output/node count", d->path);
+    d->ins = calloc((size_t)d->nin + 1, sizeof *d->ins);
+    d->planned = calloc((size_t)d->nin + 1, sizeof *d->planned);
+    d->outs = calloc((size_t)d->nout + 1, sizeof *d->outs);
+    d->src_ops = calloc((size_t)d->nsrc + 1, sizeof *d->src_ops);
+    if (!d->ins || !d->planned || !d->outs || !d->src_ops) return cli_error("out of memory");
+    for (int i = 0; i < d->nin; i++)
+        if ((st = tdm_model_input_info(m, i, &d->ins[i])) != TDM_OK) return cli_engine_error(st, "input info");
+    for (int i = 0; i < d->nout; i++)
+        if ((st = tdm_model_output_info(m, i, &d->outs[i])) != TDM_OK) return cli_engine_error(st, "output info");
+    for (int i = 0; i < d->nsrc; i++) {
+        const char *op = NULL, *name = NULL;
+        if ((st = tdm_model_source_node(m, i, &op, &name)) != TDM_OK) return cli_engine_error(st, "source node");
+        d->src_ops[i] = op ? op : "?";
     }
-    rc = CLI_OK;
-done:
-    free(src_hist);
-    free(exec_hist);
-    free(src_ops);
-    free(exec_ops);
-    free(ins);
-    free(outs);
-    free(planned);
-    tdm_session_free(s);
-    tdm_model_free(m);
+    d->nsrc_hist = info_histogram(d->src_ops, d->nsrc, &d->src_hist);
+    return d->nsrc_hist < 0 ? cli_error("out of memory") : CLI_OK;
+}
+
+/* The plan at batch 1 (symbolic dims default to 1 in a fresh session): stats, planned inputs, executed ops. */
+static int info_read_plan(info_data *d) {
+    tdm_status st;
+    tdm_session_options so = {.threads = 1};
+    if ((st = tdm_session_create(d->m, &so, &d->s)) != TDM_OK) return cli_engine_error(st, "cannot create a session");
+    if ((st = tdm_session_stats(d->s, &d->stats)) != TDM_OK)
+        return cli_engine_error(st, "cannot plan the model at batch 1");
+    for (int i = 0; i < d->nin; i++) {
+        void *data;
+        if ((st = tdm_session_input_data(d->s, i, &d->planned[i], &data)) != TDM_OK)
+            return cli_engine_error(st, "planned input");
+    }
+    d->nexec = tdm_session_num_exec_nodes(d->s);
+    if (d->nexec < 0) d->nexec = 0;
+    if (!(d->exec_ops = calloc((size_t)d->nexec + 1, sizeof *d->exec_ops))) return cli_error("out of memory");
+    for (int i = 0; i < d->nexec; i++) {
+        const char *op = tdm_session_exec_node_op(d->s, i);
+        d->exec_ops[i] = op ? op : "?";
+    }
+    d->nexec_hist = info_histogram(d->exec_ops, d->nexec, &d->exec_hist);
+    return d->nexec_hist < 0 ? cli_error("out of memory") : CLI_OK;
+}
+
+static void info_print_json(const info_data *d) {
+    const char *producer = tdm_model_producer(d->m);
+    json_writer j;
+    json_init(&j, stdout);
+    json_object_begin(&j);
+    json_kv_string(&j, "model", d->path);
+    json_kv_string(&j, "producer", producer ? producer : "");
+    json_kv_int(&j, "ir_version", tdm_model_ir_version(d->m));
+    json_kv_int(&j, "opset", tdm_model_opset(d->m));
+    info_json_tensors(&j, "inputs", d->ins, d->nin, d->planned);
+    info_json_tensors(&j, "outputs", d->outs, d->nout, NULL);
+    json_kv_int(&j, "source_nodes", d->nsrc);
+    info_json_hist(&j, "op_counts", d->src_hist, d->nsrc_hist);
+    json_kv_int(&j, "params", d->stats.params);
+    json_kv_int(&j, "macs", d->stats.macs);
+    json_kv_uint(&j, "weights_bytes", d->stats.weights_bytes);
+    json_kv_uint(&j, "arena_bytes", d->stats.arena_bytes);
+    json_kv_uint(&j, "workspace_bytes", d->stats.workspace_bytes);
+    json_kv_int(&j, "plan_batch", 1);
+    json_kv_int(&j, "exec_nodes", d->nexec);
+    info_json_hist(&j, "exec_op_counts", d->exec_hist, d->nexec_hist);
+    json_kv_string(&j, "kernel_isa", tdm_kernel_isa());
+    json_kv_double(&j, "load_ms", d->load_ms, 6);
+    json_object_end(&j);
+    json_finish(&j);
+}
+
+static void info_print_tensors(const char *title, const tdm_tensor_info *t, int n) {
+    char b1[256];
+    printf("%s\n", title);
+    for (int i = 0; i < n; i++)
+        printf("  %-24s %-8s %s\n", t[i].name ? t[i].name : "", cli_dtype_str(t[i].dtype),
+               cli_shape_str(&t[i], b1, sizeof b1));
+}
+
+static void info_print_text(const info_data *d) {
+    char b1[256], b2[64];
+    const char *producer = tdm_model_producer(d->m);
+    const tdm_stats *st = &d->stats;
+    printf("model          %s\n", d->path);
+    printf("producer       %s\n", producer && *producer ? producer : "(none)");
+    printf("ir_version     %lld\n", (long long)tdm_model_ir_version(d->m));
+    printf("opset          %lld\n", (long long)tdm_model_opset(d->m));
+    info_print_tensors("inputs", d->ins, d->nin);
+    info_print_tensors("outputs", d->outs, d->nout);
+    printf("parameters     %s\n", info_group(st->params, b2, sizeof b2));
+    printf("MACs           %s  (%.2f M, batch 1)\n", info_group(st->macs, b2, sizeof b2), (double)st->macs / 1e6);
+    printf("weights        %s\n", info_bytes(st->weights_bytes, b1, sizeof b1));
+    printf("arena          %s  (batch 1)\n", info_bytes(st->arena_bytes, b1, sizeof b1));
+    printf("workspace      %s\n", info_bytes(st->workspace_bytes, b1, sizeof b1));
+    printf("nodes          %d in the file, %d executed after folding and fusion\n", d->nsrc, d->nexec);
+    printf("kernels        %s\n", tdm_kernel_isa());
+    printf("\n  %-28s %6s      %-28s %6s\n", "op (file)", "count", "op (executed)", "count");
+    int rows = d->nsrc_hist > d->nexec_hist ? d->nsrc_hist : d->nexec_hist;
+    for (int i = 0; i < rows; i++) {
+        if (i < d->nsrc_hist) printf("  %-28s %6d", d->src_hist[i].op, d->src_hist[i].count);
+        else printf("  %-28s %6s", "", "");
+        if (i < d->nexec_hist) printf("      %-28s %6d\n", d->exec_hist[i].op, d->exec_hist[i].count);
+        else printf("\n");
+    }
+    fflush(stdout);
+}
+
+static int cmd_info(const cli_command *self, int argc, char **argv) {
+    info_opts o = {0};
+    if (cli_parse(self, argc, argv, &o) != CLI_OK) return CLI_USAGE;
+    if (o.ops && !o.model) return info_list_ops(o.json);
+    if (!o.model) return cli_usage_error("info: no MODEL given (usage: tandem %s)", "info MODEL [--json]");
+    info_data d = {.path = o.model};
+    int rc = cli_load_model(o.model, &d.m, &d.load_ms);
+    if (rc == CLI_OK) rc = info_read_graph(&d);
+    if (rc == CLI_OK) rc = info_read_plan(&d);
+    if (rc == CLI_OK) {
+        if (o.json) info_print_json(&d);
+        else info_print_text(&d);
+    }
+    info_data_free(&d);
     return rc;
 }
+
+const cli_command cli_cmd_info = {"info", cmd_info, info_options, "info MODEL [--json] | info --ops [--json]",
+                                  "describe a model: inputs, outputs, opset, ops, parameters, MACs, planned memory"};

@@ -6,7 +6,7 @@
  * While a lease computes, a helper thread already fetches the next one, so the round trip overlaps the computing.
  * Prints one JSON summary at the end. */
 #include "cli.h"
-#include "json.h"
+#include "../common/json.h"
 #include "../server/swarm_run.h"
 #include "../server/swarm_wire.h"
 #include "../study/study_http.h"
@@ -25,6 +25,20 @@ typedef struct worker_opts {
     int64_t threads, max_leases, patience_s;
     int wait, quiet;
 } worker_opts;
+
+#define T worker_opts
+static const opt_spec worker_options[] = {
+    OPT_STR(T, server, "server", "URL", "the tandem server (http://HOST:PORT)"),
+    OPT_INT(T, threads, "threads", 1, 256, "N", "engine threads (default 1)"),
+    OPT_FLAG(T, wait, "wait", "when no job is left, wait for the next one instead of exiting"),
+    OPT_INT(T, patience_s, "patience", 0, 1000000000, "S",
+            "keep retrying a server that cannot be reached for S seconds (default 60)"),
+    OPT_INT(T, max_leases, "max-leases", 0, 1000000000, "N", "stop after N leases"),
+    OPT_STR(T, log, "log", "FILE", "append one line per computed chunk: job, chunk, first item, items, outcome"),
+    OPT_FLAG(T, quiet, "quiet", "print only the final JSON summary"),
+    OPT_END,
+};
+#undef T
 
 typedef struct worker_state {
     worker_opts o;
@@ -65,14 +79,14 @@ static int worker_request(worker_state *w, const char *path, const char *method,
                           size_t len, study_http_response *r) {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", w->base, path);
-    double give_up = cli_now_ms() + (double)w->o.patience_s * 1000;
+    double give_up = clock_now_ms() + (double)w->o.patience_s * 1000;
     int64_t pause = 100;
     for (;;) {
         int rc = study_http(url, method, ctype, body, len, 120000, r);
         if (rc == 0 && r->status != 429 && r->status != 502 && r->status != 503 && r->status != 504) return 0;
         int64_t wait = rc == 0 && r->status == 429 ? 1000 : pause;
         if (rc == 0) free(r->body);
-        if (cli_now_ms() + (double)wait > give_up) return -1;
+        if (clock_now_ms() + (double)wait > give_up) return -1;
         worker_sleep_ms(wait);
         pause = pause * 2 > 2000 ? 2000 : pause * 2;
     }
@@ -161,7 +175,7 @@ static int worker_run_lease(worker_state *w, const swarm_lease_msg *m) {
     json_kv_string(&jw, "lease", m->lease);
     json_key(&jw, "chunks");
     json_array_begin(&jw);
-    double t0 = cli_now_ms();
+    double t0 = clock_now_ms();
     size_t off = 0;
     for (int i = 0; i < m->nchunks; i++) {
         const swarm_wire_chunk *c = &m->chunks[i];
@@ -176,7 +190,7 @@ static int worker_run_lease(worker_state *w, const swarm_lease_msg *m) {
         }
         json_object_end(&jw);
     }
-    double compute_ms = cli_now_ms() - t0;
+    double compute_ms = clock_now_ms() - t0;
     json_array_end(&jw);
     json_kv_double(&jw, "compute_ms", compute_ms, 6);
     json_object_end(&jw);
@@ -316,34 +330,12 @@ static int worker_loop(worker_state *w) {
     }
 }
 
-int cmd_worker(int argc, char **argv) {
+static int cmd_worker(const cli_command *self, int argc, char **argv) {
     worker_state w;
     memset(&w, 0, sizeof w);
     w.o.threads = 1;
     w.o.patience_s = 60;
-    cli_args a;
-    const char *opt, *pos;
-    cli_args_init(&a, argc, argv);
-    while (cli_next_arg(&a, &opt, &pos)) {
-        const char *v;
-        if (!opt) return cli_usage_error("worker: unexpected argument '%s'", pos);
-        if (!strcmp(opt, "server") || !strcmp(opt, "log")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            *(!strcmp(opt, "server") ? &w.o.server : &w.o.log) = v;
-        } else if (!strcmp(opt, "wait") || !strcmp(opt, "quiet")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            *(!strcmp(opt, "wait") ? &w.o.wait : &w.o.quiet) = 1;
-        } else if (!strcmp(opt, "threads") || !strcmp(opt, "max-leases") || !strcmp(opt, "patience")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            int64_t *dst = !strcmp(opt, "threads") ? &w.o.threads : !strcmp(opt, "patience") ? &w.o.patience_s
-                                                                                            : &w.o.max_leases;
-            if (!cli_parse_int(opt, v, !strcmp(opt, "threads") ? 1 : 0, !strcmp(opt, "threads") ? 256 : 1000000000,
-                               dst))
-                return CLI_USAGE;
-        } else {
-            return cli_usage_error("worker: unknown option '--%s'", opt);
-        }
-    }
+    if (cli_parse(self, argc, argv, &w.o) != CLI_OK) return CLI_USAGE;
     if (!w.o.server) return cli_usage_error("worker: --server URL is required");
     char host[256], port[16];
     const char *path;
@@ -353,9 +345,9 @@ int cmd_worker(int argc, char **argv) {
     size_t bl = strlen(w.base);
     while (bl > 7 && w.base[bl - 1] == '/') w.base[--bl] = 0;
     if (w.o.log && !(w.log = fopen(w.o.log, "a"))) return cli_error("cannot open --log '%s': %s", w.o.log, strerror(errno));
-    w.t0 = cli_now_ms();
+    w.t0 = clock_now_ms();
     int rc = worker_loop(&w);
-    double wall = (cli_now_ms() - w.t0) / 1000;
+    double wall = (clock_now_ms() - w.t0) / 1000;
     json_writer jw;
     json_init(&jw, stdout);
     json_object_begin(&jw);
@@ -377,3 +369,8 @@ int cmd_worker(int argc, char **argv) {
     tdm_model_free(w.model);
     return rc;
 }
+
+const cli_command cli_cmd_worker = {
+    "worker", cmd_worker, worker_options,
+    "worker --server URL [--threads N] [--wait] [--patience S] [--max-leases N] [--log FILE]",
+    "contribute this machine to a tandem server's swarm jobs: lease chunks, compute them natively, submit"};

@@ -1,5 +1,5 @@
-/* util.c - helpers shared by the CLI commands: option scanning, strict number parsing, file checks, model loading,
- * shape formatting, labels files and a seeded random generator. */
+/* util.c - helpers shared by the CLI commands: option parsing with the command's table, file checks that print, model
+ * loading, shape formatting and labels files. */
 #include "cli.h"
 
 #include <errno.h>
@@ -9,169 +9,26 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* ---- option scanning ---- */
-
-void cli_args_init(cli_args *a, int argc, char **argv) {
-    memset(a, 0, sizeof *a);
-    a->argc = argc;
-    a->argv = argv;
-    a->cmd = argc > 0 ? argv[0] : "";
-    a->i = 1;
-}
-
-int cli_next_arg(cli_args *a, const char **opt, const char **pos) {
-    static char name[64];
-    *opt = NULL;
-    *pos = NULL;
-    a->inline_val = NULL;
-    if (a->i >= a->argc) return 0;
-    const char *s = a->argv[a->i++];
-    if (a->rest_positional) {
-        *pos = s;
-        return 1;
-    }
-    if (strcmp(s, "--") == 0) { /* everything after "--" is positional */
-        a->rest_positional = 1;
-        if (a->i >= a->argc) return 0;
-        *pos = a->argv[a->i++];
-        return 1;
-    }
-    if (s[0] == '-' && s[1] == '-' && s[2]) {
-        const char *eq = strchr(s + 2, '=');
-        size_t n = eq ? (size_t)(eq - (s + 2)) : strlen(s + 2);
-        if (n >= sizeof name) n = sizeof name - 1;
-        memcpy(name, s + 2, n);
-        name[n] = 0;
-        if (eq) a->inline_val = eq + 1;
-        *opt = name;
-        return 1;
-    }
-    if (s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9')) {
-        /* Short options are not used; report "-x" as unknown by giving its full text as the name. */
-        snprintf(name, sizeof name, "%s", s);
-        *opt = name;
-        return 1;
-    }
-    *pos = s;
-    return 1;
-}
-
-const char *cli_opt_value(cli_args *a, const char *opt) {
-    if (a->inline_val) return a->inline_val;
-    if (a->i >= a->argc) {
-        cli_usage_error("%s: option --%s needs a value", a->cmd, opt);
-        return NULL;
-    }
-    return a->argv[a->i++];
-}
-
-int cli_opt_flag(cli_args *a, const char *opt) {
-    if (a->inline_val) {
-        cli_usage_error("%s: option --%s takes no value", a->cmd, opt);
-        return 0;
-    }
-    return 1;
-}
-
-/* ---- numbers ---- */
-
-int cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno) {
-        cli_usage_error("--%s: '%s' is not an integer", opt, s);
-        return 0;
-    }
-    if (v < lo || v > hi) {
-        cli_usage_error("--%s: %lld is out of range [%lld, %lld]", opt, v, (long long)lo, (long long)hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-int cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-') {
-        cli_usage_error("--%s: '%s' is not a non-negative integer", opt, s);
-        return 0;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno) {
-        cli_usage_error("--%s: '%s' is not a non-negative integer", opt, s);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-int cli_parse_floats(const char *opt, const char *s, float *out, int max, int *n_out) {
-    int n = 0;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || !isfinite(v) || (*end && *end != ',')) {
-            cli_usage_error("--%s: '%s' is not a comma-separated list of numbers", opt, s);
-            return 0;
-        }
-        if (n >= max) {
-            cli_usage_error("--%s: more than %d values in '%s'", opt, max, s);
-            return 0;
-        }
-        out[n++] = (float)v;
-        if (!*end) break;
-        p = end + 1;
-    }
-    *n_out = n;
-    return 1;
-}
-
-int cli_parse_size(const char *opt, const char *s, int64_t *h, int64_t *w) {
-    char *end;
-    errno = 0;
-    long long a = strtoll(s, &end, 10);
-    if (end == s || errno || (*end != 'x' && *end != 'X')) goto bad;
-    const char *p = end + 1;
-    long long b = strtoll(p, &end, 10);
-    if (end == p || errno || *end) goto bad;
-    if (a < 1 || b < 1 || a > 65536 || b > 65536) goto bad;
-    *h = a;
-    *w = b;
-    return 1;
-bad:
-    cli_usage_error("--%s: '%s' is not a size HxW (e.g. 32x32)", opt, s);
-    return 0;
+int cli_parse(const cli_command *c, int argc, char **argv, void *opts) {
+    char err[512];
+    if (opts_parse(c->options, argc, argv, opts, err, sizeof err) != 0) return cli_usage_error("%s", err);
+    return CLI_OK;
 }
 
 /* ---- files, models ---- */
 
-double cli_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 int cli_check_file(const char *what, const char *path) {
-    struct stat st;
-    if (!path || !*path) return cli_error("no %s file given", what);
-    if (stat(path, &st) != 0) return cli_error("cannot open %s '%s': %s", what, path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return cli_error("cannot open %s '%s': it is a directory", what, path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_error("cannot open %s '%s': %s", what, path, strerror(errno));
-    fclose(f);
+    char err[1024];
+    if (file_check(what, path, err, sizeof err) != 0) return cli_error("%s", err);
     return CLI_OK;
 }
 
 int cli_load_model(const char *path, tdm_model **model_out, double *load_ms) {
     *model_out = NULL;
     if (cli_check_file("model", path) != CLI_OK) return CLI_ERR;
-    double t0 = cli_now_ms();
+    double t0 = clock_now_ms();
     tdm_status st = tdm_model_load_file(path, NULL, model_out);
-    double t1 = cli_now_ms();
+    double t1 = clock_now_ms();
     if (st != TDM_OK) {
         tdm_model_free(*model_out); /* the API sets it to NULL on failure; free(NULL) is harmless either way */
         *model_out = NULL;
@@ -222,47 +79,8 @@ const char *cli_shape_str(const tdm_tensor_info *info, char *buf, size_t cap) {
 }
 
 int cli_read_file(const char *what, const char *path, size_t max, char **data_out, size_t *size_out) {
-    *data_out = NULL;
-    *size_out = 0;
-    if (cli_check_file(what, path) != CLI_OK) return CLI_ERR;
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_error("cannot open %s '%s': %s", what, path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(f);
-        return cli_error("out of memory reading %s '%s'", what, path);
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(buf);
-                fclose(f);
-                return cli_error("%s '%s' is too large (more than %zu bytes)", what, path, max);
-            }
-            size_t ncap = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return cli_error("out of memory reading %s '%s'", what, path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return cli_error("cannot read %s '%s'", what, path);
-    }
-    buf[n] = 0;
-    *data_out = buf;
-    *size_out = n;
+    char err[1024];
+    if (file_read(what, path, max, data_out, size_out, err, sizeof err) != 0) return cli_error("%s", err);
     return CLI_OK;
 }
 
@@ -294,15 +112,3 @@ void cli_labels_free(cli_labels *l) {
     free(l->text);
     memset(l, 0, sizeof *l);
 }
-
-/* ---- random ---- */
-
-/* splitmix64: tiny, seedable with any value (0 included), good enough for test inputs. */
-uint64_t cli_rng_next(cli_rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-double cli_rng_uniform(cli_rng *r) { return (double)(cli_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "model.h"
-#include "onnx_write.h"
+#include "tandem_onnx_write.h"
 #include "pb.h"
 
 /* ModelProto, GraphProto, NodeProto, AttributeProto, OperatorSetIdProto, ValueInfoProto, TypeProto fields. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../cli/json.h"
+#include "../common/json.h"
 
 /* Sessions of one worker for one model: slot b (1..max_batch) runs batch b; slot 0 takes anything else. */
 typedef struct bat_slot {

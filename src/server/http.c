@@ -9,8 +9,8 @@
 #include "server.h"
 #include "store.h"
 #include "swarm.h"
-#include "../cli/cli.h"
-#include "../cli/json.h"
+#include "../common/image.h"
+#include "../common/json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -603,7 +603,7 @@ static int http_prepare_classify(http_req *rq, enum MHD_Result *ret) {
                           (long long)c);
         return -1;
     }
-    if (!rq->body || !cli_is_image((const unsigned char *)rq->body, rq->len)) {
+    if (!rq->body || !image_is_image((const unsigned char *)rq->body, rq->len)) {
         *ret = http_error(rq, 400, "the body is not a PNG or JPEG image");
         return -1;
     }
@@ -612,8 +612,8 @@ static int http_prepare_classify(http_req *rq, enum MHD_Result *ret) {
     if (ww < 0) ww = 0;
     float *pix = NULL;
     char err[512];
-    if (cli_image_decode((const unsigned char *)rq->body, rq->len, (int)c, &hh, &ww, m->mean, m->std, m->nstats, &pix,
-                         err, sizeof err) != CLI_OK) {
+    if (image_decode((const unsigned char *)rq->body, rq->len, (int)c, &hh, &ww, m->mean, m->std, m->nstats, &pix, err,
+                     sizeof err) != 0) {
         *ret = http_error(rq, 400, "%s", err);
         return -1;
     }

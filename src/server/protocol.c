@@ -3,7 +3,7 @@
  * the inputs that carry parameters.binary_data_size, and binary outputs on parameters.binary_data (per output) or
  * parameters.binary_data_output (per request). No HTTP and no engine calls here, so tests/fuzz drives it directly. */
 #include "server.h"
-#include "../cli/json.h"
+#include "../common/json.h"
 
 #include <float.h>
 #include <math.h>

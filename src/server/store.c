@@ -26,12 +26,13 @@ struct tdm_store {
     void *impl;
 };
 
-/* The schemas this store takes: "tandem.<kind>/<version>" with 1 <= version <= max_version. */
+/* The schemas this store takes: "tandem.<kind>/<version>" with 1 <= version <= max_version. Their fields, and the
+ * indexed ones read below, are defined in docs/RESULTS.md: keep the two in step. */
 static const struct {
     const char *kind;
     int max_version;
 } store_schemas[] = {
-    {"tandem.result", 1}, /* the page, `tandem study` and the server's own figures (docs: the web contract) */
+    {"tandem.result", 1}, /* the page, `tandem study` and the server's own figures */
     {"tandem.bench", 1},  /* `tandem bench --json`, as it prints it */
     {"tandem.study", 1},  /* `tandem study`'s results.json (--post URL), which `--report-from URL` reads back */
 };

@@ -7,7 +7,7 @@
 #include "swarm_run.h"
 #include "swarm_store.h"
 #include "swarm_wire.h"
-#include "../cli/json.h"
+#include "../common/json.h"
 
 #include <errno.h>
 #include <math.h>

@@ -8,7 +8,9 @@
  * checks that browser and native agree on the top-1, then writes results.json/.csv, report.md and report.html with
  * the decision per (model, device, network) and the bandwidth and RTT at which it flips. The browser and cloud
  * paths run in scripts/study-browser.mjs (Node + playwright-core: a browser demands JS); this file plans, starts
- * the server and the driver, and collects. `--report-from` rebuilds a report from stored results. */
+ * the server and the driver, and collects. `--report-from` rebuilds a report from stored results (study_report_from).
+ * Library code: progress lines go to stderr, errors come back in the caller's buffer; the command that parses the
+ * options and prints is src/cli/cmd_study.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,17 +28,17 @@
 
 #include <stb/stb_image_write.h>
 
-#include "../cli/cli.h"
+#include "tandem.h"
+#include "../common/cifar.h"
+#include "../common/util.h"
 #include "study.h"
 #include "study_http.h"
 #include "zoo.h"
 
 static double study_t0;
 
-double study_now_ms(void) { return cli_now_ms(); }
-
 void study_progress(const char *fmt, ...) {
-    double s = (study_now_ms() - study_t0) / 1000.0;
+    double s = (clock_now_ms() - study_t0) / 1000.0;
     fprintf(stderr, "[study %02d:%02d] ", (int)s / 60, (int)s % 60);
     va_list ap;
     va_start(ap, fmt);
@@ -96,21 +98,6 @@ static const study_network known_networks[] = {
     {"slow3g", 400, 400, 400},      /* DevTools "Slow 3G"-like */
 };
 
-static int parse_int_list(const char *opt, const char *s, int *v, int max, int lo, int hi) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long x = strtol(s, &end, 10);
-        if (end == s || x < lo || x > hi || n == max || (*end && *end != ',')) {
-            cli_usage_error("--%s wants up to %d comma-separated integers in [%d, %d]", opt, max, lo, hi);
-            return -1;
-        }
-        v[n++] = (int)x;
-        s = *end ? end + 1 : end;
-    }
-    return n;
-}
-
 static int mkdir_p(const char *dir) {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", dir);
@@ -155,12 +142,12 @@ static int copy_file(const char *from, const char *to) {
 
 /* mean/std from an info.json or config.json beside a model, when present. */
 static void read_norm(const char *json_path, float mean[3], float std[3]) {
-    char *text = NULL;
+    char *text = NULL, err[256];
     size_t n;
     FILE *f = fopen(json_path, "rb");
     if (!f) return;
     fclose(f);
-    if (cli_read_file("model info", json_path, 1 << 20, &text, &n)) return;
+    if (file_read("model info", json_path, 1 << 20, &text, &n, err, sizeof err)) return;
     cJSON *j = cJSON_Parse(text);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "mean"), *s = cJSON_GetObjectItemCaseSensitive(j, "std");
     if (cJSON_GetArraySize(m) == 3 && cJSON_GetArraySize(s) == 3)
@@ -174,7 +161,8 @@ static void read_norm(const char *json_path, float mean[3], float std[3]) {
 
 /* Put model m into OUT/repo/<name>/ (model.onnx + config.json): a zoo name is generated with seeded weights, a
  * folder or .onnx file is copied. */
-static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], float std[3]) {
+static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], float std[3], char *err,
+                         size_t errlen) {
     const char *arg = p->model_arg[m];
     char name[256], src_dir[PATH_MAX] = "";
     struct stat st;
@@ -202,28 +190,36 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
     char *dir = path_join(repo, name);
     p->model_name[m] = strdup(name);
     p->model_path[m] = dir ? path_join(dir, "model.onnx") : NULL;
-    if (!dir || !p->model_name[m] || !p->model_path[m] || mkdir_p(dir)) return cli_error("study: cannot create %s", repo);
+    if (!dir || !p->model_name[m] || !p->model_path[m] || mkdir_p(dir)) {
+        free(dir);
+        return err_set(err, errlen, "study: cannot create %s", repo);
+    }
     /* CIFAR-100 normalisation of pytorch-cifar-models; a CIFAR-10 model gets CIFAR-10's */
     float m100[3] = {0.5071f, 0.4865f, 0.4409f}, s100[3] = {0.2673f, 0.2564f, 0.2762f};
     float m10[3] = {0.4914f, 0.4822f, 0.4465f}, s10[3] = {0.2023f, 0.1994f, 0.2010f};
     int c10 = strncmp(name, "cifar10_", 8) == 0;
     memcpy(mean, c10 ? m10 : m100, sizeof m100);
     memcpy(std, c10 ? s10 : s100, sizeof s100);
+    int rc = 0;
     if (src_file) {
-        if (copy_file(src_file, p->model_path[m])) return cli_error("study: cannot copy model '%s'", src_file);
-        if (src_dir[0]) {
+        if (copy_file(src_file, p->model_path[m])) rc = err_set(err, errlen, "study: cannot copy model '%s'", src_file);
+        if (!rc && src_dir[0]) {
             snprintf(tmp, sizeof tmp, "%s/info.json", src_dir);
             read_norm(tmp, mean, std);
             snprintf(tmp, sizeof tmp, "%s/config.json", src_dir);
             read_norm(tmp, mean, std);
         }
+    } else if (!zoo_model_classes(name)) {
+        rc = err_set(err, errlen, "study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo "
+                     "--list)", arg);
     } else {
-        if (!zoo_model_classes(name))
-            return cli_error("study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo --list)",
-                             arg);
         study_progress("zoo: writing %s with seeded weights", name);
         zoo_options zo = {0};
-        if (zoo_write(name, &zo, p->model_path[m], NULL)) return CLI_ERR;
+        rc = zoo_write(name, &zo, p->model_path[m], NULL, err, errlen);
+    }
+    if (rc) {
+        free(dir);
+        return rc;
     }
     char cfg[1024], labels[PATH_MAX] = "";
     snprintf(tmp, sizeof tmp, "%s/data/cifar10_classes.txt", p->shared_dir);
@@ -236,47 +232,46 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
              "{\"mean\": [%.4f, %.4f, %.4f], \"std\": [%.4f, %.4f, %.4f], \"size\": [32, 32], \"max_batch\": 1%s}\n",
              mean[0], mean[1], mean[2], std[0], std[1], std[2], labels);
     char *cf = path_join(dir, "config.json");
-    int rc = cf ? write_text(cf, cfg) : -1;
+    rc = cf ? write_text(cf, cfg) : -1;
     free(cf);
     free(dir);
-    return rc ? cli_error("study: cannot write config.json for %s", name) : CLI_OK;
+    return rc ? err_set(err, errlen, "study: cannot write config.json for %s", name) : 0;
 }
 
 /* The study's images as PNG files: CIFAR-10 test records from the shared data when present (real photos), else
  * seeded synthetic pictures (smooth colour fields with shapes), so the study runs on a machine without the data. */
-static int prepare_images(const study_plan *p, const char *dir, char *source, size_t cap) {
-    if (mkdir_p(dir)) return cli_error("study: cannot create %s", dir);
-    char bin[PATH_MAX];
+static void synthetic_image(rng_state *rng, unsigned char *rgb) {
+    double base[3], cx = 32 * rng_uniform(rng), cy = 32 * rng_uniform(rng);
+    double r2 = 20 + 80 * rng_uniform(rng);
+    for (int c = 0; c < 3; c++) base[c] = 255 * rng_uniform(rng);
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++)
+            for (int c = 0; c < 3; c++) {
+                double v = base[c] * (0.6 + 0.4 * x / 31.0) + 40 * rng_uniform(rng);
+                if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r2) v = 255 - v;
+                rgb[(y * 32 + x) * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+}
+
+static int prepare_images(const study_plan *p, const char *dir, char *source, size_t cap, char *err, size_t errlen) {
+    if (mkdir_p(dir)) return err_set(err, errlen, "study: cannot create %s", dir);
+    char bin[PATH_MAX], why[512];
     snprintf(bin, sizeof bin, "%s/data/cifar10_test_jpeg75.bin", p->shared_dir);
-    FILE *f = fopen(bin, "rb");
-    snprintf(source, cap, f ? "CIFAR-10 test images (%s)" : "seeded synthetic 32x32 images (no %s here)", bin);
-    cli_rng rng = {0x5eed5eedULL};
-    for (int i = 0; i < p->images; i++) {
-        unsigned char rec[3073], rgb[32 * 32 * 3];
-        if (f && fread(rec, 1, sizeof rec, f) == sizeof rec) {
-            for (int k = 0; k < 1024; k++)
-                for (int c = 0; c < 3; c++) rgb[3 * k + c] = rec[1 + c * 1024 + k];
-        } else {
-            double base[3], cx = 32 * cli_rng_uniform(&rng), cy = 32 * cli_rng_uniform(&rng);
-            double r2 = 20 + 80 * cli_rng_uniform(&rng);
-            for (int c = 0; c < 3; c++) base[c] = 255 * cli_rng_uniform(&rng);
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++)
-                    for (int c = 0; c < 3; c++) {
-                        double v = base[c] * (0.6 + 0.4 * x / 31.0) + 40 * cli_rng_uniform(&rng);
-                        if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r2) v = 255 - v;
-                        rgb[(y * 32 + x) * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-                    }
-        }
+    cifar_file data;
+    int real = cifar_open(bin, &data, why, sizeof why) == 0;
+    snprintf(source, cap, real ? "CIFAR-10 test images (%s)" : "seeded synthetic 32x32 images (no %s here)", bin);
+    rng_state rng = {0x5eed5eedULL};
+    int rc = 0;
+    for (int i = 0; i < p->images && !rc; i++) {
+        unsigned char rec[CIFAR_RECORD], rgb[CIFAR_PLANE * 3];
+        if (real && cifar_read(&data, -1, 1, rec, why, sizeof why) == 0) cifar_to_rgb(rec, 1, rgb);
+        else synthetic_image(&rng, rgb);
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/img_%03d.png", dir, i);
-        if (!stbi_write_png(path, 32, 32, 3, rgb, 32 * 3)) {
-            if (f) fclose(f);
-            return cli_error("study: cannot write %s", path);
-        }
+        if (!stbi_write_png(path, 32, 32, 3, rgb, 32 * 3)) rc = err_set(err, errlen, "study: cannot write %s", path);
     }
-    if (f) fclose(f);
-    return CLI_OK;
+    cifar_close(&data);
+    return rc;
 }
 
 /* ---- tandem serve and the browser driver --------------------------------------------------------------------- */
@@ -375,12 +370,12 @@ static cJSON *plan_json(const study_plan *p, const char *url, const char *image_
     return j;
 }
 
-static cJSON *read_json_file(const char *path) {
+static cJSON *read_json_file(const char *path, char *err, size_t errlen) {
     char *text = NULL;
     size_t n;
-    if (cli_read_file("results", path, (size_t)1 << 30, &text, &n)) return NULL;
+    if (file_read("results", path, (size_t)1 << 30, &text, &n, err, errlen)) return NULL;
     cJSON *j = cJSON_ParseWithLength(text, n);
-    if (!j) cli_error("study: %s is not valid JSON", path);
+    if (!j) err_set(err, errlen, "study: %s is not valid JSON", path);
     free(text);
     return j;
 }
@@ -410,164 +405,149 @@ static void host_facts(cJSON *o) {
     cJSON_AddStringToObject(o, "kernel_isa", tdm_kernel_isa());
 }
 
-/* ---- the command --------------------------------------------------------------------------------------------- */
 
-static int report_from(const char *src, const char *out_dir) {
-    cJSON *results = NULL;
-    if (!strncmp(src, "http://", 7)) {
-        char url[2048];
-        size_t sl = strlen(src);
-        while (sl > 7 && src[sl - 1] == '/') sl--;
-        snprintf(url, sizeof url, "%.*s/api/results?format=json&limit=100000", (int)sl, src);
-        study_http_response r;
-        if (study_http(url, "GET", NULL, NULL, 0, 30000, &r)) return cli_error("study: cannot reach %s", url);
-        cJSON *docs = r.status == 200 ? cJSON_ParseWithLength(r.body, r.len) : NULL;
-        free(r.body);
-        if (!docs) return cli_error("study: %s answered %d, not a JSON list of results", url, r.status);
-        cJSON *list = cJSON_IsArray(docs) ? docs : cJSON_GetObjectItemCaseSensitive(docs, "results");
-        /* the newest full study becomes the base; every browser result from any device joins the crowd table */
-        cJSON *crowd = cJSON_CreateArray(), *el;
-        cJSON_ArrayForEach(el, list) {
-            const cJSON *doc = cJSON_GetObjectItemCaseSensitive(el, "document");
-            if (!doc) doc = el;
-            const cJSON *schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
-            if (!cJSON_IsString(schema)) continue;
-            if (!strcmp(schema->valuestring, "tandem.study/1")) {
-                cJSON_Delete(results);
-                results = cJSON_Duplicate(doc, 1);
-            } else if (!strcmp(schema->valuestring, "tandem.result/1")) {
-                cJSON_AddItemToArray(crowd, cJSON_Duplicate(doc, 1));
-            }
-        }
-        cJSON_Delete(docs);
-        if (!results) {
-            results = cJSON_CreateObject();
-            cJSON_AddStringToObject(results, "schema", "tandem.study/1");
-            cJSON_AddArrayToObject(results, "models");
-        }
-        cJSON_DeleteItemFromObject(results, "crowd");
-        cJSON_AddItemToObject(results, "crowd", crowd);
-        study_progress("report: %d device results from %s", cJSON_GetArraySize(crowd), src);
-    } else {
-        if (!(results = read_json_file(src))) return CLI_ERR;
-    }
-    if (mkdir_p(out_dir)) return cli_error("study: cannot create %s", out_dir);
-    char *rj = path_join(out_dir, "results.json");
-    int rc = study_write_report(results, out_dir) || write_json_file(rj, results) ? CLI_ERR : CLI_OK;
+/* The report files and results.json into dir. */
+static int write_outputs(cJSON *results, const char *dir, char *err, size_t errlen) {
+    if (mkdir_p(dir)) return err_set(err, errlen, "study: cannot create %s", dir);
+    if (study_write_report(results, dir, err, errlen)) return -1;
+    char *rj = path_join(dir, "results.json");
+    int rc = rj ? write_json_file(rj, results) : -1;
     free(rj);
+    return rc ? err_set(err, errlen, "study: cannot write %s/results.json", dir) : 0;
+}
+
+/* ---- the report from stored results ------------------------------------------------------------------------- */
+
+/* Every result a tandem server's store holds: the newest full study becomes the base, and every browser result from
+ * any device (tandem.result/1, docs/RESULTS.md) joins the crowd table. */
+static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
+    char url[2048];
+    size_t sl = strlen(src);
+    while (sl > 7 && src[sl - 1] == '/') sl--;
+    snprintf(url, sizeof url, "%.*s/api/results?format=json&limit=100000", (int)sl, src);
+    study_http_response r;
+    if (study_http(url, "GET", NULL, NULL, 0, 30000, &r)) {
+        err_set(err, errlen, "study: cannot reach %s", url);
+        return NULL;
+    }
+    cJSON *docs = r.status == 200 ? cJSON_ParseWithLength(r.body, r.len) : NULL;
+    free(r.body);
+    if (!docs) {
+        err_set(err, errlen, "study: %s answered %d, not a JSON list of results", url, r.status);
+        return NULL;
+    }
+    cJSON *list = cJSON_IsArray(docs) ? docs : cJSON_GetObjectItemCaseSensitive(docs, "results");
+    cJSON *results = NULL, *crowd = cJSON_CreateArray(), *el;
+    cJSON_ArrayForEach(el, list) {
+        const cJSON *doc = cJSON_GetObjectItemCaseSensitive(el, "document");
+        if (!doc) doc = el;
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
+        if (!cJSON_IsString(schema)) continue;
+        if (!strcmp(schema->valuestring, "tandem.study/1")) {
+            cJSON_Delete(results);
+            results = cJSON_Duplicate(doc, 1);
+        } else if (!strcmp(schema->valuestring, "tandem.result/1")) {
+            cJSON_AddItemToArray(crowd, cJSON_Duplicate(doc, 1));
+        }
+    }
+    cJSON_Delete(docs);
+    if (!results) {
+        results = cJSON_CreateObject();
+        cJSON_AddStringToObject(results, "schema", "tandem.study/1");
+        cJSON_AddArrayToObject(results, "models");
+    }
+    cJSON_DeleteItemFromObject(results, "crowd");
+    cJSON_AddItemToObject(results, "crowd", crowd);
+    study_progress("report: %d device results from %s", cJSON_GetArraySize(crowd), src);
+    return results;
+}
+
+int study_report_from(const char *src, const char *out_dir, char *err, size_t errlen) {
+    study_t0 = clock_now_ms();
+    cJSON *results = !strncmp(src, "http://", 7) ? results_from_server(src, err, errlen)
+                                                 : read_json_file(src, err, errlen);
+    if (!results) return -1;
+    int rc = write_outputs(results, out_dir, err, errlen);
     cJSON_Delete(results);
-    if (rc == CLI_OK) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", out_dir, out_dir);
     return rc;
 }
 
-int cmd_study(int argc, char **argv) {
-    study_t0 = study_now_ms();
-    static study_plan plan;
-    study_plan *p = &plan;
+/* ---- the plan -------------------------------------------------------------------------------------------------- */
+
+void study_plan_defaults(study_plan *p) {
     memset(p, 0, sizeof *p);
     p->out_dir = "study-out";
     p->shared_dir = getenv("TDM_SHARED") ? getenv("TDM_SHARED") : "../shared";
     p->runs = 30;
     p->images = 20;
     p->browser = p->cloud = 1;
-    const char *models = "cifar100_resnet20,cifar100_resnet32,cifar100_resnet44,cifar100_resnet56";
-    const char *report_src = NULL, *networks = "lan,wifi,4g,3g";
-    int quick = 0, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
     if (ncpu > STUDY_MAX_LIST) ncpu = STUDY_MAX_LIST;
     p->n_threads = ncpu;
     for (int i = 0; i < ncpu; i++) p->threads[i] = i + 1;
-    int thr_int[STUDY_MAX_LIST] = {1, 2, 4, 6};
+    static const double throttle[] = {1, 2, 4, 6};
     p->n_throttle = 4;
+    memcpy(p->throttle, throttle, sizeof throttle);
+}
 
-    cli_args a;
-    const char *opt, *pos, *v;
-    int64_t n64;
-    cli_args_init(&a, argc, argv);
-    while (cli_next_arg(&a, &opt, &pos)) {
-        if (!opt) return cli_usage_error("study: unexpected argument '%s'", pos);
-        if (!strcmp(opt, "quick")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            quick = 1;
-            continue;
-        }
-        if (!strcmp(opt, "no-browser") || !strcmp(opt, "no-cloud")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            if (opt[3] == 'b') p->browser = 0;
-            else p->cloud = 0;
-            continue;
-        }
-        if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-        if (!strcmp(opt, "models")) models = v;
-        else if (!strcmp(opt, "out")) p->out_dir = v;
-        else if (!strcmp(opt, "shared")) p->shared_dir = v;
-        else if (!strcmp(opt, "networks")) networks = v;
-        else if (!strcmp(opt, "report-from")) report_src = v;
-        else if (!strcmp(opt, "post")) p->post_url = v;
-        else if (!strcmp(opt, "threads")) {
-            if ((p->n_threads = parse_int_list(opt, v, p->threads, STUDY_MAX_LIST, 1, 64)) < 0) return CLI_USAGE;
-        } else if (!strcmp(opt, "throttle")) {
-            if ((p->n_throttle = parse_int_list(opt, v, thr_int, STUDY_MAX_LIST, 1, 20)) < 0) return CLI_USAGE;
-        } else if (!strcmp(opt, "runs")) {
-            if (!cli_parse_int(opt, v, 3, 100000, &n64)) return CLI_USAGE;
-            p->runs = (int)n64;
-        } else if (!strcmp(opt, "images")) {
-            if (!cli_parse_int(opt, v, 1, 10000, &n64)) return CLI_USAGE;
-            p->images = (int)n64;
-        } else return cli_usage_error("study: unknown option --%s", opt);
-    }
-    if (report_src) return report_from(report_src, p->out_dir);
-    if (quick) { /* the test's reduced study: small and fast, every path still exercised */
-        p->runs = p->runs < 10 ? p->runs : 10;
-        p->images = p->images < 5 ? p->images : 5;
-    }
-    for (int i = 0; i < p->n_throttle; i++) p->throttle[i] = thr_int[i];
-    /* networks by name */
-    char nbuf[256];
-    snprintf(nbuf, sizeof nbuf, "%s", networks);
-    for (char *save = NULL, *tok = strtok_r(nbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int found = 0;
-        for (size_t k = 0; k < sizeof known_networks / sizeof known_networks[0]; k++)
-            if (!strcmp(tok, known_networks[k].name) && p->n_networks < STUDY_MAX_LIST)
-                p->networks[p->n_networks++] = known_networks[k], found = 1;
-        if (!found) return cli_usage_error("study: unknown network '%s' (lan, wifi, 4g, 3g, slow3g)", tok);
-    }
-    /* models */
-    char *mbuf = strdup(models);
-    for (char *save = NULL, *tok = strtok_r(mbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (p->n_models == STUDY_MAX_MODELS) return cli_usage_error("study: at most %d models", STUDY_MAX_MODELS);
+int study_plan_models(study_plan *p, const char *list, char *err, size_t errlen) {
+    free(p->models_buf);
+    p->n_models = 0;
+    if (!(p->models_buf = strdup(list))) return err_set(err, errlen, "out of memory");
+    for (char *save = NULL, *tok = strtok_r(p->models_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (p->n_models == STUDY_MAX_MODELS) return err_set(err, errlen, "study: at most %d models", STUDY_MAX_MODELS);
         p->model_arg[p->n_models++] = tok;
     }
-    if (p->n_models == 0) return cli_usage_error("study: --models names no model");
-    static char exe[PATH_MAX];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (el <= 0) return cli_error("study: cannot find this program's path");
-    exe[el] = 0;
-    p->self_exe = exe;
+    return p->n_models ? 0 : err_set(err, errlen, "study: --models names no model");
+}
 
-    char *repo = path_join(p->out_dir, "repo"), *imgdir = path_join(p->out_dir, "images");
-    if (!repo || !imgdir || mkdir_p(repo)) return cli_error("study: cannot create %s", p->out_dir);
-    static float mean[STUDY_MAX_MODELS][3], stdv[STUDY_MAX_MODELS][3];
-    for (int m = 0; m < p->n_models; m++)
-        if (prepare_model(p, m, repo, mean[m], stdv[m])) return CLI_ERR;
-    char image_source[PATH_MAX + 64];
-    if (prepare_images(p, imgdir, image_source, sizeof image_source)) return CLI_ERR;
+int study_plan_networks(study_plan *p, const char *list, char *err, size_t errlen) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    p->n_networks = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t k = 0, n = sizeof known_networks / sizeof known_networks[0];
+        while (k < n && strcmp(tok, known_networks[k].name) != 0) k++;
+        if (k == n) return err_set(err, errlen, "study: unknown network '%s' (lan, wifi, 4g, 3g, slow3g)", tok);
+        if (p->n_networks < STUDY_MAX_LIST) p->networks[p->n_networks++] = known_networks[k];
+    }
+    return 0;
+}
 
+void study_plan_free(study_plan *p) {
+    for (int m = 0; m < STUDY_MAX_MODELS; m++) {
+        free(p->model_name[m]);
+        free(p->model_path[m]);
+        p->model_name[m] = p->model_path[m] = NULL;
+    }
+    free(p->models_buf);
+    p->models_buf = NULL;
+    p->n_models = 0;
+}
+
+/* ---- measuring -------------------------------------------------------------------------------------------------- */
+
+/* The results document's head: schema, creation time, this machine (tandem.study/1; docs/RESULTS.md defines its
+ * fields, keep the two in step). */
+static cJSON *results_new(const char *image_source) {
     cJSON *results = cJSON_CreateObject();
     cJSON_AddStringToObject(results, "schema", "tandem.study/1");
     cJSON_AddStringToObject(results, "source", "study");
     cJSON_AddStringToObject(results, "engine", "tandem");
     char created[32];
-    time_t now = time(NULL);
-    struct tm tmv;
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    clock_utc_stamp(created, sizeof created);
     cJSON_AddStringToObject(results, "created", created);
     cJSON_AddStringToObject(results, "version", TDM_VERSION);
     host_facts(cJSON_AddObjectToObject(results, "machine"));
     cJSON_AddStringToObject(results, "images_source", image_source);
-    cJSON *mlist = cJSON_AddArrayToObject(results, "models");
+    cJSON_AddArrayToObject(results, "models");
+    return results;
+}
 
-    /* native */
+/* One entry per model with its native measurements. */
+static int measure_native(study_plan *p, cJSON *mlist, float mean[][3], float stdv[][3], const char *imgdir,
+                          char *err, size_t errlen) {
     for (int m = 0; m < p->n_models; m++) {
         memcpy(p->mean, mean[m], sizeof p->mean);
         memcpy(p->std, stdv[m], sizeof p->std);
@@ -578,81 +558,111 @@ int cmd_study(int argc, char **argv) {
         cJSON_AddNumberToObject(entry, "bytes", stat(p->model_path[m], &st) ? 0 : (double)st.st_size);
         cJSON_AddItemToObject(entry, "mean", cJSON_CreateFloatArray(p->mean, 3));
         cJSON_AddItemToObject(entry, "std", cJSON_CreateFloatArray(p->std, 3));
-        cJSON *nat = study_native_model(p, m, imgdir);
-        if (!nat) {
-            cJSON_Delete(results);
-            return CLI_ERR;
-        }
+        cJSON *nat = study_native_model(p, m, imgdir, err, errlen);
+        if (!nat) return -1;
         cJSON_AddItemToObject(entry, "native", nat);
     }
+    return 0;
+}
 
-    /* client and cloud through the browser driver, against our own server */
-    int rc = CLI_OK;
-    if (p->browser || p->cloud) {
-        char drv[PATH_MAX], url[128];
-        int port = free_port();
-        char *db = path_join(p->out_dir, "results.db");
-        if (driver_path(p, drv, sizeof drv)) {
-            rc = cli_error("study: scripts/study-browser.mjs not found beside %s (run from a tandem checkout, or "
-                           "use --no-browser --no-cloud)", p->self_exe);
+/* The browser driver's per-model results joined to the native entries. */
+static void attach_browser(cJSON *results, cJSON *bres) {
+    cJSON *me, *mlist = cJSON_GetObjectItemCaseSensitive(results, "models");
+    cJSON_AddItemToObject(results, "browser_device", cJSON_DetachItemFromObjectCaseSensitive(bres, "device"));
+    cJSON_ArrayForEach(me, mlist) {
+        const char *name = cJSON_GetObjectItemCaseSensitive(me, "name")->valuestring;
+        cJSON *bm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bres, "models"), name);
+        if (!bm) continue;
+        cJSON *f;
+        cJSON_ArrayForEach(f, bm) cJSON_AddItemToObject(me, f->string, cJSON_Duplicate(f, 1));
+    }
+}
+
+/* The client and cloud paths: the browser driver against our own server. */
+static int measure_browser(const study_plan *p, cJSON *results, const char *repo, const char *imgdir, char *err,
+                           size_t errlen) {
+    char drv[PATH_MAX], url[128];
+    if (driver_path(p, drv, sizeof drv))
+        return err_set(err, errlen, "study: scripts/study-browser.mjs not found beside %s (run from a tandem checkout, "
+                       "or use --no-browser --no-cloud)", p->self_exe);
+    int port = free_port(), rc = -1;
+    char *db = path_join(p->out_dir, "results.db"), *pj = path_join(p->out_dir, "plan.json");
+    char *bj = path_join(p->out_dir, "browser.json");
+    study_progress("cloud: starting tandem serve on port %d", port);
+    pid_t srv = db && pj && bj ? start_server(p, repo, db, port, url, sizeof url) : -1;
+    if (srv < 0) {
+        err_set(err, errlen, "study: tandem serve did not become ready");
+    } else {
+        cJSON *plan_doc = plan_json(p, url, imgdir);
+        write_json_file(pj, plan_doc);
+        cJSON_Delete(plan_doc);
+        char *argv[] = {"node", drv, "--plan", pj, "--out", bj, NULL};
+        study_progress("browser: headless Chromium via %s", drv);
+        int drc = study_spawn_capture(argv, NULL);
+        stop_server(srv);
+        cJSON *bres = drc == 0 ? read_json_file(bj, err, errlen) : NULL;
+        if (!bres) {
+            err_set(err, errlen, "study: the browser driver failed (exit %d)", drc);
         } else {
-            study_progress("cloud: starting tandem serve on port %d", port);
-            pid_t srv = start_server(p, repo, db, port, url, sizeof url);
-            if (srv < 0) rc = cli_error("study: tandem serve did not become ready");
-            else {
-                char *pj = path_join(p->out_dir, "plan.json"), *bj = path_join(p->out_dir, "browser.json");
-                cJSON *plan_doc = plan_json(p, url, imgdir);
-                write_json_file(pj, plan_doc);
-                cJSON_Delete(plan_doc);
-                char *argv2[] = {"node", drv, "--plan", pj, "--out", bj, NULL};
-                study_progress("browser: headless Chromium via %s", drv);
-                int drc = study_spawn_capture(argv2, NULL);
-                stop_server(srv);
-                cJSON *bres = drc == 0 ? read_json_file(bj) : NULL;
-                if (!bres) rc = cli_error("study: the browser driver failed (exit %d)", drc);
-                else {
-                    /* attach per-model browser results */
-                    cJSON *me;
-                    cJSON_AddItemToObject(results, "browser_device",
-                                          cJSON_DetachItemFromObjectCaseSensitive(bres, "device"));
-                    cJSON_ArrayForEach(me, mlist) {
-                        const char *name = cJSON_GetObjectItemCaseSensitive(me, "name")->valuestring;
-                        cJSON *bm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(bres, "models"), name);
-                        if (!bm) continue;
-                        cJSON *f;
-                        cJSON_ArrayForEach(f, bm) cJSON_AddItemToObject(me, f->string, cJSON_Duplicate(f, 1));
-                    }
-                    cJSON_Delete(bres);
-                }
-                free(pj), free(bj);
-            }
+            attach_browser(results, bres);
+            cJSON_Delete(bres);
+            rc = 0;
         }
-        free(db);
     }
-    if (rc) {
-        cJSON_Delete(results);
-        return rc;
+    free(db), free(pj), free(bj);
+    return rc;
+}
+
+/* POST the results to a tandem server's store. */
+static int post_results(const char *base, const cJSON *results, char *err, size_t errlen) {
+    char url[2048];
+    snprintf(url, sizeof url, "%s/api/results", base);
+    char *text = cJSON_PrintUnformatted(results);
+    study_http_response r = {0};
+    int rc = 0;
+    if (!text || study_http(url, "POST", "application/json", text, strlen(text), 30000, &r))
+        rc = err_set(err, errlen, "study: cannot POST the results to %s", url);
+    else if (r.status / 100 != 2)
+        rc = err_set(err, errlen, "study: %s answered %d: %.200s", url, r.status, r.body ? r.body : "");
+    else
+        study_progress("posted the results to %s", url);
+    free(r.body);
+    free(text);
+    return rc;
+}
+
+int study_run(study_plan *p, char *err, size_t errlen) {
+    study_t0 = clock_now_ms();
+    static char exe[PATH_MAX];
+    if (!p->self_exe) {
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (el <= 0) return err_set(err, errlen, "study: cannot find this program's path");
+        exe[el] = 0;
+        p->self_exe = exe;
     }
-    cJSON_AddNumberToObject(results, "duration_s", (study_now_ms() - study_t0) / 1000.0);
+    int rc = -1;
+    cJSON *results = NULL;
+    char *repo = path_join(p->out_dir, "repo"), *imgdir = path_join(p->out_dir, "images");
+    static float mean[STUDY_MAX_MODELS][3], stdv[STUDY_MAX_MODELS][3];
+    char image_source[PATH_MAX + 64];
+    if (!repo || !imgdir || mkdir_p(repo)) {
+        err_set(err, errlen, "study: cannot create %s", p->out_dir);
+        goto out;
+    }
+    for (int m = 0; m < p->n_models; m++)
+        if (prepare_model(p, m, repo, mean[m], stdv[m], err, errlen)) goto out;
+    if (prepare_images(p, imgdir, image_source, sizeof image_source, err, errlen)) goto out;
+    results = results_new(image_source);
+    if (measure_native(p, cJSON_GetObjectItemCaseSensitive(results, "models"), mean, stdv, imgdir, err, errlen))
+        goto out;
+    if ((p->browser || p->cloud) && measure_browser(p, results, repo, imgdir, err, errlen)) goto out;
+    cJSON_AddNumberToObject(results, "duration_s", (clock_now_ms() - study_t0) / 1000.0);
     study_progress("report: writing %s/report.html, report.md, results.json, results.csv", p->out_dir);
-    char *rj = path_join(p->out_dir, "results.json");
-    if (study_write_report(results, p->out_dir) || write_json_file(rj, results)) rc = cli_error("study: cannot write the report");
-    if (!rc && p->post_url) {
-        char url[2048];
-        snprintf(url, sizeof url, "%s/api/results", p->post_url);
-        char *text = cJSON_PrintUnformatted(results);
-        study_http_response r;
-        if (!text || study_http(url, "POST", "application/json", text, strlen(text), 30000, &r))
-            rc = cli_error("study: cannot POST the results to %s", url);
-        else if (r.status / 100 != 2)
-            rc = cli_error("study: %s answered %d: %.200s", url, r.status, r.body ? r.body : "");
-        else study_progress("posted the results to %s", url);
-        if (text && r.body) free(r.body);
-        free(text);
-    }
-    free(rj);
+    if (write_outputs(results, p->out_dir, err, errlen)) goto out;
+    if (p->post_url && post_results(p->post_url, results, err, errlen)) goto out;
+    rc = 0;
+out:
     cJSON_Delete(results);
-    free(repo), free(imgdir), free(mbuf);
-    if (!rc) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", p->out_dir, p->out_dir);
+    free(repo), free(imgdir);
     return rc;
 }

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../cli/cli.h"
+#include "tandem.h"
+#include "../common/image.h"
+#include "../common/util.h"
 #include "study.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -104,7 +106,7 @@ static int list_images(const char *dir, char ***out) {
 }
 
 /* Phase split and top-1 over the images, in this process, at 1 thread: the on-device pipeline of one prediction. */
-static cJSON *native_phases(const study_plan *p, int m, const char *image_dir) {
+static cJSON *native_phases(const study_plan *p, int m, const char *image_dir, char *err, size_t errlen) {
     const char *path = p->model_path[m];
     char **img = NULL;
     int nimg = list_images(image_dir, &img);
@@ -117,57 +119,64 @@ static cJSON *native_phases(const study_plan *p, int m, const char *image_dir) {
     double *pre = calloc((size_t)nimg + 1, sizeof *pre), *inf = calloc((size_t)nimg + 1, sizeof *inf);
     double *prob = calloc((size_t)nimg + 1, sizeof *prob);
     float *pbuf = NULL;
-    if (!pre || !inf || !prob) goto out;
+    if (!pre || !inf || !prob) {
+        err_set(err, errlen, "out of memory");
+        goto out;
+    }
     for (int r = 0; r < REP; r++) { /* load and plan from a warm page cache, as a returning visitor would */
         if (s) tdm_session_free(s), s = NULL; /* a session refers to its model: free it first */
         if (model) tdm_model_free(model), model = NULL;
-        double t0 = study_now_ms();
+        double t0 = clock_now_ms();
         tdm_status st;
         if ((st = tdm_model_load_file(path, NULL, &model))) {
-            cli_engine_error(st, "study: load");
+            err_set(err, errlen, "study: load: %s", tdm_last_error());
             goto out;
         }
-        double t1 = study_now_ms();
+        double t1 = clock_now_ms();
         tdm_session_options so = {.threads = 1};
         int64_t dims[4] = {1, 3, 32, 32};
         if ((st = tdm_session_create(model, &so, &s)) || (st = tdm_session_set_input_shape(s, 0, dims, 4))) {
-            cli_engine_error(st, "study: plan");
+            err_set(err, errlen, "study: plan: %s", tdm_last_error());
             goto out;
         }
         load[r] = t1 - t0;
-        plan[r] = study_now_ms() - t1;
+        plan[r] = clock_now_ms() - t1;
     }
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "load_ms", study_stats(load, REP));
     cJSON_AddItemToObject(o, "plan_ms", study_stats(plan, REP));
     cJSON *top1 = cJSON_AddArrayToObject(o, "top1");
     int64_t classes = 0;
-    double e0 = rapl_uj(), c0 = cpu_seconds(), w0 = study_now_ms();
+    double e0 = rapl_uj(), c0 = cpu_seconds(), w0 = clock_now_ms();
     for (int i = 0; i < nimg; i++) {
         int64_t h = 32, w = 32;
         float *x = NULL;
-        double t0 = study_now_ms();
-        if (cli_image_load(img[i], 3, &h, &w, p->mean, p->std, 3, &x)) goto fail;
-        double t1 = study_now_ms();
+        double t0 = clock_now_ms();
+        if (image_load_file(img[i], 3, &h, &w, p->mean, p->std, 3, &x, err, errlen)) goto fail;
+        double t1 = clock_now_ms();
         tdm_tensor_info info;
         const float *y;
         tdm_status st;
         if ((st = tdm_session_set_input(s, 0, x, (size_t)(3 * h * w) * sizeof(float))) || (st = tdm_session_run(s)) ||
             (st = tdm_session_output(s, 0, &info, (const void **)&y))) {
             free(x);
-            cli_engine_error(st, "study: run");
+            err_set(err, errlen, "study: run: %s", tdm_last_error());
             goto fail;
         }
-        double t2 = study_now_ms();
+        double t2 = clock_now_ms();
         classes = info.dims[info.rank - 1];
-        if (!pbuf && !(pbuf = malloc((size_t)classes * sizeof *pbuf))) goto fail;
+        if (!pbuf && !(pbuf = malloc((size_t)classes * sizeof *pbuf))) {
+            free(x);
+            err_set(err, errlen, "out of memory");
+            goto fail;
+        }
         int idx[5];
         cJSON_AddItemToArray(top1, cJSON_CreateNumber(softmax_top(y, classes, pbuf, 5, idx)));
-        double t3 = study_now_ms();
+        double t3 = clock_now_ms();
         free(x);
         pre[i] = t1 - t0, inf[i] = t2 - t1, prob[i] = t3 - t2;
     }
-    double wall = study_now_ms() - w0, cpu = cpu_seconds() - c0, e1 = rapl_uj();
+    double wall = clock_now_ms() - w0, cpu = cpu_seconds() - c0, e1 = rapl_uj();
     cJSON_AddNumberToObject(o, "images", nimg);
     cJSON_AddNumberToObject(o, "classes", (double)classes);
     cJSON_AddItemToObject(o, "preprocess_ms", study_stats(pre, nimg));
@@ -193,7 +202,7 @@ out:
 }
 
 /* `tandem bench` in a child at one thread count; the parsed JSON, or NULL. */
-static cJSON *native_bench(const study_plan *p, int m, int threads) {
+static cJSON *native_bench(const study_plan *p, int m, int threads, char *err, size_t errlen) {
     char th[16], runs[16];
     snprintf(th, sizeof th, "%d", threads);
     snprintf(runs, sizeof runs, "%d", p->runs);
@@ -202,24 +211,27 @@ static cJSON *native_bench(const study_plan *p, int m, int threads) {
     char *out = NULL;
     int rc = study_spawn_capture(argv, &out);
     cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
-    if (!j) fprintf(stderr, "tandem: study: `tandem bench %s --threads %d` failed (exit %d)\n", p->model_path[m],
-                    threads, rc);
+    if (!j)
+        err_set(err, errlen, "study: `tandem bench %s --threads %d` failed (exit %d)", p->model_path[m], threads, rc);
     free(out);
     return j;
 }
 
-cJSON *study_native_model(const study_plan *p, int m, const char *image_dir) {
+cJSON *study_native_model(const study_plan *p, int m, const char *image_dir, char *err, size_t errlen) {
     struct stat st;
-    if (stat(p->model_path[m], &st)) return NULL;
+    if (stat(p->model_path[m], &st)) {
+        err_set(err, errlen, "study: cannot open %s", p->model_path[m]);
+        return NULL;
+    }
     study_progress("native: %s: phase split over %d images", p->model_name[m], p->images);
-    cJSON *phases = native_phases(p, m, image_dir);
+    cJSON *phases = native_phases(p, m, image_dir, err, errlen);
     if (!phases) return NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "phases", phases);
     cJSON *bench = cJSON_AddArrayToObject(o, "bench");
     for (int t = 0; t < p->n_threads; t++) {
         study_progress("native: %s: tandem bench at %d thread(s), %d runs", p->model_name[m], p->threads[t], p->runs);
-        cJSON *b = native_bench(p, m, p->threads[t]);
+        cJSON *b = native_bench(p, m, p->threads[t], err, errlen);
         if (!b) {
             cJSON_Delete(o);
             return NULL;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/util.h"
 #include "study.h"
 
 typedef struct rep {
@@ -651,6 +652,7 @@ static void section_cost(rep *r, const cJSON *models) {
     rep_table_end(r);
 }
 
+/* One row per tandem.result/1 document that devices sent (its fields: docs/RESULTS.md). */
 static void section_crowd(rep *r, const cJSON *crowd) {
     if (cJSON_GetArraySize(crowd) == 0) return;
     rep_h(r, 2, "Devices that reported (crowd mode)");
@@ -673,18 +675,17 @@ static void section_crowd(rep *r, const cJSON *crowd) {
     rep_table_end(r);
 }
 
-int study_write_report(cJSON *results, const char *dir) {
+int study_write_report(cJSON *results, const char *dir, char *err, size_t errlen) {
     char path[3][4096];
     snprintf(path[0], sizeof path[0], "%s/report.md", dir);
     snprintf(path[1], sizeof path[1], "%s/report.html", dir);
     snprintf(path[2], sizeof path[2], "%s/results.csv", dir);
     rep r = {fopen(path[0], "w"), fopen(path[1], "w"), fopen(path[2], "w"), 0};
     if (!r.md || !r.html || !r.csv) {
-        fprintf(stderr, "tandem: study: cannot write the report into %s\n", dir);
         if (r.md) fclose(r.md);
         if (r.html) fclose(r.html);
         if (r.csv) fclose(r.csv);
-        return -1;
+        return err_set(err, errlen, "study: cannot write the report into %s", dir);
     }
     const cJSON *models = jget(results, "models"), *mach = jget(results, "machine"), *bd = jget(results, "browser_device");
     fputs("section,model,platform,network,metric,unit,median,p25,p75,n\n", r.csv);
@@ -710,5 +711,5 @@ int study_write_report(cJSON *results, const char *dir) {
     fputs("<p>The figures behind every table are in results.json and results.csv.</p></body></html>\n", r.html);
     int bad = ferror(r.md) || ferror(r.html) || ferror(r.csv);
     bad |= fclose(r.md) | fclose(r.html) | fclose(r.csv);
-    return bad ? -1 : 0;
+    return bad ? err_set(err, errlen, "study: cannot write the report into %s", dir) : 0;
 }

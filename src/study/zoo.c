@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/cli.h"
-#include "../engine/onnx_write.h"
+#include "tandem_onnx_write.h"
+#include "../common/util.h"
 #include "zoo.h"
 #include "zoo_build.h"
 
@@ -225,8 +225,8 @@ const char *const *zoo_variant_names(void) {
     return ptrs;
 }
 
-/* Parse "a,b" into ZV_* flags; CLI_ERR (after a message) for an unknown name. */
-static int parse_variant(const char *s, unsigned *flags) {
+/* Parse "a,b" into ZV_* flags; -1 with the reason in err for an unknown name. */
+static int parse_variant(const char *s, unsigned *flags, char *err, size_t errlen) {
     *flags = 0;
     while (s && *s) {
         size_t n = strcspn(s, ",");
@@ -240,12 +240,13 @@ static int parse_variant(const char *s, unsigned *flags) {
                 *flags |= zoo_variants[i].flag;
                 found = 1;
             }
-        if (!found && n) return cli_error("zoo: unknown --variant '%.*s' (tandem zoo --list-variants shows them)",
-                                          (int)n, s);
+        if (!found && n)
+            return err_set(err, errlen, "zoo: unknown --variant '%.*s' (tandem zoo --list-variants shows them)",
+                           (int)n, s);
         s += n;
         if (*s == ',') s++;
     }
-    return CLI_OK;
+    return 0;
 }
 
 /* ---- trained weights ------------------------------------------------------------------------------------------- */
@@ -285,10 +286,10 @@ static void bn_identity(zb *b, const zb_layer *l, const float *shift) {
  * weight-bearing nodes: the source's Conv/Gemm/BatchNormalization nodes must line up with ours, shape by shape.
  * Where the source has a convolution with a bias and no BatchNorm after it (BatchNorm folded at export), our
  * BatchNorm becomes an identity that adds that bias, so the model computes exactly what the source does. */
-static int zoo_load_weights(zb *b, const char *path, int verbose) {
+static int zoo_load_weights(zb *b, const char *path, char *note, size_t notelen, char *err, size_t errlen) {
     tdm_onnx_weights src;
     tdm_status st = tdm_onnx_weights_load(path, &src);
-    if (st != TDM_OK) return cli_error("--weights '%s': %s", path, tdm_last_error());
+    if (st != TDM_OK) return err_set(err, errlen, "--weights '%s': %s", path, tdm_last_error());
     int missing = 0, by_name = 0;
     for (int i = 0; i < b->n_init; i++) {
         zb_init *t = &b->init[i];
@@ -309,14 +310,14 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
                     break;
                 }
         }
-        if (verbose) fprintf(stderr, "tandem: --weights: %d tensors matched by name\n", by_name);
+        snprintf(note, notelen, "%d tensors matched by name", by_name);
         tdm_onnx_weights_free(&src);
-        return CLI_OK;
+        return 0;
     }
     /* by order */
-    int s = 0, rc = CLI_OK, folded = 0;
+    int s = 0, rc = 0, folded = 0;
     char want[64], got[64];
-    for (int li = 0; li < b->n_layer && rc == CLI_OK; li++) {
+    for (int li = 0; li < b->n_layer && rc == 0; li++) {
         const zb_layer *l = &b->layer[li];
         zb_init *w = &b->init[l->w];
         if (l->kind == L_BN) { /* a BatchNorm the source kept */
@@ -327,7 +328,7 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
                 ok = n->has_in[k] && same_shape(&b->init[idx[k]], &n->in[k]);
             }
             if (!ok) {
-                rc = cli_error("--weights: '%s' has no BatchNormalization matching '%s' at weight-bearing node %d",
+                rc = err_set(err, errlen, "--weights: '%s' has no BatchNormalization matching '%s' at weight-bearing node %d",
                                path, w->name, s);
                 break;
             }
@@ -343,7 +344,7 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
         int transpose = n && l->kind == L_GEMM && !strcmp(n->op_type, "Gemm") && !n->trans_b;
         if (n && l->kind == L_GEMM && !strcmp(n->op_type, "Gemm") &&
             (n->trans_a || n->alpha != 1.0f || (n->beta != 1.0f && n->has_in[2]))) {
-            rc = cli_error("--weights: '%s': Gemm '%s' uses transA, alpha or beta, which the zoo's Linear layers do "
+            rc = err_set(err, errlen, "--weights: '%s': Gemm '%s' uses transA, alpha or beta, which the zoo's Linear layers do "
                            "not", path, n->name);
             break;
         }
@@ -354,7 +355,7 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
         }
         if (!n || strcmp(n->op_type, op) || !n->has_in[1] || !same_shape(&wt, &n->in[1])) {
             if (n && n->has_in[1]) shape_str(got, sizeof got, n->in[1].rank, n->in[1].dims);
-            rc = cli_error("--weights: '%s' does not have this architecture: weight-bearing node %d should be %s with "
+            rc = err_set(err, errlen, "--weights: '%s' does not have this architecture: weight-bearing node %d should be %s with "
                            "weight %s (for '%s'), found %s%s%s", path, s, op, want, w->name,
                            n ? n->op_type : "the end of the model", n && n->has_in[1] ? " with weight " : "",
                            n && n->has_in[1] ? got : "");
@@ -399,46 +400,51 @@ static int zoo_load_weights(zb *b, const char *path, int verbose) {
             else memset(b->init[l->b].data, 0, (size_t)b->init[l->b].numel * 4);
         }
     }
-    if (rc == CLI_OK && s != src.n_node)
-        rc = cli_error("--weights: '%s' has %d weight-bearing nodes, this architecture %d", path, src.n_node, s);
-    if (rc == CLI_OK && verbose)
-        fprintf(stderr, "tandem: --weights: %d weight-bearing nodes matched in order (%d BatchNorms folded in the "
-                        "source became identities)\n", s, folded);
+    if (rc == 0 && s != src.n_node)
+        rc = err_set(err, errlen, "--weights: '%s' has %d weight-bearing nodes, this architecture %d", path, src.n_node, s);
+    if (rc == 0)
+        snprintf(note, notelen, "%d weight-bearing nodes matched in order (%d BatchNorms folded in the source became "
+                 "identities)", s, folded);
     tdm_onnx_weights_free(&src);
     return rc;
 }
 
 /* ---- writing --------------------------------------------------------------------------------------------------- */
 
-int zoo_write(const char *name, const zoo_options *opts, const char *path, int64_t *params_out) {
+int zoo_write(const char *name, const zoo_options *opts, const char *path, zoo_result *res, char *err,
+              size_t errlen) {
+    zoo_result dummy;
+    if (!res) res = &dummy;
+    memset(res, 0, sizeof *res);
     const zoo_arch *a;
     const zoo_big *g;
     int classes;
     if (!zoo_lookup(name, &a, &classes, &g))
-        return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", name);
+        return err_set(err, errlen, "'%s' is not in the zoo (tandem zoo --list shows the names)", name);
     int opset = opts && opts->opset ? opts->opset : ZOO_OPSET;
-    if (opset < 13 || opset > 17) return cli_error("zoo: --opset %d: 13 to 17 are written", opset);
+    if (opset < 13 || opset > 17) return err_set(err, errlen, "zoo: --opset %d: 13 to 17 are written", opset);
     unsigned variant = 0;
-    if (opts && parse_variant(opts->variant, &variant) != CLI_OK) return CLI_ERR;
+    if (opts && parse_variant(opts->variant, &variant, err, errlen) != 0) return -1;
     if (opts && opts->weights && !a)
-        return cli_error("zoo: --weights copies trained weights into the CIFAR architectures only, not '%s'", name);
+        return err_set(err, errlen, "zoo: --weights copies trained weights into the CIFAR architectures only, not '%s'", name);
     if (opts && opts->weights && (variant & ZV_BN_MUL_ADD))
-        return cli_error("zoo: --variant bn-mul-add computes its scales and shifts from the seeded BatchNorms, so it "
+        return err_set(err, errlen, "zoo: --variant bn-mul-add computes its scales and shifts from the seeded BatchNorms, so it "
                          "does not combine with --weights");
     zb b = {0};
     b.seed = opts ? opts->seed : 0;
     b.opset = opset;
     b.variant = variant;
     b.w = tdm_onnx_writer_new(name);
-    if (!b.w) return cli_error("out of memory");
+    if (!b.w) return err_set(err, errlen, "out of memory");
     zoo_build(&b, a, classes, g);
     if (b.failed) {
         zb_free(&b);
-        return cli_error("out of memory building '%s'", name);
+        return err_set(err, errlen, "out of memory building '%s'", name);
     }
-    if (opts && opts->weights && zoo_load_weights(&b, opts->weights, opts->verbose) != CLI_OK) {
+    if (opts && opts->weights &&
+        zoo_load_weights(&b, opts->weights, res->weights_note, sizeof res->weights_note, err, errlen) != 0) {
         zb_free(&b);
-        return CLI_ERR;
+        return -1;
     }
     for (int i = 0; i < b.n_init; i++)
         if (!b.init[i].unused)
@@ -446,8 +452,11 @@ int zoo_write(const char *name, const zoo_options *opts, const char *path, int64
                                         b.init[i].data);
     /* IR version 7 goes with opsets up to 13, 8 with 14 to 17 (onnx's versioning table) */
     tdm_status st = tdm_onnx_writer_save(b.w, path, opset <= 13 ? 7 : 8, opset, "tandem", TDM_VERSION);
-    if (params_out) *params_out = b.params;
+    res->params = b.params;
     zb_free(&b);
-    if (st != TDM_OK) return cli_engine_error(st, "zoo");
-    return CLI_OK;
+    if (st != TDM_OK) {
+        const char *msg = tdm_last_error();
+        return err_set(err, errlen, "zoo: %s", msg && *msg ? msg : tdm_status_name(st));
+    }
+    return 0;
 }

@@ -6,10 +6,11 @@
  *   - transformers: BERT encoders ("bert_tiny" ... "bert_base", INT64 token inputs [N,128]), ViT-Ti/16 and a
  *     GPT-2-style decoder ("gpt2_tiny").
  * Each is written the way torch.onnx writes it (opset 13, or 17 on request), or as another exporter would
- * (zoo_options.variant). */
+ * (zoo_options.variant). Library code: it prints nothing and returns its errors. */
 #ifndef TANDEM_ZOO_H
 #define TANDEM_ZOO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tandem.h"
@@ -51,7 +52,6 @@ typedef struct zoo_options {
     uint64_t seed;            /* seed of the generated weights                                                   */
     const char *weights;      /* NULL, or an ONNX model of the same architecture whose weights replace the seeded
                                * ones (by name and shape; else by the order of the weight-bearing nodes)          */
-    int verbose;              /* print what --weights matched, on stderr                                         */
     const char *variant;      /* NULL or "": as torch.onnx writes it; else a comma-separated list of
                                * zoo_variant_names() ("shape-chain,pad"), or "all"                                */
     int opset;                /* 0 (13) or 13..17: 14 on writes HardSwish, 17 on LayerNormalization              */
@@ -60,8 +60,14 @@ typedef struct zoo_options {
 /* The variant names and what each means, one "name: description" line each, NULL-terminated. */
 const char *const *zoo_variant_names(void);
 
-/* Build model `name` and write it to path as ONNX. Returns CLI_OK, or CLI_ERR after printing a "tandem: ..."
- * message. *params_out (may be NULL) receives zoo_model_params(name). */
-int zoo_write(const char *name, const zoo_options *opts, const char *path, int64_t *params_out);
+/* What zoo_write did, for the caller to report. */
+typedef struct zoo_result {
+    int64_t params;           /* zoo_model_params(name)                                                          */
+    char weights_note[160];   /* with weights: how they matched ("24 tensors matched by name"), else ""          */
+} zoo_result;
+
+/* Build model `name` and write it to path as ONNX. Prints nothing. Returns 0 (res, which may be NULL, filled), or
+ * -1 with the reason in err. */
+int zoo_write(const char *name, const zoo_options *opts, const char *path, zoo_result *res, char *err, size_t errlen);
 
 #endif /* TANDEM_ZOO_H */

@@ -20,19 +20,19 @@ static uint64_t zb_hash(const char *s) {
 }
 
 /* The generator of one tensor: seeded by the model seed and the tensor's name. */
-cli_rng zb_rng(const zb *b, const char *name) {
-    cli_rng r = {b->seed * 0x9E3779B97F4A7C15ull ^ zb_hash(name)};
-    cli_rng_next(&r);
+rng_state zb_rng(const zb *b, const char *name) {
+    rng_state r = {b->seed * 0x9E3779B97F4A7C15ull ^ zb_hash(name)};
+    rng_next(&r);
     return r;
 }
 
-double zb_uniform(cli_rng *r, double lo, double hi) { return lo + (hi - lo) * cli_rng_uniform(r); }
+double zb_uniform(rng_state *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }
 
 /* n values std * N(0, 1) by Marsaglia's polar method: two values per accepted pair, no trigonometry (VGG-16 draws
  * 138 million of them). */
-static void zb_fill_normal(cli_rng *r, float *dst, int64_t n, double std) {
+static void zb_fill_normal(rng_state *r, float *dst, int64_t n, double std) {
     for (int64_t i = 0; i < n;) {
-        double u = 2 * cli_rng_uniform(r) - 1, v = 2 * cli_rng_uniform(r) - 1, s = u * u + v * v;
+        double u = 2 * rng_uniform(r) - 1, v = 2 * rng_uniform(r) - 1, s = u * u + v * v;
         if (s >= 1 || s == 0) continue;
         double f = std * sqrt(-2 * log(s) / s);
         dst[i++] = (float)(u * f);
@@ -105,7 +105,7 @@ int zb_param_normal(zb *b, const char *name, int role, int rank, const int64_t *
     int i = zb_add_init(b, name, role, TDM_FLOAT, rank, dims);
     float *p = zb_f32(b, i);
     if (p) {
-        cli_rng r = zb_rng(b, name);
+        rng_state r = zb_rng(b, name);
         zb_fill_normal(&r, p, b->init[i].numel, std);
     }
     return i;
@@ -115,7 +115,7 @@ int zb_param_uniform(zb *b, const char *name, int role, int rank, const int64_t 
     int i = zb_add_init(b, name, role, TDM_FLOAT, rank, dims);
     float *p = zb_f32(b, i);
     if (p) {
-        cli_rng r = zb_rng(b, name);
+        rng_state r = zb_rng(b, name);
         for (int64_t k = 0; k < b->init[i].numel; k++) p[k] = (float)zb_uniform(&r, lo, hi);
     }
     return i;
@@ -193,10 +193,10 @@ zv zb_conv_ex(zb *b, const zv *x, const char *prefix, int cout, int kh, int kw, 
     float *W = zb_f32(b, wi), *B = zb_f32(b, bi);
     double second = x->var + x->mean * x->mean, out_var = 2.0 * second;
     if (W) {
-        cli_rng r = zb_rng(b, wn);
+        rng_state r = zb_rng(b, wn);
         zb_fill_normal(&r, W, b->init[wi].numel, sqrt(2.0 / (double)fan_in));
         if (B) {
-            cli_rng rb = zb_rng(b, bn);
+            rng_state rb = zb_rng(b, bn);
             zb_fill_normal(&rb, B, cout, 0.05);
         }
         double *m = realloc(b->ch_mean, (size_t)cout * sizeof *m);
@@ -269,7 +269,7 @@ zv zb_bn(zb *b, const zv *x, const char *prefix) {
     float *g = zb_f32(b, idx[0]), *be = zb_f32(b, idx[1]), *mu = zb_f32(b, idx[2]), *va = zb_f32(b, idx[3]);
     if (g && be && mu && va) {
         int have = strcmp(b->stats_of, x->name) == 0 && b->ch_n == x->c;
-        cli_rng r = zb_rng(b, prefix);
+        rng_state r = zb_rng(b, prefix);
         double sm = 0, s2 = 0;
         for (int c = 0; c < x->c; c++) {
             double cm = have ? b->ch_mean[c] : x->mean, cv = have ? b->ch_var[c] : x->var;

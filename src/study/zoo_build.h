@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#include "../cli/cli.h"
-#include "../engine/onnx_write.h"
+#include "tandem_onnx_write.h"
+#include "../common/util.h"
 
 #define ZB_NAME 128
 
@@ -80,8 +80,8 @@ typedef struct zb {
 void zb_free(zb *b);
 
 /* ---- initializers and nodes ---- */
-cli_rng zb_rng(const zb *b, const char *name);
-double zb_uniform(cli_rng *r, double lo, double hi);
+rng_state zb_rng(const zb *b, const char *name);
+double zb_uniform(rng_state *r, double lo, double hi);
 /* Register an initializer (zeroed data in writing mode); its index, or -1 after a failure. */
 int zb_add_init(zb *b, const char *name, int role, tdm_dtype dtype, int rank, const int64_t *dims);
 void zb_add_layer(zb *b, int kind, int w, int bias, int mean, int var);

@@ -1,6 +1,7 @@
 // lib.mjs - what the browser tests share (e2e.mjs, crowd.mjs): pass/fail counting, starting a server process and
 // reading the URL it prints, launching headless Debian Chromium through playwright-core on a fresh profile (the
-// flags TOOLCHAIN.md lists), and waiting for the measuring page to be idle again.
+// flags in LAUNCH_ARGS below: Chromium's sandbox and GPU are unavailable in CI, and its background networking would
+// reach out of an offline machine), and waiting for the measuring page to be idle again.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 /* fuzz_load.c - libFuzzer target: load arbitrary bytes as an ONNX model and, when that works, plan and run it once
  * on zero inputs. Any crash, sanitizer report, leak or hang here is a bug in the loader, the passes, the planner or
- * an op. Build with `make fuzz`; run with tests/fuzz_smoke.sh (see tests/fuzz/README.md). */
+ * an op. Build with `make fuzz`; run with tests/fuzz/run.sh (see tests/fuzz/README.md). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

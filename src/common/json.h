@@ -1,7 +1,8 @@
-/* json.h - a tiny streaming JSON writer for the CLI's machine-readable output: escaped strings (invalid UTF-8 becomes
- * U+FFFD), integers, doubles (NaN/Inf become null), nested objects and arrays, commas handled for the caller. */
-#ifndef TANDEM_CLI_JSON_H
-#define TANDEM_CLI_JSON_H
+/* json.h - a tiny streaming JSON writer (src/common: used by the CLI's machine-readable output and the server's
+ * responses): escaped strings (invalid UTF-8 becomes U+FFFD), integers, doubles (NaN/Inf become null), nested objects
+ * and arrays, commas handled for the caller. Writes to a FILE the caller owns (an open_memstream for the server). */
+#ifndef TANDEM_COMMON_JSON_H
+#define TANDEM_COMMON_JSON_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -42,4 +43,4 @@ void json_kv_bool(json_writer *w, const char *key, int v);
 /* Write s to f as a JSON string literal (with quotes). */
 void json_write_escaped(FILE *f, const char *s);
 
-#endif /* TANDEM_CLI_JSON_H */
+#endif /* TANDEM_COMMON_JSON_H */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cli_test.sh - end-to-end tests of the `tandem` CLI (info, run, eval, usage) against ../shared/models: JSON fields,
+# test_cli.sh - end-to-end tests of the `tandem` CLI (info, run, eval, usage) against ../shared/models: JSON fields,
 # output files against the golden outputs, random and image inputs, eval/run agreement, exit codes 1 and 2.
 set -u
 cd "$(dirname "$0")/.."

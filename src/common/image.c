@@ -1,17 +1,16 @@
-/* image.c - turns a PNG or JPEG file (or, for `tandem serve`'s /classify, bytes in memory) into a normalised float32
- * NCHW tensor: decode (Debian's stb_image, built into libstb), bilinear resize to the model's input size, scale to
- * [0,1], (x - mean) / std. */
-#include "cli.h"
+/* image.c - image decoding and preprocessing of src/common (see image.h): decode with Debian's stb_image (built into
+ * libstb), bilinear resize with half-pixel centres, scale to [0,1], (x - mean) / std. */
+#include "image.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <stb/stb_image.h>
 
-#define CLI_IMAGE_MAX_BYTES ((size_t)256 << 20)
-#define CLI_IMAGE_MAX_PIXELS ((int64_t)64 << 20)
+#include "util.h"
 
-int cli_is_image(const unsigned char *head, size_t n) {
+int image_is_image(const unsigned char *head, size_t n) {
     static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
     if (n >= 8 && memcmp(head, png, 8) == 0) return 1;
     if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) return 1;
@@ -21,7 +20,7 @@ int cli_is_image(const unsigned char *head, size_t n) {
 /* Sample positions for one axis of a bilinear resize with half-pixel centres (the convention of PyTorch's
  * interpolate(align_corners=False) and ONNX Resize's default): output i reads input (i + 0.5) * in / out - 0.5,
  * clamped to the edge. lo/hi are the two source indices and frac the weight of hi. */
-static void cli_resize_axis(int64_t in, int64_t out, int64_t *lo, int64_t *hi, float *frac) {
+static void image_resize_axis(int64_t in, int64_t out, int64_t *lo, int64_t *hi, float *frac) {
     double scale = (double)in / (double)out;
     for (int64_t i = 0; i < out; i++) {
         double x = ((double)i + 0.5) * scale - 0.5;
@@ -36,10 +35,10 @@ static void cli_resize_axis(int64_t in, int64_t out, int64_t *lo, int64_t *hi, f
     }
 }
 
-int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int64_t *h, int64_t *w,
-                     const float *mean, const float *std, int nstats, float **data_out, char *err, size_t errlen) {
+int image_decode(const unsigned char *bytes, size_t size, int channels, int64_t *h, int64_t *w, const float *mean,
+                 const float *std, int nstats, float **data_out, char *err, size_t errlen) {
     *data_out = NULL;
-    int rc = CLI_ERR;
+    int rc = -1;
     unsigned char *pix = NULL;
     float *out = NULL;
     int64_t *ylo = NULL, *yhi = NULL, *xlo = NULL, *xhi = NULL;
@@ -47,11 +46,11 @@ int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int6
 
     if (channels != 1 && channels != 3 && channels != 4) {
         snprintf(err, errlen, "the model input has %d channels; images give 1, 3 or 4", channels);
-        return CLI_ERR;
+        return -1;
     }
     if (size > (size_t)0x7FFFFFFF) {
         snprintf(err, errlen, "the image is too large");
-        return CLI_ERR;
+        return -1;
     }
     int iw = 0, ih = 0, ic = 0;
     if (!stbi_info_from_memory(bytes, (int)size, &iw, &ih, &ic)) {
@@ -59,7 +58,7 @@ int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int6
         snprintf(err, errlen, "cannot decode the image: %s", why ? why : "unknown format");
         goto done;
     }
-    if (iw <= 0 || ih <= 0 || (int64_t)iw * ih > CLI_IMAGE_MAX_PIXELS) {
+    if (iw <= 0 || ih <= 0 || (int64_t)iw * ih > IMAGE_MAX_PIXELS) {
         snprintf(err, errlen, "%d x %d pixels is out of range", iw, ih);
         goto done;
     }
@@ -70,7 +69,7 @@ int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int6
         goto done;
     }
     int64_t oh = *h > 0 ? *h : ih, ow = *w > 0 ? *w : iw;
-    if (oh * ow > CLI_IMAGE_MAX_PIXELS) {
+    if (oh * ow > IMAGE_MAX_PIXELS) {
         snprintf(err, errlen, "target size %lld x %lld is too large", (long long)oh, (long long)ow);
         goto done;
     }
@@ -85,8 +84,8 @@ int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int6
         snprintf(err, errlen, "out of memory decoding the image");
         goto done;
     }
-    cli_resize_axis(ih, oh, ylo, yhi, yf);
-    cli_resize_axis(iw, ow, xlo, xhi, xf);
+    image_resize_axis(ih, oh, ylo, yhi, yf);
+    image_resize_axis(iw, ow, xlo, xhi, xf);
     for (int c = 0; c < channels; c++) {
         float m = mean[nstats > 1 && c < nstats ? c : 0];
         float inv = 1.0f / std[nstats > 1 && c < nstats ? c : 0];
@@ -110,7 +109,7 @@ int cli_image_decode(const unsigned char *bytes, size_t size, int channels, int6
     *w = ow;
     *data_out = out;
     out = NULL;
-    rc = CLI_OK;
+    rc = 0;
 done:
     free(out);
     free(ylo);
@@ -123,17 +122,18 @@ done:
     return rc;
 }
 
-int cli_image_load(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
-                   int nstats, float **data_out) {
+int image_load_file(const char *path, int channels, int64_t *h, int64_t *w, const float *mean, const float *std,
+                    int nstats, float **data_out, char *err, size_t errlen) {
     *data_out = NULL;
-    char *bytes = NULL, err[256];
+    char *bytes = NULL, why[256];
     size_t size = 0;
     if (channels != 1 && channels != 3 && channels != 4)
-        return cli_error("image '%s': the model input has %d channels; images give 1, 3 or 4", path, channels);
-    if (cli_read_file("image", path, CLI_IMAGE_MAX_BYTES, &bytes, &size) != CLI_OK) return CLI_ERR;
-    int rc = cli_image_decode((const unsigned char *)bytes, size, channels, h, w, mean, std, nstats, data_out, err,
-                              sizeof err);
+        return err_set(err, errlen, "image '%s': the model input has %d channels; images give 1, 3 or 4", path,
+                       channels);
+    if (file_read("image", path, IMAGE_MAX_BYTES, &bytes, &size, err, errlen) != 0) return -1;
+    int rc = image_decode((const unsigned char *)bytes, size, channels, h, w, mean, std, nstats, data_out, why,
+                          sizeof why);
     free(bytes);
-    if (rc != CLI_OK) return cli_error("image '%s': %s", path, err);
-    return CLI_OK;
+    if (rc != 0) err_set(err, errlen, "image '%s': %s", path, why);
+    return rc;
 }

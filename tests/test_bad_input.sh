@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bad_input.sh - robustness of `tandem run` and `tandem info` on hostile files: truncated and bit-flipped copies of the
-# ../shared models, seeded random files, wrong-shape/wrong-dtype/garbage input tensors, missing files. Every case must
-# end with exit 0 or 1 (never a signal, never a timeout), an error exit with exactly one "tandem: " line on stderr,
-# and wrong input shapes/dtypes with exit 1. The corrupted files are generated from a fixed seed, so runs repeat.
+# test_bad_input.sh - robustness of `tandem run` and `tandem info` on hostile files: truncated and bit-flipped copies
+# of the ../shared models, seeded random files, wrong-shape/wrong-dtype/garbage input tensors, missing files. Every
+# case must end with exit 0 or 1 (never a signal, never a timeout), an error exit with exactly one "tandem: " line on
+# stderr, and wrong input shapes/dtypes with exit 1. The corrupted files are generated from a fixed seed, so runs repeat.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

@@ -1,9 +1,9 @@
-/* test_store_fuzz.c - libFuzzer target for the body parser of POST /api/results: store_insert on arbitrary bytes, on a
+/* fuzz_store_doc.c - libFuzzer target for the body parser of POST /api/results: store_insert on arbitrary bytes, on a
  * real SQLite store (in /dev/shm when it exists, so commits cost no disk flush). Any crash or sanitizer report is a
  * finding; beyond that it checks what the store promises for every document it takes: store_insert never reports a
  * store failure for a bad body, the stored document reads back through store_query as well-formed JSON equal to the
  * posted one, and the CSV output of it is produced too.
- *   make build/fuzz_store_doc && build/fuzz_store_doc -max_total_time=60 tests/server/test_store_fuzz_seeds */
+ *   make build/fuzz_store_doc && build/fuzz_store_doc -max_total_time=60 tests/fuzz/store_doc_seeds */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

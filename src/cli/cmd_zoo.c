@@ -1,12 +1,38 @@
-/* zoo_cmd.c - `tandem zoo`: writes a model of the zoo as ONNX (`tandem zoo NAME -o model.onnx [--seed S]
+/* cmd_zoo.c - `tandem zoo`: writes a model of the zoo as ONNX (`tandem zoo NAME -o model.onnx [--seed S]
  * [--weights trained.onnx] [--variant V] [--opset 13..17]`), lists the zoo (`tandem zoo --list [--json]`) or the
  * variants (`--list-variants`). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/cli.h"
-#include "../cli/json.h"
-#include "zoo.h"
+#include "cli.h"
+#include "../common/json.h"
+#include "../study/zoo.h"
+
+typedef struct zoo_opts {
+    const char *name, *output, *weights, *variant;
+    uint64_t seed;
+    int64_t opset;
+    int list, json, verbose, list_variants;
+} zoo_opts;
+
+static const opt_spec zoo_options_table[] = {
+    OPT_POS(zoo_opts, name, "NAME", 1, "a zoo model's name"),
+    OPT_STR_ALIAS(zoo_opts, output, "output", 'o', "FILE", "the ONNX file to write"),
+    OPT_U64(zoo_opts, seed, "seed", "S",
+            "seed of the generated weights (default 0); the same name and seed give the same bytes"),
+    OPT_STR(zoo_opts, weights, "weights", "FILE",
+            "copy the weights of a trained ONNX model of the same architecture (by name and shape,\n"
+            "else by the order of its Conv/Gemm/BatchNormalization nodes; folded BatchNorms work; CIFAR models)"),
+    OPT_STR(zoo_opts, variant, "variant", "V",
+            "write the graph as another exporter would: a comma-separated list of --list-variants, or all"),
+    OPT_INT(zoo_opts, opset, "opset", 13, 17, "N",
+            "the opset written (default 13; 14 on writes HardSwish, 17 on LayerNormalization)"),
+    OPT_FLAG(zoo_opts, verbose, "verbose", "say how --weights matched"),
+    OPT_FLAG(zoo_opts, list, "list", "list the zoo's names with their parameter counts and inputs"),
+    OPT_FLAG(zoo_opts, list_variants, "list-variants", "list the exporter variants --variant takes"),
+    OPT_FLAG(zoo_opts, json, "json", "with --list: one JSON array"),
+    OPT_END,
+};
 
 /* "input [N,3,224,224]" or "input_ids [N,128] int64 < 30522, ..." into buf. */
 static void zoo_inputs_str(const zoo_info *z, char *buf, size_t cap) {
@@ -81,62 +107,37 @@ static int zoo_list(int as_json) {
     return CLI_OK;
 }
 
-int cmd_zoo(int argc, char **argv) {
-    cli_args a;
-    const char *opt, *pos, *name = NULL, *out = NULL, *weights = NULL, *variant = NULL;
-    int list = 0, as_json = 0, verbose = 0, list_variants = 0;
-    int64_t opset = 0;
-    uint64_t seed = 0;
-    cli_args_init(&a, argc, argv);
-    while (cli_next_arg(&a, &opt, &pos)) {
-        const char *v;
-        if (!opt) {
-            if (name) return cli_usage_error("zoo: one model name only (got '%s' and '%s')", name, pos);
-            name = pos;
-        } else if (!strcmp(opt, "o") || !strcmp(opt, "-o") || !strcmp(opt, "output")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            out = v;
-        } else if (!strcmp(opt, "weights")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            weights = v;
-        } else if (!strcmp(opt, "variant")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            variant = v;
-        } else if (!strcmp(opt, "opset")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            if (!cli_parse_int(opt, v, 13, 17, &opset)) return CLI_USAGE;
-        } else if (!strcmp(opt, "seed")) {
-            if (!(v = cli_opt_value(&a, opt))) return CLI_USAGE;
-            if (!cli_parse_u64(opt, v, &seed)) return CLI_USAGE;
-        } else if (!strcmp(opt, "list") || !strcmp(opt, "json") || !strcmp(opt, "verbose") ||
-                   !strcmp(opt, "list-variants")) {
-            if (!cli_opt_flag(&a, opt)) return CLI_USAGE;
-            if (!strcmp(opt, "list")) list = 1;
-            else if (!strcmp(opt, "list-variants")) list_variants = 1;
-            else if (!strcmp(opt, "json")) as_json = 1;
-            else verbose = 1;
-        } else
-            return cli_usage_error("zoo: unknown option '--%s'", opt);
-    }
-    if (list_variants) {
+static int cmd_zoo(const cli_command *self, int argc, char **argv) {
+    zoo_opts o = {0};
+    if (cli_parse(self, argc, argv, &o) != CLI_OK) return CLI_USAGE;
+    if (o.list_variants) {
         for (const char *const *l = zoo_variant_names(); *l; l++) printf("%s\n", *l);
         return CLI_OK;
     }
-    if (list) {
-        if (name || out || weights) return cli_usage_error("zoo: --list takes no model name, --output or --weights");
-        return zoo_list(as_json);
+    if (o.list) {
+        if (o.name || o.output || o.weights)
+            return cli_usage_error("zoo: --list takes no model name, --output or --weights");
+        return zoo_list(o.json);
     }
-    if (!name) return cli_usage_error("zoo: a model name is required (tandem zoo --list shows them)");
-    if (!out) return cli_usage_error("zoo: --output FILE (-o FILE) is required");
-    if (as_json) return cli_usage_error("zoo: --json goes with --list");
+    if (!o.name) return cli_usage_error("zoo: a model name is required (tandem zoo --list shows them)");
+    if (!o.output) return cli_usage_error("zoo: --output FILE (-o FILE) is required");
+    if (o.json) return cli_usage_error("zoo: --json goes with --list");
     zoo_info info;
-    if (!zoo_model_info(name, &info)) return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", name);
-    if (weights && cli_check_file("weights", weights) != CLI_OK) return CLI_ERR;
-    zoo_options o = {seed, weights, verbose, variant, (int)opset};
-    int64_t params = 0;
-    int rc = zoo_write(name, &o, out, &params);
-    if (rc != CLI_OK) return rc;
-    fprintf(stderr, "tandem: wrote %s (%s, %lld parameters, %s)\n", out, name, (long long)params,
-            weights ? "weights from --weights" : "seeded weights");
+    if (!zoo_model_info(o.name, &info))
+        return cli_error("'%s' is not in the zoo (tandem zoo --list shows the names)", o.name);
+    if (o.weights && cli_check_file("weights", o.weights) != CLI_OK) return CLI_ERR;
+    zoo_options zo = {o.seed, o.weights, o.variant, (int)o.opset};
+    zoo_result res;
+    char err[1024];
+    if (zoo_write(o.name, &zo, o.output, &res, err, sizeof err) != 0) return cli_error("%s", err);
+    if (o.verbose && res.weights_note[0]) fprintf(stderr, "tandem: --weights: %s\n", res.weights_note);
+    fprintf(stderr, "tandem: wrote %s (%s, %lld parameters, %s)\n", o.output, o.name, (long long)res.params,
+            o.weights ? "weights from --weights" : "seeded weights");
     return CLI_OK;
 }
+
+const cli_command cli_cmd_zoo = {
+    "zoo", cmd_zoo, zoo_options_table,
+    "zoo NAME --output FILE.onnx [--seed S] [--weights TRAINED.onnx] [--variant V] [--opset N] [--verbose] | "
+    "zoo --list [--json] | zoo --list-variants",
+    "write a model of the zoo (CIFAR and ImageNet CNNs, BERT, ViT, GPT-2-style) as ONNX with seeded weights"};

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# fuzz_smoke.sh - builds the libFuzzer targets (`make fuzz`) and runs each for FUZZ_SECONDS on a seed corpus made of
-# real models and ONNX node-test models. Fails on any crash, sanitizer report, leak or timeout, and keeps the input.
+# tests/fuzz/run.sh - the fuzz suite: builds the libFuzzer targets (`make fuzz`, every tests/fuzz/fuzz_*.c) and runs
+# each for FUZZ_SECONDS on a seed corpus (real models and ONNX node-test models for the loaders, the seed folders here
+# for the server's parsers). Fails on any crash, sanitizer report, leak or timeout, and keeps the input.
 #
-#   tests/fuzz_smoke.sh                    60 s per target
-#   FUZZ_SECONDS=600 tests/fuzz_smoke.sh   a longer session (see tests/fuzz/README.md)
-#   FUZZ_TARGETS="fuzz_load" FUZZ_CORPUS=build/fuzz-corpus tests/fuzz_smoke.sh   one target, corpus kept across runs
-#   FUZZ_JOBS=4 tests/fuzz_smoke.sh        libFuzzer fork mode on 4 processes: keeps going after a crash, leak or
+#   tests/fuzz/run.sh                      60 s per target
+#   FUZZ_SECONDS=600 tests/fuzz/run.sh     a longer session (see tests/fuzz/README.md)
+#   FUZZ_TARGETS="fuzz_load" FUZZ_CORPUS=build/fuzz-corpus tests/fuzz/run.sh   one target, corpus kept across runs
+#   FUZZ_JOBS=4 tests/fuzz/run.sh          libFuzzer fork mode on 4 processes: keeps going after a crash, leak or
 #                                          timeout, so one session collects every distinct finding
 #
 # Crashing inputs are written to build/fuzz-artifacts/<target>/ (or $FUZZ_ARTIFACTS/<target>/; paths printed);
 # reproduce one with
 #   build/fuzz_load build/fuzz-artifacts/fuzz_load/crash-<sha1>
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-fuzz_load fuzz_tensor fuzz_infer_request fuzz_store_doc fuzz_swarm_wire}
+FUZZ_TARGETS=${FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')}
 SHARED=${TDM_SHARED:-../shared}
 NODE_DIR=/usr/share/libonnx-testdata/data/node
 ART_DIR=${FUZZ_ARTIFACTS:-build/fuzz-artifacts}
@@ -92,7 +93,8 @@ for target in $FUZZ_TARGETS; do
         case $target in
         fuzz_tensor) seed_tensors "$corpus" ;;
         fuzz_infer_request) mkdir -p "$corpus"; cp tests/fuzz/infer_request_seeds/* "$corpus"/ ;;
-        fuzz_store_doc) mkdir -p "$corpus"; cp tests/server/test_store_fuzz_seeds/* "$corpus"/ ;;
+        fuzz_store_doc) mkdir -p "$corpus"; cp tests/fuzz/store_doc_seeds/* "$corpus"/ ;;
+        fuzz_opts) mkdir -p "$corpus"; cp tests/fuzz/opts_seeds/* "$corpus"/ ;;
         fuzz_swarm_wire) mkdir -p "$corpus"; cp tests/fuzz/swarm_wire_seeds/* "$corpus"/ ;;
         *) seed_models "$corpus" ;;
         esac

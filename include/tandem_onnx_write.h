@@ -1,9 +1,15 @@
-/* onnx_write.h - the engine's ONNX writer: builds a ModelProto (graph inputs/outputs, initializers, nodes with
- * attributes) in memory and serialises it with the protobuf writer of pb.c; and the matching reader that hands a
- * model's weight-bearing nodes and their constants to a caller (used by `tandem zoo --weights`). Internal to tandem
- * (not part of tandem.h): this header needs only the public types, so CLI code may include it. */
-#ifndef TDM_ONNX_WRITE_H
-#define TDM_ONNX_WRITE_H
+/* tandem_onnx_write.h - tandem's second public header: the ONNX model writer and the weights reader, part of
+ * libtandem.a beside tandem.h (implemented in src/engine/onnx_write.c). The writer builds a ModelProto (graph inputs
+ * and outputs, initializers, nodes with attributes) in memory and serialises it; the reader hands a model's
+ * weight-bearing nodes and their constants to a caller. Users: `tandem zoo` (src/study/zoo.c) and the tests that
+ * build small models (tests/test_api.c). It needs only tandem.h's types.
+ *
+ * Ownership: every writer call copies what it is given (names, dims, data), so the caller's buffers may go as soon as
+ * a call returns; the writer owns its copies until tdm_onnx_writer_free. Serialised bytes are the caller's (libc
+ * free). A tdm_onnx_weights owns every pointer inside it (names, dims, data) until tdm_onnx_weights_free. Errors go
+ * through tdm_last_error(), as in tandem.h. */
+#ifndef TANDEM_ONNX_WRITE_H
+#define TANDEM_ONNX_WRITE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -89,4 +95,4 @@ typedef struct tdm_onnx_weights {
 tdm_status tdm_onnx_weights_load(const char *path, tdm_onnx_weights *out);
 void tdm_onnx_weights_free(tdm_onnx_weights *wts);
 
-#endif /* TDM_ONNX_WRITE_H */
+#endif /* TANDEM_ONNX_WRITE_H */

@@ -1,5 +1,5 @@
-/* json.c - the CLI's streaming JSON writer (see json.h). Output is compact, one document per line, so that line-based
- * tools can read it. */
+/* json.c - the streaming JSON writer of src/common (see json.h). Output is compact, one document per line, so that
+ * line-based tools can read it. */
 #include "json.h"
 
 #include <math.h>
@@ -23,7 +23,7 @@ static void json_pre_value(json_writer *w) {
 static void json_open(json_writer *w, char c) {
     json_pre_value(w);
     fputc(c, w->f);
-    /* Deeper nesting than JSON_MAX_DEPTH is a programming error in the CLI; stay safe by sharing the last level. */
+    /* Deeper nesting than JSON_MAX_DEPTH is a programming error in the caller; stay safe by sharing the last level. */
     if (w->depth < JSON_MAX_DEPTH - 1) w->depth++;
     w->count[w->depth] = 0;
 }

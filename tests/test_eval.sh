@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# eval_test.sh - `tandem eval` of the trained CIFAR-10 ResNet-20 over the full ../shared/data test set must reproduce
+# test_eval.sh - `tandem eval` of the trained CIFAR-10 ResNet-20 over the full ../shared/data test set must reproduce
 # the PyTorch reference accuracy, 81.03 % +- 0.05. Under sanitizers only a 300-image prefix runs (no accuracy check).
 set -u
 cd "$(dirname "$0")/.."

@@ -1,0 +1,90 @@
+/* cmd_study.c - `tandem study`: the options of a study into a study_plan, then src/study measures and writes the
+ * report (study_run), or rebuilds it from stored results (study_report_from). Prints the output folder as JSON. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../study/study.h"
+
+typedef struct study_opts {
+    const char *models, *networks, *out, *shared, *report_from, *post;
+    int threads[STUDY_MAX_LIST], n_threads;   /* 0: the plan's default, 1..CPUs */
+    int throttle[STUDY_MAX_LIST], n_throttle; /* 0: the plan's default, 1,2,4,6 */
+    int64_t runs, images;
+    int quick, no_browser, no_cloud;
+} study_opts;
+
+#define T study_opts
+static const opt_spec study_options[] = {
+    OPT_STR(T, models, "models", "a,b",
+            "zoo names, model folders or .onnx files (default: cifar100_resnet20,32,44,56 from the zoo)"),
+    OPT_STR(T, out, "out", "DIR", "where the report, results and models go (default study-out)"),
+    OPT_INTS(T, threads, n_threads, "threads", 1, 64, STUDY_MAX_LIST, "1,2",
+             "thread counts, native and in the browser (default 1..CPUs)"),
+    OPT_INTS(T, throttle, n_throttle, "throttle", 1, 20, STUDY_MAX_LIST, "1,2,4",
+             "client CPU slow-downs emulated in Chromium, standing in for weaker devices (default 1,2,4,6)"),
+    OPT_STR(T, networks, "networks", "...",
+            "emulated networks for the cloud path: lan, wifi, 4g, 3g, slow3g (default lan,wifi,4g,3g)"),
+    OPT_INT(T, runs, "runs", 3, 100000, "R", "timed runs per measurement (default 30)"),
+    OPT_INT(T, images, "images", 1, 10000, "N",
+            "images for the phase split, agreement and cloud requests (default 20)"),
+    OPT_FLAG(T, no_browser, "no-browser", "skip the client path"),
+    OPT_FLAG(T, no_cloud, "no-cloud", "skip the cloud path"),
+    OPT_FLAG(T, quick, "quick", "a reduced study (10 runs, 5 images), for tests"),
+    OPT_STR(T, post, "post", "URL", "also send the results to a tandem server's store (URL/api/results)"),
+    OPT_STR(T, report_from, "report-from", "X",
+            "no measuring: rebuild the report from a results.json, or from every device's results in\n"
+            "a tandem server's store (crowd mode)"),
+    OPT_STR(T, shared, "shared", "DIR", NULL), /* the data folder (default $TDM_SHARED or ../shared); for tests */
+    OPT_END,
+};
+#undef T
+
+/* The plan from the options: the given lists replace the defaults; --quick caps runs and images. */
+static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t errlen) {
+    study_plan_defaults(p);
+    if (o->out) p->out_dir = o->out;
+    if (o->shared) p->shared_dir = o->shared;
+    if (o->runs) p->runs = (int)o->runs;
+    if (o->images) p->images = (int)o->images;
+    if (o->quick) { /* the test's reduced study: small and fast, every path still exercised */
+        p->runs = p->runs < 10 ? p->runs : 10;
+        p->images = p->images < 5 ? p->images : 5;
+    }
+    p->browser = !o->no_browser;
+    p->cloud = !o->no_cloud;
+    p->post_url = o->post;
+    if (o->n_threads) {
+        p->n_threads = o->n_threads;
+        memcpy(p->threads, o->threads, sizeof o->threads);
+    }
+    if (o->n_throttle) p->n_throttle = o->n_throttle;
+    for (int i = 0; o->n_throttle && i < o->n_throttle; i++) p->throttle[i] = o->throttle[i];
+    if (study_plan_networks(p, o->networks ? o->networks : STUDY_DEFAULT_NETWORKS, err, errlen)) return -1;
+    return study_plan_models(p, o->models ? o->models : STUDY_DEFAULT_MODELS, err, errlen);
+}
+
+static int cmd_study(const cli_command *self, int argc, char **argv) {
+    study_opts o = {0};
+    if (cli_parse(self, argc, argv, &o) != CLI_OK) return CLI_USAGE;
+    static study_plan plan;
+    char err[1024];
+    int rc = CLI_OK;
+    const char *out_dir = o.out ? o.out : "study-out";
+    if (o.report_from) {
+        if (study_report_from(o.report_from, out_dir, err, sizeof err)) rc = cli_error("%s", err);
+    } else if (study_plan_from(&o, &plan, err, sizeof err)) {
+        rc = cli_usage_error("%s", err);
+    } else if (study_run(&plan, err, sizeof err)) {
+        rc = cli_error("%s", err);
+    }
+    study_plan_free(&plan);
+    if (rc == CLI_OK) printf("{\"out\": \"%s\", \"report\": \"%s/report.html\"}\n", out_dir, out_dir);
+    return rc;
+}
+
+const cli_command cli_cmd_study = {
+    "study", cmd_study, study_options,
+    "study [--models a,b] [--out DIR] [--threads 1,2] [--throttle 1,2,4,6] [--networks lan,wifi,4g,3g]\n"
+    "            [--runs R] [--images N] [--no-browser] [--no-cloud] [--quick] [--post URL] [--report-from URL|FILE]",
+    "on-device or cloud? measure native, browser and cloud paths on this machine and write the report"};
