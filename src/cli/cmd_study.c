@@ -11,7 +11,7 @@ typedef struct study_opts {
     int threads[STUDY_MAX_LIST], n_threads;   /* 0: the plan's default, 1..CPUs */
     int throttle[STUDY_MAX_LIST], n_throttle; /* 0: the plan's default, 1,2,4,6 */
     int64_t runs, images;
-    int quick, no_browser, no_cloud;
+    int quick, no_browser, no_cloud, no_ort;
 } study_opts;
 
 #define T study_opts
@@ -42,6 +42,7 @@ static const opt_spec study_options[] = {
             "images for the phase split, agreement and cloud requests (default 20)"),
     OPT_FLAG(T, no_browser, "no-browser", "skip the client path"),
     OPT_FLAG(T, no_cloud, "no-cloud", "skip the cloud path"),
+    OPT_FLAG(T, no_ort, "no-ort", "skip onnxruntime-node, the native engine the browser is also compared with"),
     OPT_FLAG(T, quick, "quick", "a reduced study (10 runs, 5 images), for tests"),
     OPT_STR(T, post, "post", "URL", "also send the results to a tandem server's store (URL/api/results)"),
     OPT_STR(T, report_from, "report-from", "X",
@@ -65,6 +66,7 @@ static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t
     }
     p->browser = !o->no_browser;
     p->cloud = !o->no_cloud;
+    p->ort = !o->no_ort;
     p->post_url = o->post;
     if (o->n_threads) {
         p->n_threads = o->n_threads;

@@ -364,15 +364,14 @@ static void stop_server(pid_t pid) {
     waitpid(pid, NULL, 0);
 }
 
-/* scripts/study-browser.mjs beside the binary's source tree (build/tandem -> scripts/). */
-static int driver_path(const study_plan *p, char *out, size_t cap) {
+int study_tree_file(const study_plan *p, const char *rel, char *out, size_t cap) {
     char exe[PATH_MAX];
     snprintf(exe, sizeof exe, "%s", p->self_exe);
     for (int up = 0; up < 3; up++) {
         char *slash = strrchr(exe, '/');
         if (!slash) break;
         *slash = 0;
-        snprintf(out, cap, "%s/scripts/study-browser.mjs", exe);
+        snprintf(out, cap, "%s/%s", exe, rel);
         if (file_exists(out)) return 0;
     }
     return -1;
@@ -516,7 +515,7 @@ void study_plan_defaults(study_plan *p) {
     p->shared_dir = getenv("TDM_SHARED") ? getenv("TDM_SHARED") : "../shared";
     p->runs = 30;
     p->images = 20;
-    p->browser = p->cloud = 1;
+    p->browser = p->cloud = p->ort = 1;
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
     if (ncpu > STUDY_MAX_LIST) ncpu = STUDY_MAX_LIST;
@@ -627,7 +626,7 @@ static void attach_browser(cJSON *results, cJSON *bres) {
 static int measure_browser(const study_plan *p, cJSON *results, const char *repo, const char *imgdir, char *err,
                            size_t errlen) {
     char drv[PATH_MAX], url[128];
-    if (driver_path(p, drv, sizeof drv))
+    if (study_tree_file(p, "scripts/study-browser.mjs", drv, sizeof drv))
         return err_set(err, errlen, "study: scripts/study-browser.mjs not found beside %s (run from a tandem checkout, "
                        "or use --no-browser --no-cloud)", p->self_exe);
     int port = free_port(), rc = -1;

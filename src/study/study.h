@@ -81,6 +81,7 @@ typedef struct study_plan {
     int runs;                            /* timed runs per measurement */
     int images;                          /* images for agreement, the phase split and the cloud path */
     int browser, cloud;                  /* run the browser / cloud paths */
+    int ort;                             /* also bench onnxruntime-node natively (default on; --no-ort) */
     const char *post_url;                /* also POST the results to this server's /api/results */
     float mean[3], std[3];               /* preprocessing of the model being measured */
     int user_norm;                       /* 1: --mean/--std given: user_mean/user_std for every image model */
@@ -96,7 +97,7 @@ typedef struct study_plan {
 } study_plan;
 
 /* The defaults: out_dir study-out, shared_dir $TDM_SHARED or ../shared, 30 runs, 20 images, threads 1..CPUs (at
- * most STUDY_MAX_LIST), throttle 1,2,4,6, browser and cloud on; no models and no networks yet. */
+ * most STUDY_MAX_LIST), throttle 1,2,4,6, browser, cloud and onnxruntime-node on; no models and no networks yet. */
 void study_plan_defaults(study_plan *p);
 /* The models from a comma-separated list of zoo names, model folders and .onnx files (copied into the plan). */
 int study_plan_models(study_plan *p, const char *list, char *err, size_t errlen);
@@ -126,6 +127,9 @@ void study_progress(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* A file of the tandem source tree beside this binary (build/tandem -> REL from the checkout), into out: 0, or -1
+ * when not found. */
+int study_tree_file(const study_plan *p, const char *rel, char *out, size_t cap);
 /* mkdir -p: 0, or -1 when a folder cannot be created. */
 int study_mkdir_p(const char *dir);
 /* Run argv (argv[0] a path) with stdout captured into a malloc'd string (*out, may be NULL) and stderr passed

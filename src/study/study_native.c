@@ -234,6 +234,40 @@ static cJSON *native_bench(const study_plan *p, int m, int threads, char *err, s
     return j;
 }
 
+/* onnxruntime-node on the same model file (bench/ort_bench.mjs, the counterpart of `tandem bench --json`), so the
+ * browser's ratio can be taken against the fastest native engine too. Token ids get their table's range, other
+ * integer inputs 1. NULL when onnxruntime-node or node is missing or the run fails (*why says which). */
+static cJSON *ort_bench(const study_plan *p, int m, int threads, char *why, size_t cap) {
+    char script[PATH_MAX], mods[PATH_MAX];
+    if (study_tree_file(p, "bench/ort_bench.mjs", script, sizeof script) ||
+        study_tree_file(p, "node_modules/onnxruntime-node/package.json", mods, sizeof mods)) {
+        snprintf(why, cap, "onnxruntime-node is not installed beside this tandem (scripts/npm-deps.sh)");
+        return NULL;
+    }
+    const study_model_io *io = &p->io[m];
+    char th[16], runs[16], ranges[2048] = "";
+    snprintf(th, sizeof th, "%d", threads);
+    snprintf(runs, sizeof runs, "%d", p->runs);
+    for (int i = 0; i < io->n_inputs; i++) {
+        if (io->in[i].dtype != TDM_INT64 && io->in[i].dtype != TDM_INT32) continue;
+        size_t l = strlen(ranges);
+        if (io->in[i].index_limit > 0)
+            snprintf(ranges + l, sizeof ranges - l, "%s%s=0:%lld", l ? "," : "", io->in[i].name,
+                     (long long)io->in[i].index_limit);
+        else snprintf(ranges + l, sizeof ranges - l, "%s%s=1:2", l ? "," : "", io->in[i].name);
+    }
+    char *argv[16] = {"node", script, p->model_path[m], "--threads", th, "--runs", runs, "--warmup", "5", "--json"};
+    int a = 10;
+    if (ranges[0]) argv[a++] = "--int-range", argv[a++] = ranges;
+    argv[a] = NULL;
+    char *out = NULL;
+    int rc = study_spawn_capture(argv, &out);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    if (!j) snprintf(why, cap, "bench/ort_bench.mjs failed (exit %d)", rc);
+    free(out);
+    return j;
+}
+
 cJSON *study_native_model(const study_plan *p, int m, char *err, size_t errlen) {
     struct stat st;
     if (stat(p->model_path[m], &st)) {
@@ -254,6 +288,21 @@ cJSON *study_native_model(const study_plan *p, int m, char *err, size_t errlen) 
             return NULL;
         }
         cJSON_AddItemToArray(bench, b);
+    }
+    if (p->ort) {
+        cJSON *ort = cJSON_AddArrayToObject(o, "ort_node");
+        for (int t = 0; t < p->n_threads; t++) {
+            char why[256];
+            study_progress("native: %s: onnxruntime-node at %d thread(s)", p->model_name[m], p->threads[t]);
+            cJSON *b = ort_bench(p, m, p->threads[t], why, sizeof why);
+            if (!b) {
+                study_progress("native: %s: onnxruntime-node: %s", p->model_name[m], why);
+                cJSON_DeleteItemFromObject(o, "ort_node");
+                cJSON_AddStringToObject(o, "ort_node_error", why);
+                break;
+            }
+            cJSON_AddItemToArray(ort, b);
+        }
     }
     return o;
 }
