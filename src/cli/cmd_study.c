@@ -78,8 +78,13 @@ static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t
     const char *models = STUDY_DEFAULT_MODELS;
     p->preset = "kanev";
     if (o->preset && !strcmp(o->preset, "wang")) {
+        /* 224- and 299-pixel CNNs up to VGG-16: fewer runs, samples and weak devices, to stay within 30 minutes on
+         * a 2-core machine; the flags still override */
         models = STUDY_WANG_MODELS;
         p->preset = "wang";
+        if (!o->runs) p->runs = o->quick ? p->runs : 20;
+        if (!o->images) p->images = o->quick ? p->images : 10;
+        if (!o->n_throttle) p->n_throttle = 2, p->throttle[0] = 1, p->throttle[1] = 4;
     } else if (o->preset && strcmp(o->preset, "kanev")) {
         return err_set(err, errlen, "study: unknown --preset '%s' (kanev or wang)", o->preset);
     }
