@@ -33,6 +33,19 @@ bad_inputs() {
     bad "the unreachable endpoint is not reported"
   [ ! -e "$o/out/repo/broken" ] && [ -e "$o/out/unrunnable/broken/model.onnx" ] && ok "the unrunnable model left the server's repository" ||
     bad "the unrunnable model is still in the server's repository"
+  # --inputs: the user's TensorProto files in the ONNX test layout (MNIST's three test_data_set_K from the shared data)
+  local mn=${TDM_SHARED:-../shared}/models/mnist8
+  if [ ! -f "$mn/test_data_set_2/input_0.pb" ]; then echo "study: --inputs check skipped: no $mn (shared data)"; return; fi
+  if "$BUILD/tandem" study --models "$mn" --inputs "$mn" --runs 3 --images 3 --threads 1 --no-browser --no-cloud --no-ort \
+       --out "$o/inputs" > /dev/null 2>> "$o.log"; then ok "a study on the user's own tensors (--inputs) ran"
+  else bad "a study on the user's own tensors (--inputs) failed; log: $o.log"; return; fi
+  local want got
+  want=$(for k in 0 1 2; do "$BUILD/tandem" run "$mn/model.onnx" --input "$mn/test_data_set_$k/input_0.pb" |
+           node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).outputs[0].top[0][0].index+" "))'; done)
+  got=$(node -e 'const m=require(process.argv[1]).models[0];process.stdout.write(m.native.phases.top1.join(" ")+" "+m.io.tensor_source)' \
+          "$PWD/$o/inputs/results.json")
+  [[ "$got" == "$want"*"3 sample(s) from"* ]] && ok "--inputs: the study's top-1 is tandem run's on each test_data_set ($want)" ||
+    bad "--inputs: top-1 '$got', tandem run gives '$want'"
 }
 
 if [ "${SAN:-0}" = 1 ]; then
@@ -60,7 +73,7 @@ CLOUD_REPO=$OUT-cloud
 rm -rf "$CLOUD_REPO"
 for m in ${MODELS//,/ }; do
   mkdir -p "$CLOUD_REPO/repo/$m"
-  "$BUILD/tandem" zoo "$m" -o "$CLOUD_REPO/repo/$m/model.onnx" > /dev/null || bad "tandem zoo $m"
+  "$BUILD/tandem" zoo "$m" -o "$CLOUD_REPO/repo/$m/model.onnx" > /dev/null 2>&1 || bad "tandem zoo $m"
 done
 CPORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 "$BUILD/tandem" serve --models "$CLOUD_REPO/repo" --port "$CPORT" --host 127.0.0.1 --threads 1 --db "$CLOUD_REPO/store.db" \
