@@ -349,8 +349,9 @@ int study_prepare_io(study_plan *p, int m, const char *base_images, char *err, s
             goto done;
         }
         if (!tdm_dtype_size(in->dtype)) {
-            snprintf(io->error, sizeof io->error, "input '%s' has type %s, which the study cannot make", in->name,
+            snprintf(why, sizeof why, "input '%s' has type %s, which the study cannot make", in->name,
                      dtype_name(in->dtype));
+            snprintf(io->error, sizeof io->error, "%s", why);
             goto done;
         }
     }
