@@ -66,22 +66,6 @@ try {
 
 // ---- code that runs inside the page ---------------------------------------------------------------------------
 
-// How long a fixed piece of JavaScript work takes on the page's main thread: the median of 7 timings of ~20 ms of
-// integer arithmetic. Timed before and after CPU throttling is switched on, it gives the slow-down Chromium actually
-// applied, which on a busy machine is well below the rate asked for (its throttler pauses the thread in short slices
-// and is itself a thread that must be scheduled).
-function pageCalibrate() {
-  const times = [];
-  let acc = 0;
-  for (let k = 0; k < 7; k++) {
-    const t0 = performance.now();
-    for (let i = 0; i < 4e6; i++) acc = (acc + Math.imul(i, 2654435761)) | 0;
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[3], sink: acc };
-}
-
 // One sample into the model's inputs, timed (the "preprocess" phase), in the page. An image model's sample is a PNG
 // (base64): canvas decode at the model's size, then normalise into NCHW or NHWC; a tensor model's sample is one raw
 // little-endian buffer per input (base64), viewed as the input's type (int64 ids as BigInt64Array).
@@ -114,7 +98,7 @@ async function pageInputs(io, sample, mean, std) {
 }
 
 // One client measurement: load the engine, benchmark it, then the per-sample pipeline. Runs in the page.
-async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe }) {
+async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe, benchOnly }) {
   const api = await import('/tandem.mjs');
   const toInputs = globalThis.studyInputs;
   const url = `/v2/models/${model}/file`;
@@ -141,6 +125,10 @@ async function pageClient({ model, threads, worker, runs, samples, io, mean, std
   const b = await eng.bench(first.inputs, { runs, warmup: 3 });
   Object.assign(out, { first_run_ms: b.first_run_ms, p50_ms: b.p50_ms, p90_ms: b.p90_ms, p99_ms: b.p99_ms,
     mean_ms: b.mean_ms, throughput_ips: b.throughput_ips, times_ms: b.times_ms, runs: b.times_ms.length });
+  if (benchOnly) {
+    await eng.free();
+    return out;
+  }
   out.preprocess = []; out.inference = []; out.probability = []; out.top1 = [];
   for (const sample of samples) {
     const p = await toInputs(io, sample, mean, std);
@@ -303,12 +291,15 @@ try {
         progress(`client: ${model}, ${threads} thread(s), CPU ${rate}x`);
         const page = await freshPage();
         const cdp = await ctx.newCDPSession(page);
-        let effective = null;
+        // Chromium's throttler pauses the thread in short slices from a thread of its own, so on a busy machine the
+        // slow-down falls short of the rate asked (4x gave 1.4x-2.7x against another page's run here). The throttled
+        // page therefore first benchmarks the engine unthrottled, in the same mode, right before: the ratio of the
+        // two means is the slow-down this device stand-in really had (throttle_effective).
+        let base = null;
         if (rate > 1) {
-          const before = await page.evaluate(pageCalibrate);
+          base = await page.evaluate(pageClient, { model, threads, worker: false, runs: plan.runs, samples, io, mean, std,
+            qoe: null, benchOnly: true });
           await cdp.send('Emulation.setCPUThrottlingRate', { rate });
-          const after = await page.evaluate(pageCalibrate);
-          effective = before.ms > 0 ? after.ms / before.ms : null;
         }
         const qoe = rate === 1 && threads === maxThreads ? { ms: 3000 } : null;
         const worker = rate === 1;
@@ -322,7 +313,8 @@ try {
           }
           const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
           const row = {
-            throttle: rate, throttle_effective: rate > 1 ? effective : 1, threads: r.threads, build: r.build, build_reason: r.build_reason, mode: worker ? 'worker' : 'main',
+            throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
+            unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason, mode: worker ? 'worker' : 'main',
             setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
             first_run_ms: r.first_run_ms, p50_ms: r.p50_ms, p90_ms: r.p90_ms, p99_ms: r.p99_ms, mean_ms: r.mean_ms,
             throughput_ips: r.throughput_ips, runs: r.runs, heap_bytes: r.heap_bytes, peak_heap_bytes: r.peak_heap_bytes,

@@ -165,9 +165,14 @@ tdm_status tdm_onnx_writer_save(const tdm_onnx_writer *w, const char *path, int6
 
 /* ---- weights of a loaded model ---------------------------------------------------------------------------------- */
 
-static int is_weight_op(const char *op) {
-    return !strcmp(op, "Conv") || !strcmp(op, "ConvTranspose") || !strcmp(op, "Gemm") || !strcmp(op, "MatMul") ||
-           !strcmp(op, "BatchNormalization");
+/* The weight-bearing nodes the reader hands over, by op id (the loader resolved every node's op). */
+static int is_weight_op(const tdm_node *n) {
+    if (!n->op) return 0;
+    switch (n->op->id) {
+    case TDM_OP_Conv: case TDM_OP_ConvTranspose: case TDM_OP_Gemm: case TDM_OP_MatMul: case TDM_OP_BatchNormalization:
+        return 1;
+    default: return 0;
+    }
 }
 
 static void fill_const(const tdm_value *v, tdm_onnx_const *c) {
@@ -188,7 +193,7 @@ tdm_status tdm_onnx_weights_load(const char *path, tdm_onnx_weights *out) {
     if (st != TDM_OK) return st;
     out->owner = m;
     int n_w = 0, n_c = 0;
-    for (int i = 0; i < m->n_nodes; i++) n_w += is_weight_op(m->nodes[i].op_type);
+    for (int i = 0; i < m->n_nodes; i++) n_w += is_weight_op(&m->nodes[i]);
     for (int v = 0; v < m->n_values; v++) n_c += m->values[v].kind == TDM_V_CONST && m->values[v].data;
     out->node = calloc((size_t)(n_w ? n_w : 1), sizeof *out->node);
     out->constant = calloc((size_t)(n_c ? n_c : 1), sizeof *out->constant);
@@ -201,7 +206,7 @@ tdm_status tdm_onnx_weights_load(const char *path, tdm_onnx_weights *out) {
             fill_const(&m->values[v], &out->constant[out->n_constant++]);
     for (int i = 0; i < m->n_nodes; i++) {
         const tdm_node *n = &m->nodes[i];
-        if (!is_weight_op(n->op_type)) continue;
+        if (!is_weight_op(n)) continue;
         tdm_onnx_weight_node *wn = &out->node[out->n_node++];
         wn->op_type = n->op_type;
         wn->name = n->name ? n->name : "";

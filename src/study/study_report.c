@@ -273,8 +273,8 @@ static void device_name(char *buf, size_t cap, double throttle) {
     else snprintf(buf, cap, "browser, %gx slower CPU", throttle);
 }
 
-/* The same for one client row: a throttled one says how much slower the page's main thread actually ran (the
- * study's calibration loop, timed before and after throttling), which on a busy machine falls short of the rate. */
+/* The same for one client row: a throttled one says how much slower the engine actually ran (its mean against the
+ * same page's unthrottled mean just before), which on a busy machine falls short of the rate asked. */
 static void client_device_name(char *buf, size_t cap, const cJSON *c) {
     double t = jnum(c, "throttle"), eff = jnum(c, "throttle_effective");
     if (t > 1 && eff > 0) snprintf(buf, cap, "browser, %gx slower CPU asked, %.1fx measured", t, eff);
