@@ -95,7 +95,6 @@ static tdm_status bench_fill_inputs(tdm_model *m, tdm_session *s, rng_state *rng
 typedef struct bench_shape_ctx {
     tdm_model *m;
     tdm_session *s;
-    int found;
     char err[256];
 } bench_shape_ctx;
 
@@ -131,7 +130,7 @@ static int bench_setup(const bench_opts *o, tdm_model *m, tdm_session **s, bench
         if ((st = tdm_session_set_input_shape(*s, i, dims, info.rank))) return cli_engine_error(st, "input shape");
     }
     if (o->shape) {
-        bench_shape_ctx c = {m, *s, 0, ""};
+        bench_shape_ctx c = {m, *s, ""};
         char err[256];
         int rc = shape_list_parse(o->shape, TDM_MAX_RANK, bench_shape_one, &c, err, sizeof err);
         if (rc > 0) return cli_error("%s", c.err);
