@@ -45,8 +45,16 @@ function stats(v) {
   };
 }
 
-const images = readdirSync(plan.image_dir).filter((f) => f.endsWith('.png')).sort().slice(0, plan.images)
-  .map((f) => readFileSync(path.join(plan.image_dir, f)).toString('base64'));
+// Each model's samples: its PNGs at its size (image models), or one raw buffer per input (tensor models), base64.
+function samplesOf(io) {
+  if (io.kind === 'image')
+    return readdirSync(io.image_dir).filter((f) => f.endsWith('.png')).sort().slice(0, plan.images)
+      .map((f) => readFileSync(path.join(io.image_dir, f)).toString('base64'));
+  const out = [];
+  for (let k = 0; k < plan.images; k++)
+    out.push(io.inputs.map((_, i) => readFileSync(path.join(io.sample_dir, String(k), `input_${i}.bin`)).toString('base64')));
+  return out;
+}
 
 let chromium;
 try {
@@ -58,9 +66,41 @@ try {
 
 // ---- code that runs inside the page ---------------------------------------------------------------------------
 
-// One client measurement: load the engine, benchmark it, then the per-image pipeline. Runs in the page.
-async function pageClient({ model, threads, worker, runs, images, mean, std, qoe, benchOnly }) {
+// One sample into the model's inputs, timed (the "preprocess" phase), in the page. An image model's sample is a PNG
+// (base64): canvas decode at the model's size, then normalise into NCHW or NHWC; a tensor model's sample is one raw
+// little-endian buffer per input (base64), viewed as the input's type (int64 ids as BigInt64Array).
+async function pageInputs(io, sample, mean, std) {
+  const t = performance.now();
+  if (io.kind === 'image') {
+    const H = io.h, W = io.w, C = io.c;
+    const bytes = Uint8Array.from(atob(sample), (ch) => ch.charCodeAt(0));
+    const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+    const cv = new OffscreenCanvas(W, H), cx = cv.getContext('2d');
+    cx.drawImage(bmp, 0, 0, W, H);
+    const px = cx.getImageData(0, 0, W, H).data, x = new Float32Array(C * H * W);
+    const nhwc = io.layout === 'NHWC';
+    for (let i = 0; i < H * W; i++)
+      for (let c = 0; c < C; c++) {
+        // one channel: stb_image's grey (77 R + 150 G + 29 B) / 256, as the native and cloud paths decode it
+        const v = C === 1 ? ((77 * px[4 * i] + 150 * px[4 * i + 1] + 29 * px[4 * i + 2]) >> 8) : px[4 * i + c];
+        x[nhwc ? i * C + c : c * H * W + i] = (v / 255 - mean[c]) / std[c];
+      }
+    return { inputs: [{ data: x, dims: io.inputs[0].dims }], ms: performance.now() - t };
+  }
+  const types = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array, int8: Int8Array, float64: Float64Array };
+  const inputs = io.inputs.map((spec, i) => {
+    const raw = Uint8Array.from(atob(sample[i]), (ch) => ch.charCodeAt(0));
+    const T = types[spec.dtype];
+    if (!T) throw new Error(`input '${spec.name}': type ${spec.dtype} is not supported in the browser`);
+    return { data: new T(raw.buffer, 0, raw.byteLength / T.BYTES_PER_ELEMENT), dims: spec.dims };
+  });
+  return { inputs, ms: performance.now() - t };
+}
+
+// One client measurement: load the engine, benchmark it, then the per-sample pipeline. Runs in the page.
+async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe, benchOnly }) {
   const api = await import('/tandem.mjs');
+  const toInputs = globalThis.studyInputs;
   const url = `/v2/models/${model}/file`;
   const eng = await api.load(url, { threads, worker });
   const out = {
@@ -68,20 +108,11 @@ async function pageClient({ model, threads, worker, runs, images, mean, std, qoe
     fetch_ms: eng.timings.fetch_ms, compile_ms: eng.timings.compile_ms, load_ms: eng.timings.load_ms,
   };
   out.setup_ms = eng.timings.total_ms ?? (out.fetch_ms + out.compile_ms + out.load_ms);
-  const H = 32, W = 32;
-  async function preprocess(b64) {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  // probability: softmax and top-5 over the first row of the first output (a classifier's classes; for any other
+  // model a fingerprint of its output that every path must agree on)
+  function probability(o) {
     const t = performance.now();
-    const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
-    const cv = new OffscreenCanvas(W, H), cx = cv.getContext('2d');
-    cx.drawImage(bmp, 0, 0, W, H);
-    const px = cx.getImageData(0, 0, W, H).data, x = new Float32Array(3 * H * W);
-    for (let i = 0; i < H * W; i++)
-      for (let c = 0; c < 3; c++) x[c * H * W + i] = (px[4 * i + c] / 255 - mean[c]) / std[c];
-    return { x, ms: performance.now() - t };
-  }
-  function probability(logits) {
-    const t = performance.now();
+    const k = o.dims[o.dims.length - 1], logits = o.data.subarray ? o.data.subarray(0, k) : o.data.slice(0, k);
     let mx = -Infinity;
     for (const v of logits) mx = v > mx ? v : mx;
     const p = new Float32Array(logits.length);
@@ -90,8 +121,8 @@ async function pageClient({ model, threads, worker, runs, images, mean, std, qoe
     const idx = [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, 5);
     return { top1: idx[0], probs: idx.map((i) => p[i] / sum), ms: performance.now() - t };
   }
-  const first = await preprocess(images[0]);
-  const b = await eng.bench({ data: first.x, dims: [1, 3, H, W] }, { runs, warmup: 3 });
+  const first = await toInputs(io, samples[0], mean, std);
+  const b = await eng.bench(first.inputs, { runs, warmup: 3 });
   Object.assign(out, { first_run_ms: b.first_run_ms, p50_ms: b.p50_ms, p90_ms: b.p90_ms, p99_ms: b.p99_ms,
     mean_ms: b.mean_ms, throughput_ips: b.throughput_ips, times_ms: b.times_ms, runs: b.times_ms.length });
   if (benchOnly) {
@@ -99,17 +130,17 @@ async function pageClient({ model, threads, worker, runs, images, mean, std, qoe
     return out;
   }
   out.preprocess = []; out.inference = []; out.probability = []; out.top1 = [];
-  for (const img of images) {
-    const p = await preprocess(img);
-    const r = await eng.run([{ data: p.x, dims: [1, 3, H, W] }]);
-    const q = probability(r.outputs[0].data);
+  for (const sample of samples) {
+    const p = await toInputs(io, sample, mean, std);
+    const r = await eng.run(p.inputs);
+    const q = probability(r.outputs[0]);
     out.preprocess.push(p.ms); out.inference.push(r.run_ms); out.probability.push(q.ms); out.top1.push(q.top1);
   }
   const heap = await eng.heapBytes();
   out.heap_bytes = heap.heap_bytes; out.peak_heap_bytes = heap.peak_heap_bytes ?? heap.heap_bytes;
   if (qoe) { // frames while this engine runs back to back, in its worker, against the same page idle
     const n = Math.ceil(qoe.ms / Math.max(0.05, b.p50_ms)); // back-to-back runs for about qoe.ms
-    out.qoe_worker = await frames(async () => { await eng.bench({ data: first.x, dims: [1, 3, H, W] }, { runs: n, warmup: 0 }); }, qoe.ms);
+    out.qoe_worker = await frames(async () => { await eng.bench(first.inputs, { runs: n, warmup: 0 }); }, qoe.ms);
   }
   await eng.free();
   if (qoe) {
@@ -119,7 +150,7 @@ async function pageClient({ model, threads, worker, runs, images, mean, std, qoe
       const end = performance.now() + qoe.ms;
       // an app that infers in a loop on the main thread and yields to the event loop between runs
       while (performance.now() < end) {
-        await main.run([{ data: first.x, dims: [1, 3, H, W] }]);
+        await main.run(first.inputs);
         await new Promise((r) => setTimeout(r, 0));
       }
     }, qoe.ms);
@@ -156,30 +187,64 @@ async function pageClient({ model, threads, worker, runs, images, mean, std, qoe
   }
 }
 
-// One cloud request per image under the current network conditions. Runs in the page.
-async function pageCloud({ model, images, tag }) {
+// One cloud request per sample under the current network conditions. Runs in the page. An NCHW image classifier's
+// PNG goes to tandem serve's /classify (the server decodes and normalises); any other model's tensors go through the
+// KServe v2 /infer with the binary tensor extension (a JSON header of Inference-Header-Content-Length bytes, then
+// the raw inputs; the outputs come back binary too). Image tensors for /infer are made before the timed request.
+async function pageCloud({ model, samples, tag, io, mean, std }) {
+  const toInputs = globalThis.studyInputs;
+  const kserve = { float32: 'FP32', int64: 'INT64', int32: 'INT32', uint8: 'UINT8', bool: 'BOOL', int8: 'INT8', float64: 'FP64' };
   const rows = [];
-  for (let i = 0; i < images.length; i++) {
-    const bytes = Uint8Array.from(atob(images[i]), (c) => c.charCodeAt(0));
-    const url = `/v2/models/${model}/classify?top=5&study=${tag}-${i}`;
+  for (let i = 0; i < samples.length; i++) {
+    let url, body, ctype, headers = {};
+    if (io.cloud_path === 'classify') {
+      body = Uint8Array.from(atob(samples[i]), (c) => c.charCodeAt(0));
+      url = `/v2/models/${model}/classify?top=5&study=${tag}-${i}`;
+      ctype = 'image/png';
+    } else {
+      const { inputs } = await toInputs(io, samples[i], mean, std);
+      const head = new TextEncoder().encode(JSON.stringify({
+        inputs: inputs.map((x, k) => ({ name: io.inputs[k].name, shape: x.dims, datatype: kserve[io.inputs[k].dtype],
+          parameters: { binary_data_size: x.data.byteLength } })),
+        parameters: { binary_data_output: true },
+      }));
+      const total = head.length + inputs.reduce((a, x) => a + x.data.byteLength, 0);
+      body = new Uint8Array(total);
+      body.set(head, 0);
+      let off = head.length;
+      for (const x of inputs) { body.set(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength), off); off += x.data.byteLength; }
+      url = `/v2/models/${model}/infer?study=${tag}-${i}`;
+      ctype = 'application/octet-stream';
+      headers = { 'Inference-Header-Content-Length': String(head.length) };
+    }
     const t = performance.now();
-    const resp = await fetch(url, { method: 'POST', body: bytes, headers: { 'Content-Type': 'image/png' } });
-    const body = await resp.text();
+    const resp = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': ctype, ...headers } });
+    const buf = new Uint8Array(await resp.arrayBuffer());
     const wall = performance.now() - t;
     const e = performance.getEntriesByName(new URL(url, location.href).href).pop();
     const st = {};
     for (const s of e?.serverTiming ?? []) st[s.name] = s.duration;
     let top1 = -1;
     try {
-      const j = JSON.parse(body);
-      const list = j.top ?? j.predictions ?? j.results ?? j.classes ?? (Array.isArray(j) ? j : []);
-      const f = Array.isArray(list) ? list[0] : undefined;
-      top1 = f?.index ?? f?.class ?? f?.id ?? -1;
-    } catch { /* a non-JSON answer leaves top1 at -1 */ }
+      const hl = Number(resp.headers.get('Inference-Header-Content-Length') ?? buf.length);
+      const j = JSON.parse(new TextDecoder().decode(buf.subarray(0, hl)));
+      if (io.cloud_path === 'classify') {
+        const list = j.top ?? j.predictions ?? j.results ?? j.classes ?? (Array.isArray(j) ? j : []);
+        const f = Array.isArray(list) ? list[0] : undefined;
+        top1 = f?.index ?? f?.class ?? f?.id ?? -1;
+      } else {
+        const o = j.outputs?.[0], k = o?.shape?.[o.shape.length - 1] ?? 0;
+        let row;
+        if (o?.parameters?.binary_data_size != null) row = new Float32Array(buf.slice(hl, hl + 4 * k).buffer);
+        else row = (o?.data ?? []).slice(0, k);
+        let mx = -Infinity;
+        for (let c = 0; c < row.length; c++) if (row[c] > mx) { mx = row[c]; top1 = c; }
+      }
+    } catch { /* an answer that does not parse leaves top1 at -1 */ }
     rows.push({
       status: resp.status, total_ms: e ? e.responseEnd - e.startTime : wall, wall_ms: wall,
       ttfb_ms: e ? e.responseStart - e.requestStart : NaN, download_ms: e ? e.responseEnd - e.responseStart : NaN,
-      server: st, request_bytes: bytes.length, response_bytes: e?.encodedBodySize || body.length, top1,
+      server: st, request_bytes: body.length, response_bytes: e?.encodedBodySize || buf.length, top1,
     });
   }
   return rows;
@@ -208,6 +273,7 @@ try {
     const page = await ctx.newPage();
     page.on('pageerror', (e) => process.stderr.write(`study-browser: page error: ${e.message}\n`));
     await page.goto(`${plan.url}/`, { waitUntil: 'load' });
+    await page.evaluate(`globalThis.studyInputs = ${pageInputs.toString()}`); // shared by pageClient and pageCloud
     return page;
   }
   const maxThreads = Math.max(...plan.threads);
@@ -215,6 +281,8 @@ try {
     const entry = result.models[model] = { client: [], qoe: [], cloud: [] };
     const pre = norm[model] ?? {};
     const mean = pre.mean ?? [0, 0, 0], std = pre.std ?? [1, 1, 1];
+    const io = plan.io[model], samples = samplesOf(io);
+    entry.cloud_path = io.cloud_path;
     for (const rate of throttles) {
       // Chromium's CPU throttling slows the page's main thread only, not its workers (measured: a throttled worker
       // ran as fast as an unthrottled one), so a weaker device is emulated with the engine on the main thread at
@@ -229,7 +297,7 @@ try {
         // two means is the slow-down this device stand-in really had (throttle_effective).
         let base = null;
         if (rate > 1) {
-          base = await page.evaluate(pageClient, { model, threads, worker: false, runs: plan.runs, images, mean, std,
+          base = await page.evaluate(pageClient, { model, threads, worker: false, runs: plan.runs, samples, io, mean, std,
             qoe: null, benchOnly: true });
           await cdp.send('Emulation.setCPUThrottlingRate', { rate });
         }
@@ -243,7 +311,7 @@ try {
               platform: navigator.platform,
             }));
           }
-          const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, images, mean, std, qoe });
+          const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
           const row = {
             throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
             unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason, mode: worker ? 'worker' : 'main',
@@ -279,13 +347,13 @@ try {
         uploadThroughput: net.up_kbps > 0 ? (net.up_kbps * 1000) / 8 : -1,
       });
       try {
-        const rows = await page.evaluate(pageCloud, { model, images, tag: net.name });
+        const rows = await page.evaluate(pageCloud, { model, samples, tag: net.name, io, mean, std });
         const ok = rows.filter((r) => r.status === 200);
         if (ok.length < rows.length) process.stderr.write(`study-browser: ${rows.length - ok.length} cloud requests failed\n`);
         const sv = (k) => stats(ok.map((r) => r.server[k] ?? 0));
         const server = ok.map((r) => Object.values(r.server).reduce((a, b) => a + b, 0));
         entry.cloud.push({
-          network: net.name, rtt_ms: net.rtt_ms, down_kbps: net.down_kbps, up_kbps: net.up_kbps,
+          network: net.name, path: io.cloud_path, rtt_ms: net.rtt_ms, down_kbps: net.down_kbps, up_kbps: net.up_kbps,
           requests: rows.length, errors: rows.length - ok.length,
           request_bytes: stats(ok.map((r) => r.request_bytes))?.median ?? 0,
           response_bytes: stats(ok.map((r) => r.response_bytes))?.median ?? 0,

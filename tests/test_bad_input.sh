@@ -157,6 +157,7 @@ printf '\x89PNG\r\n\x1a\n garbage' > "$tmp/fake.png"
 check "run fake PNG" 1 "$T" run "$good" --input "$tmp/fake.png"
 printf '\xff\xd8\xff\xe0 garbage' > "$tmp/fake.jpg"
 check "run fake JPEG" 1 "$T" run "$good" --input "$tmp/fake.jpg"
+check "bench --shape names no input" 1 "$T" bench "$good" --runs 1 --warmup 0 --shape no_such_input=1x3x32x32
 
 # Successful runs on corrupted models print names from the file: the JSON must still parse.
 if msg=$(node -e '

@@ -14,7 +14,7 @@
 #include "../common/json.h"
 
 typedef struct bench_opts {
-    const char *model;
+    const char *model, *shape;
     int64_t threads, batch, runs, warmup;
     int json, profile, vary;
 } bench_opts;
@@ -25,6 +25,8 @@ static const opt_spec bench_options[] = {
     OPT_INT(bench_opts, batch, "batch", 1, 4096, "B", "size of the symbolic batch dimension (default 1)"),
     OPT_INT(bench_opts, runs, "runs", 1, 1000000, "R", "timed runs (default 100)"),
     OPT_INT(bench_opts, warmup, "warmup", 0, 4096, "W", "untimed runs after the first (default 5)"),
+    OPT_STR(bench_opts, shape, "shape", "N=1x3x224x224",
+            "the shapes of named inputs (comma-separated), for symbolic dimensions beyond the batch"),
     OPT_FLAG(bench_opts, profile, "profile", "time every executed node and print the slowest"),
     OPT_FLAG(bench_opts, vary, "vary-input", "new input values before every run, outside the timed region"),
     OPT_FLAG(bench_opts, json, "json", "print one JSON object instead of a table"),
@@ -89,7 +91,31 @@ static tdm_status bench_fill_inputs(tdm_model *m, tdm_session *s, rng_state *rng
     return TDM_OK;
 }
 
-/* A session planned for the batch (symbolic dims: the first becomes the batch, the rest 1), inputs seeded noise. */
+/* --shape's entry for one input: set its shape on the session. */
+typedef struct bench_shape_ctx {
+    tdm_model *m;
+    tdm_session *s;
+    char err[256];
+} bench_shape_ctx;
+
+static int bench_shape_one(void *ctx, const char *name, const int64_t *dims, int rank) {
+    bench_shape_ctx *c = ctx;
+    for (int i = 0; i < tdm_model_num_inputs(c->m); i++) {
+        tdm_tensor_info info;
+        tdm_model_input_info(c->m, i, &info);
+        if (!info.name || strcmp(info.name, name)) continue;
+        if (tdm_session_set_input_shape(c->s, i, dims, rank)) {
+            snprintf(c->err, sizeof c->err, "--shape %s: %s", name, tdm_last_error() ? tdm_last_error() : "refused");
+            return 2;
+        }
+        return 0;
+    }
+    snprintf(c->err, sizeof c->err, "--shape: the model has no input named '%s'", name);
+    return 2;
+}
+
+/* A session planned for the batch (symbolic dims: the first becomes the batch, the rest 1, unless --shape names the
+ * input), inputs seeded noise. */
 static int bench_setup(const bench_opts *o, tdm_model *m, tdm_session **s, bench_result *r) {
     tdm_session_options so = {(int)o->threads, o->profile};
     double t1 = clock_now_ms();
@@ -102,6 +128,13 @@ static int bench_setup(const bench_opts *o, tdm_model *m, tdm_session **s, bench
         for (int d = 0; d < info.rank; d++) dims[d] = info.dims[d] >= 0 ? info.dims[d] : (d == 0 ? o->batch : 1);
         if (info.rank > 0 && info.dims[0] < 0) dims[0] = o->batch;
         if ((st = tdm_session_set_input_shape(*s, i, dims, info.rank))) return cli_engine_error(st, "input shape");
+    }
+    if (o->shape) {
+        bench_shape_ctx c = {m, *s, ""};
+        char err[256];
+        int rc = shape_list_parse(o->shape, TDM_MAX_RANK, bench_shape_one, &c, err, sizeof err);
+        if (rc > 0) return cli_error("%s", c.err);
+        if (rc < 0) return cli_usage_error("%s", err);
     }
     if ((st = tdm_session_plan(*s))) return cli_engine_error(st, "plan");
     r->setup_ms = clock_now_ms() - t1;
@@ -256,5 +289,5 @@ static int cmd_bench(const cli_command *self, int argc, char **argv) {
 
 const cli_command cli_cmd_bench = {
     "bench", cmd_bench, bench_options,
-    "bench MODEL [--threads N] [--batch B] [--runs R] [--warmup W] [--vary-input] [--profile] [--json]",
+    "bench MODEL [--threads N] [--batch B] [--shape N=1x128] [--runs R] [--warmup W] [--vary-input] [--profile] [--json]",
     "time a model: load, set-up, first run, steady-state p50/p90/p99, throughput, peak RSS, arena"};

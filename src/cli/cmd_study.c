@@ -7,17 +7,29 @@
 #include "../study/study.h"
 
 typedef struct study_opts {
-    const char *models, *networks, *out, *shared, *report_from, *post;
+    const char *models, *networks, *out, *shared, *report_from, *post, *preset, *shape, *inputs, *mean, *std, *cloud;
     int threads[STUDY_MAX_LIST], n_threads;   /* 0: the plan's default, 1..CPUs */
     int throttle[STUDY_MAX_LIST], n_throttle; /* 0: the plan's default, 1,2,4,6 */
     int64_t runs, images;
-    int quick, no_browser, no_cloud;
+    int quick, no_browser, no_cloud, no_ort;
 } study_opts;
 
 #define T study_opts
 static const opt_spec study_options[] = {
     OPT_STR(T, models, "models", "a,b",
             "zoo names, model folders or .onnx files (default: cifar100_resnet20,32,44,56 from the zoo)"),
+    OPT_STR(T, preset, "preset", "NAME",
+            "kanev (default: CIFAR ResNet-20/32/44/56) or wang (the zoo's MobileNetV2, ResNet-50,\n"
+            "ShuffleNetV2, EfficientNet-B0, Inception-v3, VGG-16 and BERT-tiny); --models replaces it"),
+    OPT_STR(T, shape, "shape", "N=1x3x224x224",
+            "shapes of named inputs (comma-separated), for symbolic dimensions"),
+    OPT_STR(T, inputs, "inputs", "DIR",
+            "your own input tensors: DIR/<model>/ or DIR holding input_0.pb ... or\n"
+            "test_data_set_K/input_0.pb ... (the ONNX test layout); else synthetic ones"),
+    OPT_STR(T, mean, "mean", "a,b,c", "image normalisation mean for every image model (else config.json or ImageNet's)"),
+    OPT_STR(T, std, "std", "a,b,c", "image normalisation std (with --mean)"),
+    OPT_STR(T, cloud, "cloud", "URL",
+            "also measure the cloud path against this KServe v2 REST server (its models of the same names)"),
     OPT_STR(T, out, "out", "DIR", "where the report, results and models go (default study-out)"),
     OPT_INTS(T, threads, n_threads, "threads", 1, 64, STUDY_MAX_LIST, "1,2",
              "thread counts, native and in the browser (default 1..CPUs)"),
@@ -30,6 +42,7 @@ static const opt_spec study_options[] = {
             "images for the phase split, agreement and cloud requests (default 20)"),
     OPT_FLAG(T, no_browser, "no-browser", "skip the client path"),
     OPT_FLAG(T, no_cloud, "no-cloud", "skip the cloud path"),
+    OPT_FLAG(T, no_ort, "no-ort", "skip onnxruntime-node, the native engine the browser is also compared with"),
     OPT_FLAG(T, quick, "quick", "a reduced study (10 runs, 5 images), for tests"),
     OPT_STR(T, post, "post", "URL", "also send the results to a tandem server's store (URL/api/results)"),
     OPT_STR(T, report_from, "report-from", "X",
@@ -53,6 +66,7 @@ static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t
     }
     p->browser = !o->no_browser;
     p->cloud = !o->no_cloud;
+    p->ort = !o->no_ort;
     p->post_url = o->post;
     if (o->n_threads) {
         p->n_threads = o->n_threads;
@@ -61,7 +75,32 @@ static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t
     if (o->n_throttle) p->n_throttle = o->n_throttle;
     for (int i = 0; o->n_throttle && i < o->n_throttle; i++) p->throttle[i] = o->throttle[i];
     if (study_plan_networks(p, o->networks ? o->networks : STUDY_DEFAULT_NETWORKS, err, errlen)) return -1;
-    return study_plan_models(p, o->models ? o->models : STUDY_DEFAULT_MODELS, err, errlen);
+    const char *models = STUDY_DEFAULT_MODELS;
+    p->preset = "kanev";
+    if (o->preset && !strcmp(o->preset, "wang")) {
+        /* 224- and 299-pixel CNNs up to VGG-16: fewer runs, samples and weak devices, to stay within 30 minutes on
+         * a 2-core machine; the flags still override */
+        models = STUDY_WANG_MODELS;
+        p->preset = "wang";
+        if (!o->runs) p->runs = o->quick ? p->runs : 20;
+        if (!o->images) p->images = o->quick ? p->images : 10;
+        if (!o->n_throttle) p->n_throttle = 1, p->throttle[0] = 1; /* a 4x device on VGG-16 alone takes ~3 min */
+    } else if (o->preset && strcmp(o->preset, "kanev")) {
+        return err_set(err, errlen, "study: unknown --preset '%s' (kanev or wang)", o->preset);
+    }
+    if (o->shape && study_plan_shape(p, o->shape, err, errlen)) return -1;
+    if (!o->mean != !o->std) return err_set(err, errlen, "study: --mean and --std go together");
+    if (o->mean && (study_parse_triple(o->mean, p->user_mean, err, errlen) ||
+                    study_parse_triple(o->std, p->user_std, err, errlen)))
+        return -1;
+    for (int c = 0; o->std && c < 3; c++)
+        if (!(p->user_std[c] > 0)) return err_set(err, errlen, "study: --std values must be positive");
+    p->user_norm = o->mean != NULL;
+    p->inputs_dir = o->inputs;
+    if (o->cloud && strncmp(o->cloud, "http://", 7))
+        return err_set(err, errlen, "study: --cloud takes an http:// URL (https is not supported)");
+    p->cloud_url = o->cloud;
+    return study_plan_models(p, o->models ? o->models : models, err, errlen);
 }
 
 static int cmd_study(const cli_command *self, int argc, char **argv) {
@@ -85,6 +124,7 @@ static int cmd_study(const cli_command *self, int argc, char **argv) {
 
 const cli_command cli_cmd_study = {
     "study", cmd_study, study_options,
-    "study [--models a,b] [--out DIR] [--threads 1,2] [--throttle 1,2,4,6] [--networks lan,wifi,4g,3g]\n"
+    "study [--preset kanev|wang] [--models a,b] [--shape N=1x3x224x224] [--inputs DIR] [--mean a,b,c --std a,b,c]\n"
+    "            [--cloud URL] [--out DIR] [--threads 1,2] [--throttle 1,2,4,6] [--networks lan,wifi,4g,3g]\n"
     "            [--runs R] [--images N] [--no-browser] [--no-cloud] [--quick] [--post URL] [--report-from URL|FILE]",
     "on-device or cloud? measure native, browser and cloud paths on this machine and write the report"};

@@ -93,3 +93,32 @@ uint64_t rng_next(rng_state *r) {
 }
 
 double rng_uniform(rng_state *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+int shape_list_parse(const char *list, int max_rank,
+                     int (*fn)(void *ctx, const char *name, const int64_t *dims, int rank), void *ctx, char *err,
+                     size_t errlen) {
+    char buf[2048];
+    if (strlen(list) >= sizeof buf) return err_set(err, errlen, "--shape: the list is too long");
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strrchr(tok, '=');
+        if (!eq || eq == tok || !eq[1]) return err_set(err, errlen, "--shape '%s' is not NAME=1x3x224x224", tok);
+        *eq = 0;
+        int64_t dims[16];
+        int r = 0;
+        for (char *d = eq + 1;;) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(d, &end, 10);
+            if (end == d || errno || v < 1 || v > (1LL << 31) || r == max_rank || r == 16 || (*end && *end != 'x'))
+                return err_set(err, errlen, "--shape %s=%s: at most %d positive integers joined by x", tok, eq + 1,
+                               max_rank);
+            dims[r++] = v;
+            if (!*end) break;
+            d = end + 1;
+        }
+        int rc = fn(ctx, tok, dims, r);
+        if (rc) return rc;
+    }
+    return 0;
+}

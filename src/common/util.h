@@ -30,6 +30,13 @@ int file_check(const char *what, const char *path, char *err, size_t errlen);
 int file_read(const char *what, const char *path, size_t max, char **data_out, size_t *size_out, char *err,
               size_t errlen);
 
+/* A shape list "name=1x3x224x224,mask=1x128" (--shape of `tandem study` and `tandem bench`): calls fn(ctx, name,
+ * dims, rank) for each entry (name NUL-terminated in a scratch copy). Dimensions are integers in 1..2^31, at most
+ * max_rank of them. Returns 0, fn's nonzero value, or -1 with the reason in err. */
+int shape_list_parse(const char *list, int max_rank,
+                     int (*fn)(void *ctx, const char *name, const int64_t *dims, int rank), void *ctx, char *err,
+                     size_t errlen);
+
 /* splitmix64: tiny, seedable with any value (0 included), good enough for test inputs and seeded weights. The state
  * is the struct's one field, so `rng_state r = {seed};` seeds it. */
 typedef struct rng_state {

@@ -98,7 +98,7 @@ static const study_network known_networks[] = {
     {"slow3g", 400, 400, 400},      /* DevTools "Slow 3G"-like */
 };
 
-static int mkdir_p(const char *dir) {
+int study_mkdir_p(const char *dir) {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", dir);
     for (char *p = tmp + 1; *p; p++)
@@ -140,29 +140,30 @@ static int copy_file(const char *from, const char *to) {
     return ok ? 0 : -1;
 }
 
-/* mean/std from an info.json or config.json beside a model, when present. */
-static void read_norm(const char *json_path, float mean[3], float std[3]) {
+/* mean/std from an info.json or config.json beside a model, when present: 1 when they were found. */
+static int read_norm(const char *json_path, float mean[3], float std[3]) {
     char *text = NULL, err[256];
     size_t n;
     FILE *f = fopen(json_path, "rb");
-    if (!f) return;
+    if (!f) return 0;
     fclose(f);
-    if (file_read("model info", json_path, 1 << 20, &text, &n, err, sizeof err)) return;
+    if (file_read("model info", json_path, 1 << 20, &text, &n, err, sizeof err)) return 0;
     cJSON *j = cJSON_Parse(text);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "mean"), *s = cJSON_GetObjectItemCaseSensitive(j, "std");
-    if (cJSON_GetArraySize(m) == 3 && cJSON_GetArraySize(s) == 3)
-        for (int c = 0; c < 3; c++) {
-            mean[c] = (float)cJSON_GetArrayItem(m, c)->valuedouble;
-            std[c] = (float)cJSON_GetArrayItem(s, c)->valuedouble;
-        }
+    int found = cJSON_GetArraySize(m) == 3 && cJSON_GetArraySize(s) == 3;
+    for (int c = 0; found && c < 3; c++) {
+        mean[c] = (float)cJSON_GetArrayItem(m, c)->valuedouble;
+        std[c] = (float)cJSON_GetArrayItem(s, c)->valuedouble;
+    }
     cJSON_Delete(j);
     free(text);
+    return found;
 }
 
 /* Put model m into OUT/repo/<name>/ (model.onnx + config.json): a zoo name is generated with seeded weights, a
  * folder or .onnx file is copied. */
-static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], float std[3], char *err,
-                         size_t errlen) {
+static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], float std[3],
+                         const char **norm_source, char *err, size_t errlen) {
     const char *arg = p->model_arg[m];
     char name[256], src_dir[PATH_MAX] = "";
     struct stat st;
@@ -190,26 +191,32 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
     char *dir = path_join(repo, name);
     p->model_name[m] = strdup(name);
     p->model_path[m] = dir ? path_join(dir, "model.onnx") : NULL;
-    if (!dir || !p->model_name[m] || !p->model_path[m] || mkdir_p(dir)) {
+    if (!dir || !p->model_name[m] || !p->model_path[m] || study_mkdir_p(dir)) {
         free(dir);
         return err_set(err, errlen, "study: cannot create %s", repo);
     }
-    /* CIFAR-100 normalisation of pytorch-cifar-models; a CIFAR-10 model gets CIFAR-10's */
-    float m100[3] = {0.5071f, 0.4865f, 0.4409f}, s100[3] = {0.2673f, 0.2564f, 0.2762f};
-    float m10[3] = {0.4914f, 0.4822f, 0.4465f}, s10[3] = {0.2023f, 0.1994f, 0.2010f};
-    int c10 = strncmp(name, "cifar10_", 8) == 0;
-    memcpy(mean, c10 ? m10 : m100, sizeof m100);
-    memcpy(std, c10 ? s10 : s100, sizeof s100);
+    /* the zoo's CIFAR models take the normalisation of pytorch-cifar-models (CIFAR-10's or CIFAR-100's); any other
+     * model the ImageNet defaults, unless its folder's config.json / info.json or --mean/--std say otherwise */
+    static const float m100[3] = {0.5071f, 0.4865f, 0.4409f}, s100[3] = {0.2673f, 0.2564f, 0.2762f};
+    static const float m10[3] = {0.4914f, 0.4822f, 0.4465f}, s10[3] = {0.2023f, 0.1994f, 0.2010f};
+    static const float min[3] = {0.485f, 0.456f, 0.406f}, sin[3] = {0.229f, 0.224f, 0.225f};
+    int c10 = strncmp(name, "cifar10_", 8) == 0, c100 = strncmp(name, "cifar100_", 9) == 0;
+    memcpy(mean, c10 ? m10 : c100 ? m100 : min, sizeof m100);
+    memcpy(std, c10 ? s10 : c100 ? s100 : sin, sizeof s100);
+    *norm_source = c10 ? "CIFAR-10 statistics (pytorch-cifar-models)"
+                   : c100 ? "CIFAR-100 statistics (pytorch-cifar-models)"
+                          : "ImageNet defaults (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)";
     int rc = 0;
+    zoo_info zi;
     if (src_file) {
         if (copy_file(src_file, p->model_path[m])) rc = err_set(err, errlen, "study: cannot copy model '%s'", src_file);
         if (!rc && src_dir[0]) {
             snprintf(tmp, sizeof tmp, "%s/info.json", src_dir);
-            read_norm(tmp, mean, std);
+            if (read_norm(tmp, mean, std)) *norm_source = "the model's info.json";
             snprintf(tmp, sizeof tmp, "%s/config.json", src_dir);
-            read_norm(tmp, mean, std);
+            if (read_norm(tmp, mean, std)) *norm_source = "the model's config.json";
         }
-    } else if (!zoo_model_classes(name)) {
+    } else if (!zoo_model_info(name, &zi)) {
         rc = err_set(err, errlen, "study: '%s' is neither a model file, a model folder nor a zoo name (tandem zoo "
                      "--list)", arg);
     } else {
@@ -217,25 +224,50 @@ static int prepare_model(study_plan *p, int m, const char *repo, float mean[3], 
         zoo_options zo = {0};
         rc = zoo_write(name, &zo, p->model_path[m], NULL, err, errlen);
     }
-    if (rc) {
-        free(dir);
-        return rc;
+    if (!rc && p->user_norm) {
+        memcpy(mean, p->user_mean, sizeof p->user_mean);
+        memcpy(std, p->user_std, sizeof p->user_std);
+        *norm_source = "--mean/--std";
     }
-    char cfg[1024], labels[PATH_MAX] = "";
+    free(dir);
+    return rc;
+}
+
+/* config.json for tandem serve once the model's inputs are known: mean, std, the image size /classify resizes to,
+ * and CIFAR-10's labels when the shared data has them. */
+static int write_config(const study_plan *p, int m, const char *repo, const float mean[3], const float std[3],
+                        char *err, size_t errlen) {
+    char cfg[1024], labels[PATH_MAX] = "", tmp[PATH_MAX], size[64] = "";
+    char *dir = path_join(repo, p->model_name[m]);
+    if (!dir) return err_set(err, errlen, "out of memory");
     snprintf(tmp, sizeof tmp, "%s/data/cifar10_classes.txt", p->shared_dir);
-    if (c10 && file_exists(tmp)) {
+    if (!strncmp(p->model_name[m], "cifar10_", 8) && file_exists(tmp)) {
         char *lf = path_join(dir, "labels.txt");
         if (lf && copy_file(tmp, lf) == 0) snprintf(labels, sizeof labels, ", \"labels_file\": \"labels.txt\"");
         free(lf);
     }
-    snprintf(cfg, sizeof cfg,
-             "{\"mean\": [%.4f, %.4f, %.4f], \"std\": [%.4f, %.4f, %.4f], \"size\": [32, 32], \"max_batch\": 1%s}\n",
-             mean[0], mean[1], mean[2], std[0], std[1], std[2], labels);
+    if (p->io[m].image)
+        snprintf(size, sizeof size, ", \"size\": [%lld, %lld]", (long long)p->io[m].h, (long long)p->io[m].w);
+    snprintf(cfg, sizeof cfg, "{\"mean\": [%.4f, %.4f, %.4f], \"std\": [%.4f, %.4f, %.4f]%s, \"max_batch\": 1%s}\n",
+             mean[0], mean[1], mean[2], std[0], std[1], std[2], size, labels);
     char *cf = path_join(dir, "config.json");
-    rc = cf ? write_text(cf, cfg) : -1;
+    int rc = cf ? write_text(cf, cfg) : -1;
     free(cf);
     free(dir);
-    return rc ? err_set(err, errlen, "study: cannot write config.json for %s", name) : 0;
+    return rc ? err_set(err, errlen, "study: cannot write config.json for %s", p->model_name[m]) : 0;
+}
+
+/* A model the engine cannot run leaves the server's repository (tandem serve would refuse to start) for
+ * OUT/unrunnable/<name>, where the user can find it. */
+static void set_aside(const study_plan *p, int m, const char *repo) {
+    char *from = path_join(repo, p->model_name[m]), *ud = path_join(p->out_dir, "unrunnable");
+    char *to = ud ? path_join(ud, p->model_name[m]) : NULL;
+    if (from && to && !study_mkdir_p(ud)) {
+        char *argv[] = {"rm", "-rf", to, NULL};
+        study_spawn_capture(argv, NULL);
+        if (rename(from, to)) study_progress("cannot move %s aside: %s", from, strerror(errno));
+    }
+    free(from), free(ud), free(to);
 }
 
 /* The study's images as PNG files: CIFAR-10 test records from the shared data when present (real photos), else
@@ -254,7 +286,7 @@ static void synthetic_image(rng_state *rng, unsigned char *rgb) {
 }
 
 static int prepare_images(const study_plan *p, const char *dir, char *source, size_t cap, char *err, size_t errlen) {
-    if (mkdir_p(dir)) return err_set(err, errlen, "study: cannot create %s", dir);
+    if (study_mkdir_p(dir)) return err_set(err, errlen, "study: cannot create %s", dir);
     char bin[PATH_MAX], why[512];
     snprintf(bin, sizeof bin, "%s/data/cifar10_test_jpeg75.bin", p->shared_dir);
     cifar_file data;
@@ -309,7 +341,7 @@ static pid_t start_server(const study_plan *p, const char *repo, const char *db,
     for (int i = 0; i < 300; i++) { /* up to 30 s: it loads and plans every model */
         study_http_response r;
         if (study_http(health, "GET", NULL, NULL, 0, 2000, &r) == 0) {
-            free(r.body);
+            study_http_free(&r);
             if (r.status == 200) return pid;
         }
         int status;
@@ -332,15 +364,14 @@ static void stop_server(pid_t pid) {
     waitpid(pid, NULL, 0);
 }
 
-/* scripts/study-browser.mjs beside the binary's source tree (build/tandem -> scripts/). */
-static int driver_path(const study_plan *p, char *out, size_t cap) {
+int study_tree_file(const study_plan *p, const char *rel, char *out, size_t cap) {
     char exe[PATH_MAX];
     snprintf(exe, sizeof exe, "%s", p->self_exe);
     for (int up = 0; up < 3; up++) {
         char *slash = strrchr(exe, '/');
         if (!slash) break;
         *slash = 0;
-        snprintf(out, cap, "%s/scripts/study-browser.mjs", exe);
+        snprintf(out, cap, "%s/%s", exe, rel);
         if (file_exists(out)) return 0;
     }
     return -1;
@@ -354,8 +385,12 @@ static cJSON *plan_json(const study_plan *p, const char *url, const char *image_
     cJSON_AddNumberToObject(j, "runs", p->runs);
     cJSON_AddBoolToObject(j, "client", p->browser);
     cJSON_AddBoolToObject(j, "cloud", p->cloud);
-    cJSON *models = cJSON_AddArrayToObject(j, "models");
-    for (int m = 0; m < p->n_models; m++) cJSON_AddItemToArray(models, cJSON_CreateString(p->model_name[m]));
+    cJSON *models = cJSON_AddArrayToObject(j, "models"), *mio = cJSON_AddObjectToObject(j, "io");
+    for (int m = 0; m < p->n_models; m++) {
+        if (!p->io[m].ok) continue;
+        cJSON_AddItemToArray(models, cJSON_CreateString(p->model_name[m]));
+        cJSON_AddItemToObject(mio, p->model_name[m], study_io_json(p, m));
+    }
     cJSON_AddItemToObject(j, "threads", cJSON_CreateIntArray(p->threads, p->n_threads));
     cJSON_AddItemToObject(j, "throttle", cJSON_CreateDoubleArray(p->throttle, p->n_throttle));
     cJSON *nets = cJSON_AddArrayToObject(j, "networks");
@@ -408,7 +443,7 @@ static void host_facts(cJSON *o) {
 
 /* The report files and results.json into dir. */
 static int write_outputs(cJSON *results, const char *dir, char *err, size_t errlen) {
-    if (mkdir_p(dir)) return err_set(err, errlen, "study: cannot create %s", dir);
+    if (study_mkdir_p(dir)) return err_set(err, errlen, "study: cannot create %s", dir);
     if (study_write_report(results, dir, err, errlen)) return -1;
     char *rj = path_join(dir, "results.json");
     int rc = rj ? write_json_file(rj, results) : -1;
@@ -431,7 +466,7 @@ static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
         return NULL;
     }
     cJSON *docs = r.status == 200 ? cJSON_ParseWithLength(r.body, r.len) : NULL;
-    free(r.body);
+    study_http_free(&r);
     if (!docs) {
         err_set(err, errlen, "study: %s answered %d, not a JSON list of results", url, r.status);
         return NULL;
@@ -480,7 +515,7 @@ void study_plan_defaults(study_plan *p) {
     p->shared_dir = getenv("TDM_SHARED") ? getenv("TDM_SHARED") : "../shared";
     p->runs = 30;
     p->images = 20;
-    p->browser = p->cloud = 1;
+    p->browser = p->cloud = p->ort = 1;
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
     if (ncpu > STUDY_MAX_LIST) ncpu = STUDY_MAX_LIST;
@@ -516,6 +551,11 @@ int study_plan_networks(study_plan *p, const char *list, char *err, size_t errle
 }
 
 void study_plan_free(study_plan *p) {
+    for (int k = 0; k < p->n_shapes; k++) {
+        free(p->shape_name[k]);
+        p->shape_name[k] = NULL;
+    }
+    p->n_shapes = 0;
     for (int m = 0; m < STUDY_MAX_MODELS; m++) {
         free(p->model_name[m]);
         free(p->model_path[m]);
@@ -545,20 +585,24 @@ static cJSON *results_new(const char *image_source) {
     return results;
 }
 
-/* One entry per model with its native measurements. */
-static int measure_native(study_plan *p, cJSON *mlist, float mean[][3], float stdv[][3], const char *imgdir,
-                          char *err, size_t errlen) {
+/* One entry per model with its inputs and native measurements; a model the engine cannot run gets its message. */
+static int measure_native(study_plan *p, cJSON *mlist, float mean[][3], float stdv[][3], char *err, size_t errlen) {
     for (int m = 0; m < p->n_models; m++) {
         memcpy(p->mean, mean[m], sizeof p->mean);
         memcpy(p->std, stdv[m], sizeof p->std);
         cJSON *entry = cJSON_CreateObject();
         cJSON_AddItemToArray(mlist, entry);
         cJSON_AddStringToObject(entry, "name", p->model_name[m]);
+        if (!p->io[m].ok) {
+            cJSON_AddStringToObject(entry, "error", p->io[m].error);
+            continue;
+        }
         struct stat st;
         cJSON_AddNumberToObject(entry, "bytes", stat(p->model_path[m], &st) ? 0 : (double)st.st_size);
+        cJSON_AddItemToObject(entry, "io", study_io_json(p, m));
         cJSON_AddItemToObject(entry, "mean", cJSON_CreateFloatArray(p->mean, 3));
         cJSON_AddItemToObject(entry, "std", cJSON_CreateFloatArray(p->std, 3));
-        cJSON *nat = study_native_model(p, m, imgdir, err, errlen);
+        cJSON *nat = study_native_model(p, m, err, errlen);
         if (!nat) return -1;
         cJSON_AddItemToObject(entry, "native", nat);
     }
@@ -582,7 +626,7 @@ static void attach_browser(cJSON *results, cJSON *bres) {
 static int measure_browser(const study_plan *p, cJSON *results, const char *repo, const char *imgdir, char *err,
                            size_t errlen) {
     char drv[PATH_MAX], url[128];
-    if (driver_path(p, drv, sizeof drv))
+    if (study_tree_file(p, "scripts/study-browser.mjs", drv, sizeof drv))
         return err_set(err, errlen, "study: scripts/study-browser.mjs not found beside %s (run from a tandem checkout, "
                        "or use --no-browser --no-cloud)", p->self_exe);
     int port = free_port(), rc = -1;
@@ -626,7 +670,7 @@ static int post_results(const char *base, const cJSON *results, char *err, size_
         rc = err_set(err, errlen, "study: %s answered %d: %.200s", url, r.status, r.body ? r.body : "");
     else
         study_progress("posted the results to %s", url);
-    free(r.body);
+    study_http_free(&r);
     free(text);
     return rc;
 }
@@ -645,17 +689,39 @@ int study_run(study_plan *p, char *err, size_t errlen) {
     char *repo = path_join(p->out_dir, "repo"), *imgdir = path_join(p->out_dir, "images");
     static float mean[STUDY_MAX_MODELS][3], stdv[STUDY_MAX_MODELS][3];
     char image_source[PATH_MAX + 64];
-    if (!repo || !imgdir || mkdir_p(repo)) {
+    if (!repo || !imgdir || study_mkdir_p(repo)) {
         err_set(err, errlen, "study: cannot create %s", p->out_dir);
         goto out;
     }
-    for (int m = 0; m < p->n_models; m++)
-        if (prepare_model(p, m, repo, mean[m], stdv[m], err, errlen)) goto out;
     if (prepare_images(p, imgdir, image_source, sizeof image_source, err, errlen)) goto out;
+    int runnable = 0;
+    for (int m = 0; m < p->n_models; m++) {
+        const char *norm = "";
+        if (prepare_model(p, m, repo, mean[m], stdv[m], &norm, err, errlen)) goto out;
+        if (study_prepare_io(p, m, imgdir, err, errlen)) goto out;
+        p->io[m].norm_source = norm;
+        memcpy(p->io[m].mean, mean[m], sizeof p->io[m].mean);
+        memcpy(p->io[m].std, stdv[m], sizeof p->io[m].std);
+        if (!p->io[m].ok) {
+            study_progress("%s: the engine cannot run it: %s", p->model_name[m], p->io[m].error);
+            set_aside(p, m, repo);
+            continue;
+        }
+        runnable++;
+        if (write_config(p, m, repo, mean[m], stdv[m], err, errlen)) goto out;
+        if (p->io[m].image)
+            study_progress("%s: images %lldx%lld %s, mean/std from %s; cloud path /%s", p->model_name[m],
+                           (long long)p->io[m].h, (long long)p->io[m].w, p->io[m].nhwc ? "NHWC" : "NCHW", norm,
+                           p->io[m].cloud_path);
+        else
+            study_progress("%s: %d tensor input(s), %s; cloud path /%s", p->model_name[m], p->io[m].n_inputs,
+                           p->io[m].tensor_source, p->io[m].cloud_path);
+    }
     results = results_new(image_source);
-    if (measure_native(p, cJSON_GetObjectItemCaseSensitive(results, "models"), mean, stdv, imgdir, err, errlen))
-        goto out;
-    if ((p->browser || p->cloud) && measure_browser(p, results, repo, imgdir, err, errlen)) goto out;
+    cJSON_AddStringToObject(results, "preset", p->preset ? p->preset : "kanev");
+    if (measure_native(p, cJSON_GetObjectItemCaseSensitive(results, "models"), mean, stdv, err, errlen)) goto out;
+    if (runnable && (p->browser || p->cloud) && measure_browser(p, results, repo, imgdir, err, errlen)) goto out;
+    if (runnable && p->cloud_url) study_remote_cloud(p, results);
     cJSON_AddNumberToObject(results, "duration_s", (clock_now_ms() - study_t0) / 1000.0);
     study_progress("report: writing %s/report.html, report.md, results.json, results.csv", p->out_dir);
     if (write_outputs(results, p->out_dir, err, errlen)) goto out;

@@ -3,6 +3,8 @@
  * its own server or one on the local network); one request per connection, Content-Length or read-to-close
  * bodies, a timeout on every socket operation. */
 #include <errno.h>
+#include <strings.h>
+#include <time.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,23 +67,56 @@ static int send_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 int study_http(const char *url, const char *method, const char *ctype, const char *body, size_t blen, int timeout_ms,
                study_http_response *r) {
-    char host[256], port[16], head[1024];
+    return study_http_ex(url, method, ctype, NULL, body, blen, timeout_ms, r);
+}
+
+void study_http_free(study_http_response *r) {
+    free(r->body);
+    free(r->headers);
+    r->body = r->headers = NULL;
+}
+
+const char *study_http_header(const study_http_response *r, const char *name, char *buf, size_t cap) {
+    size_t nl = strlen(name);
+    for (const char *l = r->headers; l && *l; l = strstr(l, "\r\n") ? strstr(l, "\r\n") + 2 : NULL) {
+        if (strncasecmp(l, name, nl) || l[nl] != ':') continue;
+        const char *v = l + nl + 1, *e = strstr(v, "\r\n");
+        while (*v == ' ') v++;
+        size_t n = e ? (size_t)(e - v) : strlen(v);
+        snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), v);
+        return buf;
+    }
+    return NULL;
+}
+
+int study_http_ex(const char *url, const char *method, const char *ctype, const char *extra, const char *body,
+                  size_t blen, int timeout_ms, study_http_response *r) {
+    char host[256], port[16], head[2048];
     const char *path;
     memset(r, 0, sizeof *r);
     if (study_http_parse_url(url, host, sizeof host, port, sizeof port, &path)) return -1;
+    double t0 = now_ms();
     int fd = http_connect(host, port, timeout_ms);
     if (fd < 0) return -1;
+    double t1 = now_ms();
     int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nAccept: */*\r\n%s%s%s"
+                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nAccept: */*\r\n%s%s%s%s"
                       "Content-Length: %zu\r\n\r\n",
                       method, path, host, port, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                      blen);
+                      extra ? extra : "", blen);
     if (hl <= 0 || (size_t)hl >= sizeof head || send_all(fd, head, (size_t)hl) || (blen && send_all(fd, body, blen))) {
         close(fd);
         return -1;
     }
+    double t2 = now_ms(), t3 = 0;
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap + 1);
     for (;;) {
@@ -95,9 +130,13 @@ int study_http(const char *url, const char *method, const char *ctype, const cha
         ssize_t k = recv(fd, buf + n, cap - n, 0);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) break;
+        if (n == 0) t3 = now_ms();
         n += (size_t)k;
     }
     close(fd);
+    double t4 = now_ms();
+    r->connect_ms = t1 - t0, r->send_ms = t2 - t1, r->wait_ms = (t3 > 0 ? t3 : t4) - t2;
+    r->download_ms = t3 > 0 ? t4 - t3 : 0;
     if (!buf) return -1;
     buf[n] = 0;
     char *sep = strstr(buf, "\r\n\r\n");
@@ -107,6 +146,10 @@ int study_http(const char *url, const char *method, const char *ctype, const cha
     }
     r->status = atoi(buf + 9);
     size_t off = (size_t)(sep + 4 - buf);
+    if ((r->headers = malloc(off + 1))) {
+        memcpy(r->headers, buf, off);
+        r->headers[off] = 0;
+    }
     memmove(buf, buf + off, n - off + 1);
     r->body = buf;
     r->len = n - off;

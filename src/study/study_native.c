@@ -57,26 +57,6 @@ static double rapl_uj(void) {
     return v;
 }
 
-/* Softmax over row[k] into prob, then the index of the largest k (probability computation as the apps do it). */
-static int softmax_top(const float *row, int64_t k, float *prob, int top, int *idx) {
-    float mx = row[0];
-    for (int64_t i = 1; i < k; i++) mx = row[i] > mx ? row[i] : mx;
-    double sum = 0;
-    for (int64_t i = 0; i < k; i++) sum += prob[i] = expf(row[i] - mx);
-    for (int64_t i = 0; i < k; i++) prob[i] = (float)(prob[i] / sum);
-    int n = top < k ? top : (int)k;
-    for (int t = 0; t < n; t++) { /* partial selection, k is small (classes) */
-        int best = -1;
-        for (int64_t i = 0; i < k; i++) {
-            int taken = 0;
-            for (int u = 0; u < t; u++) taken |= idx[u] == i;
-            if (!taken && (best < 0 || prob[i] > prob[best])) best = (int)i;
-        }
-        idx[t] = best;
-    }
-    return idx[0];
-}
-
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The study's PNG images, sorted by name. */
@@ -105,11 +85,37 @@ static int list_images(const char *dir, char ***out) {
     return n;
 }
 
-/* Phase split and top-1 over the images, in this process, at 1 thread: the on-device pipeline of one prediction. */
-static cJSON *native_phases(const study_plan *p, int m, const char *image_dir, char *err, size_t errlen) {
+/* One sample's inputs into the session: an image decoded, resized and normalised (NCHW, or transposed to NHWC), or
+ * a tensor model's sample files. This is the "preprocess" phase. */
+static int set_sample(const study_plan *p, int m, tdm_session *s, const char *img, int k, char *err, size_t errlen) {
+    const study_model_io *io = &p->io[m];
+    if (io->image) {
+        size_t n = 0;
+        float *x = study_image_tensor(p, m, img, &n, err, errlen);
+        if (!x) return -1;
+        tdm_status st = tdm_session_set_input(s, 0, x, n);
+        free(x);
+        return st ? err_set(err, errlen, "study: input: %s", tdm_last_error()) : 0;
+    }
+    for (int i = 0; i < io->n_inputs; i++) {
+        size_t n = 0;
+        void *data = study_sample_read(p, m, k, i, &n);
+        if (!data) return err_set(err, errlen, "study: cannot read sample %d of input %d", k, i);
+        tdm_status st = tdm_session_set_input(s, i, data, n);
+        free(data);
+        if (st) return err_set(err, errlen, "study: input: %s", tdm_last_error());
+    }
+    return 0;
+}
+
+/* Phase split and top-1 over the samples, in this process, at 1 thread: the on-device pipeline of one prediction.
+ * The "top-1" of a model that is not a classifier is the argmax over the last dimension of its first output's first
+ * row: still a fingerprint of the output that every path must agree on. */
+static cJSON *native_phases(const study_plan *p, int m, char *err, size_t errlen) {
+    const study_model_io *io = &p->io[m];
     const char *path = p->model_path[m];
     char **img = NULL;
-    int nimg = list_images(image_dir, &img);
+    int nimg = io->image ? list_images(io->image_dir, &img) : p->images;
     if (nimg > p->images) nimg = p->images;
     enum { REP = 5 };
     double load[REP], plan[REP];
@@ -134,8 +140,11 @@ static cJSON *native_phases(const study_plan *p, int m, const char *image_dir, c
         }
         double t1 = clock_now_ms();
         tdm_session_options so = {.threads = 1};
-        int64_t dims[4] = {1, 3, 32, 32};
-        if ((st = tdm_session_create(model, &so, &s)) || (st = tdm_session_set_input_shape(s, 0, dims, 4))) {
+        st = tdm_session_create(model, &so, &s);
+        for (int i = 0; i < io->n_inputs && !st; i++)
+            st = tdm_session_set_input_shape(s, i, io->in[i].dims, io->in[i].rank);
+        if (!st) st = tdm_session_plan(s);
+        if (st) {
             err_set(err, errlen, "study: plan: %s", tdm_last_error());
             goto out;
         }
@@ -149,31 +158,29 @@ static cJSON *native_phases(const study_plan *p, int m, const char *image_dir, c
     int64_t classes = 0;
     double e0 = rapl_uj(), c0 = cpu_seconds(), w0 = clock_now_ms();
     for (int i = 0; i < nimg; i++) {
-        int64_t h = 32, w = 32;
-        float *x = NULL;
         double t0 = clock_now_ms();
-        if (image_load_file(img[i], 3, &h, &w, p->mean, p->std, 3, &x, err, errlen)) goto fail;
+        if (set_sample(p, m, s, img ? img[i] : NULL, i, err, errlen)) goto fail;
         double t1 = clock_now_ms();
         tdm_tensor_info info;
         const float *y;
         tdm_status st;
-        if ((st = tdm_session_set_input(s, 0, x, (size_t)(3 * h * w) * sizeof(float))) || (st = tdm_session_run(s)) ||
-            (st = tdm_session_output(s, 0, &info, (const void **)&y))) {
-            free(x);
+        if ((st = tdm_session_run(s)) || (st = tdm_session_output(s, 0, &info, (const void **)&y))) {
             err_set(err, errlen, "study: run: %s", tdm_last_error());
             goto fail;
         }
         double t2 = clock_now_ms();
+        if (info.dtype != TDM_FLOAT || info.rank < 1) {
+            err_set(err, errlen, "study: output 0 is not float32: no top-1 to compare");
+            goto fail;
+        }
         classes = info.dims[info.rank - 1];
         if (!pbuf && !(pbuf = malloc((size_t)classes * sizeof *pbuf))) {
-            free(x);
             err_set(err, errlen, "out of memory");
             goto fail;
         }
         int idx[5];
-        cJSON_AddItemToArray(top1, cJSON_CreateNumber(softmax_top(y, classes, pbuf, 5, idx)));
+        cJSON_AddItemToArray(top1, cJSON_CreateNumber(study_softmax_top(y, classes, pbuf, 5, idx)));
         double t3 = clock_now_ms();
-        free(x);
         pre[i] = t1 - t0, inf[i] = t2 - t1, prob[i] = t3 - t2;
     }
     double wall = clock_now_ms() - w0, cpu = cpu_seconds() - c0, e1 = rapl_uj();
@@ -194,7 +201,7 @@ fail:
     o = NULL;
 out:
     free(pre), free(inf), free(prob), free(pbuf);
-    for (int i = 0; i < nimg; i++) free(img[i]);
+    for (int i = 0; img && i < nimg; i++) free(img[i]);
     free(img);
     if (s) tdm_session_free(s);
     if (model) tdm_model_free(model);
@@ -206,8 +213,18 @@ static cJSON *native_bench(const study_plan *p, int m, int threads, char *err, s
     char th[16], runs[16];
     snprintf(th, sizeof th, "%d", threads);
     snprintf(runs, sizeof runs, "%d", p->runs);
+    char shapes[2048] = ""; /* every input's shape as the study feeds it */
+    for (int i = 0; i < p->io[m].n_inputs; i++) {
+        const study_input *in = &p->io[m].in[i];
+        size_t l = strlen(shapes);
+        snprintf(shapes + l, sizeof shapes - l, "%s%s=", i ? "," : "", in->name);
+        for (int d = 0; d < in->rank; d++) {
+            l = strlen(shapes);
+            snprintf(shapes + l, sizeof shapes - l, "%s%lld", d ? "x" : "", (long long)in->dims[d]);
+        }
+    }
     char *argv[] = {(char *)p->self_exe, "bench", p->model_path[m], "--threads", th, "--runs", runs, "--warmup", "5",
-                    "--json", NULL};
+                    "--json", "--shape", shapes, NULL};
     char *out = NULL;
     int rc = study_spawn_capture(argv, &out);
     cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
@@ -217,14 +234,48 @@ static cJSON *native_bench(const study_plan *p, int m, int threads, char *err, s
     return j;
 }
 
-cJSON *study_native_model(const study_plan *p, int m, const char *image_dir, char *err, size_t errlen) {
+/* onnxruntime-node on the same model file (bench/ort_bench.mjs, the counterpart of `tandem bench --json`), so the
+ * browser's ratio can be taken against the fastest native engine too. Token ids get their table's range, other
+ * integer inputs 1. NULL when onnxruntime-node or node is missing or the run fails (*why says which). */
+static cJSON *ort_bench(const study_plan *p, int m, int threads, char *why, size_t cap) {
+    char script[PATH_MAX], mods[PATH_MAX];
+    if (study_tree_file(p, "bench/ort_bench.mjs", script, sizeof script) ||
+        study_tree_file(p, "node_modules/onnxruntime-node/package.json", mods, sizeof mods)) {
+        snprintf(why, cap, "onnxruntime-node is not installed beside this tandem (scripts/npm-deps.sh)");
+        return NULL;
+    }
+    const study_model_io *io = &p->io[m];
+    char th[16], runs[16], ranges[2048] = "";
+    snprintf(th, sizeof th, "%d", threads);
+    snprintf(runs, sizeof runs, "%d", p->runs);
+    for (int i = 0; i < io->n_inputs; i++) {
+        if (io->in[i].dtype != TDM_INT64 && io->in[i].dtype != TDM_INT32) continue;
+        size_t l = strlen(ranges);
+        if (io->in[i].index_limit > 0)
+            snprintf(ranges + l, sizeof ranges - l, "%s%s=0:%lld", l ? "," : "", io->in[i].name,
+                     (long long)io->in[i].index_limit);
+        else snprintf(ranges + l, sizeof ranges - l, "%s%s=1:2", l ? "," : "", io->in[i].name);
+    }
+    char *argv[16] = {"node", script, p->model_path[m], "--threads", th, "--runs", runs, "--warmup", "5", "--json"};
+    int a = 10;
+    if (ranges[0]) argv[a++] = "--int-range", argv[a++] = ranges;
+    argv[a] = NULL;
+    char *out = NULL;
+    int rc = study_spawn_capture(argv, &out);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    if (!j) snprintf(why, cap, "bench/ort_bench.mjs failed (exit %d)", rc);
+    free(out);
+    return j;
+}
+
+cJSON *study_native_model(const study_plan *p, int m, char *err, size_t errlen) {
     struct stat st;
     if (stat(p->model_path[m], &st)) {
         err_set(err, errlen, "study: cannot open %s", p->model_path[m]);
         return NULL;
     }
     study_progress("native: %s: phase split over %d images", p->model_name[m], p->images);
-    cJSON *phases = native_phases(p, m, image_dir, err, errlen);
+    cJSON *phases = native_phases(p, m, err, errlen);
     if (!phases) return NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "phases", phases);
@@ -237,6 +288,21 @@ cJSON *study_native_model(const study_plan *p, int m, const char *image_dir, cha
             return NULL;
         }
         cJSON_AddItemToArray(bench, b);
+    }
+    if (p->ort) {
+        cJSON *ort = cJSON_AddArrayToObject(o, "ort_node");
+        for (int t = 0; t < p->n_threads; t++) {
+            char why[256];
+            study_progress("native: %s: onnxruntime-node at %d thread(s)", p->model_name[m], p->threads[t]);
+            cJSON *b = ort_bench(p, m, p->threads[t], why, sizeof why);
+            if (!b) {
+                study_progress("native: %s: onnxruntime-node: %s", p->model_name[m], why);
+                cJSON_DeleteItemFromObject(o, "ort_node");
+                cJSON_AddStringToObject(o, "ort_node_error", why);
+                break;
+            }
+            cJSON_AddItemToArray(ort, b);
+        }
     }
     return o;
 }

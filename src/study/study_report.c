@@ -219,6 +219,13 @@ static const cJSON *native_bench_at(const cJSON *model, int threads) {
     return NULL;
 }
 
+/* onnxruntime-node's bench object at `threads` (or NULL). */
+static const cJSON *ort_at(const cJSON *model, int threads) {
+    const cJSON *b;
+    cJSON_ArrayForEach(b, jget(jget(model, "native"), "ort_node")) if ((int)jnum(b, "threads") == threads) return b;
+    return NULL;
+}
+
 /* The client result at (throttle, threads, mode) or NULL. */
 static const cJSON *client_at(const cJSON *model, double throttle, int threads, const char *mode) {
     const cJSON *c;
@@ -328,12 +335,61 @@ static void section_kanev(rep *r, const cJSON *models, FILE *h) {
     svg_bars(h, "Batch-1 prediction time by platform", "ms", bars, nb, NULL, 0, 1);
 }
 
+/* Wang et al.'s headline figures beside ours: averages over the models at 1 thread, their ResNet-50 row against
+ * the model of ours whose name holds "resnet50", the largest memory ratio and frame-time change. The browser is
+ * divided by native tandem and by onnxruntime-node (the faster native engine, so a slow build flatters nothing). */
+static void wang_summary(rep *r, const cJSON *models) {
+    double sum_t = 0, sum_o = 0, mem = NAN, gui[2] = {NAN, NAN}; /* worker, main thread */
+    int n_t = 0, n_o = 0;
+    const cJSON *m, *rn = NULL;
+    cJSON_ArrayForEach(m, models) {
+        const cJSON *b = native_bench_at(m, 1), *o = ort_at(m, 1), *c = client_at(m, 1, 1, "worker");
+        if (strstr(jstr(m, "name", ""), "resnet50")) rn = m;
+        if (c && b) sum_t += jnum(c, "p50_ms") / jnum(b, "p50_ms"), n_t++;
+        if (c && o) sum_o += jnum(c, "p50_ms") / jnum(o, "p50_ms"), n_o++;
+        const cJSON *cc, *q;
+        cJSON_ArrayForEach(cc, jget(m, "client")) {
+            double h = jnum(cc, "peak_heap_bytes") / jnum(m, "bytes");
+            if (!(h <= mem)) mem = h;
+        }
+        cJSON_ArrayForEach(q, jget(m, "qoe")) {
+            double ch = 100.0 * (jnum(jget(q, "busy"), "frame_mean_ms") / jnum(jget(q, "idle"), "frame_mean_ms") - 1);
+            int k = strcmp(jstr(q, "mode", "worker"), "worker") != 0;
+            if (!(ch <= gui[k])) gui[k] = ch;
+        }
+    }
+    rep_p(r, "Their figures beside ours (1 thread; averages over this study's models):");
+    rep_table(r, "figure|Wang et al. 2024|ours against native tandem|ours against onnxruntime-node");
+    char a[64], b2[64];
+    rep_row(r, NULL, "browser/native latency, average on CPU|16.9x|%s|%s",
+            fmt_num(a, sizeof a, n_t ? sum_t / n_t : NAN, "x"), fmt_num(b2, sizeof b2, n_o ? sum_o / n_o : NAN, "x"));
+    if (rn) {
+        const cJSON *b = native_bench_at(rn, 1), *o = ort_at(rn, 1), *c = client_at(rn, 1, 1, "worker");
+        double br = c ? jnum(c, "p50_ms") : NAN;
+        char x[96], y[96];
+        snprintf(x, sizeof x, "%.4g ms native, %.4g ms browser: %.3gx", b ? jnum(b, "p50_ms") : NAN, br,
+                 b ? br / jnum(b, "p50_ms") : NAN);
+        snprintf(y, sizeof y, "%.4g ms native, %.4g ms browser: %.3gx", o ? jnum(o, "p50_ms") : NAN, br,
+                 o ? br / jnum(o, "p50_ms") : NAN);
+        rep_row(r, NULL, "ResNet-50 (%s)|23.4 ms onnxruntime native, 358.1 ms ort-wasm: 15.3x|%s|%s",
+                jstr(rn, "name", "?"), x, o ? y : "-");
+    } else {
+        rep_row(r, NULL, "ResNet-50|23.4 ms onnxruntime native, 358.1 ms ort-wasm: 15.3x|not in this study (--preset wang)|-");
+    }
+    rep_row(r, NULL, "memory over model size, largest|334.6x|%s (wasm heap)|-", fmt_num(a, sizeof a, mem, "x"));
+    snprintf(a, sizeof a, isnan(gui[0]) ? "-" : "%+.1f %%", gui[0]);
+    snprintf(b2, sizeof b2, isnan(gui[1]) ? "-" : "%+.1f %%", gui[1]);
+    rep_row(r, NULL, "GUI frame time while inferring, largest change|+67.2 %%|%s with the engine in a worker, %s on the "
+            "main thread|-", a, b2);
+    rep_table_end(r);
+}
+
 static void section_wang(rep *r, const cJSON *models) {
     rep_h(r, 2, "In-browser against native (Wang et al. 2024's ratios)");
     rep_p(r, "Wang et al. measured in-browser inference 16.9x slower than native on average, memory up to 334.6x the "
              "model's size, and GUI rendering 67.2%% slower while inference ran. Ours, same engine on both sides, "
              "same machine, same thread count:");
-    rep_table(r, "model|threads|browser/native latency|paper|wasm heap / model size|native peak RSS / model size|paper");
+    rep_table(r, "model|threads|browser/native tandem|browser/onnxruntime-node|paper|wasm heap / model size|native peak RSS / model size|paper");
     const cJSON *m;
     cJSON_ArrayForEach(m, models) {
         const char *name = jstr(m, "name", "?");
@@ -346,14 +402,21 @@ static void section_wang(rep *r, const cJSON *models) {
             double ratio = jnum(c, "p50_ms") / jnum(b, "p50_ms");
             double heap = jnum(c, "peak_heap_bytes");
             if (isnan(heap)) heap = jnum(c, "heap_bytes");
-            rep_row(r, NULL, "%s|%d|%.2fx|16.9x|%.1fx|%.1fx|334.6x", name, t, ratio, heap / bytes,
-                    jnum(b, "peak_rss_bytes") / bytes);
+            const cJSON *ort = ort_at(m, t);
+            double oratio = ort ? jnum(c, "p50_ms") / jnum(ort, "p50_ms") : NAN;
+            char os_[32];
+            rep_row(r, NULL, "%s|%d|%.2fx|%s|16.9x|%.1fx|%.1fx|334.6x", name, t, ratio,
+                    fmt_num(os_, sizeof os_, oratio, "x"), heap / bytes, jnum(b, "peak_rss_bytes") / bytes);
             char plat[32];
             snprintf(plat, sizeof plat, "threads %d", t);
             cJSON *tmp = cJSON_CreateNumber(ratio);
             csv_row(r, "wang", name, plat, NULL, "browser_over_native", "x", tmp);
             cJSON_SetNumberValue(tmp, heap / bytes);
             csv_row(r, "wang", name, plat, NULL, "heap_over_model", "x", tmp);
+            if (ort) {
+                cJSON_SetNumberValue(tmp, oratio);
+                csv_row(r, "wang", name, plat, NULL, "browser_over_ort_node", "x", tmp);
+            }
             cJSON_Delete(tmp);
         }
     }
@@ -374,8 +437,8 @@ static void section_wang(rep *r, const cJSON *models) {
         }
     }
     rep_table_end(r);
+    wang_summary(r, models);
 }
-
 /* Cloud model: T = server + base + rtt + up_bytes*8/up_kbps + down_bytes*8/down_kbps (ms, kbps = bits/ms). */
 static double transfer_ms(double bytes, double kbps) { return kbps > 0 ? bytes * 8.0 / kbps : 0; }
 
@@ -545,9 +608,12 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
     double th[STUDY_MAX_LIST];
     int nt = throttles(models, th, STUDY_MAX_LIST);
     const cJSON *m;
+    const char *endpoint = jstr(jget(results, "remote_cloud"), "endpoint", "?");
     cJSON_ArrayForEach(m, models) {
         cloud_fit fit;
-        if (cloud_fit_of(m, &fit)) continue;
+        const cJSON *rem = jget(m, "remote_cloud");
+        int have_fit = cloud_fit_of(m, &fit) == 0, have_rem = rem && jget(rem, "total_ms");
+        if (!have_fit && !have_rem) continue;
         const char *name = jstr(m, "name", "?");
         for (int t = 0; t < nt; t++) {
             const cJSON *c = client_best(m, th[t]);
@@ -556,8 +622,31 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
             double setup = jnum(c, "compile_ms") + jnum(c, "load_ms") + jnum(c, "first_run_ms") - jnum(c, "inference_ms");
             char dn[96];
             device_name(dn, sizeof dn, th[t]);
-            const cJSON *cl;
-            cJSON_ArrayForEach(cl, jget(m, "cloud")) {
+            if (have_rem) { /* the user's own cloud, measured over the real network: no model, no break-even */
+                double meas = jnum(rem, "total_ms");
+                double first_dev = jnum(c, "fetch_ms") + setup + dev;
+                const char *win = dev <= meas ? "on-device" : "cloud", *fwin = first_dev <= meas ? "on-device" : "cloud";
+                double by = dev <= meas ? meas / dev : dev / meas, fby = first_dev <= meas ? meas / first_dev : first_dev / meas;
+                char net[160], mstr[96];
+                snprintf(net, sizeof net, "your cloud %s (real network)", endpoint);
+                rep_row(r, !strcmp(win, "cloud") ? "cloud" : "device", "%s|%s|%s|%.3g ms|%s|-|%s by %.2fx|%s by %.2fx|-|-",
+                        name, dn, net, dev, fmt_stats(mstr, sizeof mstr, jget(rem, "total_ms"), "ms"), win, by, fwin, fby);
+                cJSON *d = cJSON_CreateObject();
+                cJSON_AddStringToObject(d, "model", name);
+                cJSON_AddStringToObject(d, "device", dn);
+                cJSON_AddNumberToObject(d, "throttle", th[t]);
+                cJSON_AddStringToObject(d, "network", "your cloud");
+                cJSON_AddStringToObject(d, "endpoint", endpoint);
+                cJSON_AddNumberToObject(d, "on_device_ms", dev);
+                cJSON_AddNumberToObject(d, "first_on_device_ms", first_dev);
+                cJSON_AddNumberToObject(d, "cloud_ms", meas);
+                cJSON_AddStringToObject(d, "winner", win);
+                cJSON_AddNumberToObject(d, "by", by);
+                cJSON_AddStringToObject(d, "first_winner", fwin);
+                cJSON_AddItemToArray(dec, d);
+            }
+            const cJSON *cl, *emulated = have_fit ? jget(m, "cloud") : NULL;
+            cJSON_ArrayForEach(cl, emulated) {
                 double rtt = jnum(cl, "rtt_ms"), up = jnum(cl, "up_kbps"), down = jnum(cl, "down_kbps");
                 double meas = jnum(cl, "total_ms"), model = cloud_model(&fit, rtt, up, down);
                 double dl = rtt + transfer_ms(jnum(m, "bytes"), down);
@@ -623,11 +712,13 @@ static void section_agreement(rep *r, const cJSON *models) {
     cJSON_ArrayForEach(m, models) {
         const cJSON *nat = jget(jget(jget(m, "native"), "phases"), "top1");
         int n = cJSON_GetArraySize(nat);
-        const cJSON *src[2] = {client_best(m, 1), NULL};
+        const cJSON *src[3] = {client_best(m, 1), NULL, jget(m, "remote_cloud")};
         const cJSON *cl;
         cJSON_ArrayForEach(cl, jget(m, "cloud")) { src[1] = cl; break; }
-        static const char *const names[2] = {"browser (wasm)", "cloud (tandem serve)"};
-        for (int k = 0; k < 2; k++) {
+        char cname[96];
+        snprintf(cname, sizeof cname, "cloud (tandem serve, /%s)", jstr(jget(m, "io"), "cloud_path", "classify"));
+        const char *names[3] = {"browser (wasm)", cname, "your cloud (KServe v2 /infer)"};
+        for (int k = 0; k < 3; k++) {
             const cJSON *t = jget(src[k], "top1");
             int cnt = cJSON_GetArraySize(t), eq = 0, tot = cnt < n ? cnt : n;
             if (!t) continue;
@@ -656,6 +747,102 @@ static void section_cost(rep *r, const cJSON *models) {
                 fmt_num(f2, sizeof f2, b ? jnum(b, "peak_rss_bytes") / 1e6 : NAN, "MB"),
                 fmt_num(f3, sizeof f3, c ? jnum(c, "peak_heap_bytes") / 1e6 : NAN, "MB"),
                 jnum(ph, "cpu_s_per_inference"), en);
+    }
+    rep_table_end(r);
+}
+
+/* What each model was fed and which cloud path it took; the models the engine could not run, with its message. */
+static void section_inputs(rep *r, const cJSON *all) {
+    rep_h(r, 2, "The models and what they were fed");
+    rep_table(r, "model|inputs|fed with|cloud path");
+    const cJSON *m, *in;
+    int failed = 0;
+    cJSON_ArrayForEach(m, all) {
+        if (jget(m, "error")) {
+            failed++;
+            continue;
+        }
+        const cJSON *io = jget(m, "io");
+        char shapes[512] = "", fed[1024];
+        cJSON_ArrayForEach(in, jget(io, "inputs")) {
+            size_t l = strlen(shapes);
+            snprintf(shapes + l, sizeof shapes - l, "%s%s %s [", l ? ", " : "", jstr(in, "name", "?"), jstr(in, "dtype", "?"));
+            const cJSON *d;
+            int k = 0;
+            cJSON_ArrayForEach(d, jget(in, "dims")) {
+                l = strlen(shapes);
+                snprintf(shapes + l, sizeof shapes - l, "%s%.0f", k++ ? "x" : "", d->valuedouble);
+            }
+            l = strlen(shapes);
+            snprintf(shapes + l, sizeof shapes - l, "]");
+            if (jnum(in, "index_limit") > 0) {
+                l = strlen(shapes);
+                snprintf(shapes + l, sizeof shapes - l, " ids < %.0f", jnum(in, "index_limit"));
+            }
+        }
+        if (!strcmp(jstr(io, "kind", ""), "image"))
+            snprintf(fed, sizeof fed, "images at %.0fx%.0f, %s, mean/std from %s", jnum(io, "h"), jnum(io, "w"),
+                     jstr(io, "layout", "?"), jstr(io, "norm_source", "?"));
+        else snprintf(fed, sizeof fed, "tensors: %s", jstr(io, "tensor_source", "?"));
+        const char *cp = jstr(io, "cloud_path", "infer");
+        rep_row(r, NULL, "%s|%s|%s|%s", jstr(m, "name", "?"), shapes, fed,
+                !strcmp(cp, "classify") ? "image to /classify" : "tensors to KServe v2 /infer (binary)");
+    }
+    rep_table_end(r);
+    if (!failed) return;
+    rep_p(r, "Models the engine could not run (left out of every measurement; the rest of the study went on):");
+    rep_table(r, "model|the engine's message");
+    cJSON_ArrayForEach(m, all) {
+        if (!jget(m, "error")) continue;
+        char msg[768];
+        snprintf(msg, sizeof msg, "%s", jstr(m, "error", "?"));
+        for (char *c = msg; *c; c++)
+            if (*c == '|') *c = '/';
+        rep_row(r, "cloud", "%s|%s", jstr(m, "name", "?"), msg);
+    }
+    rep_table_end(r);
+}
+
+/* --cloud URL: what the server says about itself, and each model's requests over the real network. */
+static void section_remote(rep *r, const cJSON *results, const cJSON *models) {
+    const cJSON *rc = jget(results, "remote_cloud");
+    if (!rc) return;
+    rep_h(r, 2, "Your cloud: a KServe v2 endpoint");
+    const cJSON *srv = jget(rc, "server");
+    const cJSON *ext = jget(srv, "extensions");
+    char exts[512] = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ext) if (cJSON_IsString(e)) {
+        size_t l = strlen(exts);
+        snprintf(exts + l, sizeof exts - l, "%s%s", l ? ", " : "", e->valuestring);
+    }
+    if (jget(rc, "error")) {
+        rep_p(r, "Endpoint %s: %s. The local paths above still report.", jstr(rc, "endpoint", "?"), jstr(rc, "error", "?"));
+        return;
+    }
+    rep_p(r, "Endpoint %s; GET /v2 says: name %s, version %s, extensions: %s. Requests went from this machine over "
+             "the real network (no emulation): POST /v2/models/<name>/infer with binary tensors, split on the client "
+             "into connect (one TCP handshake, about one RTT), upload, wait for the first byte and download; the "
+             "server's part comes from its Server-Timing header where it sends one.",
+          jstr(rc, "endpoint", "?"), jstr(srv, "name", "?"), jstr(srv, "version", "?"), exts[0] ? exts : "none");
+    rep_table(r, "model|server's metadata|requests (errors)|total|connect|upload|wait|download|server (Server-Timing)");
+    const cJSON *m;
+    char a[6][96];
+    cJSON_ArrayForEach(m, models) {
+        const cJSON *row = jget(m, "remote_cloud");
+        if (!row) continue;
+        const cJSON *meta = jget(row, "metadata");
+        char md[256];
+        snprintf(md, sizeof md, "%s, platform %s", jstr(meta, "name", "-"), jstr(meta, "platform", "-"));
+        if (!meta) snprintf(md, sizeof md, "%s", jstr(row, "error", "-"));
+        const char *st = jget(row, "server_ms") ? fmt_stats(a[5], 96, jget(row, "server_ms"), "ms")
+                                                : "not sent: client-side split only";
+        rep_row(r, jget(row, "error") ? "cloud" : NULL, "%s|%s|%d (%d)|%s|%s|%s|%s|%s|%s", jstr(m, "name", "?"), md,
+                (int)jnum(row, "requests"), (int)jnum(row, "errors"), fmt_stats(a[0], 96, jget(row, "total_ms"), "ms"),
+                fmt_stats(a[1], 96, jget(row, "connect_ms"), "ms"), fmt_stats(a[2], 96, jget(row, "upload_ms"), "ms"),
+                fmt_stats(a[3], 96, jget(row, "wait_ms"), "ms"), fmt_stats(a[4], 96, jget(row, "download_ms"), "ms"), st);
+        csv_row(r, "remote_cloud", jstr(m, "name", "?"), jstr(rc, "endpoint", "?"), NULL, "total_ms", "ms",
+                jget(row, "total_ms"));
     }
     rep_table_end(r);
 }
@@ -695,7 +882,10 @@ int study_write_report(cJSON *results, const char *dir, char *err, size_t errlen
         if (r.csv) fclose(r.csv);
         return err_set(err, errlen, "study: cannot write the report into %s", dir);
     }
-    const cJSON *models = jget(results, "models"), *mach = jget(results, "machine"), *bd = jget(results, "browser_device");
+    const cJSON *all = jget(results, "models"), *mach = jget(results, "machine"), *bd = jget(results, "browser_device");
+    cJSON *models = cJSON_CreateArray(); /* the models the engine ran (references into results) */
+    const cJSON *mm;
+    cJSON_ArrayForEach(mm, all) if (!jget(mm, "error")) cJSON_AddItemReferenceToArray(models, (cJSON *)mm);
     fputs("section,model,platform,network,metric,unit,median,p25,p75,n\n", r.csv);
     fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>tandem study</title><style>"
           "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
@@ -708,7 +898,10 @@ int study_write_report(cJSON *results, const char *dir, char *err, size_t errlen
     rep_p(&r, "Created %s on %s (%s, %d CPUs, kernels %s); %s; took %.0f s. Browser: %s.", jstr(results, "created", "?"),
           jstr(mach, "host", "?"), jstr(mach, "cpu", "?"), (int)jnum(mach, "cpus"), jstr(mach, "kernel_isa", "?"),
           jstr(results, "images_source", "images: -"), jnum(results, "duration_s"), jstr(bd, "user_agent", "not run"));
+    rep_p(&r, "Preset: %s.", jstr(results, "preset", "kanev"));
     section_decision(&r, results, models);
+    section_inputs(&r, all);
+    section_remote(&r, results, models);
     section_kanev(&r, models, r.html);
     section_wang(&r, models);
     section_guo(&r, models, r.html);
@@ -717,6 +910,7 @@ int study_write_report(cJSON *results, const char *dir, char *err, size_t errlen
     section_crowd(&r, jget(results, "crowd"));
     fputs("\nThe figures behind every table are in results.json and results.csv.\n", r.md);
     fputs("<p>The figures behind every table are in results.json and results.csv.</p></body></html>\n", r.html);
+    cJSON_Delete(models);
     int bad = ferror(r.md) || ferror(r.html) || ferror(r.csv);
     bad |= fclose(r.md) | fclose(r.html) | fclose(r.csv);
     return bad ? err_set(err, errlen, "study: cannot write the report into %s", dir) : 0;

@@ -1,13 +1,16 @@
 /* fuzz_opts.c - libFuzzer target for the table-driven option parser (src/common/opts.c): the bytes, split at NUL
  * bytes into an argv, parsed with a table that has a row of every kind. Any crash or sanitizer report is a finding;
  * beyond that it checks what the parser promises: a failure comes with a sentence, and a success leaves every count
- * within its row's maximum and every value in its row's range. Built by `make fuzz` (Makefile). */
+ * within its row's maximum and every value in its row's range. Every argv string also goes through the --shape list
+ * parser (src/common/util.c, shape_list_parse), whose entries must have a name and 1..4 dimensions in 1..2^31.
+ * Built by `make fuzz` (Makefile). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/common/opts.h"
+#include "../../src/common/util.h"
 
 typedef struct f_opts {
     const char *pos[2], *str;
@@ -33,6 +36,14 @@ static const opt_spec table[] = {
     OPT_END,
 };
 
+static int shape_entry(void *ctx, const char *name, const int64_t *dims, int rank) {
+    (void)ctx;
+    if (!name[0] || rank < 1 || rank > 4) abort();
+    for (int d = 0; d < rank; d++)
+        if (dims[d] < 1 || dims[d] > ((int64_t)1 << 31)) abort();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 4096) return 0;
@@ -44,9 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int argc = 0;
     argv[argc++] = "fuzz";
     for (size_t i = 0; i <= size; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
+    char err[256] = "";
+    for (int i = 1; i < argc; i++) {
+        err[0] = 0;
+        if (shape_list_parse(argv[i], 4, shape_entry, NULL, err, sizeof err) < 0 && !err[0]) abort();
+    }
+    err[0] = 0;
     f_opts o;
     memset(&o, 0, sizeof o);
-    char err[256] = "";
     if (opts_parse(table, argc, argv, &o, err, sizeof err) != 0) {
         if (!err[0]) abort(); /* a refusal always says why */
     } else {

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# tests/study/run.sh - a reduced `tandem study` (one zoo model, 150 runs, 5 images) through all three paths (native, the wasm
-# client in headless Chromium with one throttled device, the cloud path over two emulated networks), then checks
-# the report's structure and that its numbers are sane: positive times, throttled clients slower, the emulated RTT
-# visible in the cloud times, the browser agreeing with native, a decision for every (device, network) pair.
+# tests/study/run.sh - a reduced `tandem study` over three zoo models - a CIFAR ResNet-20 (32x32), MobileNetV3-Small (a
+# 224-pixel ImageNet CNN) and BERT-tiny (three int64 token inputs) - with 150 runs and 5 samples, through all three
+# paths (native, the wasm client in headless Chromium with one throttled device, the cloud path over two emulated
+# networks) and against a second `tandem serve` given as --cloud URL; then checks the report's structure and that
+# its numbers are sane: positive times, throttled clients slower, the emulated RTT visible in the cloud times, the
+# browser and both clouds agreeing with native on every model, a decision for every (model, device, network). A
+# native-only run first checks that a model the engine cannot run and an unreachable --cloud are reported while the
+# rest of the study goes on.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -12,11 +16,44 @@ ok() { passed=$((passed + 1)); echo "ok   $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 summary() { echo "$passed passed, $failed failed"; [ $failed -eq 0 ]; exit $?; }
 
+# A model the engine cannot run, and an endpoint nobody answers: both reported, the rest measured (native only).
+bad_inputs() {
+  local o=$OUT-bad
+  rm -rf "$o"; mkdir -p "$o"
+  head -c 300 /dev/zero | tr '\0' 'x' > "$o/broken.onnx"
+  if "$BUILD/tandem" study --models cifar100_resnet20,"$o/broken.onnx" --runs 3 --images 2 --threads 1 --no-browser \
+       --no-cloud --no-ort --cloud http://127.0.0.1:9 --out "$o/out" > "$o.stdout" 2> "$o.log"; then
+    ok "a study with an unrunnable model and an unreachable --cloud still finishes"
+  else bad "a study with an unrunnable model and an unreachable --cloud failed (exit $?); log: $o.log"; fi
+  grep -q '^| broken | load: ' "$o/out/report.md" && ok "the unrunnable model is reported with the engine's message" ||
+    bad "the unrunnable model is not reported with the engine's message"
+  grep -q 'cifar100_resnet20 | server CPU' "$o/out/report.md" && ok "the runnable model was still measured" ||
+    bad "the runnable model was not measured"
+  grep -q 'Endpoint http://127.0.0.1:9: cannot reach' "$o/out/report.md" && ok "the unreachable endpoint is a clear error in the report" ||
+    bad "the unreachable endpoint is not reported"
+  [ ! -e "$o/out/repo/broken" ] && [ -e "$o/out/unrunnable/broken/model.onnx" ] && ok "the unrunnable model left the server's repository" ||
+    bad "the unrunnable model is still in the server's repository"
+  # --inputs: the user's TensorProto files in the ONNX test layout (MNIST's three test_data_set_K from the shared data)
+  local mn=${TDM_SHARED:-../shared}/models/mnist8
+  if [ ! -f "$mn/test_data_set_2/input_0.pb" ]; then echo "study: --inputs check skipped: no $mn (shared data)"; return; fi
+  if "$BUILD/tandem" study --models "$mn" --inputs "$mn" --runs 3 --images 3 --threads 1 --no-browser --no-cloud --no-ort \
+       --out "$o/inputs" > /dev/null 2>> "$o.log"; then ok "a study on the user's own tensors (--inputs) ran"
+  else bad "a study on the user's own tensors (--inputs) failed; log: $o.log"; return; fi
+  local want got
+  want=$(for k in 0 1 2; do "$BUILD/tandem" run "$mn/model.onnx" --input "$mn/test_data_set_$k/input_0.pb" |
+           node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).outputs[0].top[0][0].index+" "))'; done)
+  got=$(node -e 'const m=require(process.argv[1]).models[0];process.stdout.write(m.native.phases.top1.join(" ")+" "+m.io.tensor_source)' \
+          "$PWD/$o/inputs/results.json")
+  [[ "$got" == "$want"*"3 sample(s) from"* ]] && ok "--inputs: the study's top-1 is tandem run's on each test_data_set ($want)" ||
+    bad "--inputs: top-1 '$got', tandem run gives '$want'"
+}
+
 if [ "${SAN:-0}" = 1 ]; then
   # under ASan+UBSan: the native path and the report (the browser runs the wasm build, which the sanitizers don't see)
   rm -rf "$OUT"; mkdir -p "$(dirname "$OUT")"
-  if "$BUILD/tandem" study --models cifar100_resnet20 --runs 5 --images 3 --threads 1,2 --no-browser --no-cloud \
-       --out "$OUT" > "$OUT.stdout" 2> "$OUT.log"; then ok "native-only study under sanitizers"
+  bad_inputs
+  if "$BUILD/tandem" study --models cifar100_resnet20,bert_tiny --runs 5 --images 3 --threads 1,2 --no-browser --no-cloud \
+       --no-ort --out "$OUT" > "$OUT.stdout" 2> "$OUT.log"; then ok "native-only study under sanitizers"
   else bad "native-only study under sanitizers (exit $?); log: $OUT.log"; tail -20 "$OUT.log"; fi
   if "$BUILD/tandem" study --report-from "$OUT/results.json" --out "$OUT/rebuilt" >> "$OUT.stdout" 2>> "$OUT.log" &&
      [ -s "$OUT/rebuilt/report.md" ]; then ok "report rebuilt from results.json under sanitizers"
@@ -27,19 +64,38 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d node_modules/playwright-core ]; then
   echo "study: skipped: needs /usr/bin/chromium and node_modules/playwright-core (make deps installs them)"
   summary
 fi
+bad_inputs
 make -s web >/dev/null || { bad "make web"; summary; }
 rm -rf "$OUT"; mkdir -p "$(dirname "$OUT")"
+MODELS=cifar100_resnet20,imagenet_mobilenet_v3_small,bert_tiny
+# the "other machine's" cloud: a second tandem serve over the same zoo models (same seeds, so the same weights)
+CLOUD_REPO=$OUT-cloud
+rm -rf "$CLOUD_REPO"
+for m in ${MODELS//,/ }; do
+  mkdir -p "$CLOUD_REPO/repo/$m"
+  "$BUILD/tandem" zoo "$m" -o "$CLOUD_REPO/repo/$m/model.onnx" > /dev/null 2>&1 || bad "tandem zoo $m"
+done
+CPORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+"$BUILD/tandem" serve --models "$CLOUD_REPO/repo" --port "$CPORT" --host 127.0.0.1 --threads 1 --db "$CLOUD_REPO/store.db" \
+  > "$CLOUD_REPO.log" 2>&1 &
+CPID=$!
+trap 'kill $CPID 2>/dev/null' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$CPORT/v2/health/ready" > /dev/null && break; sleep 0.2; done
 t0=$SECONDS
-if "$BUILD/tandem" study --models cifar100_resnet20 --runs 150 --images 5 --threads 1,2 --throttle 1,4 --networks lan,3g \
-     --out "$OUT" > "$OUT.stdout" 2> "$OUT.log"; then
-  ok "tandem study (reduced) ran in $((SECONDS - t0)) s"
+if "$BUILD/tandem" study --models $MODELS --runs 150 --images 5 --threads 1,2 --throttle 1,4 --networks lan,3g \
+     --cloud "http://127.0.0.1:$CPORT" --out "$OUT" > "$OUT.stdout" 2> "$OUT.log"; then
+  ok "tandem study (reduced, 3 models, --cloud) ran in $((SECONDS - t0)) s"
 else
   bad "tandem study (reduced) failed (exit $?); log: $OUT.log"; tail -20 "$OUT.log"; summary
 fi
+kill $CPID 2>/dev/null; wait $CPID 2>/dev/null
+grep -q "Endpoint http://127.0.0.1:$CPORT; GET /v2 says: name tandem" "$OUT/report.md" &&
+  ok "the report names the --cloud endpoint and what GET /v2 says" || bad "the report does not name the --cloud endpoint"
 for f in report.html report.md results.json results.csv; do
   [ -s "$OUT/$f" ] && ok "$f written" || bad "$f missing"
 done
-for h in "The decision" "Kanev" "Wang et al." "Guo 2018" "agree" "Memory, set-up and energy"; do
+for h in "The decision" "Kanev" "Wang et al." "Guo 2018" "agree" "Memory, set-up and energy" \
+         "The models and what they were fed" "Your cloud" "358.1 ms ort-wasm"; do
   grep -q "$h" "$OUT/report.md" && ok "report.md has the section '$h'" || bad "report.md lacks '$h'"
 done
 grep -q "<svg" "$OUT/report.html" && ok "report.html has charts" || bad "report.html has no chart"
@@ -87,8 +143,30 @@ const agree = (a) => a.filter((v, i) => v === nat[i]).length;
 check(nat.length > 0 && agree(br) === nat.length, `browser top-1 equals native on ${agree(br)}/${nat.length} images`);
 check(nat.length > 0 && agree(cl) === nat.length, `cloud top-1 equals native on ${agree(cl)}/${nat.length} images`);
 const d = r.decisions ?? [];
-check(d.length === 4 && d.every((x) => ['on-device', 'cloud'].includes(x.winner) && pos(x.on_device_ms) && pos(x.cloud_ms)),
-  'a decision for each of 2 devices x 2 networks');
+const names = ['cifar100_resnet20', 'imagenet_mobilenet_v3_small', 'bert_tiny'];
+check(d.length === 18 && d.every((x) => ['on-device', 'cloud'].includes(x.winner) && pos(x.on_device_ms) && pos(x.cloud_ms)) &&
+  names.every((n) => d.filter((x) => x.model === n).length === 6),
+  `a decision for each of 3 models x 2 devices x (2 emulated networks + the --cloud endpoint): ${d.length}`);
+const byName = Object.fromEntries((r.models ?? []).map((x) => [x.name, x]));
+const sq = byName.imagenet_mobilenet_v3_small ?? {}, bt = byName.bert_tiny ?? {};
+check(sq.io?.kind === 'image' && sq.io.h === 224 && sq.io.w === 224 && sq.io.layout === 'NCHW' && sq.io.cloud_path === 'classify' &&
+  /ImageNet defaults/.test(sq.io.norm_source), 'MobileNetV3-Small fed 224x224 NCHW images, ImageNet mean/std said, /classify');
+const ids = bt.io?.inputs?.find((i) => i.name === 'input_ids');
+check(bt.io?.kind === 'tensor' && bt.io.inputs.length === 3 && ids?.dtype === 'int64' && ids.index_limit === 30522 &&
+  bt.io.cloud_path === 'infer', 'BERT-tiny fed three int64 tensors (ids below the 30522-row table) and sent to /infer');
+for (const n of names) {
+  const x = byName[n] ?? {}, nt = x.native?.phases?.top1 ?? [];
+  const same = (a) => nt.length > 0 && (a ?? []).length === nt.length && a.every((v, i) => v === nt[i]);
+  const cl = (x.cloud ?? []).find((c) => c.network === 'lan');
+  check(pos(x.native?.bench?.[0]?.p50_ms) && (x.client ?? []).length === 3 && (x.cloud ?? []).every((c) => c.errors === 0),
+    `${n}: native, 3 client rows and cloud rows without errors`);
+  check(same((x.client ?? []).find((c) => c.throttle === 1)?.top1) && same(cl?.top1) && same(x.remote_cloud?.top1),
+    `${n}: browser, local cloud and --cloud top-1 equal native's (${nt.length} samples)`);
+  check(x.remote_cloud?.errors === 0 && pos(med(x.remote_cloud?.total_ms)) && pos(med(x.remote_cloud?.server_ms)) &&
+    med(x.remote_cloud.server_ms) < med(x.remote_cloud.total_ms), `${n}: --cloud requests timed, with the Server-Timing part below the total`);
+  check(x.native?.ort_node_error || (x.native?.ort_node ?? []).every((o) => pos(o.p50_ms)),
+    `${n}: onnxruntime-node measured natively (or the reason it was not)`);
+}
 console.log(`RESULT ${p} ${f}`);
 JS
 )
