@@ -85,7 +85,7 @@ static int worker_request(worker_state *w, const char *path, const char *method,
         int rc = study_http(url, method, ctype, body, len, 120000, r);
         if (rc == 0 && r->status != 429 && r->status != 502 && r->status != 503 && r->status != 504) return 0;
         int64_t wait = rc == 0 && r->status == 429 ? 1000 : pause;
-        if (rc == 0) free(r->body);
+        if (rc == 0) study_http_free(r);
         if (clock_now_ms() + (double)wait > give_up) return -1;
         worker_sleep_ms(wait);
         pause = pause * 2 > 2000 ? 2000 : pause * 2;
@@ -116,7 +116,7 @@ static int worker_join(worker_state *w) {
     }
     int rc = ok ? CLI_OK : cli_error("joining %s: %s", w->base, worker_error_text(&r));
     cJSON_Delete(j);
-    free(r.body);
+    study_http_free(&r);
     if (ok) worker_say(w, "joined %s as %s", w->base, w->label);
     return rc;
 }
@@ -133,11 +133,11 @@ static int worker_model(worker_state *w, const swarm_lease_msg *m) {
     if (worker_request(w, m->model_url, "GET", NULL, NULL, 0, &r)) return cli_error("cannot fetch %s", m->model_url);
     if (r.status != 200) {
         int rc = cli_error("fetching %s: %s", m->model_url, worker_error_text(&r));
-        free(r.body);
+        study_http_free(&r);
         return rc;
     }
     tdm_status st = tdm_model_load_memory(r.body, r.len, NULL, &w->model);
-    free(r.body);
+    study_http_free(&r);
     if (st != TDM_OK) return cli_engine_error(st, "loading the job's model");
     tdm_session_options so = {(int)w->o.threads, 0};
     st = tdm_session_create(w->model, &so, &w->session);
@@ -240,7 +240,7 @@ static int worker_run_lease(worker_state *w, const swarm_lease_msg *m) {
         if (w->log) fflush(w->log);
     }
     cJSON_Delete(j);
-    free(r.body);
+    study_http_free(&r);
     return result;
 }
 
@@ -285,21 +285,21 @@ static int worker_loop(worker_state *w) {
             return cli_error("cannot reach %s for a lease (waited %lld s)", w->base, (long long)w->o.patience_s);
         study_http_response r = cur->r;
         if (r.status == 404) { /* the server forgot this client (a new store): join again */
-            free(r.body);
+            study_http_free(&r);
             if (worker_join(w) != CLI_OK) return CLI_ERR;
             worker_fetch_start(w, cur);
             continue;
         }
         if (r.status != 200) {
             int rc = cli_error("asking for a lease: %s", worker_error_text(&r));
-            free(r.body);
+            study_http_free(&r);
             return rc;
         }
         swarm_lease_msg m;
         char err[512];
         if (swarm_parse_lease((const unsigned char *)r.body, r.len, &m, err, sizeof err)) {
             swarm_lease_msg_free(&m);
-            free(r.body);
+            study_http_free(&r);
             return cli_error("the server's lease is malformed: %s", err);
         }
         int rc = CLI_OK, more = 1;
@@ -317,7 +317,7 @@ static int worker_loop(worker_state *w) {
             rc = worker_run_lease(w, &m);
             if (last) more = 0;
             else if (rc != CLI_OK) {
-                if (!worker_fetch_wait(next)) free(next->r.body); /* its chunks expire and go to others */
+                if (!worker_fetch_wait(next)) study_http_free(&next->r); /* its chunks expire and go to others */
             } else {
                 worker_fetch *t = cur;
                 cur = next;
@@ -325,7 +325,7 @@ static int worker_loop(worker_state *w) {
             }
         }
         swarm_lease_msg_free(&m);
-        free(r.body);
+        study_http_free(&r);
         if (rc != CLI_OK || !more) return rc;
     }
 }
