@@ -3,6 +3,7 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void json_init(json_writer *w, FILE *f) {
@@ -150,3 +151,21 @@ void json_kv_int(json_writer *w, const char *key, int64_t v) { json_key(w, key);
 void json_kv_uint(json_writer *w, const char *key, uint64_t v) { json_key(w, key); json_uint(w, v); }
 void json_kv_double(json_writer *w, const char *key, double v, int sig) { json_key(w, key); json_double(w, v, sig); }
 void json_kv_bool(json_writer *w, const char *key, int v) { json_key(w, key); json_bool(w, v); }
+
+int json_doc_begin(json_doc *d) {
+    memset(d, 0, sizeof *d);
+    d->f = open_memstream(&d->buf, &d->len);
+    if (!d->f) return -1;
+    json_init(&d->w, d->f);
+    return 0;
+}
+
+int json_doc_end(json_doc *d, char **buf, size_t *len) {
+    if (fclose(d->f) != 0) {
+        free(d->buf);
+        return -1;
+    }
+    *buf = d->buf;
+    *len = d->len;
+    return 0;
+}

@@ -43,4 +43,16 @@ void json_kv_bool(json_writer *w, const char *key, int v);
 /* Write s to f as a JSON string literal (with quotes). */
 void json_write_escaped(FILE *f, const char *s);
 
+/* A JSON document built in memory (an open_memstream under the writer `w`): json_doc_begin, write through &d->w, then
+ * json_doc_end hands over the malloc'd bytes (*buf, the caller frees them; *len without a terminating NUL). Both
+ * return 0, or -1 when memory ran out (nothing is left to free). */
+typedef struct json_doc {
+    char *buf;
+    size_t len;
+    FILE *f;
+    json_writer w;
+} json_doc;
+int json_doc_begin(json_doc *d);
+int json_doc_end(json_doc *d, char **buf, size_t *len);
+
 #endif /* TANDEM_COMMON_JSON_H */

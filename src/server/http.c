@@ -118,28 +118,12 @@ static enum MHD_Result http_error(http_req *rq, int status, const char *fmt, ...
     return http_send(rq, status, body, body ? len : 0, "application/json", NULL);
 }
 
-/* Build a JSON document with a json_writer into a malloc'd buffer. */
-typedef struct http_doc {
+/* Answer a JSON document built with json_doc_begin (src/common/json.h). */
+static enum MHD_Result http_doc_send(http_req *rq, json_doc *d, int status) {
     char *buf;
     size_t len;
-    FILE *f;
-    json_writer w;
-} http_doc;
-
-static int http_doc_begin(http_doc *d) {
-    memset(d, 0, sizeof *d);
-    d->f = open_memstream(&d->buf, &d->len);
-    if (!d->f) return -1;
-    json_init(&d->w, d->f);
-    return 0;
-}
-
-static enum MHD_Result http_doc_send(http_req *rq, http_doc *d, int status) {
-    if (fclose(d->f) != 0) {
-        free(d->buf);
-        return http_error(rq, 500, "out of memory");
-    }
-    return http_send(rq, status, d->buf, d->len, "application/json", NULL);
+    if (json_doc_end(d, &buf, &len)) return http_error(rq, 500, "out of memory");
+    return http_send(rq, status, buf, len, "application/json", NULL);
 }
 
 static void http_json_shape(json_writer *w, const srv_io *io) {
@@ -230,8 +214,8 @@ static void http_route(http_req *rq, const char *method, const char *url) {
 /* ---- handlers ------------------------------------------------------------------------------------------------------ */
 
 static enum MHD_Result http_v2(http_req *rq) {
-    http_doc d;
-    if (http_doc_begin(&d)) return http_error(rq, 500, "out of memory");
+    json_doc d;
+    if (json_doc_begin(&d)) return http_error(rq, 500, "out of memory");
     json_object_begin(&d.w);
     json_kv_string(&d.w, "name", "tandem");
     json_kv_string(&d.w, "version", TDM_VERSION);
@@ -245,8 +229,8 @@ static enum MHD_Result http_v2(http_req *rq) {
 
 static enum MHD_Result http_model_meta(http_req *rq) {
     srv_model *m = rq->model;
-    http_doc d;
-    if (http_doc_begin(&d)) return http_error(rq, 500, "out of memory");
+    json_doc d;
+    if (json_doc_begin(&d)) return http_error(rq, 500, "out of memory");
     json_object_begin(&d.w);
     json_kv_string(&d.w, "name", m->name);
     json_key(&d.w, "versions");
@@ -268,8 +252,8 @@ static enum MHD_Result http_model_meta(http_req *rq) {
 }
 
 static enum MHD_Result http_api_models(http_req *rq) {
-    http_doc d;
-    if (http_doc_begin(&d)) return http_error(rq, 500, "out of memory");
+    json_doc d;
+    if (json_doc_begin(&d)) return http_error(rq, 500, "out of memory");
     json_object_begin(&d.w);
     json_key(&d.w, "models");
     json_array_begin(&d.w);
@@ -493,9 +477,9 @@ static enum MHD_Result http_samples(http_req *rq) {
     }
     closedir(d);
     if (n) qsort(names, n, sizeof *names, http_cmp_str);
-    http_doc doc;
+    json_doc doc;
     enum MHD_Result ok;
-    if (http_doc_begin(&doc)) {
+    if (json_doc_begin(&doc)) {
         ok = http_error(rq, 500, "out of memory");
     } else {
         json_object_begin(&doc.w);

@@ -127,30 +127,16 @@ static void sw_error(swarm_exchange *x, int status, const char *fmt, ...) {
     sw_reply(x, status, body, len, "application/json");
 }
 
-typedef struct sw_doc {
+/* Close the document and answer it; with `line`, a newline ends the JSON (a lease's header, before its payload). */
+static int sw_doc_end(json_doc *d, swarm_exchange *x, int status, int line) {
     char *buf;
     size_t len;
-    FILE *f;
-    json_writer w;
-} sw_doc;
-
-static int sw_doc_begin(sw_doc *d) {
-    memset(d, 0, sizeof *d);
-    d->f = open_memstream(&d->buf, &d->len);
-    if (!d->f) return -1;
-    json_init(&d->w, d->f);
-    return 0;
-}
-
-/* Close the document and answer it; with `line`, a newline ends the JSON (a lease's header, before its payload). */
-static int sw_doc_end(sw_doc *d, swarm_exchange *x, int status, int line) {
     if (line) fputc('\n', d->f);
-    if (fclose(d->f) != 0) {
-        free(d->buf);
+    if (json_doc_end(d, &buf, &len)) {
         sw_error(x, 500, "out of memory");
         return -1;
     }
-    sw_reply(x, status, d->buf, d->len, "application/json");
+    sw_reply(x, status, buf, len, "application/json");
     return 0;
 }
 
@@ -271,8 +257,8 @@ static int sw_model_outputs(swarm_exchange *x, srv_model *m, const int64_t *item
         tdm_session_free(s);
         return -1;
     }
-    sw_doc d;
-    if (sw_doc_begin(&d)) {
+    json_doc d;
+    if (json_doc_begin(&d)) {
         tdm_session_free(s);
         sw_error(x, 500, "out of memory");
         return -1;
@@ -444,8 +430,8 @@ static void sw_job_create(swarm_exchange *x) {
     atomic_fetch_add(&SW.jobs, 1);
     fprintf(stderr, "tandem serve: swarm: job %s: %lld items of %s in %lld chunks (verify %.3g)\n", spec.id,
             (long long)items, m->name, (long long)chunks, verify);
-    sw_doc d;
-    if (sw_doc_begin(&d)) return sw_error(x, 500, "out of memory");
+    json_doc d;
+    if (json_doc_begin(&d)) return sw_error(x, 500, "out of memory");
     json_object_begin(&d.w);
     json_kv_string(&d.w, "id", spec.id);
     json_kv_int(&d.w, "items", items);
@@ -483,8 +469,8 @@ static void sw_job_get(swarm_exchange *x) {
     int rc = sws_job_get(SW.store, id, &j, err, sizeof err);
     if (rc == SWS_NOT_FOUND) return sw_error(x, 404, "no job '%s'", id);
     if (rc) return sw_store_error(x, "reading a job", err);
-    sw_doc d;
-    if (sw_doc_begin(&d)) {
+    json_doc d;
+    if (json_doc_begin(&d)) {
         sws_job_info_free(&j);
         return sw_error(x, 500, "out of memory");
     }
@@ -501,8 +487,8 @@ static int sw_list_one(void *ctx, const sws_job_info *j) {
 /* A listing for the admin: {"<key>": [...]}, the array filled by list(). */
 static void sw_list(swarm_exchange *x, const char *key, int (*list)(json_writer *w, char *err, size_t errlen)) {
     if (sw_auth(x)) return;
-    sw_doc d;
-    if (sw_doc_begin(&d)) return sw_error(x, 500, "out of memory");
+    json_doc d;
+    if (json_doc_begin(&d)) return sw_error(x, 500, "out of memory");
     json_object_begin(&d.w);
     json_key(&d.w, key);
     json_array_begin(&d.w);
@@ -711,8 +697,8 @@ static void sw_join(swarm_exchange *x) {
     cJSON_Delete(j);
     if (rc) return sw_store_error(x, "adding a client", err);
     atomic_fetch_add(&SW.joins, 1);
-    sw_doc d;
-    if (sw_doc_begin(&d)) return sw_error(x, 500, "out of memory");
+    json_doc d;
+    if (json_doc_begin(&d)) return sw_error(x, 500, "out of memory");
     json_object_begin(&d.w);
     json_kv_string(&d.w, "client", id);
     json_kv_string(&d.w, "worker", label);
@@ -749,8 +735,8 @@ static void sw_lease(swarm_exchange *x) {
         sws_lease_free(&l);
         return sw_client_refusal(x, rc, err);
     }
-    sw_doc d;
-    if (sw_doc_begin(&d)) {
+    json_doc d;
+    if (json_doc_begin(&d)) {
         sws_lease_free(&l);
         return sw_error(x, 500, "out of memory");
     }
@@ -836,8 +822,8 @@ static void sw_submit(swarm_exchange *x) {
     } else {
         atomic_fetch_add(&SW.submits, 1);
         int verifying = 0;
-        sw_doc d;
-        if (sw_doc_begin(&d)) {
+        json_doc d;
+        if (json_doc_begin(&d)) {
             sw_error(x, 500, "out of memory");
         } else {
             static const char *const keys[] = {"accepted", "late", "errors"};
