@@ -79,6 +79,16 @@ async function main() {
     const page = await browser.ctx.newPage();
     page.on('pageerror', (e) => console.log(`     (tab ${k}: ${e.message})`));
     const tab = { page, k, submits: 0, tampered: 0 };
+    if (k === 1) {
+      /* once asked to, hold this tab's next submission so that it owns a lease the server has not seen returned,
+         and close the tab then: closing between a submit and the next lease would leave nothing outstanding */
+      tab.hold = false;
+      tab.held = new Promise((resolve) => { tab.onHeld = resolve; });
+      await page.route('**/v2/swarm/submit', async (route) => {
+        if (tab.hold) { tab.onHeld(); return; }
+        await route.continue();
+      });
+    }
     if (k === 3) {
       await page.route('**/v2/swarm/submit', async (route) => {
         tab.submits++;
@@ -101,14 +111,16 @@ async function main() {
 
   let closed = null;
   const job = await waitJob(base, TOKEN, id, { timeoutMs: 600000, everyMs: 250, onPoll: async (j) => {
-    if (!closed && j.done_items >= 0.3 * n) {
+    if (!closed && !tabs[1].hold && j.done_items >= 0.3 * n) {
+      tabs[1].hold = true;
+      const held = await Promise.race([tabs[1].held.then(() => true),
+        new Promise((resolve) => setTimeout(() => resolve(false), 60000))]);
+      if (!held) { closed = { state: 'no submission to hold within 60 s' }; return; }
       const s = await tabState(tabs[1].page);
-      if (s.stats && s.stats.leases >= 1) {
-        closed = s;
-        await tabs[1].page.screenshot({ path: path.join(args.out, 'swarm-worker-tab.png') });
-        await tabs[1].page.close();
-        console.log(`     (closed tab 1, ${s.label}, at ${j.done_items} of ${n} items)`);
-      }
+      closed = s;
+      await tabs[1].page.screenshot({ path: path.join(args.out, 'swarm-worker-tab.png') });
+      await tabs[1].page.close();
+      console.log(`     (closed tab 1, ${s.label}, at ${j.done_items} of ${n} items, one submission held back)`);
     }
   } });
   C.check('one worker tab was closed in the middle of the job', closed !== null && closed.state === 'running');
