@@ -1,9 +1,11 @@
 # wasm.mk - the WebAssembly build of the engine (emscripten) and the deployable web folder.
 #   make wasm         build/web/wasm/tandem-simd.{mjs,wasm}               SIMD128, no threads
 #                     build/web/wasm/tandem-simd-mt.{mjs,wasm,worker.js}  SIMD128 + pthreads (needs crossOriginIsolated)
+#                     build/web/wasm/tandem-relaxed{,-mt}.*               the same with relaxed SIMD's fused multiply-add
+#                                                                         (clang-19; see "the relaxed-SIMD variant")
 #   make web          build/web/: the page and JS API from web/, the wasm files, onnxruntime-web's dist files and uPlot
 #                     from node_modules (everything local, relative URLs)
-#   make wasm-tests   the C test programs built for Node (tests/wasm/run.sh runs them)
+#   make wasm-tests   the C test programs built for Node (tests/wasm/run.sh runs them), the relaxed variant's too
 # The engine sources are the native build's (src/engine, src/ops, src/kernels); the kernels pick their SIMD128 variants
 # under __wasm_simd128__ (src/kernels/dispatch.c). src/wasm/ holds the exports for JS and is not part of the native
 # build. Objects go to build/wasm/obj-{simd,mt}/ (the native build dir's .d files are not mixed with these).
@@ -44,7 +46,8 @@ WASM_WEBFLAGS := -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createTandemModule 
 WASM_MTFLAGS  := -pthread -sPTHREAD_POOL_SIZE=Module.tdmPoolSize -sPTHREAD_POOL_SIZE_STRICT=2 -Wno-pthreads-mem-growth
 
 .PHONY: wasm web wasm-tests
-wasm: $(WEB_DIR)/wasm/tandem-simd.mjs $(WEB_DIR)/wasm/tandem-simd-mt.mjs
+wasm: $(WEB_DIR)/wasm/tandem-simd.mjs $(WEB_DIR)/wasm/tandem-simd-mt.mjs $(WEB_DIR)/wasm/tandem-relaxed.mjs \
+      $(WEB_DIR)/wasm/tandem-relaxed-mt.mjs
 
 # every wasm output depends on this file too, so changed flags rebuild it
 $(WASM_DIR)/obj-simd/%.o: src/%.c mk/wasm.mk
@@ -62,6 +65,50 @@ $(WEB_DIR)/wasm/tandem-simd.mjs: $(WASM_OBJ_SIMD) mk/wasm.mk
 $(WEB_DIR)/wasm/tandem-simd-mt.mjs: $(WASM_OBJ_MT) mk/wasm.mk
 	@mkdir -p $(dir $@)
 	$(EMCC) $(WASM_LDFLAGS) $(WASM_WEBFLAGS) $(WASM_MTFLAGS) -o $@ $(filter %.o,$^)
+
+# ---- the relaxed-SIMD variant ----------------------------------------------------------------------------------------
+#   build/web/wasm/tandem-relaxed{,-mt}.{mjs,wasm}: the same sources with -mrelaxed-simd, so that vec.h's multiply-add
+#   is one f32x4.relaxed_madd (a fused multiply-add where the CPU has one). web/tandem.mjs takes it where the browser
+#   validates relaxed SIMD (Chromium 114+, Firefox 120+), and the plain SIMD128 build elsewhere.
+# Debian's emcc 3.1.6 (clang 14) writes relaxed SIMD with the prototype's opcodes, which browsers reject. Debian's
+# clang-19 writes the final ones: emcc is pointed at it by its own config file (LLVM_ROOT, no version suffix), and
+# binaryen 108, which emcc runs on the linked module, reads them through tools/binaryen-relaxed (first in PATH, one
+# link per binaryen tool), which renumbers them with tools/wasm_relaxed.c. clang-19 also turns on reference types and
+# multivalue by default; they are turned off to keep the module's features those of the plain build plus relaxed SIMD.
+EM19_DIR      := $(WASM_DIR)/em19
+EM19_LLVM     := /usr/lib/llvm-19/bin
+EM19_TOOLS    := wasm-emscripten-finalize wasm-opt wasm-metadce wasm-dis wasm-as wasm2js wasm-ctor-eval wasm-split
+EMCC_RELAXED   = PATH=$(CURDIR)/$(EM19_DIR)/bin:$$PATH EM_CONFIG=$(CURDIR)/$(EM19_DIR)/config $(EMCC)
+WASM_RELAXED  := -mrelaxed-simd -mno-reference-types -mno-multivalue
+WASM_OBJ_RLX    := $(patsubst src/%.c,$(WASM_DIR)/obj-rlx/%.o,$(WASM_SRC))
+WASM_OBJ_RLX_MT := $(patsubst src/%.c,$(WASM_DIR)/obj-rlx-mt/%.o,$(WASM_SRC))
+
+$(EM19_DIR)/config: tools/wasm_relaxed.c tools/binaryen-relaxed mk/wasm.mk
+	@test -x $(EM19_LLVM)/clang || { echo "make wasm: $(EM19_LLVM)/clang is missing: run scripts/install-deps.sh (clang-19, lld-19)" >&2; exit 1; }
+	@mkdir -p $(EM19_DIR)/bin
+	$(CC) -std=c11 -O2 $(WARN) -o $(EM19_DIR)/bin/wasm_relaxed tools/wasm_relaxed.c
+	cp tools/binaryen-relaxed $(EM19_DIR)/bin/binaryen-relaxed
+	for t in $(EM19_TOOLS); do ln -sf binaryen-relaxed $(EM19_DIR)/bin/$$t; done
+	sed -e "s#^LLVM_ROOT = .*#LLVM_ROOT = '$(EM19_LLVM)'#" -e "s#^LLVM_ADD_VERSION = .*#LLVM_ADD_VERSION = ''#" \
+	    -e "s#^CLANG_ADD_VERSION = .*#CLANG_ADD_VERSION = ''#" /usr/share/emscripten/.emscripten > $@.tmp
+	grep -q "^LLVM_ROOT = '$(EM19_LLVM)'" $@.tmp
+	mv $@.tmp $@
+
+$(WASM_DIR)/obj-rlx/%.o: src/%.c mk/wasm.mk | $(EM19_DIR)/config
+	@mkdir -p $(dir $@)
+	$(EMCC_RELAXED) $(WASM_CFLAGS) $(WASM_RELAXED) -MMD -MP -c $< -o $@
+
+$(WASM_DIR)/obj-rlx-mt/%.o: src/%.c mk/wasm.mk | $(EM19_DIR)/config
+	@mkdir -p $(dir $@)
+	$(EMCC_RELAXED) $(WASM_CFLAGS) $(WASM_RELAXED) -pthread -MMD -MP -c $< -o $@
+
+$(WEB_DIR)/wasm/tandem-relaxed.mjs: $(WASM_OBJ_RLX) mk/wasm.mk $(EM19_DIR)/config
+	@mkdir -p $(dir $@)
+	$(EMCC_RELAXED) $(WASM_LDFLAGS) $(WASM_RELAXED) $(WASM_WEBFLAGS) -o $@ $(filter %.o,$^)
+
+$(WEB_DIR)/wasm/tandem-relaxed-mt.mjs: $(WASM_OBJ_RLX_MT) mk/wasm.mk $(EM19_DIR)/config
+	@mkdir -p $(dir $@)
+	$(EMCC_RELAXED) $(WASM_LDFLAGS) $(WASM_RELAXED) $(WASM_WEBFLAGS) $(WASM_MTFLAGS) -o $@ $(filter %.o,$^)
 
 # ---- the deployable folder -----------------------------------------------------------------------------------------
 ORT_DIST   := node_modules/onnxruntime-web/dist
@@ -84,7 +131,8 @@ web: wasm $(WEB_SRC)
 WASM_TEST_DIR   := $(WASM_DIR)/test
 WASM_TESTFLAGS  := $(WASM_LDFLAGS) -sNODERAWFS=1 -sENVIRONMENT=node -sEXIT_RUNTIME=1
 WASM_TEST_PROGS := $(WASM_TEST_DIR)/test_kernels.js $(WASM_TEST_DIR)/test_conformance.js \
-                   $(WASM_TEST_DIR)/test_models.js $(WASM_TEST_DIR)/test_models_mt.js
+                   $(WASM_TEST_DIR)/test_models.js $(WASM_TEST_DIR)/test_models_mt.js \
+                   $(WASM_TEST_DIR)/test_kernels_relaxed.js $(WASM_TEST_DIR)/test_models_relaxed.js
 wasm-tests: $(WASM_TEST_PROGS)
 
 $(WASM_TEST_DIR)/package.json:
@@ -112,6 +160,16 @@ $(WASM_TEST_DIR)/test_models_mt.o: tests/test_models.c $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(EMCC) $(WASM_CFLAGS) -pthread -Isrc -c $< -o $@
 
+# the relaxed-SIMD variant's kernel and model tests (Node 20 runs relaxed SIMD behind --experimental-wasm-relaxed-simd):
+# the plain build's test objects (clang 14) with the relaxed engine, since clang-19 names a main(argc, argv)
+# __main_argc_argv, which emscripten 3.1.6's start-up code does not call
+WASM_ENGINE_RLX := $(filter-out $(WASM_DIR)/obj-rlx/wasm/%,$(WASM_OBJ_RLX))
+$(WASM_TEST_DIR)/test_kernels_relaxed.js: $(WASM_TEST_DIR)/test_kernels.o $(WASM_ENGINE_RLX) | $(WASM_TEST_DIR)/package.json
+	$(EMCC_RELAXED) $(WASM_TESTFLAGS) $(WASM_RELAXED) -o $@ $(filter %.o,$^)
+
+$(WASM_TEST_DIR)/test_models_relaxed.js: $(WASM_TEST_DIR)/test_models.o $(WASM_ENGINE_RLX) | $(WASM_TEST_DIR)/package.json
+	$(EMCC_RELAXED) $(WASM_TESTFLAGS) $(WASM_RELAXED) -o $@ $(filter %.o,$^)
+
 # the same exports as the browser build, as a CommonJS factory for Node (bench/browser/node-profile.cjs)
 $(WASM_TEST_DIR)/tandem-node.js: $(WASM_OBJ_SIMD) | $(WASM_TEST_DIR)/package.json
 	$(EMCC) $(WASM_LDFLAGS) -sMODULARIZE=1 -sEXPORT_NAME=createTandemModule -sENVIRONMENT=node -sFILESYSTEM=0 \
@@ -120,4 +178,4 @@ $(WASM_TEST_DIR)/tandem-node.js: $(WASM_OBJ_SIMD) | $(WASM_TEST_DIR)/package.jso
 $(WASM_TEST_DIR)/test_models_mt.js: $(WASM_TEST_DIR)/test_models_mt.o $(WASM_ENGINE_MT) | $(WASM_TEST_DIR)/package.json
 	$(EMCC) $(WASM_TESTFLAGS) -pthread -sPTHREAD_POOL_SIZE=2 -Wno-pthreads-mem-growth -o $@ $(filter %.o,$^)
 
--include $(WASM_OBJ_SIMD:.o=.d) $(WASM_OBJ_MT:.o=.d)
+-include $(WASM_OBJ_SIMD:.o=.d) $(WASM_OBJ_MT:.o=.d) $(WASM_OBJ_RLX:.o=.d) $(WASM_OBJ_RLX_MT:.o=.d)

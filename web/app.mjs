@@ -86,7 +86,7 @@ async function runConfigs(o, configs) {
 function threadsHint() {
   const t = Number($('threads').value), b = $('build').value;
   let hint = '';
-  if (t > 1 && b === 'simd') hint = 'the simd build runs on 1 thread';
+  if (t > 1 && (b === 'simd' || b === 'relaxed')) hint = `the ${b} build runs on 1 thread`;
   else if (t > 1 && !self.crossOriginIsolated) hint = 'not cross-origin isolated: 1 thread';
   $('threads-hint').textContent = hint;
 }
@@ -102,7 +102,7 @@ function initControls() {
   const want = Number(params.get('threads')) || Math.min(hc, 4);
   sel.value = String(Math.max(1, Math.min(hc, want)));
   const b = params.get('build');
-  if (b && ['auto', 'simd', 'simd-mt'].includes(b)) $('build').value = b;
+  if (b && ['auto', 'simd', 'simd-mt', 'relaxed', 'relaxed-mt'].includes(b)) $('build').value = b;
   if (params.get('runs')) $('runs').value = params.get('runs');
   if (params.get('warmup')) $('warmup').value = params.get('warmup');
   $('device-label').value = params.get('label') || localStorage.getItem('tandem.deviceLabel') || '';

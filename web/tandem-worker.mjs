@@ -1,5 +1,5 @@
-// tandem-worker.mjs - the engine side of web/tandem.mjs: loads one of the two emscripten builds (wasm/tandem-simd.mjs
-// or wasm/tandem-simd-mt.mjs), opens a model through the C exports of src/wasm/tandem_wasm.c and runs it. Started as
+// tandem-worker.mjs - the engine side of web/tandem.mjs: loads one of the emscripten builds (wasm/tandem-simd.mjs,
+// tandem-relaxed.mjs, or their threaded -mt variants), opens a model through the C exports of src/wasm/tandem_wasm.c and runs it. Started as
 // a module Worker it answers tandem.mjs's messages ({id, op, ...} -> {id, ok, result | error}); imported on the page
 // (main-thread mode) the same openEngine() is called directly, so both modes run identical code. The protocol and
 // the summary of timed runs are engine-host.mjs's, shared with baseline-ort.mjs.
@@ -24,18 +24,18 @@ async function instantiate(build, threads, wasmBase) {
   const url = new URL(`tandem-${build}.mjs`, wasmBase);
   const { default: factory } = await import(url.href);
   const args = { print: (s) => console.log(s), printErr: (s) => console.warn(s) };
-  if (build === 'simd-mt') {
+  if (build.endsWith('-mt')) {
     args.tdmPoolSize = Math.max(threads - 1, 1);
     args.mainScriptUrlOrBlob = url.href;
   }
   return factory(args);
 }
 
-/* Open an engine: {build: 'simd' | 'simd-mt', threads, bytes (Uint8Array) | url, wasmBase}. Returns the core object
- * that tandem.mjs wraps (every method synchronous). */
+/* Open an engine: {build: 'simd' | 'simd-mt' | 'relaxed' | 'relaxed-mt', threads, bytes (Uint8Array) | url, wasmBase}.
+ * Returns the core object that tandem.mjs wraps (every method synchronous). */
 export async function openEngine({ build, threads, bytes, url, wasmBase }) {
-  if (build !== 'simd' && build !== 'simd-mt') throw new Error(`unknown build '${build}'`);
-  threads = build === 'simd' ? 1 : Math.max(1, threads | 0);
+  if (!['simd', 'simd-mt', 'relaxed', 'relaxed-mt'].includes(build)) throw new Error(`unknown build '${build}'`);
+  threads = build.endsWith('-mt') ? Math.max(1, threads | 0) : 1;
   const t0 = now();
   let fetchMs = 0, compileMs = 0;
   // the model download and the wasm compile overlap; each phase reports its own duration

@@ -11,31 +11,58 @@
 //   await eng.bench(inputs, { runs: 50, vary: true });   // vary: new ids (over their table) before every run
 //   await eng.heapBytes(); await eng.free();
 //
-// The builds (wasm/tandem-simd.mjs, wasm/tandem-simd-mt.mjs) sit beside this file; chooseBuild picks the threaded one
-// only where SharedArrayBuffer works (a cross-origin-isolated page) and threads were asked for, and says why. Running
+// The builds (wasm/tandem-{simd,relaxed}{,-mt}.mjs) sit beside this file; chooseBuild picks the relaxed-SIMD one where
+// the browser validates it, and a threaded one only where SharedArrayBuffer works (a cross-origin-isolated page) and
+// threads were asked for, and says why. Running
 // the engine in a Worker or on the page is engine-host.mjs's, shared with baseline-ort.mjs.
 import { openEngine } from './tandem-worker.mjs';
 import { engineHandle, hostEngine, modelSource } from './engine-host.mjs';
 
 const now = () => performance.now();
 
-/* {build, reason} for a requested build ('auto' | 'simd' | 'simd-mt') and thread count. */
-export function chooseBuild(requested = 'auto', threads = 1) {
-  const isolated = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined';
-  const facts = `crossOriginIsolated: ${isolated}, threads ${threads} requested`;
-  if (requested === 'simd') return { build: 'simd', reason: `${facts}; the simd build was asked for` };
-  if (requested === 'simd-mt') {
-    if (!isolated)
-      return { build: 'simd', reason: `${facts}; simd-mt was asked for but needs a cross-origin-isolated page (SharedArrayBuffer), so simd` };
-    return { build: 'simd-mt', reason: `${facts}; the simd-mt build was asked for` };
-  }
-  if (requested !== 'auto') throw new Error(`build must be 'auto', 'simd' or 'simd-mt', not '${requested}'`);
-  if (!isolated) return { build: 'simd', reason: `${facts}; without isolation there are no wasm threads: simd` };
-  if (threads <= 1) return { build: 'simd', reason: `${facts}; one thread needs no pthreads: simd` };
-  return { build: 'simd-mt', reason: `${facts}: simd-mt` };
+/* A module of one function, f32x4.relaxed_madd on its three v128 parameters: WebAssembly.validate says whether this
+ * browser runs relaxed SIMD (Chromium 114+, Firefox 120+; not Safari 18), and so the relaxed builds. */
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0,
+  10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11]);
+export function relaxedSimdSupported() {
+  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
 }
 
-/* Load a model. opts: threads (default 1), worker (default true), build ('auto' | 'simd' | 'simd-mt'). */
+const BUILDS = ['auto', 'simd', 'simd-mt', 'relaxed', 'relaxed-mt'];
+
+/* {build, reason} for a requested build and thread count. Builds: simd (SIMD128), relaxed (the same with fused
+ * multiply-adds through relaxed SIMD), each with a threaded -mt variant. 'auto' takes relaxed where the browser
+ * validates it, and -mt where threads were asked for on a cross-origin-isolated page (SharedArrayBuffer); a named
+ * build the browser cannot run falls back the same way, and the reason says so. */
+export function chooseBuild(requested = 'auto', threads = 1) {
+  if (!BUILDS.includes(requested)) throw new Error(`build must be one of ${BUILDS.map((b) => `'${b}'`).join(', ')}, not '${requested}'`);
+  const isolated = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined';
+  const relaxed = relaxedSimdSupported();
+  const facts = `crossOriginIsolated: ${isolated}, relaxed SIMD: ${relaxed}, threads ${threads} requested`;
+  const notes = [];
+  let family = requested === 'auto' ? (relaxed ? 'relaxed' : 'simd') : requested.replace(/-mt$/, '');
+  if (family === 'relaxed' && !relaxed) {
+    family = 'simd';
+    notes.push(`${requested} was asked for but this browser does not validate relaxed SIMD`);
+  }
+  let mt = requested === 'auto' ? isolated && threads > 1 : requested.endsWith('-mt');
+  if (mt && !isolated) {
+    mt = false;
+    notes.push(`${requested} was asked for but threads need a cross-origin-isolated page (SharedArrayBuffer)`);
+  }
+  const build = mt ? `${family}-mt` : family;
+  if (requested === 'auto') {
+    notes.push(relaxed ? 'relaxed SIMD validates: the fused multiply-add build' : 'no relaxed SIMD: the SIMD128 build');
+    notes.push(!isolated ? 'without isolation there are no wasm threads' : threads <= 1 ? 'one thread needs no pthreads'
+      : 'threads on an isolated page');
+  } else if (!notes.length) {
+    notes.push(`the ${requested} build was asked for`);
+  }
+  return { build, reason: `${facts}; ${notes.join('; ')}: ${build}` };
+}
+
+/* Load a model. opts: threads (default 1), worker (default true), build ('auto' | 'simd' | 'simd-mt' | 'relaxed' |
+ * 'relaxed-mt'). */
 export async function load(modelBytesOrUrl, opts = {}) {
   const t0 = now();
   const threads = Math.max(1, Math.floor(Number(opts.threads ?? 1)) || 1);

@@ -1,5 +1,5 @@
 // harness.mjs - one benchmark round in the page: ?engine=tandem|ort&model=NAME&threads=T&runs=R&warmup=W
-// [&build=auto|simd|simd-mt][&worker=0][&ranges=NAME:LO:HI,...]. Loads /v2/models/NAME/file through the engine's own
+// [&build=auto|simd|simd-mt|relaxed|relaxed-mt][&worker=0][&ranges=NAME:LO:HI,...]. Loads /v2/models/NAME/file through the engine's own
 // loader (so set-up = fetch + compile + load as the engine reports it), benchmarks seeded random batch-1 inputs
 // inside the engine's worker, reads the wasm heap, frees, and sets window.__result (or window.__error) for
 // bench/compare-browser. Integer inputs (token ids, masks) get new values before every run on both engines, outside

@@ -124,7 +124,11 @@ static const tdm_kernel_set set_avx512 = {
 
 #ifdef TDM_HAVE_WASM128_KERNELS
 static const tdm_kernel_set set_wasm128 = {
+#ifdef __wasm_relaxed_simd__
+    .name = "wasm_relaxed_simd", /* the same kernels, their multiply-adds fused (vec.h) */
+#else
     .name = "wasm_simd128",
+#endif
     .simd = 1,
     .sgemm = tdm_sgemm__wasm_simd128,
     .sgemm_ep = tdm_sgemm_ep__wasm_simd128,

@@ -248,8 +248,15 @@ static inline tdm_vf vf_zero(void) { return wasm_f32x4_splat(0.0f); }
 static inline tdm_vf vf_set1(float x) { return wasm_f32x4_splat(x); }
 static inline tdm_vf vf_load(const float *p) { return wasm_v128_load(p); }
 static inline void vf_store(float *p, tdm_vf v) { wasm_v128_store(p, v); }
+#ifdef __wasm_relaxed_simd__
+/* the relaxed-SIMD build (mk/wasm.mk, clang-19): one f32x4.relaxed_madd, which the browser runs as a fused
+ * multiply-add where the CPU has one (and as a multiply and an add where it does not) */
+static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_relaxed_madd(a, b, c); }
+static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_relaxed_nmadd(a, b, c); }
+#else
 static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
 static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return wasm_f32x4_sub(c, wasm_f32x4_mul(a, b)); }
+#endif
 static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return wasm_f32x4_add(a, b); }
 static inline tdm_vf vf_sub(tdm_vf a, tdm_vf b) { return wasm_f32x4_sub(a, b); }
 static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return wasm_f32x4_mul(a, b); }

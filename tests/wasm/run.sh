@@ -2,7 +2,8 @@
 # run.sh - the WebAssembly build against the same tests as the native one: tests/test_kernels.c,
 # tests/test_conformance.c (same xfail list, same tolerances) and tests/test_models.c (the golden outputs of
 # ../shared/models, 1e-4 relative / 1e-5 absolute, as natively) compiled with emcc and run under Node. The models run
-# in the SIMD128 build at 1 thread and in the SIMD128+pthreads build at 1, 2 and 3 threads. Then the JS API
+# in the SIMD128 build at 1 thread and in the SIMD128+pthreads build at 1, 2 and 3 threads; the kernels and models
+# also in the relaxed-SIMD build (clang-19, fused multiply-adds) at 1 thread. Then the JS API
 # (web/tandem.mjs, baseline-ort.mjs) in headless Chromium: tests/wasm/browser-api.mjs (skips without chromium).
 # Builds what it needs (make wasm-tests web; emscripten is installed by scripts/install-deps.sh).
 # Prints `N passed, M failed`.
@@ -41,6 +42,9 @@ check kernels "${NODE_EM[@]}" "$T/test_kernels.js"
 check conformance "${NODE_EM[@]}" "$T/test_conformance.js" --xfail tests/conformance_xfail.txt
 check "models (simd, 1 thread)" "${NODE_EM[@]}" "$T/test_models.js" --threads 1
 check "models (simd-mt, 1,2,3 threads)" "${NODE_EM[@]}" "$T/test_models_mt.js" --threads 1,2,3
+# the relaxed-SIMD build (fused multiply-adds): the same kernel tests and goldens, same tolerances
+check "kernels (relaxed)" "${NODE_EM[@]}" --experimental-wasm-relaxed-simd "$T/test_kernels_relaxed.js"
+check "models (relaxed, 1 thread)" "${NODE_EM[@]}" --experimental-wasm-relaxed-simd "$T/test_models_relaxed.js" --threads 1
 # a text model (issue 13): the zoo's bert_tiny with onnxruntime-node's outputs on seeded token ids (batch 2, masks
 # with padding) as golden sets, through the same test program: int64 inputs, attention, LayerNorm, GELU, in wasm
 text=$(mktemp -d)
