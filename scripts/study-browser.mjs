@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { stats } from '../web/cloud.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -34,15 +35,6 @@ function progress(msg) {
   const eta = done > 0 ? ` (ETA ${Math.round((s / done) * (total - done))} s)` : '';
   process.stderr.write(`[browser ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}] ` +
     `${done}/${total} ${msg}${eta}\n`);
-}
-
-function stats(v) {
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b), n = s.length;
-  return {
-    median: n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]),
-    p25: s[Math.floor((n - 1) / 4)], p75: s[Math.floor((3 * (n - 1) + 3) / 4)], min: s[0], max: s[n - 1], n,
-  };
 }
 
 // Each model's samples: its PNGs at its size (image models), or one raw buffer per input (tensor models), base64.
@@ -187,65 +179,23 @@ async function pageClient({ model, threads, worker, runs, samples, io, mean, std
   }
 }
 
-// One cloud request per sample under the current network conditions. Runs in the page. An NCHW image classifier's
-// PNG goes to tandem serve's /classify (the server decodes and normalises); any other model's tensors go through the
-// KServe v2 /infer with the binary tensor extension (a JSON header of Inference-Header-Content-Length bytes, then
-// the raw inputs; the outputs come back binary too). Image tensors for /infer are made before the timed request.
+// One cloud request per sample under the current network conditions, through the page's own web/cloud.mjs (the
+// device run on the page measures the same way). An NCHW image classifier's PNG goes to tandem serve's /classify
+// (the server decodes and normalises); any other model's tensors go through the KServe v2 /infer with the binary
+// tensor extension. Image tensors for /infer are made before the timed request. Runs in the page.
 async function pageCloud({ model, samples, tag, io, mean, std }) {
-  const toInputs = globalThis.studyInputs;
-  const kserve = { float32: 'FP32', int64: 'INT64', int32: 'INT32', uint8: 'UINT8', bool: 'BOOL', int8: 'INT8', float64: 'FP64' };
+  const cloud = await import('/cloud.mjs');
   const rows = [];
   for (let i = 0; i < samples.length; i++) {
-    let url, body, ctype, headers = {};
+    let req;
     if (io.cloud_path === 'classify') {
-      body = Uint8Array.from(atob(samples[i]), (c) => c.charCodeAt(0));
-      url = `/v2/models/${model}/classify?top=5&study=${tag}-${i}`;
-      ctype = 'image/png';
+      req = cloud.classifyRequest(model, Uint8Array.from(atob(samples[i]), (c) => c.charCodeAt(0)), `${tag}-${i}`);
     } else {
-      const { inputs } = await toInputs(io, samples[i], mean, std);
-      const head = new TextEncoder().encode(JSON.stringify({
-        inputs: inputs.map((x, k) => ({ name: io.inputs[k].name, shape: x.dims, datatype: kserve[io.inputs[k].dtype],
-          parameters: { binary_data_size: x.data.byteLength } })),
-        parameters: { binary_data_output: true },
-      }));
-      const total = head.length + inputs.reduce((a, x) => a + x.data.byteLength, 0);
-      body = new Uint8Array(total);
-      body.set(head, 0);
-      let off = head.length;
-      for (const x of inputs) { body.set(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength), off); off += x.data.byteLength; }
-      url = `/v2/models/${model}/infer?study=${tag}-${i}`;
-      ctype = 'application/octet-stream';
-      headers = { 'Inference-Header-Content-Length': String(head.length) };
+      const { inputs } = await globalThis.studyInputs(io, samples[i], mean, std);
+      req = cloud.inferRequest(model, inputs.map((x, k) => ({ ...x, name: io.inputs[k].name, dtype: io.inputs[k].dtype })),
+                               `${tag}-${i}`);
     }
-    const t = performance.now();
-    const resp = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': ctype, ...headers } });
-    const buf = new Uint8Array(await resp.arrayBuffer());
-    const wall = performance.now() - t;
-    const e = performance.getEntriesByName(new URL(url, location.href).href).pop();
-    const st = {};
-    for (const s of e?.serverTiming ?? []) st[s.name] = s.duration;
-    let top1 = -1;
-    try {
-      const hl = Number(resp.headers.get('Inference-Header-Content-Length') ?? buf.length);
-      const j = JSON.parse(new TextDecoder().decode(buf.subarray(0, hl)));
-      if (io.cloud_path === 'classify') {
-        const list = j.top ?? j.predictions ?? j.results ?? j.classes ?? (Array.isArray(j) ? j : []);
-        const f = Array.isArray(list) ? list[0] : undefined;
-        top1 = f?.index ?? f?.class ?? f?.id ?? -1;
-      } else {
-        const o = j.outputs?.[0], k = o?.shape?.[o.shape.length - 1] ?? 0;
-        let row;
-        if (o?.parameters?.binary_data_size != null) row = new Float32Array(buf.slice(hl, hl + 4 * k).buffer);
-        else row = (o?.data ?? []).slice(0, k);
-        let mx = -Infinity;
-        for (let c = 0; c < row.length; c++) if (row[c] > mx) { mx = row[c]; top1 = c; }
-      }
-    } catch { /* an answer that does not parse leaves top1 at -1 */ }
-    rows.push({
-      status: resp.status, total_ms: e ? e.responseEnd - e.startTime : wall, wall_ms: wall,
-      ttfb_ms: e ? e.responseStart - e.requestStart : NaN, download_ms: e ? e.responseEnd - e.responseStart : NaN,
-      server: st, request_bytes: body.length, response_bytes: e?.encodedBodySize || buf.length, top1,
-    });
+    rows.push(await cloud.timedRequest(req));
   }
   return rows;
 }
