@@ -5,6 +5,7 @@
 //            throttling (stand-ins for weaker devices): set-up (fetch, compile, load), first run, steady-state
 //            runs, and per image the browser's own preprocessing (canvas decode + normalise), inference and
 //            probability (softmax + top-5), with the top-1 for the agreement check;
+//            with --baseline ort (plan.baseline_ort) onnxruntime-web (web/baseline-ort.mjs) the same way, unthrottled;
 //   qoe      a requestAnimationFrame animation idle, then while the engine infers in a worker and on the main thread;
 //   cloud    the page POSTing each image to /v2/models/<name>/classify under CDP network emulation, every request
 //            split by Resource Timing and the server's Server-Timing header.
@@ -90,11 +91,12 @@ async function pageInputs(io, sample, mean, std) {
 }
 
 // One client measurement: load the engine, benchmark it, then the per-sample pipeline. Runs in the page.
-async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe, benchOnly }) {
+async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe, benchOnly, engine = 'tandem' }) {
   const api = await import('/tandem.mjs');
   const toInputs = globalThis.studyInputs;
   const url = `/v2/models/${model}/file`;
-  const eng = await api.load(url, { threads, worker });
+  const eng = engine === 'ort' ? await (await import('/baseline-ort.mjs')).loadOrt(url, { threads, worker })
+    : await api.load(url, { threads, worker });
   const out = {
     build: eng.build, build_reason: eng.buildReason, threads: eng.threads, model_bytes: eng.modelBytes,
     fetch_ms: eng.timings.fetch_ms, compile_ms: eng.timings.compile_ms, load_ms: eng.timings.load_ms,
@@ -200,6 +202,20 @@ async function pageCloud({ model, samples, tag, io, mean, std }) {
   return rows;
 }
 
+// One client row of results.json from pageClient's answer (docs/RESULTS.md, tandem.study/1).
+function clientRow(r, rate, base, worker) {
+  return {
+    throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
+    unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason,
+    mode: worker ? 'worker' : 'main',
+    setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
+    first_run_ms: r.first_run_ms, p50_ms: r.p50_ms, p90_ms: r.p90_ms, p99_ms: r.p99_ms, mean_ms: r.mean_ms,
+    throughput_ips: r.throughput_ips, runs: r.runs, heap_bytes: r.heap_bytes, peak_heap_bytes: r.peak_heap_bytes,
+    model_bytes: r.model_bytes, inference_ms: stats(r.times_ms), image_inference_ms: stats(r.inference),
+    preprocess_ms: stats(r.preprocess), probability_ms: stats(r.probability), top1: r.top1,
+  };
+}
+
 // ---- the run --------------------------------------------------------------------------------------------------
 
 const modelsInfo = await (await fetch(`${plan.url}/api/models`)).json().catch(() => ({ models: [] }));
@@ -208,7 +224,7 @@ for (const m of modelsInfo.models ?? []) norm[m.name] = m.preprocess ?? {};
 const result = { device: {}, models: {} };
 const throttles = plan.client ? plan.throttle : [];
 total = plan.models.length * (throttles.reduce((a, r) => a + (r > 1 ? 1 : plan.threads.length), 0) +
-  (plan.cloud ? plan.networks.length : 0));
+  (plan.cloud ? plan.networks.length : 0) + (plan.client && plan.baseline_ort ? plan.threads.length : 0));
 
 // playwright gives the browser a fresh temporary profile of its own
 const browser = await chromium.launch({
@@ -262,16 +278,7 @@ try {
             }));
           }
           const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
-          const row = {
-            throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
-            unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason, mode: worker ? 'worker' : 'main',
-            setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
-            first_run_ms: r.first_run_ms, p50_ms: r.p50_ms, p90_ms: r.p90_ms, p99_ms: r.p99_ms, mean_ms: r.mean_ms,
-            throughput_ips: r.throughput_ips, runs: r.runs, heap_bytes: r.heap_bytes, peak_heap_bytes: r.peak_heap_bytes,
-            model_bytes: r.model_bytes, inference_ms: stats(r.times_ms), image_inference_ms: stats(r.inference),
-            preprocess_ms: stats(r.preprocess), probability_ms: stats(r.probability), top1: r.top1,
-          };
-          entry.client.push(row);
+          entry.client.push(clientRow(r, rate, base, worker));
           if (r.qoe_worker) {
             entry.qoe.push({ mode: 'worker', threads: r.threads, throttle: rate, idle: r.qoe_idle, busy: r.qoe_worker });
             entry.qoe.push({ mode: 'main', threads: 1, throttle: rate, idle: r.qoe_idle, busy: r.qoe_main });
@@ -284,6 +291,22 @@ try {
         await page.close();
         done++;
       }
+    }
+    // --baseline ort: onnxruntime-web in a worker at each thread count, the same pipeline on the same samples; a
+    // model it cannot load or run is recorded with its message (ort_web_error) and the study goes on
+    for (const threads of plan.client && plan.baseline_ort ? plan.threads : []) {
+      progress(`client: ${model}, onnxruntime-web, ${threads} thread(s)`);
+      const page = await freshPage();
+      try {
+        const r = await page.evaluate(pageClient, { model, threads, worker: true, runs: plan.runs, samples, io, mean, std,
+          qoe: null, engine: 'ort' });
+        (entry.ort_web ??= []).push(clientRow(r, 1, null, true));
+      } catch (e) {
+        entry.ort_web_error ??= e.message.replace(/^page\.evaluate: (Error: )?/, '').split('\n')[0];
+        process.stderr.write(`study-browser: onnxruntime-web ${model} t${threads} failed: ${entry.ort_web_error}\n`);
+      }
+      await page.close();
+      done++;
     }
     if (!plan.cloud) continue;
     for (const net of plan.networks) {

@@ -385,6 +385,7 @@ static cJSON *plan_json(const study_plan *p, const char *url, const char *image_
     cJSON_AddNumberToObject(j, "runs", p->runs);
     cJSON_AddBoolToObject(j, "client", p->browser);
     cJSON_AddBoolToObject(j, "cloud", p->cloud);
+    cJSON_AddBoolToObject(j, "baseline_ort", p->baseline_ort);
     cJSON *models = cJSON_AddArrayToObject(j, "models"), *mio = cJSON_AddObjectToObject(j, "io");
     for (int m = 0; m < p->n_models; m++) {
         if (!p->io[m].ok) continue;
@@ -725,6 +726,7 @@ int study_run(study_plan *p, char *err, size_t errlen) {
     }
     results = results_new(image_source);
     cJSON_AddStringToObject(results, "preset", p->preset ? p->preset : "kanev");
+    if (p->baseline_ort) cJSON_AddStringToObject(results, "baseline", "ort");
     if (measure_native(p, cJSON_GetObjectItemCaseSensitive(results, "models"), mean, stdv, err, errlen)) goto out;
     if (runnable && (p->browser || p->cloud) && measure_browser(p, results, repo, imgdir, err, errlen)) goto out;
     if (runnable && p->cloud_url) study_remote_cloud(p, results);

@@ -240,16 +240,26 @@ static const cJSON *client_at(const cJSON *model, double throttle, int threads, 
 
 /* The fastest client result (lowest p50) at a throttle, any thread count, worker mode when measured (throttled
  * devices are measured on the main thread: Chromium throttles only that thread). */
-static const cJSON *client_best(const cJSON *model, double throttle) {
+static const cJSON *best_row(const cJSON *rows, double throttle) {
     const cJSON *c, *best = NULL;
     for (int any = 0; any < 2 && !best; any++)
-        cJSON_ArrayForEach(c, jget(model, "client")) {
+        cJSON_ArrayForEach(c, rows) {
             if (fabs(jnum(c, "throttle") - throttle) > 1e-9) continue;
             if (!any && strcmp(jstr(c, "mode", "worker"), "worker")) continue;
             if (!best || jnum(c, "p50_ms") < jnum(best, "p50_ms")) best = c;
         }
     return best;
 }
+static const cJSON *client_best(const cJSON *model, double throttle) { return best_row(jget(model, "client"), throttle); }
+
+/* A string made safe for a table cell ('|' would split it). */
+static void cell_text(char *buf, size_t cap, const char *s) {
+    snprintf(buf, cap, "%s", s);
+    for (char *c = buf; *c; c++)
+        if (*c == '|' || *c == '\n') *c = '/';
+}
+
+#define ORT_WEB_DEVICE "this machine's browser, onnxruntime-web"
 
 /* Distinct throttle factors seen in the client results, ascending. */
 static int throttles(const cJSON *models, double *t, int max) {
@@ -454,7 +464,46 @@ static int cloud_fit_of(const cJSON *model, study_cloud_fit *f) {
     return isnan(f->server) ? -1 : 0;
 }
 
-static void section_guo(rep *r, const cJSON *models, FILE *h) {
+/* One browser row of the phase table and its bar: `label` says the engine ("browser" or "browser onnxruntime-web"). */
+static void guo_client_row(rep *r, const char *name, const char *label, const cJSON *c, bar *bars, int *nb) {
+    char a[3][96];
+    double dl = jnum(c, "fetch_ms"), lp = jnum(c, "compile_ms") + jnum(c, "load_ms");
+    double pre = jnum(c, "preprocess_ms"), inf = jnum(c, "inference_ms"), pr = jnum(c, "probability_ms");
+    rep_row(r, NULL, "%s|%s, on-device (t%d)|%.3g ms|%.3g ms|%s|%s|%s|-|-|%.3g ms", name, label, (int)jnum(c, "threads"),
+            dl, lp, fmt_stats(a[0], 96, jget(c, "preprocess_ms"), "ms"), fmt_stats(a[1], 96, jget(c, "inference_ms"), "ms"),
+            fmt_stats(a[2], 96, jget(c, "probability_ms"), "ms"), dl + lp + pre + inf + pr);
+    if (*nb >= 256) return;
+    bar *x = &bars[(*nb)++];
+    snprintf(x->label, sizeof x->label, "%s %s t%d", name, label, (int)jnum(c, "threads"));
+    x->nseg = 6;
+    double v[6] = {dl, lp, pre, inf, pr, 0};
+    memcpy(x->seg, v, sizeof v);
+}
+
+/* --baseline ort: the incumbents' rows of the phase table (onnxruntime-node natively: session set-up and the timed
+ * runs of bench/ort_bench.mjs; onnxruntime-web in the browser: the same pipeline as tandem's), or why they are
+ * missing. */
+static void guo_ort_rows(rep *r, const cJSON *m, bar *bars, int *nb) {
+    const char *name = jstr(m, "name", "?");
+    char why[400], a[96];
+    const cJSON *o = ort_at(m, 1);
+    if (o) {
+        rep_row(r, NULL, "%s|native onnxruntime-node, on-device (t1)|0 (local file)|%.3g ms|-|%s p50|-|-|-|%.3g ms", name,
+                jnum(o, "setup_ms"), fmt_num(a, sizeof a, jnum(o, "p50_ms"), "ms"), jnum(o, "setup_ms") + jnum(o, "p50_ms"));
+    } else {
+        cell_text(why, sizeof why, jstr(jget(m, "native"), "ort_node_error", "not measured"));
+        rep_row(r, NULL, "%s|native onnxruntime-node|onnxruntime-node could not run it: %s|-|-|-|-|-|-|-", name, why);
+    }
+    const cJSON *w = best_row(jget(m, "ort_web"), 1);
+    if (w) {
+        guo_client_row(r, name, "browser onnxruntime-web", w, bars, nb);
+    } else {
+        cell_text(why, sizeof why, jstr(m, "ort_web_error", "not measured"));
+        rep_row(r, NULL, "%s|browser onnxruntime-web|onnxruntime-web could not run it: %s|-|-|-|-|-|-|-", name, why);
+    }
+}
+
+static void section_guo(rep *r, const cJSON *models, FILE *h, int base_ort) {
     rep_h(r, 2, "Where the time goes (Guo 2018's breakdown)");
     rep_p(r, "One prediction split into its phases. On-device: model download (loopback here; see the decision "
              "table for real networks), load and plan (wasm compile + model parse + plan), preprocessing (decode, "
@@ -484,21 +533,8 @@ static void section_guo(rep *r, const cJSON *models, FILE *h) {
             }
         }
         const cJSON *c = client_best(m, 1);
-        if (c) {
-            double dl = jnum(c, "fetch_ms"), lp = jnum(c, "compile_ms") + jnum(c, "load_ms");
-            double pre = jnum(c, "preprocess_ms"), inf = jnum(c, "inference_ms"), pr = jnum(c, "probability_ms");
-            rep_row(r, NULL, "%s|browser, on-device (t%d)|%.3g ms|%.3g ms|%s|%s|%s|-|-|%.3g ms", name,
-                    (int)jnum(c, "threads"), dl, lp, fmt_stats(a[0], 96, jget(c, "preprocess_ms"), "ms"),
-                    fmt_stats(a[1], 96, jget(c, "inference_ms"), "ms"), fmt_stats(a[2], 96, jget(c, "probability_ms"), "ms"),
-                    dl + lp + pre + inf + pr);
-            if (nb < 256) {
-                bar *x = &bars[nb++];
-                snprintf(x->label, sizeof x->label, "%s browser t%d", name, (int)jnum(c, "threads"));
-                x->nseg = 6;
-                double v[6] = {dl, lp, pre, inf, pr, 0};
-                memcpy(x->seg, v, sizeof v);
-            }
-        }
+        if (c) guo_client_row(r, name, "browser", c, bars, &nb);
+        if (base_ort) guo_ort_rows(r, m, bars, &nb);
         const cJSON *cl;
         cJSON_ArrayForEach(cl, jget(m, "cloud")) {
             double net = jnum(cl, "total_ms") - jnum(cl, "server_ms");
@@ -628,13 +664,27 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
         int have_fit = cloud_fit_of(m, &fit) == 0, have_rem = rem && jget(rem, "total_ms");
         if (!have_fit && !have_rem) continue;
         const char *name = jstr(m, "name", "?");
-        for (int t = 0; t < nt; t++) {
-            const cJSON *c = client_best(m, th[t]);
+        /* --baseline ort: onnxruntime-web on this machine's browser as one more device (t == nt), against a cloud
+         * whose server runs onnxruntime-node: the measured request with tandem's native inference time swapped for
+         * onnxruntime-node's at 1 thread (both measured here), so both placements run the incumbents */
+        const cJSON *ort1 = ort_at(m, 1), *tdm1 = native_bench_at(m, 1);
+        double ort_delta = ort1 && tdm1 ? jnum(ort1, "p50_ms") - jnum(tdm1, "p50_ms") : 0;
+        if (jget(m, "ort_web_error")) {
+            char why[400];
+            cell_text(why, sizeof why, jstr(m, "ort_web_error", "?"));
+            rep_row(r, NULL, "%s|%s|-|onnxruntime-web could not run it: %s|-|-|-|-|-|-", name, ORT_WEB_DEVICE, why);
+        }
+        for (int t = 0; t <= nt; t++) {
+            const cJSON *c = t < nt ? client_best(m, th[t]) : best_row(jget(m, "ort_web"), 1);
             if (!c) continue;
+            double thr = t < nt ? th[t] : 1, delta = t < nt ? 0 : ort_delta;
             double dev = jnum(c, "preprocess_ms") + jnum(c, "inference_ms") + jnum(c, "probability_ms");
             double setup = jnum(c, "compile_ms") + jnum(c, "load_ms") + jnum(c, "first_run_ms") - jnum(c, "inference_ms");
             char dn[96];
-            device_name(dn, sizeof dn, th[t]);
+            if (t < nt) device_name(dn, sizeof dn, th[t]);
+            else snprintf(dn, sizeof dn, "%s", ORT_WEB_DEVICE);
+            study_cloud_fit efit = fit; /* the cloud this device is compared with */
+            efit.server += delta;
             if (have_rem) { /* the user's own cloud, measured over the real network: no model, no break-even */
                 double meas = jnum(rem, "total_ms");
                 double first_dev = jnum(c, "fetch_ms") + setup + dev;
@@ -647,7 +697,7 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
                 cJSON *d = cJSON_CreateObject();
                 cJSON_AddStringToObject(d, "model", name);
                 cJSON_AddStringToObject(d, "device", dn);
-                cJSON_AddNumberToObject(d, "throttle", th[t]);
+                cJSON_AddNumberToObject(d, "throttle", thr);
                 cJSON_AddStringToObject(d, "network", "your cloud");
                 cJSON_AddStringToObject(d, "endpoint", endpoint);
                 cJSON_AddNumberToObject(d, "on_device_ms", dev);
@@ -661,23 +711,27 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
             const cJSON *cl, *emulated = have_fit ? jget(m, "cloud") : NULL;
             cJSON_ArrayForEach(cl, emulated) {
                 double rtt = jnum(cl, "rtt_ms"), up = jnum(cl, "up_kbps"), down = jnum(cl, "down_kbps");
-                double meas = jnum(cl, "total_ms");
+                double meas = jnum(cl, "total_ms") + delta;
                 double dl = rtt + transfer_ms(jnum(m, "bytes"), down);
                 double first_dev = dl + setup + dev;
-                study_decision sd = study_decide(dev, first_dev, meas, &fit, rtt, up, down);
+                study_decision sd = study_decide(dev, first_dev, meas, &efit, rtt, up, down);
                 const char *win = sd.winner, *fwin = sd.first_winner;
                 double by = sd.by, fby = sd.first_by, model = sd.cloud_model_ms;
                 char rtts[64], ups[64];
                 break_even_texts(&sd, rtt, rtts, sizeof rtts, ups, sizeof ups);
-                char mstr[96];
+                char mstr[160];
+                fmt_stats(mstr, sizeof mstr, jget(cl, "total_ms"), "ms");
+                if (t == nt && ort1 && tdm1) /* the ort pair's cloud: measured, inference swapped (derived) */
+                    snprintf(mstr, sizeof mstr, "%.3g ms (onnxruntime-node server: %+.3g ms)", meas, delta);
                 rep_row(r, !strcmp(win, "cloud") ? "cloud" : "device",
                         "%s|%s|%s|%.3g ms|%s|%.3g ms|%s by %.2fx|%s by %.2fx|%s|%s", name, dn, jstr(cl, "network", "?"),
-                        dev, fmt_stats(mstr, sizeof mstr, jget(cl, "total_ms"), "ms"), model, win, by, fwin, fby, rtts, ups);
+                        dev, mstr, model, win, by, fwin, fby, rtts, ups);
                 cJSON *d = cJSON_CreateObject();
                 cJSON_AddStringToObject(d, "model", name);
                 cJSON_AddStringToObject(d, "device", dn);
-                cJSON_AddNumberToObject(d, "throttle", th[t]);
+                cJSON_AddNumberToObject(d, "throttle", thr);
                 cJSON_AddStringToObject(d, "network", jstr(cl, "network", "?"));
+                cJSON_AddStringToObject(d, "engines", t < nt ? "tandem" : ort1 && tdm1 ? "onnxruntime" : "onnxruntime-web");
                 decision_fields(d, dev, first_dev, meas, &sd);
                 cJSON_AddItemToArray(dec, d);
                 cJSON *tmp = cJSON_CreateNumber(dev);
@@ -848,9 +902,7 @@ static void section_remote(rep *r, const cJSON *results, const cJSON *models) {
 /* The device's label, else its user agent, made safe for a table cell. */
 static void device_label(char *buf, size_t cap, const cJSON *dev) {
     const char *label = jstr(dev, "label", NULL);
-    snprintf(buf, cap, "%s", label ? label : jstr(dev, "user_agent", "?"));
-    for (char *c = buf; *c; c++)
-        if (*c == '|') *c = '/';
+    cell_text(buf, cap, label ? label : jstr(dev, "user_agent", "?"));
 }
 
 /* Real devices on real networks: one row per tandem.verdict/1 document (docs/RESULTS.md), the page's device run
@@ -974,7 +1026,7 @@ int study_write_report(cJSON *results, const char *dir, char *err, size_t errlen
     section_remote(&r, results, models);
     section_kanev(&r, models, r.html);
     section_wang(&r, models);
-    section_guo(&r, models, r.html);
+    section_guo(&r, models, r.html, !strcmp(jstr(results, "baseline", ""), "ort"));
     section_agreement(&r, models);
     section_cost(&r, models);
     section_crowd(&r, jget(results, "crowd"));
