@@ -48,7 +48,9 @@ export function inferRequest(model, inputs, tag) {
                       'Inference-Header-Content-Length': String(head.length) } };
 }
 
-// The Resource Timing entry of a URL just fetched (it appears once the body is read; give it a few ticks).
+// The Resource Timing entry of a URL just fetched (it appears once the body is read; give it a few ticks). The
+// browser keeps 250 entries by default and drops later ones, so a long session would fall back to the wall clock:
+// make room first.
 async function timingEntry(href) {
   for (let i = 0; i < 5; i++) {
     const e = performance.getEntriesByName(href).pop();
@@ -83,6 +85,7 @@ function answerTop1(path, buf, headerLength) {
  * connect (connectStart..connectEnd, 0 on a reused connection), wait (requestStart..responseStart), download
  * (responseStart..responseEnd), server (the Server-Timing parts, by name). `timing` says which clock gave them. */
 export async function timedRequest(req) {
+  performance.setResourceTimingBufferSize?.(100000);
   const href = new URL(req.url, location.href).href;
   const t = performance.now();
   const resp = await fetch(href, { method: 'POST', body: req.body, headers: req.headers, cache: 'no-store' });
@@ -106,6 +109,7 @@ export async function timedRequest(req) {
 /* The round-trip time to the server: `n` GETs of a cheap endpoint, each its wait for the first byte (Resource
  * Timing; the wall clock where the browser gives none). The first warms the connection and is left out. */
 export async function measureRtt(n = 7, path = 'v2/health/ready') {
+  performance.setResourceTimingBufferSize?.(100000);
   const samples = [];
   let timing = 'resource-timing';
   for (let i = 0; i <= n; i++) {

@@ -360,7 +360,7 @@ async function phone(base) {
           stored.length === 1 && /Android.*Mobile/.test(stored[0].device.user_agent) &&
             shown.includes(stored[0].verdict.text), shown.slice(0, 200));
     await p.locator('#crowd-verdict').scrollIntoViewIfNeeded();
-    await p.screenshot({ path: path.join(args.out, 'study-mobile.png'), scale: 'css' });
+    await p.screenshot({ path: path.join(args.out, 'study-mobile.png'), scale: 'css', animations: 'disabled' });
     check('phone: no uncaught exceptions', errs.length === 0, errs.join(' | '));
   } finally {
     await b.close();
