@@ -5,6 +5,7 @@
 //            throttling (stand-ins for weaker devices): set-up (fetch, compile, load), first run, steady-state
 //            runs, and per image the browser's own preprocessing (canvas decode + normalise), inference and
 //            probability (softmax + top-5), with the top-1 for the agreement check;
+//            with --baseline ort (plan.baseline_ort) onnxruntime-web (web/baseline-ort.mjs) the same way, unthrottled;
 //   qoe      a requestAnimationFrame animation idle, then while the engine infers in a worker and on the main thread;
 //   cloud    the page POSTing each image to /v2/models/<name>/classify under CDP network emulation, every request
 //            split by Resource Timing and the server's Server-Timing header.
@@ -13,6 +14,7 @@
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { stats } from '../web/cloud.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -34,15 +36,6 @@ function progress(msg) {
   const eta = done > 0 ? ` (ETA ${Math.round((s / done) * (total - done))} s)` : '';
   process.stderr.write(`[browser ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}] ` +
     `${done}/${total} ${msg}${eta}\n`);
-}
-
-function stats(v) {
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b), n = s.length;
-  return {
-    median: n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]),
-    p25: s[Math.floor((n - 1) / 4)], p75: s[Math.floor((3 * (n - 1) + 3) / 4)], min: s[0], max: s[n - 1], n,
-  };
 }
 
 // Each model's samples: its PNGs at its size (image models), or one raw buffer per input (tensor models), base64.
@@ -98,11 +91,12 @@ async function pageInputs(io, sample, mean, std) {
 }
 
 // One client measurement: load the engine, benchmark it, then the per-sample pipeline. Runs in the page.
-async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe, benchOnly }) {
+async function pageClient({ model, threads, worker, runs, samples, io, mean, std, qoe, benchOnly, engine = 'tandem' }) {
   const api = await import('/tandem.mjs');
   const toInputs = globalThis.studyInputs;
   const url = `/v2/models/${model}/file`;
-  const eng = await api.load(url, { threads, worker });
+  const eng = engine === 'ort' ? await (await import('/baseline-ort.mjs')).loadOrt(url, { threads, worker })
+    : await api.load(url, { threads, worker });
   const out = {
     build: eng.build, build_reason: eng.buildReason, threads: eng.threads, model_bytes: eng.modelBytes,
     fetch_ms: eng.timings.fetch_ms, compile_ms: eng.timings.compile_ms, load_ms: eng.timings.load_ms,
@@ -187,67 +181,39 @@ async function pageClient({ model, threads, worker, runs, samples, io, mean, std
   }
 }
 
-// One cloud request per sample under the current network conditions. Runs in the page. An NCHW image classifier's
-// PNG goes to tandem serve's /classify (the server decodes and normalises); any other model's tensors go through the
-// KServe v2 /infer with the binary tensor extension (a JSON header of Inference-Header-Content-Length bytes, then
-// the raw inputs; the outputs come back binary too). Image tensors for /infer are made before the timed request.
+// One cloud request per sample under the current network conditions, through the page's own web/cloud.mjs (the
+// device run on the page measures the same way). An NCHW image classifier's PNG goes to tandem serve's /classify
+// (the server decodes and normalises); any other model's tensors go through the KServe v2 /infer with the binary
+// tensor extension. Image tensors for /infer are made before the timed request. Runs in the page.
 async function pageCloud({ model, samples, tag, io, mean, std }) {
-  const toInputs = globalThis.studyInputs;
-  const kserve = { float32: 'FP32', int64: 'INT64', int32: 'INT32', uint8: 'UINT8', bool: 'BOOL', int8: 'INT8', float64: 'FP64' };
+  const cloud = await import('/cloud.mjs');
   const rows = [];
   for (let i = 0; i < samples.length; i++) {
-    let url, body, ctype, headers = {};
+    let req;
     if (io.cloud_path === 'classify') {
-      body = Uint8Array.from(atob(samples[i]), (c) => c.charCodeAt(0));
-      url = `/v2/models/${model}/classify?top=5&study=${tag}-${i}`;
-      ctype = 'image/png';
+      req = cloud.classifyRequest(model, Uint8Array.from(atob(samples[i]), (c) => c.charCodeAt(0)), `${tag}-${i}`);
     } else {
-      const { inputs } = await toInputs(io, samples[i], mean, std);
-      const head = new TextEncoder().encode(JSON.stringify({
-        inputs: inputs.map((x, k) => ({ name: io.inputs[k].name, shape: x.dims, datatype: kserve[io.inputs[k].dtype],
-          parameters: { binary_data_size: x.data.byteLength } })),
-        parameters: { binary_data_output: true },
-      }));
-      const total = head.length + inputs.reduce((a, x) => a + x.data.byteLength, 0);
-      body = new Uint8Array(total);
-      body.set(head, 0);
-      let off = head.length;
-      for (const x of inputs) { body.set(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength), off); off += x.data.byteLength; }
-      url = `/v2/models/${model}/infer?study=${tag}-${i}`;
-      ctype = 'application/octet-stream';
-      headers = { 'Inference-Header-Content-Length': String(head.length) };
+      const { inputs } = await globalThis.studyInputs(io, samples[i], mean, std);
+      req = cloud.inferRequest(model, inputs.map((x, k) => ({ ...x, name: io.inputs[k].name, dtype: io.inputs[k].dtype })),
+                               `${tag}-${i}`);
     }
-    const t = performance.now();
-    const resp = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': ctype, ...headers } });
-    const buf = new Uint8Array(await resp.arrayBuffer());
-    const wall = performance.now() - t;
-    const e = performance.getEntriesByName(new URL(url, location.href).href).pop();
-    const st = {};
-    for (const s of e?.serverTiming ?? []) st[s.name] = s.duration;
-    let top1 = -1;
-    try {
-      const hl = Number(resp.headers.get('Inference-Header-Content-Length') ?? buf.length);
-      const j = JSON.parse(new TextDecoder().decode(buf.subarray(0, hl)));
-      if (io.cloud_path === 'classify') {
-        const list = j.top ?? j.predictions ?? j.results ?? j.classes ?? (Array.isArray(j) ? j : []);
-        const f = Array.isArray(list) ? list[0] : undefined;
-        top1 = f?.index ?? f?.class ?? f?.id ?? -1;
-      } else {
-        const o = j.outputs?.[0], k = o?.shape?.[o.shape.length - 1] ?? 0;
-        let row;
-        if (o?.parameters?.binary_data_size != null) row = new Float32Array(buf.slice(hl, hl + 4 * k).buffer);
-        else row = (o?.data ?? []).slice(0, k);
-        let mx = -Infinity;
-        for (let c = 0; c < row.length; c++) if (row[c] > mx) { mx = row[c]; top1 = c; }
-      }
-    } catch { /* an answer that does not parse leaves top1 at -1 */ }
-    rows.push({
-      status: resp.status, total_ms: e ? e.responseEnd - e.startTime : wall, wall_ms: wall,
-      ttfb_ms: e ? e.responseStart - e.requestStart : NaN, download_ms: e ? e.responseEnd - e.responseStart : NaN,
-      server: st, request_bytes: body.length, response_bytes: e?.encodedBodySize || buf.length, top1,
-    });
+    rows.push(await cloud.timedRequest(req));
   }
   return rows;
+}
+
+// One client row of results.json from pageClient's answer (docs/RESULTS.md, tandem.study/1).
+function clientRow(r, rate, base, worker) {
+  return {
+    throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
+    unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason,
+    mode: worker ? 'worker' : 'main',
+    setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
+    first_run_ms: r.first_run_ms, p50_ms: r.p50_ms, p90_ms: r.p90_ms, p99_ms: r.p99_ms, mean_ms: r.mean_ms,
+    throughput_ips: r.throughput_ips, runs: r.runs, heap_bytes: r.heap_bytes, peak_heap_bytes: r.peak_heap_bytes,
+    model_bytes: r.model_bytes, inference_ms: stats(r.times_ms), image_inference_ms: stats(r.inference),
+    preprocess_ms: stats(r.preprocess), probability_ms: stats(r.probability), top1: r.top1,
+  };
 }
 
 // ---- the run --------------------------------------------------------------------------------------------------
@@ -258,7 +224,7 @@ for (const m of modelsInfo.models ?? []) norm[m.name] = m.preprocess ?? {};
 const result = { device: {}, models: {} };
 const throttles = plan.client ? plan.throttle : [];
 total = plan.models.length * (throttles.reduce((a, r) => a + (r > 1 ? 1 : plan.threads.length), 0) +
-  (plan.cloud ? plan.networks.length : 0));
+  (plan.cloud ? plan.networks.length : 0) + (plan.client && plan.baseline_ort ? plan.threads.length : 0));
 
 // playwright gives the browser a fresh temporary profile of its own
 const browser = await chromium.launch({
@@ -312,16 +278,7 @@ try {
             }));
           }
           const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
-          const row = {
-            throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
-            unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason, mode: worker ? 'worker' : 'main',
-            setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
-            first_run_ms: r.first_run_ms, p50_ms: r.p50_ms, p90_ms: r.p90_ms, p99_ms: r.p99_ms, mean_ms: r.mean_ms,
-            throughput_ips: r.throughput_ips, runs: r.runs, heap_bytes: r.heap_bytes, peak_heap_bytes: r.peak_heap_bytes,
-            model_bytes: r.model_bytes, inference_ms: stats(r.times_ms), image_inference_ms: stats(r.inference),
-            preprocess_ms: stats(r.preprocess), probability_ms: stats(r.probability), top1: r.top1,
-          };
-          entry.client.push(row);
+          entry.client.push(clientRow(r, rate, base, worker));
           if (r.qoe_worker) {
             entry.qoe.push({ mode: 'worker', threads: r.threads, throttle: rate, idle: r.qoe_idle, busy: r.qoe_worker });
             entry.qoe.push({ mode: 'main', threads: 1, throttle: rate, idle: r.qoe_idle, busy: r.qoe_main });
@@ -334,6 +291,22 @@ try {
         await page.close();
         done++;
       }
+    }
+    // --baseline ort: onnxruntime-web in a worker at each thread count, the same pipeline on the same samples; a
+    // model it cannot load or run is recorded with its message (ort_web_error) and the study goes on
+    for (const threads of plan.client && plan.baseline_ort ? plan.threads : []) {
+      progress(`client: ${model}, onnxruntime-web, ${threads} thread(s)`);
+      const page = await freshPage();
+      try {
+        const r = await page.evaluate(pageClient, { model, threads, worker: true, runs: plan.runs, samples, io, mean, std,
+          qoe: null, engine: 'ort' });
+        (entry.ort_web ??= []).push(clientRow(r, 1, null, true));
+      } catch (e) {
+        entry.ort_web_error ??= e.message.replace(/^page\.evaluate: (Error: )?/, '').split('\n')[0];
+        process.stderr.write(`study-browser: onnxruntime-web ${model} t${threads} failed: ${entry.ort_web_error}\n`);
+      }
+      await page.close();
+      done++;
     }
     if (!plan.cloud) continue;
     for (const net of plan.networks) {

@@ -1,7 +1,7 @@
 // crowd.mjs - crowd mode's plan and progress bookkeeping, without DOM: which models the "Run the standard study on
 // this device" button measures (the zoo's CIFAR ResNets the server hosts, else every CIFAR-shaped model it lists),
 // the steps it makes for each (tandem-wasm in a worker at 1..T threads, onnxruntime-web and tandem on the main
-// thread at 1 thread), and the step / ETA estimate the page's progress bar shows, learnt from the steps done so far.
+// thread at 1 thread, then the cloud path from this device and its verdict), and the step / ETA estimate the page's progress bar shows, learnt from the steps done so far.
 
 // The standard suite: the same models `tandem study` measures by default (tandem zoo names).
 export const STANDARD_MODELS = ['cifar100_resnet20', 'cifar100_resnet32', 'cifar100_resnet44', 'cifar100_resnet56'];
@@ -34,7 +34,8 @@ export function standardModels(models, wanted = null) {
 
 // The steps for each model. tandem at 1 thread and onnxruntime-web at 1 thread run back to back (their ratio is the
 // figure that matters, and neighbours in time see the same machine load), then the main-thread run, then more
-// threads.
+// threads; last the cloud path measured from this device (the RTT, then requests to the server with the same input),
+// which the verdict needs the browser figures for.
 export function planSuite(models, maxThreads) {
   const steps = [];
   for (const m of models) {
@@ -43,11 +44,13 @@ export function planSuite(models, maxThreads) {
     steps.push({ ...base, engine: 'ort', mode: 'worker', threads: 1 });
     steps.push({ ...base, engine: 'tandem', mode: 'main', threads: 1 });
     for (let t = 2; t <= maxThreads; t++) steps.push({ ...base, engine: 'tandem', mode: 'worker', threads: t });
+    steps.push({ ...base, engine: 'cloud', mode: 'network', threads: 0 });
   }
   return steps;
 }
 
 export function stepLabel(s) {
+  if (s.engine === 'cloud') return 'cloud path from this device · RTT, requests and the verdict';
   return `${s.engine === 'ort' ? 'onnxruntime-web' : 'tandem-wasm'} · ` +
     `${s.mode === 'main' ? 'main thread' : 'Web Worker'} · ${s.threads} thread${s.threads === 1 ? '' : 's'}`;
 }

@@ -1,6 +1,7 @@
-// result-doc.mjs - the result document the page measures and sends: tandem.result/1, whose fields docs/RESULTS.md
-// defines (keep the two in step). Builds one document from what a benchmark measured, describes the device, and POSTs
-// documents to the server's results store (POST /api/results). No page state, no DOM.
+// result-doc.mjs - the result documents the page measures and sends: tandem.result/1 (one benchmark configuration)
+// and tandem.verdict/1 (the device run's cloud path and verdict for one model), whose fields docs/RESULTS.md defines
+// (keep the two in step). Builds them from what was measured, describes the device, and POSTs documents to the
+// server's results store (POST /api/results). No page state, no DOM.
 
 // A one-function module returning a v128 constant: validates only where WebAssembly SIMD128 is supported.
 const SIMD_PROBE = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0,
@@ -88,6 +89,29 @@ export function resultDocument(m) {
       ua_memory_note: m.uaNote || null,
       page: location.pathname,
     },
+  };
+}
+
+/* One model's tandem.verdict/1 document (docs/RESULTS.md) from the device run: v = {model {name, bytes}, label,
+ *   network (cloud.mjs measureRtt's answer + navigator.connection's hints), cloud (cloud.mjs summarise's rows),
+ *   onDevice (the tandem-wasm figures compared), inputs (the decision's inputs), verdict (decision.mjs decide's
+ *   answer + its text), requests (every request), suite, inputDesc, inputDims}. */
+export function verdictDocument(v) {
+  return {
+    schema: 'tandem.verdict/1',
+    source: 'browser',
+    created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    device: resultDevice(v.label),
+    model: { name: v.model.name, bytes: v.model.bytes },
+    engine: 'tandem-wasm',
+    threads: v.onDevice.threads,
+    network: v.network,
+    cloud: { endpoint: location.origin, ...v.cloud },
+    on_device: v.onDevice,
+    decision_inputs: v.inputs,
+    verdict: v.verdict,
+    extra: { input: v.inputDesc, input_dims: v.inputDims, requests: v.requests, suite: v.suite ?? null,
+             page: location.pathname },
   };
 }
 

@@ -7,7 +7,7 @@
 #include "../study/study.h"
 
 typedef struct study_opts {
-    const char *models, *networks, *out, *shared, *report_from, *post, *preset, *shape, *inputs, *mean, *std, *cloud;
+    const char *models, *networks, *out, *shared, *report_from, *post, *preset, *shape, *inputs, *mean, *std, *cloud, *baseline;
     int threads[STUDY_MAX_LIST], n_threads;   /* 0: the plan's default, 1..CPUs */
     int throttle[STUDY_MAX_LIST], n_throttle; /* 0: the plan's default, 1,2,4,6 */
     int64_t runs, images;
@@ -43,6 +43,9 @@ static const opt_spec study_options[] = {
     OPT_FLAG(T, no_browser, "no-browser", "skip the client path"),
     OPT_FLAG(T, no_cloud, "no-cloud", "skip the cloud path"),
     OPT_FLAG(T, no_ort, "no-ort", "skip onnxruntime-node, the native engine the browser is also compared with"),
+    OPT_STR(T, baseline, "baseline", "ort",
+            "also run the incumbents as extra rows of the decision and phase tables: onnxruntime-web in the\n"
+            "browser, onnxruntime-node natively (does the placement answer depend on the engine?)"),
     OPT_FLAG(T, quick, "quick", "a reduced study (10 runs, 5 images), for tests"),
     OPT_STR(T, post, "post", "URL", "also send the results to a tandem server's store (URL/api/results)"),
     OPT_STR(T, report_from, "report-from", "X",
@@ -100,6 +103,12 @@ static int study_plan_from(const study_opts *o, study_plan *p, char *err, size_t
     if (o->cloud && strncmp(o->cloud, "http://", 7))
         return err_set(err, errlen, "study: --cloud takes an http:// URL (https is not supported)");
     p->cloud_url = o->cloud;
+    if (o->baseline) {
+        if (strcmp(o->baseline, "ort"))
+            return err_set(err, errlen, "study: unknown --baseline '%s' (ort: onnxruntime-web and -node)", o->baseline);
+        if (o->no_ort) return err_set(err, errlen, "study: --baseline ort runs onnxruntime-node: drop --no-ort");
+        p->baseline_ort = 1;
+    }
     return study_plan_models(p, o->models ? o->models : models, err, errlen);
 }
 

@@ -35,6 +35,7 @@ static const struct {
     {"tandem.result", 1}, /* the page, `tandem study` and the server's own figures */
     {"tandem.bench", 1},  /* `tandem bench --json`, as it prints it */
     {"tandem.study", 1},  /* `tandem study`'s results.json (--post URL), which `--report-from URL` reads back */
+    {"tandem.verdict", 1}, /* the page's device run: the cloud path from that device and its verdict */
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {

@@ -385,6 +385,7 @@ static cJSON *plan_json(const study_plan *p, const char *url, const char *image_
     cJSON_AddNumberToObject(j, "runs", p->runs);
     cJSON_AddBoolToObject(j, "client", p->browser);
     cJSON_AddBoolToObject(j, "cloud", p->cloud);
+    cJSON_AddBoolToObject(j, "baseline_ort", p->baseline_ort);
     cJSON *models = cJSON_AddArrayToObject(j, "models"), *mio = cJSON_AddObjectToObject(j, "io");
     for (int m = 0; m < p->n_models; m++) {
         if (!p->io[m].ok) continue;
@@ -454,7 +455,8 @@ static int write_outputs(cJSON *results, const char *dir, char *err, size_t errl
 /* ---- the report from stored results ------------------------------------------------------------------------- */
 
 /* Every result a tandem server's store holds: the newest full study becomes the base, and every browser result from
- * any device (tandem.result/1, docs/RESULTS.md) joins the crowd table. */
+ * any device (tandem.result/1, docs/RESULTS.md) joins the crowd table, every device run's cloud rows and verdict
+ * (tandem.verdict/1) the table of real devices on real networks. */
 static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
     char url[2048];
     size_t sl = strlen(src);
@@ -472,7 +474,7 @@ static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
         return NULL;
     }
     cJSON *list = cJSON_IsArray(docs) ? docs : cJSON_GetObjectItemCaseSensitive(docs, "results");
-    cJSON *results = NULL, *crowd = cJSON_CreateArray(), *el;
+    cJSON *results = NULL, *crowd = cJSON_CreateArray(), *devices = cJSON_CreateArray(), *el;
     cJSON_ArrayForEach(el, list) {
         const cJSON *doc = cJSON_GetObjectItemCaseSensitive(el, "document");
         if (!doc) doc = el;
@@ -483,6 +485,8 @@ static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
             results = cJSON_Duplicate(doc, 1);
         } else if (!strcmp(schema->valuestring, "tandem.result/1")) {
             cJSON_AddItemToArray(crowd, cJSON_Duplicate(doc, 1));
+        } else if (!strcmp(schema->valuestring, "tandem.verdict/1")) {
+            cJSON_AddItemToArray(devices, cJSON_Duplicate(doc, 1));
         }
     }
     cJSON_Delete(docs);
@@ -493,7 +497,10 @@ static cJSON *results_from_server(const char *src, char *err, size_t errlen) {
     }
     cJSON_DeleteItemFromObject(results, "crowd");
     cJSON_AddItemToObject(results, "crowd", crowd);
-    study_progress("report: %d device results from %s", cJSON_GetArraySize(crowd), src);
+    cJSON_DeleteItemFromObject(results, "devices");
+    cJSON_AddItemToObject(results, "devices", devices);
+    study_progress("report: %d device results and %d device verdicts from %s", cJSON_GetArraySize(crowd),
+                   cJSON_GetArraySize(devices), src);
     return results;
 }
 
@@ -719,6 +726,7 @@ int study_run(study_plan *p, char *err, size_t errlen) {
     }
     results = results_new(image_source);
     cJSON_AddStringToObject(results, "preset", p->preset ? p->preset : "kanev");
+    if (p->baseline_ort) cJSON_AddStringToObject(results, "baseline", "ort");
     if (measure_native(p, cJSON_GetObjectItemCaseSensitive(results, "models"), mean, stdv, err, errlen)) goto out;
     if (runnable && (p->browser || p->cloud) && measure_browser(p, results, repo, imgdir, err, errlen)) goto out;
     if (runnable && p->cloud_url) study_remote_cloud(p, results);

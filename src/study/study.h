@@ -82,6 +82,8 @@ typedef struct study_plan {
     int images;                          /* images for agreement, the phase split and the cloud path */
     int browser, cloud;                  /* run the browser / cloud paths */
     int ort;                             /* also bench onnxruntime-node natively (default on; --no-ort) */
+    int baseline_ort;                    /* --baseline ort: onnxruntime-web in the browser, both ort engines as
+                                          * rows of the decision and phase tables */
     const char *post_url;                /* also POST the results to this server's /api/results */
     float mean[3], std[3];               /* preprocessing of the model being measured */
     int user_norm;                       /* 1: --mean/--std given: user_mean/user_std for every image model */

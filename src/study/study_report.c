@@ -16,6 +16,7 @@
 
 #include "../common/util.h"
 #include "study.h"
+#include "study_decide.h"
 
 typedef struct rep {
     FILE *md, *html, *csv;
@@ -239,16 +240,26 @@ static const cJSON *client_at(const cJSON *model, double throttle, int threads, 
 
 /* The fastest client result (lowest p50) at a throttle, any thread count, worker mode when measured (throttled
  * devices are measured on the main thread: Chromium throttles only that thread). */
-static const cJSON *client_best(const cJSON *model, double throttle) {
+static const cJSON *best_row(const cJSON *rows, double throttle) {
     const cJSON *c, *best = NULL;
     for (int any = 0; any < 2 && !best; any++)
-        cJSON_ArrayForEach(c, jget(model, "client")) {
+        cJSON_ArrayForEach(c, rows) {
             if (fabs(jnum(c, "throttle") - throttle) > 1e-9) continue;
             if (!any && strcmp(jstr(c, "mode", "worker"), "worker")) continue;
             if (!best || jnum(c, "p50_ms") < jnum(best, "p50_ms")) best = c;
         }
     return best;
 }
+static const cJSON *client_best(const cJSON *model, double throttle) { return best_row(jget(model, "client"), throttle); }
+
+/* A string made safe for a table cell ('|' would split it). */
+static void cell_text(char *buf, size_t cap, const char *s) {
+    snprintf(buf, cap, "%s", s);
+    for (char *c = buf; *c; c++)
+        if (*c == '|' || *c == '\n') *c = '/';
+}
+
+#define ORT_WEB_DEVICE "this machine's browser, onnxruntime-web"
 
 /* Distinct throttle factors seen in the client results, ascending. */
 static int throttles(const cJSON *models, double *t, int max) {
@@ -439,31 +450,60 @@ static void section_wang(rep *r, const cJSON *models) {
     rep_table_end(r);
     wang_summary(r, models);
 }
-/* Cloud model: T = server + base + rtt + up_bytes*8/up_kbps + down_bytes*8/down_kbps (ms, kbps = bits/ms). */
+/* The time to move bytes at kbps (bits per ms; 0 = no limit). */
 static double transfer_ms(double bytes, double kbps) { return kbps > 0 ? bytes * 8.0 / kbps : 0; }
 
-typedef struct cloud_fit {
-    double server, base, up_bytes, down_bytes;
-} cloud_fit;
-
-static int cloud_fit_of(const cJSON *model, cloud_fit *f) {
+/* The cloud model (study_decide.h) fitted on a model's lowest-RTT emulated measurement. */
+static int cloud_fit_of(const cJSON *model, study_cloud_fit *f) {
     const cJSON *c, *lan = NULL;
     cJSON_ArrayForEach(c, jget(model, "cloud")) if (!lan || jnum(c, "rtt_ms") < jnum(lan, "rtt_ms")) lan = c;
     if (!lan) return -1;
-    f->server = jnum(lan, "server_ms");
-    f->up_bytes = jnum(lan, "request_bytes");
-    f->down_bytes = jnum(lan, "response_bytes");
-    f->base = jnum(lan, "total_ms") - f->server - jnum(lan, "rtt_ms") -
-              transfer_ms(f->up_bytes, jnum(lan, "up_kbps")) - transfer_ms(f->down_bytes, jnum(lan, "down_kbps"));
-    if (!(f->base > 0)) f->base = 0;
+    *f = study_cloud_fit_from(jnum(lan, "total_ms"), jnum(lan, "server_ms"), jnum(lan, "rtt_ms"),
+                              jnum(lan, "request_bytes"), jnum(lan, "response_bytes"), jnum(lan, "up_kbps"),
+                              jnum(lan, "down_kbps"));
     return isnan(f->server) ? -1 : 0;
 }
 
-static double cloud_model(const cloud_fit *f, double rtt, double up, double down) {
-    return f->server + f->base + rtt + transfer_ms(f->up_bytes, up) + transfer_ms(f->down_bytes, down);
+/* One browser row of the phase table and its bar: `label` says the engine ("browser" or "browser onnxruntime-web"). */
+static void guo_client_row(rep *r, const char *name, const char *label, const cJSON *c, bar *bars, int *nb) {
+    char a[3][96];
+    double dl = jnum(c, "fetch_ms"), lp = jnum(c, "compile_ms") + jnum(c, "load_ms");
+    double pre = jnum(c, "preprocess_ms"), inf = jnum(c, "inference_ms"), pr = jnum(c, "probability_ms");
+    rep_row(r, NULL, "%s|%s, on-device (t%d)|%.3g ms|%.3g ms|%s|%s|%s|-|-|%.3g ms", name, label, (int)jnum(c, "threads"),
+            dl, lp, fmt_stats(a[0], 96, jget(c, "preprocess_ms"), "ms"), fmt_stats(a[1], 96, jget(c, "inference_ms"), "ms"),
+            fmt_stats(a[2], 96, jget(c, "probability_ms"), "ms"), dl + lp + pre + inf + pr);
+    if (*nb >= 256) return;
+    bar *x = &bars[(*nb)++];
+    snprintf(x->label, sizeof x->label, "%s %s t%d", name, label, (int)jnum(c, "threads"));
+    x->nseg = 6;
+    double v[6] = {dl, lp, pre, inf, pr, 0};
+    memcpy(x->seg, v, sizeof v);
 }
 
-static void section_guo(rep *r, const cJSON *models, FILE *h) {
+/* --baseline ort: the incumbents' rows of the phase table (onnxruntime-node natively: session set-up and the timed
+ * runs of bench/ort_bench.mjs; onnxruntime-web in the browser: the same pipeline as tandem's), or why they are
+ * missing. */
+static void guo_ort_rows(rep *r, const cJSON *m, bar *bars, int *nb) {
+    const char *name = jstr(m, "name", "?");
+    char why[400], a[96];
+    const cJSON *o = ort_at(m, 1);
+    if (o) {
+        rep_row(r, NULL, "%s|native onnxruntime-node, on-device (t1)|0 (local file)|%.3g ms|-|%s p50|-|-|-|%.3g ms", name,
+                jnum(o, "setup_ms"), fmt_num(a, sizeof a, jnum(o, "p50_ms"), "ms"), jnum(o, "setup_ms") + jnum(o, "p50_ms"));
+    } else {
+        cell_text(why, sizeof why, jstr(jget(m, "native"), "ort_node_error", "not measured"));
+        rep_row(r, NULL, "%s|native onnxruntime-node|onnxruntime-node could not run it: %s|-|-|-|-|-|-|-", name, why);
+    }
+    const cJSON *w = best_row(jget(m, "ort_web"), 1);
+    if (w) {
+        guo_client_row(r, name, "browser onnxruntime-web", w, bars, nb);
+    } else {
+        cell_text(why, sizeof why, jstr(m, "ort_web_error", "not measured"));
+        rep_row(r, NULL, "%s|browser onnxruntime-web|onnxruntime-web could not run it: %s|-|-|-|-|-|-|-", name, why);
+    }
+}
+
+static void section_guo(rep *r, const cJSON *models, FILE *h, int base_ort) {
     rep_h(r, 2, "Where the time goes (Guo 2018's breakdown)");
     rep_p(r, "One prediction split into its phases. On-device: model download (loopback here; see the decision "
              "table for real networks), load and plan (wasm compile + model parse + plan), preprocessing (decode, "
@@ -493,21 +533,8 @@ static void section_guo(rep *r, const cJSON *models, FILE *h) {
             }
         }
         const cJSON *c = client_best(m, 1);
-        if (c) {
-            double dl = jnum(c, "fetch_ms"), lp = jnum(c, "compile_ms") + jnum(c, "load_ms");
-            double pre = jnum(c, "preprocess_ms"), inf = jnum(c, "inference_ms"), pr = jnum(c, "probability_ms");
-            rep_row(r, NULL, "%s|browser, on-device (t%d)|%.3g ms|%.3g ms|%s|%s|%s|-|-|%.3g ms", name,
-                    (int)jnum(c, "threads"), dl, lp, fmt_stats(a[0], 96, jget(c, "preprocess_ms"), "ms"),
-                    fmt_stats(a[1], 96, jget(c, "inference_ms"), "ms"), fmt_stats(a[2], 96, jget(c, "probability_ms"), "ms"),
-                    dl + lp + pre + inf + pr);
-            if (nb < 256) {
-                bar *x = &bars[nb++];
-                snprintf(x->label, sizeof x->label, "%s browser t%d", name, (int)jnum(c, "threads"));
-                x->nseg = 6;
-                double v[6] = {dl, lp, pre, inf, pr, 0};
-                memcpy(x->seg, v, sizeof v);
-            }
-        }
+        if (c) guo_client_row(r, name, "browser", c, bars, &nb);
+        if (base_ort) guo_ort_rows(r, m, bars, &nb);
         const cJSON *cl;
         cJSON_ArrayForEach(cl, jget(m, "cloud")) {
             double net = jnum(cl, "total_ms") - jnum(cl, "server_ms");
@@ -582,6 +609,28 @@ static void section_summary(rep *r, const cJSON *decisions) {
     rep_table_end(r);
 }
 
+/* A decision's break-even cells in words: the RTT below which, and the uplink above which, the cloud answers first. */
+static void break_even_texts(const study_decision *sd, double rtt, char *rtts, size_t rcap, char *ups, size_t ucap) {
+    if (sd->break_even_rtt_ms <= 0) snprintf(rtts, rcap, "none: the device wins even at 0 ms");
+    else snprintf(rtts, rcap, "cloud wins below %.3g ms", sd->break_even_rtt_ms);
+    if (sd->break_even_up_mbps <= 0) snprintf(ups, ucap, "none at %.3g ms RTT", rtt);
+    else snprintf(ups, ucap, "cloud wins above %.3g Mbit/s", sd->break_even_up_mbps);
+}
+
+/* A decision's figures into results.json (its "decisions" and "device_decisions" rows). */
+static void decision_fields(cJSON *d, double dev, double first, double meas, const study_decision *sd) {
+    cJSON_AddNumberToObject(d, "on_device_ms", dev);
+    cJSON_AddNumberToObject(d, "first_on_device_ms", first);
+    cJSON_AddNumberToObject(d, "cloud_ms", meas);
+    cJSON_AddNumberToObject(d, "cloud_model_ms", sd->cloud_model_ms);
+    cJSON_AddStringToObject(d, "winner", sd->winner);
+    cJSON_AddNumberToObject(d, "by", sd->by);
+    cJSON_AddStringToObject(d, "first_winner", sd->first_winner);
+    cJSON_AddNumberToObject(d, "first_by", sd->first_by);
+    cJSON_AddNumberToObject(d, "break_even_rtt_ms", sd->break_even_rtt_ms);
+    cJSON_AddNumberToObject(d, "break_even_up_mbps", sd->break_even_up_mbps);
+}
+
 static void section_decision(rep *r, cJSON *results, const cJSON *models) {
     rep_h(r, 2, "The decision: on-device or cloud");
     rep_p(r, "Steady state: a prediction once the model is loaded (on-device: preprocess + inference + probability "
@@ -610,18 +659,32 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
     const cJSON *m;
     const char *endpoint = jstr(jget(results, "remote_cloud"), "endpoint", "?");
     cJSON_ArrayForEach(m, models) {
-        cloud_fit fit;
+        study_cloud_fit fit;
         const cJSON *rem = jget(m, "remote_cloud");
         int have_fit = cloud_fit_of(m, &fit) == 0, have_rem = rem && jget(rem, "total_ms");
         if (!have_fit && !have_rem) continue;
         const char *name = jstr(m, "name", "?");
-        for (int t = 0; t < nt; t++) {
-            const cJSON *c = client_best(m, th[t]);
+        /* --baseline ort: onnxruntime-web on this machine's browser as one more device (t == nt), against a cloud
+         * whose server runs onnxruntime-node: the measured request with tandem's native inference time swapped for
+         * onnxruntime-node's at 1 thread (both measured here), so both placements run the incumbents */
+        const cJSON *ort1 = ort_at(m, 1), *tdm1 = native_bench_at(m, 1);
+        double ort_delta = ort1 && tdm1 ? jnum(ort1, "p50_ms") - jnum(tdm1, "p50_ms") : 0;
+        if (jget(m, "ort_web_error")) {
+            char why[400];
+            cell_text(why, sizeof why, jstr(m, "ort_web_error", "?"));
+            rep_row(r, NULL, "%s|%s|-|onnxruntime-web could not run it: %s|-|-|-|-|-|-", name, ORT_WEB_DEVICE, why);
+        }
+        for (int t = 0; t <= nt; t++) {
+            const cJSON *c = t < nt ? client_best(m, th[t]) : best_row(jget(m, "ort_web"), 1);
             if (!c) continue;
+            double thr = t < nt ? th[t] : 1, delta = t < nt ? 0 : ort_delta;
             double dev = jnum(c, "preprocess_ms") + jnum(c, "inference_ms") + jnum(c, "probability_ms");
             double setup = jnum(c, "compile_ms") + jnum(c, "load_ms") + jnum(c, "first_run_ms") - jnum(c, "inference_ms");
             char dn[96];
-            device_name(dn, sizeof dn, th[t]);
+            if (t < nt) device_name(dn, sizeof dn, th[t]);
+            else snprintf(dn, sizeof dn, "%s", ORT_WEB_DEVICE);
+            study_cloud_fit efit = fit; /* the cloud this device is compared with */
+            efit.server += delta;
             if (have_rem) { /* the user's own cloud, measured over the real network: no model, no break-even */
                 double meas = jnum(rem, "total_ms");
                 double first_dev = jnum(c, "fetch_ms") + setup + dev;
@@ -634,7 +697,7 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
                 cJSON *d = cJSON_CreateObject();
                 cJSON_AddStringToObject(d, "model", name);
                 cJSON_AddStringToObject(d, "device", dn);
-                cJSON_AddNumberToObject(d, "throttle", th[t]);
+                cJSON_AddNumberToObject(d, "throttle", thr);
                 cJSON_AddStringToObject(d, "network", "your cloud");
                 cJSON_AddStringToObject(d, "endpoint", endpoint);
                 cJSON_AddNumberToObject(d, "on_device_ms", dev);
@@ -648,39 +711,28 @@ static void section_decision(rep *r, cJSON *results, const cJSON *models) {
             const cJSON *cl, *emulated = have_fit ? jget(m, "cloud") : NULL;
             cJSON_ArrayForEach(cl, emulated) {
                 double rtt = jnum(cl, "rtt_ms"), up = jnum(cl, "up_kbps"), down = jnum(cl, "down_kbps");
-                double meas = jnum(cl, "total_ms"), model = cloud_model(&fit, rtt, up, down);
+                double meas = jnum(cl, "total_ms") + delta;
                 double dl = rtt + transfer_ms(jnum(m, "bytes"), down);
                 double first_dev = dl + setup + dev;
-                const char *win = dev <= meas ? "on-device" : "cloud";
-                double by = dev <= meas ? meas / dev : dev / meas;
-                const char *fwin = first_dev <= meas ? "on-device" : "cloud";
-                double fby = first_dev <= meas ? meas / first_dev : first_dev / meas;
-                /* break-even RTT at this network's bandwidth, and uplink at this RTT */
-                double rtt_be = dev - (model - rtt);
-                double avail = dev - fit.server - fit.base - rtt - transfer_ms(fit.down_bytes, down);
+                study_decision sd = study_decide(dev, first_dev, meas, &efit, rtt, up, down);
+                const char *win = sd.winner, *fwin = sd.first_winner;
+                double by = sd.by, fby = sd.first_by, model = sd.cloud_model_ms;
                 char rtts[64], ups[64];
-                if (rtt_be <= 0) snprintf(rtts, sizeof rtts, "none: the device wins even at 0 ms");
-                else snprintf(rtts, sizeof rtts, "cloud wins below %.3g ms", rtt_be);
-                if (avail <= 0) snprintf(ups, sizeof ups, "none at %.0f ms RTT", rtt);
-                else snprintf(ups, sizeof ups, "cloud wins above %.3g Mbit/s", fit.up_bytes * 8.0 / avail / 1000.0);
-                char mstr[96];
+                break_even_texts(&sd, rtt, rtts, sizeof rtts, ups, sizeof ups);
+                char mstr[160];
+                fmt_stats(mstr, sizeof mstr, jget(cl, "total_ms"), "ms");
+                if (t == nt && ort1 && tdm1) /* the ort pair's cloud: measured, inference swapped (derived) */
+                    snprintf(mstr, sizeof mstr, "%.3g ms (onnxruntime-node server: %+.3g ms)", meas, delta);
                 rep_row(r, !strcmp(win, "cloud") ? "cloud" : "device",
                         "%s|%s|%s|%.3g ms|%s|%.3g ms|%s by %.2fx|%s by %.2fx|%s|%s", name, dn, jstr(cl, "network", "?"),
-                        dev, fmt_stats(mstr, sizeof mstr, jget(cl, "total_ms"), "ms"), model, win, by, fwin, fby, rtts, ups);
+                        dev, mstr, model, win, by, fwin, fby, rtts, ups);
                 cJSON *d = cJSON_CreateObject();
                 cJSON_AddStringToObject(d, "model", name);
                 cJSON_AddStringToObject(d, "device", dn);
-                cJSON_AddNumberToObject(d, "throttle", th[t]);
+                cJSON_AddNumberToObject(d, "throttle", thr);
                 cJSON_AddStringToObject(d, "network", jstr(cl, "network", "?"));
-                cJSON_AddNumberToObject(d, "on_device_ms", dev);
-                cJSON_AddNumberToObject(d, "first_on_device_ms", first_dev);
-                cJSON_AddNumberToObject(d, "cloud_ms", meas);
-                cJSON_AddNumberToObject(d, "cloud_model_ms", model);
-                cJSON_AddStringToObject(d, "winner", win);
-                cJSON_AddNumberToObject(d, "by", by);
-                cJSON_AddStringToObject(d, "first_winner", fwin);
-                cJSON_AddNumberToObject(d, "break_even_rtt_ms", rtt_be > 0 ? rtt_be : 0);
-                cJSON_AddNumberToObject(d, "break_even_up_mbps", avail > 0 ? fit.up_bytes * 8.0 / avail / 1000.0 : 0);
+                cJSON_AddStringToObject(d, "engines", t < nt ? "tandem" : ort1 && tdm1 ? "onnxruntime" : "onnxruntime-web");
+                decision_fields(d, dev, first_dev, meas, &sd);
                 cJSON_AddItemToArray(dec, d);
                 cJSON *tmp = cJSON_CreateNumber(dev);
                 csv_row(r, "decision", name, dn, jstr(cl, "network", "?"), "on_device_ms", "ms", tmp);
@@ -847,6 +899,78 @@ static void section_remote(rep *r, const cJSON *results, const cJSON *models) {
     rep_table_end(r);
 }
 
+/* The device's label, else its user agent, made safe for a table cell. */
+static void device_label(char *buf, size_t cap, const cJSON *dev) {
+    const char *label = jstr(dev, "label", NULL);
+    cell_text(buf, cap, label ? label : jstr(dev, "user_agent", "?"));
+}
+
+/* Real devices on real networks: one row per tandem.verdict/1 document (docs/RESULTS.md), the page's device run
+ * measuring the cloud path from that device. The decision is computed again here from the document's
+ * decision_inputs with study_decide (the page computed it with web/decision.mjs); results.json's device_decisions
+ * keeps both answers. */
+static void section_devices(rep *r, cJSON *results) {
+    const cJSON *docs = jget(results, "devices");
+    cJSON_DeleteItemFromObjectCaseSensitive(results, "device_decisions");
+    if (cJSON_GetArraySize(docs) == 0) return;
+    rep_h(r, 2, "Real devices on real networks (the page's device run)");
+    rep_p(r, "Each row is a device that ran \"Run the standard study on this device\" on the page: its own on-device "
+             "time (tandem-wasm, fastest configuration) against the cloud path measured from that device over its "
+             "network to the server that served the page, with the same input. RTT: the median of small requests "
+             "to /v2/health/ready. Connect, wait and download come from the browser's Resource Timing, server from "
+             "the Server-Timing header; upload is derived (wait - server - RTT). Steady state compares a "
+             "prediction once loaded; first prediction adds the device's measured set-up (model download, compile, "
+             "load) and first run. Break-even figures use the cloud model of the decision table, fitted on this "
+             "device's own request. The emulated rows above come from this machine's Chromium.");
+    rep_table(r, "device|model|RTT (measured)|cloud path|connect|upload (derived)|server|download|cloud total|"
+                 "on-device steady|on-device first|steady-state winner|first prediction winner|break-even RTT|"
+                 "break-even uplink");
+    cJSON *out = cJSON_AddArrayToObject(results, "device_decisions");
+    int disagree = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, docs) {
+        const cJSON *di = jget(d, "decision_inputs"), *cl = jget(d, "cloud"), *v = jget(d, "verdict");
+        double dev = jnum(di, "on_device_ms"), first = jnum(di, "first_on_device_ms"), meas = jnum(di, "cloud_ms");
+        double rtt = jnum(di, "rtt_ms"), up = jnum(di, "up_kbps"), down = jnum(di, "down_kbps");
+        char who[160], s[6][96];
+        device_label(who, sizeof who, jget(d, "device"));
+        const char *model = jstr(jget(d, "model"), "name", "?");
+        if (!(dev > 0) || !(meas > 0) || isnan(rtt)) {
+            rep_row(r, NULL, "%s|%s|-|%s|-|-|-|-|-|-|-|not decided: %s|-|-|-", who, model, jstr(cl, "path", "?"),
+                    jstr(v, "error", "incomplete figures"));
+            continue;
+        }
+        study_cloud_fit fit = study_cloud_fit_from(jnum(di, "total_ms"), jnum(di, "server_ms"), rtt,
+                                                   jnum(di, "request_bytes"), jnum(di, "response_bytes"), up, down);
+        study_decision sd = study_decide(dev, first, meas, &fit, rtt, up, down);
+        char rtts[64], ups[64];
+        break_even_texts(&sd, rtt, rtts, sizeof rtts, ups, sizeof ups);
+        int agrees = !strcmp(jstr(v, "winner", ""), sd.winner) && !strcmp(jstr(v, "first_winner", ""), sd.first_winner);
+        disagree += !agrees;
+        rep_row(r, !strcmp(sd.winner, "cloud") ? "cloud" : "device",
+                "%s|%s|%s|%s|%s|%s|%s|%s|%s|%.3g ms|%.3g ms|%s by %.2fx|%s by %.2fx|%s|%s", who, model,
+                fmt_stats(s[0], sizeof s[0], jget(jget(d, "network"), "rtt_ms"), "ms"), jstr(cl, "path", "?"),
+                fmt_stats(s[1], sizeof s[1], jget(cl, "connect_ms"), "ms"),
+                fmt_stats(s[2], sizeof s[2], jget(cl, "upload_ms"), "ms"),
+                jget(cl, "server_ms") ? fmt_stats(s[3], sizeof s[3], jget(cl, "server_ms"), "ms") : "no Server-Timing",
+                fmt_stats(s[4], sizeof s[4], jget(cl, "download_ms"), "ms"),
+                fmt_stats(s[5], sizeof s[5], jget(cl, "total_ms"), "ms"), dev, first, sd.winner, sd.by, sd.first_winner,
+                sd.first_by, rtts, ups);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "device", who);
+        cJSON_AddStringToObject(o, "model", model);
+        cJSON_AddNumberToObject(o, "rtt_ms", rtt);
+        decision_fields(o, dev, first, meas, &sd);
+        cJSON_AddItemToObject(o, "page_verdict", cJSON_Duplicate(v, 1));
+        cJSON_AddBoolToObject(o, "agrees", agrees);
+        cJSON_AddItemToArray(out, o);
+    }
+    rep_table_end(r);
+    if (disagree)
+        rep_p(r, "%d row(s) where the page's own verdict differs from this recomputation: web/decision.mjs and "
+                 "src/study/study_decide.c have drifted apart.", disagree);
+}
+
 /* One row per tandem.result/1 document that devices sent (its fields: docs/RESULTS.md). */
 static void section_crowd(rep *r, const cJSON *crowd) {
     if (cJSON_GetArraySize(crowd) == 0) return;
@@ -857,11 +981,8 @@ static void section_crowd(rep *r, const cJSON *crowd) {
     const cJSON *d;
     cJSON_ArrayForEach(d, crowd) {
         const cJSON *dev = jget(d, "device"), *f = jget(d, "figures");
-        const char *label = jstr(dev, "label", NULL);
         char ua[160];
-        snprintf(ua, sizeof ua, "%s", label ? label : jstr(dev, "user_agent", "?"));
-        for (char *c = ua; *c; c++)
-            if (*c == '|') *c = '/';
+        device_label(ua, sizeof ua, dev);
         rep_row(r, NULL, "%s|%s|%s|%s|%d|%s|%.3g ms|%.3g ms|%.3g ms [%.3g] n=%d|%.0f|%.3g ms", ua,
                 jstr(jget(d, "model"), "name", "?"), jstr(d, "engine", "?"), jstr(d, "build", "-"), (int)jnum(d, "threads"),
                 jstr(d, "mode", "-"), jnum(f, "setup_ms"), jnum(f, "first_run_ms"), jnum(f, "p50_ms"), jnum(f, "p90_ms"),
@@ -900,11 +1021,12 @@ int study_write_report(cJSON *results, const char *dir, char *err, size_t errlen
           jstr(results, "images_source", "images: -"), jnum(results, "duration_s"), jstr(bd, "user_agent", "not run"));
     rep_p(&r, "Preset: %s.", jstr(results, "preset", "kanev"));
     section_decision(&r, results, models);
+    section_devices(&r, results);
     section_inputs(&r, all);
     section_remote(&r, results, models);
     section_kanev(&r, models, r.html);
     section_wang(&r, models);
-    section_guo(&r, models, r.html);
+    section_guo(&r, models, r.html, !strcmp(jstr(results, "baseline", ""), "ort"));
     section_agreement(&r, models);
     section_cost(&r, models);
     section_crowd(&r, jget(results, "crowd"));

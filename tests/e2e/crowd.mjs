@@ -1,9 +1,14 @@
 // crowd.mjs - the crowd-mode test: `tandem serve` over a temporary model repository (the zoo's cifar100_resnet20 and
 // a CIFAR-shaped model that is not a standard one) with a fresh SQLite results store, the page in headless Chromium,
 // the "Run the standard study on this device" button pressed with a reduced suite (?suite_runs=), and then: the
-// progress panel showed step k of n and a time left, the store holds one tandem.result/1 document per step of the
-// plan (with the device label and the page's facts), the page's log names the store ids, `tandem study --report-from`
-// lists every one of them in its crowd table, and "Stop after this step" keeps what was already sent.
+// progress panel showed step k of n and a time left, the store holds one tandem.result/1 document per browser step of
+// the plan (with the device label and the page's facts) and one tandem.verdict/1 for the cloud step (the cloud path
+// measured from the page: positive times, the server part below the total, a verdict consistent with its numbers and
+// shown on the page), the page's log names the store ids, `tandem study --report-from` lists every one of them in its
+// crowd table and the verdict in its real-devices table (recomputed by the C decision code: the same answer as the
+// page's web/decision.mjs), and "Stop after this step" keeps what was already sent. Last, a shorter suite on an
+// emulated phone (playwright's Pixel 7: 412 px wide, touch, mobile user agent): the verdict shown and stored, and no
+// horizontal overflow; its screenshot is study-mobile.png (docs/img/ has a copy).
 // Prints `N passed, M failed`; exits nonzero on any failure.
 //
 //   node tests/e2e/crowd.mjs --build-dir build --web build/web --out build/test-output/e2e [--runs 10]
@@ -11,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checker, startServer, launchBrowser, waitIdle } from './lib.mjs';
+import { checker, startServer, launchBrowser, devices } from './lib.mjs';
 
 const args = { build: 'build', web: 'build/web', out: 'build/test-output/e2e', runs: 10, chromium: '/usr/bin/chromium' };
 for (let i = 2; i < process.argv.length; i++) {
@@ -42,13 +47,14 @@ async function getJson(url) {
 }
 
 // The plan the page should make on this machine: per model, tandem worker at 1..T threads, onnxruntime-web worker
-// at 1 thread, tandem on the main thread at 1 thread.
+// at 1 thread, tandem on the main thread at 1 thread, then the cloud step (its document: tandem.verdict/1).
 function expectedConfigs(maxThreads) {
-  const c = ['tandem-wasm/worker/1', 'onnxruntime-web/worker/1', 'tandem-wasm/main/1'];
+  const c = ['tandem-wasm/worker/1', 'onnxruntime-web/worker/1', 'tandem-wasm/main/1', 'cloud'];
   for (let t = 2; t <= maxThreads; t++) c.push(`tandem-wasm/worker/${t}`);
   return c.sort();
 }
-const configOf = (d) => `${d.engine}/${d.mode}/${d.threads}`;
+const isVerdict = (d) => d.schema === 'tandem.verdict/1';
+const configOf = (d) => (isVerdict(d) ? 'cloud' : `${d.engine}/${d.mode}/${d.threads}`);
 
 // Clicks the button and samples the progress panel every 250 ms until the page is idle again. Every change of the
 // panel's texts is also recorded in the page (a MutationObserver), so short phases are not missed:
@@ -158,8 +164,8 @@ async function main() {
   check('progress showed a time-left estimate (ETA) after the first step',
         changes.some((s) => /about \d+ (s|min \d+ s) left/.test(s.eta)),
         changes.map((s) => s.eta).filter((t) => /left/.test(t)).slice(-1)[0] || 'no ETA text');
-  check('progress showed what the step is doing (loading, timing, sending)',
-        ['loading the model', 'timing \\d+ runs', 'sending the result'].every((w) =>
+  check('progress showed what the step is doing (loading, timing, round-trip time, requests, sending)',
+        ['loading the model', 'timing \\d+ runs', 'round-trip time', 'timing \\d+ requests', 'sending the result'].every((w) =>
           changes.some((s) => new RegExp(w).test(s.detail))));
   const fills = running.map((s) => s.fill);
   check('progress bar moved forward and never back', fills.length > 1 && fills[fills.length - 1] > fills[0] &&
@@ -174,26 +180,31 @@ async function main() {
   const stored = (await getJson(`${base}/api/results?source=browser`)).results || [];
   check(`the store holds ${want.length} documents (one per step)`, stored.length === want.length,
         `${stored.length} stored`);
-  const docs = stored.map((r) => r.document);
-  check('every document is a tandem.result/1 from the browser with the device label and facts',
-        docs.length > 0 && docs.every((d) => d.schema === 'tandem.result/1' && d.source === 'browser' &&
+  const all = stored.map((r) => r.document);
+  const docs = all.filter((d) => !isVerdict(d)), verdicts = all.filter(isVerdict);
+  check('every browser step\'s document is a tandem.result/1 with the device label and facts, the cloud step\'s ' +
+        'one tandem.verdict/1',
+        docs.length === want.length - 1 && verdicts.length === 1 && docs.every((d) => d.schema === 'tandem.result/1' &&
+          d.source === 'browser' &&
           d.device?.label === LABEL && /Chrome/.test(d.device?.user_agent) && d.device?.hardware_concurrency === hc &&
           d.model?.name === STANDARD && d.model?.bytes > 0 && d.runs === args.runs && d.batch === 1),
         JSON.stringify(docs[0]?.device));
   check('the documents cover the plan: tandem worker 1..T threads, main thread, onnxruntime-web',
-        JSON.stringify(docs.map(configOf).sort()) === JSON.stringify(want), docs.map(configOf).join(', '));
+        JSON.stringify(all.map(configOf).sort()) === JSON.stringify(want), all.map(configOf).join(', '));
   const FIG = ['setup_ms', 'first_run_ms', 'p50_ms', 'throughput_ips', 'frame_p95_ms'];
   const bad = docs.filter((d) => FIG.some((k) => !(d.figures?.[k] > 0)) ||
                                  d.extra?.times_ms?.length !== args.runs || d.figures.p50_ms > d.figures.p99_ms);
   check('every document has the report\'s figures (set-up, first run, p50, predictions/s, frame p95) > 0',
         bad.length === 0, bad.map((d) => `${configOf(d)}: ${JSON.stringify(d.figures)}`).join(' | '));
-  const runIds = new Set(docs.map((d) => d.extra?.suite?.run_id));
+  const runIds = new Set(all.map((d) => d.extra?.suite?.run_id));
   check('the documents carry one suite run id and their step numbers',
         runIds.size === 1 && !runIds.has(undefined) &&
-        JSON.stringify(docs.map((d) => d.extra.suite.step).sort((a, b) => a - b)) ===
+        JSON.stringify(all.map((d) => d.extra.suite.step).sort((a, b) => a - b)) ===
           JSON.stringify(want.map((_, i) => i + 1)), [...runIds].join(','));
-  check('the documents use the same seeded random input',
-        docs.every((d) => /^random \(seed 1\)/.test(d.extra?.input)), docs[0]?.extra?.input);
+  check('the documents use the same seeded random input (the cloud requests too)',
+        all.every((d) => /^random \(seed 1\)/.test(d.extra?.input)), docs[0]?.extra?.input);
+  const verdict = verdicts[0];
+  if (verdict) await checkVerdict(page, verdict, docs, LABEL);
 
   // the page's log shows what was sent, with the store's ids
   const logIds = await page.$$eval('#crowd-table td.sent.ok', (tds) => tds.map((td) => Number(td.dataset.id)));
@@ -212,16 +223,19 @@ async function main() {
   execFileSync(tandem, ['study', '--report-from', base, '--out', out], { stdio: 'pipe' });
   const md = readFileSync(path.join(out, 'report.md'), 'utf8');
   check('report.md has the crowd table', md.includes('Devices that reported (crowd mode)'));
-  const rows = md.split('\n').filter((l) => l.startsWith(`| ${LABEL} |`));
-  check(`the crowd table has a row per stored result with the device label (${want.length})`,
-        rows.length === want.length, `${rows.length} rows`);
+  const crowdMd = md.slice(md.indexOf('Devices that reported (crowd mode)'));
+  const rows = crowdMd.split('\n').filter((l) => l.startsWith(`| ${LABEL} |`));
+  check(`the crowd table has a row per stored browser result with the device label (${docs.length})`,
+        rows.length === docs.length, `${rows.length} rows`);
   const rowCfgs = rows.map((l) => l.split('|').map((c) => c.trim())).map((c) => `${c[3]}/${c[6]}/${c[5]}`).sort();
   check('the crowd rows name the model, engine, mode and threads of each result',
-        rows.every((l) => l.includes(`| ${STANDARD} |`)) && JSON.stringify(rowCfgs) === JSON.stringify(want),
+        rows.every((l) => l.includes(`| ${STANDARD} |`)) &&
+          JSON.stringify(rowCfgs) === JSON.stringify(want.filter((c) => c !== 'cloud')),
         rowCfgs.join(', '));
   const html = readFileSync(path.join(out, 'report.html'), 'utf8');
   check('report.html has the crowd table too', html.includes('Devices that reported (crowd mode)') &&
         (html.match(/Alice&#39;s laptop|Alice&apos;s laptop|Alice's laptop/g) || []).length === want.length);
+  if (verdict) checkReportDevices(md, out, verdict, LABEL);
 
   // "Stop after this step": the step in flight finishes and is stored, nothing after it runs
   await page.goto(url);
@@ -251,6 +265,106 @@ async function main() {
         /the server has no model 'no_such_model'/.test(why) && await page.locator('#btn-crowd').isDisabled(), why);
 
   check('no uncaught exceptions in the page', pageErrors.length === 0, pageErrors.join(' | '));
+  await phone(base);
+}
+
+// The verdict document of the cloud step, and the page showing it: positive times measured from the page, the
+// server part below the total, on-device figures equal to the browser documents', a verdict that follows from them.
+async function checkVerdict(page, v, docs, label) {
+  const cl = v.cloud, di = v.decision_inputs, reqs = v.extra?.requests ?? [];
+  check('verdict document: this device, its label, the model, the cloud path (infer) and the server\'s origin',
+        v.source === 'browser' && v.device?.label === label && v.model?.name === STANDARD && cl?.path === 'infer' &&
+        /^http:\/\/127\.0\.0\.1:\d+$/.test(cl?.endpoint), JSON.stringify({ device: v.device, path: cl?.path }));
+  check('cloud rows: every request answered, times positive (total, wait, RTT), the server part below the total',
+        cl.requests >= 5 && cl.errors === 0 && reqs.length === cl.requests &&
+          reqs.every((r) => r.status === 200 && r.total_ms > 0 && r.ttfb_ms > 0 && r.server_ms > 0 &&
+                            r.server_ms < r.total_ms && r.download_ms >= 0 && r.connect_ms >= 0) &&
+          v.network?.rtt_ms?.median > 0 && v.network.rtt_ms.n === 7 && cl.total_ms.median > 0 &&
+          cl.server_ms?.median > 0 && cl.server_ms.median < cl.total_ms.median,
+        JSON.stringify({ total: cl.total_ms, server: cl.server_ms, rtt: v.network?.rtt_ms }));
+  check('cloud rows say which figures are measured (Resource Timing, Server-Timing) and which derived (upload)',
+        cl.timing === 'resource-timing' && cl.server_timing === true && cl.measured.includes('server_ms') &&
+          cl.measured.includes('wait_ms') && JSON.stringify(cl.derived) === '["upload_ms"]' &&
+          ['queue', 'infer'].every((k) => cl.server_parts?.[k]?.n === cl.requests),
+        JSON.stringify({ measured: cl.measured, derived: cl.derived, parts: Object.keys(cl.server_parts ?? {}) }));
+  const workers = docs.filter((d) => d.engine === 'tandem-wasm' && d.mode === 'worker');
+  const bestP50 = Math.min(...workers.map((d) => d.figures.p50_ms));
+  const first = docs.find((d) => d.engine === 'tandem-wasm' && d.extra.suite.step === 1);
+  check('decision inputs: on-device = the fastest tandem worker p50, first = its first load + first run, ' +
+        'cloud = the median request', di.on_device_ms === bestP50 && first &&
+          Math.abs(di.first_on_device_ms - (first.figures.setup_ms + first.figures.first_run_ms)) < 1e-9 &&
+          di.cloud_ms === cl.total_ms.median && di.rtt_ms === v.network.rtt_ms.median && di.server_ms > 0,
+        JSON.stringify(di));
+  const w = (a, b) => (a <= b ? 'on-device' : 'cloud');
+  const vd = v.verdict;
+  check('the verdict follows from the stored numbers (steady state and first prediction, with the ratio)',
+        vd.winner === w(di.on_device_ms, di.cloud_ms) && vd.first_winner === w(di.first_on_device_ms, di.cloud_ms) &&
+          Math.abs(vd.by - Math.max(di.on_device_ms, di.cloud_ms) / Math.min(di.on_device_ms, di.cloud_ms)) < 1e-9 &&
+          vd.break_even_rtt_ms >= 0 && vd.break_even_up_mbps >= 0, JSON.stringify(vd));
+  check('the device and the cloud computed the same top-1 for the same input', cl.top1_agrees === true,
+        JSON.stringify(cl.top1?.slice(0, 3)));
+  const shown = await page.locator('#crowd-verdict').innerText();
+  const first1 = await page.evaluate(() => {
+    const v = document.getElementById('crowd-verdict'), t = document.getElementById('crowd-results');
+    return !v.hidden && !!(v.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING);
+  });
+  check('the page shows the verdict, in words, before the table', first1 && shown.includes(vd.text) &&
+        shown.includes(`${STANDARD}: run it ${vd.winner === 'cloud' ? 'in the cloud' : 'on this device'}`) &&
+        new RegExp(`^Steady state: ${vd.winner}, [\\d.]+× faster`).test(vd.text), shown.slice(0, 300));
+}
+
+// The report's real-devices table: the device's row with its RTT, and the C decision code's answer on the stored
+// numbers equal to the page's (web/decision.mjs).
+function checkReportDevices(md, out, v, label) {
+  check('report.md has the real-devices table', md.includes('Real devices on real networks'));
+  const sec = md.slice(md.indexOf('Real devices on real networks'));
+  const row = sec.split('\n').find((l) => l.startsWith(`| ${label} | ${STANDARD} |`));
+  check('the real-devices table has this device\'s row with its measured RTT and both winners',
+        !!row && row.includes(`${Number(v.network.rtt_ms.median.toPrecision(3))} ms`) &&
+          row.includes(`${v.verdict.winner} by`) && row.includes(`${v.verdict.first_winner} by`), row);
+  const res = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  const c = (res.device_decisions || [])[0] || {};
+  const close = (a, b) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+  check('the C decision (study_decide.c) gives the page\'s answer (decision.mjs) on the same numbers',
+        c.agrees === true && c.winner === v.verdict.winner && c.first_winner === v.verdict.first_winner &&
+          ['by', 'first_by', 'cloud_model_ms', 'break_even_rtt_ms', 'break_even_up_mbps'].every((k) =>
+            close(c[k], v.verdict[k])), JSON.stringify({ c, page: v.verdict }));
+}
+
+// A phone: playwright's Pixel 7 descriptor (412x839 CSS px, scale 2.625, touch, Android Chrome's user agent) on a
+// fresh profile, a one-thread suite, the verdict shown and stored, no horizontal scrolling of the page.
+async function phone(base) {
+  const desc = devices['Pixel 7'];
+  const b = await launchBrowser(args.chromium, { viewport: desc.viewport, device: desc });
+  try {
+    const p = await b.ctx.newPage();
+    const errs = [];
+    p.on('pageerror', (e) => errs.push(e.message));
+    await p.goto(`${base}/?suite_runs=5&suite_warmup=1&suite_threads=1`);
+    await p.waitForFunction(() => window.tandemPage, null, { timeout: 30000 });
+    await p.evaluate(() => window.tandemPage.ready);
+    const overflow = () => p.evaluate(() => ({ sw: document.documentElement.scrollWidth, w: innerWidth }));
+    const o0 = await overflow();
+    check('phone (Pixel 7): the page fits its width before the run', o0.w === desc.viewport.width && o0.sw <= o0.w,
+          JSON.stringify(o0));
+    await p.fill('#device-label', 'Pixel 7 (emulated)');
+    const { samples } = await runAndWatch(p);
+    check('phone: the suite finished', samples[samples.length - 1].state === 'idle');
+    const o1 = await overflow();
+    check('phone: no horizontal overflow with the verdict and the results shown (scrollWidth <= innerWidth)',
+          o1.sw <= o1.w, JSON.stringify(o1));
+    const stored = ((await getJson(`${base}/api/results?source=browser`)).results || []).map((r) => r.document)
+      .filter((d) => isVerdict(d) && d.device?.label === 'Pixel 7 (emulated)');
+    const shown = await p.locator('#crowd-verdict').innerText();
+    check('phone: the verdict is shown and stored, from a mobile user agent',
+          stored.length === 1 && /Android.*Mobile/.test(stored[0].device.user_agent) &&
+            shown.includes(stored[0].verdict.text), shown.slice(0, 200));
+    await p.locator('#crowd-verdict').scrollIntoViewIfNeeded();
+    await p.screenshot({ path: path.join(args.out, 'study-mobile.png'), scale: 'css', animations: 'disabled' });
+    check('phone: no uncaught exceptions', errs.length === 0, errs.join(' | '));
+  } finally {
+    await b.close();
+  }
 }
 
 function cleanUp() {

@@ -4,6 +4,8 @@
 //
 //   node tests/e2e/crowd_plan.mjs
 import { standardModels, planSuite, stepLabel, Eta, fmtDuration, isCifarShaped } from '../../web/crowd.mjs';
+import { cloudFit, decide, decideFrom } from '../../web/decision.mjs';
+import { stats } from '../../web/cloud.mjs';
 import { checker } from './lib.mjs';
 
 const C = checker();
@@ -36,13 +38,14 @@ check('asked-for model missing: the error names it and what exists',
 // the plan
 const plan = planSuite([cifar('a', 100), cifar('b', 300)], 4);
 const kinds = plan.map((s) => `${s.model}:${s.engine}/${s.mode}/${s.threads}`);
-check('plan: per model tandem 1T, ort-web 1T, main thread 1T, then tandem 2..4 threads', kinds.join(' ') ===
+check('plan: per model tandem 1T, ort-web 1T, main thread 1T, tandem 2..4 threads, then the cloud path',
+      kinds.join(' ') ===
       'a:tandem/worker/1 a:ort/worker/1 a:tandem/main/1 a:tandem/worker/2 a:tandem/worker/3 a:tandem/worker/4 ' +
-      'b:tandem/worker/1 b:ort/worker/1 b:tandem/main/1 b:tandem/worker/2 b:tandem/worker/3 b:tandem/worker/4',
-      kinds.join(' '));
-check('plan at one thread: three steps per model', planSuite([cifar('a')], 1).length === 3);
+      'a:cloud/network/0 b:tandem/worker/1 b:ort/worker/1 b:tandem/main/1 b:tandem/worker/2 b:tandem/worker/3 ' +
+      'b:tandem/worker/4 b:cloud/network/0', kinds.join(' '));
+check('plan at one thread: four steps per model', planSuite([cifar('a')], 1).length === 4);
 check('step label', stepLabel(plan[1]) === 'onnxruntime-web · Web Worker · 1 thread' &&
-      stepLabel(plan[3]) === 'tandem-wasm · Web Worker · 2 threads');
+      stepLabel(plan[3]) === 'tandem-wasm · Web Worker · 2 threads' && /^cloud path from this device/.test(stepLabel(plan[6])));
 
 // the time left: two models (100 and 300 bytes) × [tandem/worker/1, ort/worker/1]
 const steps = [{ model: 'a', bytes: 100, engine: 'tandem', mode: 'worker', threads: 1 },
@@ -76,6 +79,29 @@ st = eta.state(20000);
 check('all done: nothing left, fraction 1', st.remaining_ms === 0 && st.fraction === 1 && st.done === 4);
 check('durations formatted', fmtDuration(0) === '0 s' && fmtDuration(59400) === '59 s' &&
       fmtDuration(61000) === '1 min 01 s' && fmtDuration(null) === '?');
+
+// the decision (web/decision.mjs, src/study/study_decide.c's arithmetic) on numbers worked by hand: a 12 ms request
+// of server 3 + RTT 4 + upload 2 (12288 B at 49152 kbit/s) + download 1 (1000 B at 8000 kbit/s) leaves base 2
+const di = { total_ms: 12, cloud_ms: 12, server_ms: 3, rtt_ms: 4, request_bytes: 12288, response_bytes: 1000,
+             up_kbps: 49152, down_kbps: 8000 };
+const fit = cloudFit(di);
+check('cloud fit: base is what the total holds beyond server, RTT and transfers', fit.base === 2 && fit.server === 3,
+      JSON.stringify(fit));
+let v = decideFrom({ ...di, on_device_ms: 5, first_on_device_ms: 200 });
+check('device 5 ms vs cloud 12 ms: on-device by 2.4x, first prediction cloud by 16.7x, no break-even RTT',
+      v.winner === 'on-device' && Math.abs(v.by - 2.4) < 1e-12 && v.first_winner === 'cloud' &&
+      Math.abs(v.first_by - 200 / 12) < 1e-12 && v.break_even_rtt_ms === 0 && v.cloud_model_ms === 12, JSON.stringify(v));
+v = decideFrom({ ...di, on_device_ms: 20, first_on_device_ms: 20 });
+// RTT: 20 - (12 - 4) = 12 ms; uplink: 12288 B * 8 / (20 - 3 - 2 - 4 - 1 ms) = 9.8304 Mbit/s
+check('device 20 ms: cloud wins; break-even RTT 12 ms, uplink 9.8304 Mbit/s',
+      v.winner === 'cloud' && v.break_even_rtt_ms === 12 && Math.abs(v.break_even_up_mbps - 9.8304) < 1e-12,
+      JSON.stringify(v));
+v = decide({ on_device_ms: 1, first_on_device_ms: 1, cloud_ms: 12, fit, rtt_ms: 100, up_kbps: 0, down_kbps: 0 });
+check('a device faster than the server alone: no uplink makes the cloud win', v.break_even_up_mbps === 0 &&
+      v.break_even_rtt_ms === 0);
+check('stats: median, quartiles, NaN left out', JSON.stringify(stats([3, NaN, 1, 2, 4])) ===
+      JSON.stringify({ median: 2.5, p25: 1, p75: 4, min: 1, max: 4, n: 4 }) && stats([NaN]) === null,
+      JSON.stringify(stats([3, NaN, 1, 2, 4])));
 
 console.log(C.summary());
 process.exit(C.failed ? 1 : 0);

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
+const { chromium, devices } = require('playwright-core');
+export { devices };
 
 export const STEP_TIMEOUT_MS = 240000;
 
@@ -72,12 +73,13 @@ export function startServer(cmd, args, pattern, { timeoutMs = 15000, cwd } = {})
 }
 
 // A persistent context on a fresh, empty profile folder (the toolchain's --user-data-dir); close() also removes it.
-export async function launchBrowser(executablePath, { viewport = { width: 1280, height: 900 } } = {}) {
+// `device`: a playwright device descriptor (viewport, user agent, touch, scale) to emulate instead of a desktop window.
+export async function launchBrowser(executablePath, { viewport = { width: 1280, height: 900 }, device = null } = {}) {
   const profile = mkdtempSync(path.join(tmpdir(), 'tandem-e2e-'));
   let ctx;
   try {
     ctx = await chromium.launchPersistentContext(profile, { executablePath, args: LAUNCH_ARGS, headless: true,
-                                                            viewport, acceptDownloads: true });
+                                                            viewport, acceptDownloads: true, ...(device || {}) });
   } catch (e) {
     rmSync(profile, { recursive: true, force: true });
     throw e;

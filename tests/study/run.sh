@@ -48,6 +48,53 @@ bad_inputs() {
     bad "--inputs: top-1 '$got', tandem run gives '$want'"
 }
 
+# --baseline ort on one CIFAR model, --quick, one thread, LAN only (about 25 s): onnxruntime-web and onnxruntime-node
+# as extra rows of the decision and phase tables; then the same results with both engines' runs replaced by an error
+# message, rebuilt with --report-from: each table says onnxruntime could not run the model, with the message.
+baseline_ort() {
+  local o=$OUT-ort msg
+  rm -rf "$o"
+  msg=$("$BUILD/tandem" study --baseline tf --no-browser 2>&1 >/dev/null)
+  [ $? -eq 2 ] && [[ "$msg" == *"unknown --baseline 'tf' (ort"* ]] && ok "--baseline tf: a usage error naming ort" ||
+    bad "--baseline tf: '$msg'"
+  msg=$("$BUILD/tandem" study --baseline ort --no-ort 2>&1 >/dev/null)
+  [ $? -eq 2 ] && [[ "$msg" == *"drop --no-ort"* ]] && ok "--baseline ort with --no-ort: a usage error" ||
+    bad "--baseline ort --no-ort: '$msg'"
+  if ! "$BUILD/tandem" study --models cifar100_resnet20 --quick --threads 1 --throttle 1 --networks lan --baseline ort \
+       --out "$o" > "$o.stdout" 2> "$o.log"; then
+    bad "tandem study --baseline ort failed (exit $?); log: $o.log"; return
+  fi
+  ok "tandem study --baseline ort (one CIFAR model, --quick) ran"
+  local dev="cifar100_resnet20 | this machine's browser, onnxruntime-web | lan |"
+  grep -q "^| $dev [0-9.e+]* ms | [0-9.e+]* ms (onnxruntime-node server: [-+][0-9.e]* ms) |" "$o/report.md" &&
+    ok "--baseline ort: the decision table has onnxruntime-web against an onnxruntime-node cloud" ||
+    bad "--baseline ort: no onnxruntime row in the decision table"
+  grep -q "^| cifar100_resnet20 | native onnxruntime-node, on-device (t1) | 0 (local file) | [0-9.e+]* ms | - | [0-9.e+]* ms p50 |" "$o/report.md" &&
+    grep -q "^| cifar100_resnet20 | browser onnxruntime-web, on-device (t1) | [0-9.e+]* ms | [0-9.e+]* ms | [0-9.e+]* ms \[" "$o/report.md" &&
+    ok "--baseline ort: the phase table has onnxruntime-node and onnxruntime-web rows" ||
+    bad "--baseline ort: the phase table lacks the onnxruntime rows"
+  node -e '
+    const r = require(process.argv[1]), m = r.models[0], w = m.ort_web?.[0] ?? {}, n = m.native?.ort_node?.[0] ?? {};
+    const d = r.decisions.filter((x) => x.engines === "onnxruntime");
+    const pos = (x) => x > 0 && isFinite(x);
+    const same = (a) => a?.length === m.native.phases.top1.length && a.every((v, i) => v === m.native.phases.top1[i]);
+    process.exit(r.baseline === "ort" && w.build === "ort-web" && pos(w.p50_ms) && pos(w.compile_ms) && pos(n.p50_ms) &&
+      same(w.top1) && d.length === 1 && pos(d[0].on_device_ms) && pos(d[0].cloud_ms) ? 0 : 1);' "$PWD/$o/results.json" &&
+    ok "--baseline ort: onnxruntime-web measured (positive times, top-1 equal to native) and decided on" ||
+    bad "--baseline ort: results.json lacks onnxruntime-web's figures or its decision"
+  node -e '
+    const fs = require("fs"), r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")), m = r.models[0];
+    delete m.ort_web; m.ort_web_error = "Load model failed: an op | it lacks";
+    delete m.native.ort_node; m.native.ort_node_error = "bench/ort_bench.mjs failed (exit 1)";
+    fs.writeFileSync(process.argv[2], JSON.stringify(r));' "$o/results.json" "$o.failed.json"
+  if "$BUILD/tandem" study --report-from "$o.failed.json" --out "$o/failed" >> "$o.stdout" 2>> "$o.log" &&
+     grep -q "^| cifar100_resnet20 | this machine's browser, onnxruntime-web | - | onnxruntime-web could not run it: Load model failed: an op / it lacks |" "$o/failed/report.md" &&
+     grep -q "^| cifar100_resnet20 | native onnxruntime-node | onnxruntime-node could not run it: bench/ort_bench.mjs failed (exit 1) |" "$o/failed/report.md" &&
+     grep -q "^| cifar100_resnet20 | browser onnxruntime-web | onnxruntime-web could not run it: Load model failed" "$o/failed/report.md"; then
+    ok "--baseline ort: a model onnxruntime cannot run gets rows saying so, with the message"
+  else bad "--baseline ort: no row saying onnxruntime could not run the model ($o/failed/report.md)"; fi
+}
+
 if [ "${SAN:-0}" = 1 ]; then
   # under ASan+UBSan: the native path and the report (the browser runs the wasm build, which the sanitizers don't see)
   rm -rf "$OUT"; mkdir -p "$(dirname "$OUT")"
@@ -173,4 +220,5 @@ JS
 echo "$checks" | grep -v '^RESULT'
 read -r _ p f <<< "$(echo "$checks" | grep '^RESULT' || echo 'RESULT 0 1')"
 passed=$((passed + p)); failed=$((failed + f))
+baseline_ort
 summary
