@@ -1,6 +1,6 @@
-// browser-api.mjs - the JS API (build/web/tandem.mjs, baseline-ort.mjs) in headless Chromium: both wasm builds, worker
-// and main-thread mode, 1 and 2 threads; the outputs of ../shared/models/cifar10_resnet20's golden sets (batch 1 and
-// 8, so re-planning is covered) within the model tests' tolerance (1e-4 relative + 1e-5 absolute); every timing and
+// browser-api.mjs - the JS API (build/web/tandem.mjs, baseline-ort.mjs) in headless Chromium: the wasm builds (simd
+// and relaxed SIMD), worker and main-thread mode, 1 and 2 threads; the outputs of ../shared/models/cifar10_resnet20's
+// golden sets (batch 1 and 8, so re-planning is covered) within the model tests' tolerance (1e-4 relative + 1e-5 absolute); every timing and
 // heap figure present; bench() figures consistent; errors (bad model bytes, use after free, bad input) reported as
 // rejected promises with a message. With TDM_TEXT_MODELS (a folder holding bert_tiny/ with onnxruntime golden sets,
 // tests/text_golden.mjs; tests/wasm/run.sh makes it), a text model too: token ids as BigInt64Array and as Int32Array
@@ -95,13 +95,19 @@ async function main() {
     await page.goto(`${url}tests/wasm/api.html`);
     await page.waitForFunction(() => window.tdmReady === true);
     check(await page.evaluate(() => crossOriginIsolated), 'the served page is cross-origin isolated (COOP/COEP)');
-    const choice = await page.evaluate(() => [window.tdm.tandem.chooseBuild('auto', 2), window.tdm.tandem.chooseBuild('auto', 1)]);
-    check(choice[0].build === 'simd-mt' && /crossOriginIsolated: true/.test(choice[0].reason), `chooseBuild auto, 2 threads -> ${choice[0].build} (${choice[0].reason})`);
-    check(choice[1].build === 'simd', `chooseBuild auto, 1 thread -> ${choice[1].build}`);
+    /* Chromium (114+) validates relaxed SIMD, so 'auto' takes the relaxed builds; 'simd' still forces the plain one */
+    const choice = await page.evaluate(() => [window.tdm.tandem.chooseBuild('auto', 2), window.tdm.tandem.chooseBuild('auto', 1),
+      window.tdm.tandem.chooseBuild('simd-mt', 2), window.tdm.tandem.relaxedSimdSupported()]);
+    check(choice[3] === true, `Chromium validates the relaxed-SIMD probe module: ${choice[3]}`);
+    check(choice[0].build === 'relaxed-mt' && /crossOriginIsolated: true, relaxed SIMD: true/.test(choice[0].reason),
+      `chooseBuild auto, 2 threads -> ${choice[0].build} (${choice[0].reason})`);
+    check(choice[1].build === 'relaxed', `chooseBuild auto, 1 thread -> ${choice[1].build}`);
+    check(choice[2].build === 'simd-mt', `chooseBuild simd-mt, 2 threads -> ${choice[2].build} (${choice[2].reason})`);
 
     const combos = [
       { engine: 'tandem', build: 'simd', threads: 1, worker: true }, { engine: 'tandem', build: 'simd-mt', threads: 2, worker: true },
       { engine: 'tandem', build: 'simd', threads: 1, worker: false }, { engine: 'tandem', build: 'simd-mt', threads: 2, worker: false },
+      { engine: 'tandem', build: 'relaxed', threads: 1, worker: true }, { engine: 'tandem', build: 'relaxed-mt', threads: 2, worker: true },
       { engine: 'ort', threads: 1, worker: true },
     ];
     const inputs = sets.map((s) => ({ data: Array.from(s.input.data), dims: s.input.dims }));
@@ -181,7 +187,8 @@ async function textModel(page, dir) {
   }));
   const combos = [
     { engine: 'tandem', build: 'simd', threads: 1, worker: true }, { engine: 'tandem', build: 'simd-mt', threads: 2, worker: true },
-    { engine: 'tandem', build: 'simd', threads: 1, worker: false }, { engine: 'ort', threads: 1, worker: true },
+    { engine: 'tandem', build: 'simd', threads: 1, worker: false }, { engine: 'tandem', build: 'relaxed', threads: 1, worker: true },
+    { engine: 'ort', threads: 1, worker: true },
   ];
   for (const c of combos) {
     const name = `bert_tiny: ${c.engine}${c.build ? ' ' + c.build : ''} threads ${c.threads} ${c.worker ? 'worker' : 'main thread'}`;
