@@ -10,7 +10,7 @@ pkgs=(
   libonnx-testdata          # the official ONNX node tests (conformance)
   nodejs                    # JSON checks in the CLI tests, the benchmarks' baselines, the browser tests
   emscripten                # the WebAssembly build (make wasm)
-  clang-19 lld-19           # the relaxed-SIMD wasm build: emcc pointed at LLVM 19 (mk/wasm.mk)
+  clang-19 lld-19 llvm-19   # the relaxed-SIMD wasm build: emcc pointed at LLVM 19 (mk/wasm.mk; llc, llvm-ar)
   chromium                  # headless browser tests and bench/compare-browser
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev   # tandem serve: HTTP, JSON, the results stores
   postgresql                # a real local PostgreSQL for the store's and the swarm's tests
