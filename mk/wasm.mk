@@ -84,7 +84,7 @@ WASM_OBJ_RLX    := $(patsubst src/%.c,$(WASM_DIR)/obj-rlx/%.o,$(WASM_SRC))
 WASM_OBJ_RLX_MT := $(patsubst src/%.c,$(WASM_DIR)/obj-rlx-mt/%.o,$(WASM_SRC))
 
 $(EM19_DIR)/config: tools/wasm_relaxed.c tools/binaryen-relaxed mk/wasm.mk
-	@test -x $(EM19_LLVM)/clang || { echo "make wasm: $(EM19_LLVM)/clang is missing: run scripts/install-deps.sh (clang-19, lld-19)" >&2; exit 1; }
+	@test -x $(EM19_LLVM)/clang || { echo "make wasm: $(EM19_LLVM)/clang is missing: run scripts/install-deps.sh (clang-19, lld-19, llvm-19)" >&2; exit 1; }
 	@mkdir -p $(EM19_DIR)/bin
 	$(CC) -std=c11 -O2 $(WARN) -o $(EM19_DIR)/bin/wasm_relaxed tools/wasm_relaxed.c
 	cp tools/binaryen-relaxed $(EM19_DIR)/bin/binaryen-relaxed
