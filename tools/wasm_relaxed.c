@@ -94,10 +94,6 @@ static long body(rd *r, int to_proto) {
             leb_u(r);
             break;
         case 0x43: skip(r, 4); break;
-        default:
-            if (op >= 0x28 && op <= 0x3e) memarg(r);                    /* loads and stores */
-            else if (op > 0xc4 && op != 0xd1) r->bad = 1; /* other plain opcodes up to sign-ext: no immediate */
-            break;
         case 0x44: skip(r, 8); break;
         case 0xd0: skip(r, 1); break; /* ref.null t */
         case 0xfc: {
@@ -141,6 +137,10 @@ static long body(rd *r, int to_proto) {
             else memarg(r);
             break;
         }
+        default:
+            if (op >= 0x28 && op <= 0x3e) memarg(r);      /* loads and stores */
+            else if (op > 0xc4 && op != 0xd1) r->bad = 1; /* other plain opcodes up to sign-ext: no immediate */
+            break;
         }
     }
     return r->bad || r->p != r->end || last != 0x0b ? -1 : changed;

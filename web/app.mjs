@@ -102,7 +102,7 @@ function initControls() {
   const want = Number(params.get('threads')) || Math.min(hc, 4);
   sel.value = String(Math.max(1, Math.min(hc, want)));
   const b = params.get('build');
-  if (b && ['auto', 'simd', 'simd-mt', 'relaxed', 'relaxed-mt'].includes(b)) $('build').value = b;
+  if (b && [...$('build').options].some((o) => o.value === b)) $('build').value = b;
   if (params.get('runs')) $('runs').value = params.get('runs');
   if (params.get('warmup')) $('warmup').value = params.get('warmup');
   $('device-label').value = params.get('label') || localStorage.getItem('tandem.deviceLabel') || '';

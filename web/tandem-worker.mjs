@@ -16,6 +16,9 @@ async function fetchBytes(url) {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/* The emscripten builds beside this file (mk/wasm.mk): SIMD128 and relaxed SIMD, each also threaded (-mt). */
+export const WASM_BUILDS = ['simd', 'simd-mt', 'relaxed', 'relaxed-mt'];
+
 /* Load the build's module factory and instantiate it. The threaded build pre-starts threads-1 pthread workers (the
  * engine's pool runs T-1 workers beside the calling thread, and pthread_create cannot wait for a worker to load
  * without returning to the event loop), and at least one: emscripten 3.1.6's loader waits for the pool's workers to
@@ -34,7 +37,7 @@ async function instantiate(build, threads, wasmBase) {
 /* Open an engine: {build: 'simd' | 'simd-mt' | 'relaxed' | 'relaxed-mt', threads, bytes (Uint8Array) | url, wasmBase}.
  * Returns the core object that tandem.mjs wraps (every method synchronous). */
 export async function openEngine({ build, threads, bytes, url, wasmBase }) {
-  if (!['simd', 'simd-mt', 'relaxed', 'relaxed-mt'].includes(build)) throw new Error(`unknown build '${build}'`);
+  if (!WASM_BUILDS.includes(build)) throw new Error(`unknown build '${build}'`);
   threads = build.endsWith('-mt') ? Math.max(1, threads | 0) : 1;
   const t0 = now();
   let fetchMs = 0, compileMs = 0;

@@ -15,7 +15,7 @@
 // the browser validates it, and a threaded one only where SharedArrayBuffer works (a cross-origin-isolated page) and
 // threads were asked for, and says why. Running
 // the engine in a Worker or on the page is engine-host.mjs's, shared with baseline-ort.mjs.
-import { openEngine } from './tandem-worker.mjs';
+import { WASM_BUILDS, openEngine } from './tandem-worker.mjs';
 import { engineHandle, hostEngine, modelSource } from './engine-host.mjs';
 
 const now = () => performance.now();
@@ -28,7 +28,7 @@ export function relaxedSimdSupported() {
   try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
 }
 
-const BUILDS = ['auto', 'simd', 'simd-mt', 'relaxed', 'relaxed-mt'];
+const BUILDS = ['auto', ...WASM_BUILDS];
 
 /* {build, reason} for a requested build and thread count. Builds: simd (SIMD128), relaxed (the same with fused
  * multiply-adds through relaxed SIMD), each with a threaded -mt variant. 'auto' takes relaxed where the browser
