@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
 #include "../src/engine/internal.h"
 #include "../src/kernels/kernels.h"
+#include "../src/ops/ops.h"
 
 static int passed, failed;
 
@@ -818,6 +821,76 @@ static void test_gemm_pb(const tdm_kernel_set *ks) {
     }
 }
 
+/* tdm_pack_b_consuming (gemm.c: the load packs dense weights piece by piece, giving b's pages back as it goes) writes
+ * exactly what one tdm_sgemm_pack_b call writes, for both layouts of b, depths across several KC slices and widths
+ * that are not whole panels; with drop set, b is a heap block whose pages may be zeroed, as at load. */
+static void test_pack_b_consuming(void) {
+    const tdm_kernel_set *ks = tdm_kernels();
+    static const size_t shapes[][2] = {{1, 1}, {5, 7}, {256, 32}, {300, 33}, {600, 1000}, {25088, 70}, {3, 4096}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int drop = 0; drop < 2; drop++) {
+                size_t k = shapes[si][0], n = shapes[si][1], np = (n + ks->nr - 1) / ks->nr * ks->nr, ldb = tb ? k : n;
+                float *b = malloc(k * n * 4), *want = malloc(k * np * 4), *got = malloc(k * np * 4);
+                for (size_t q = 0; q < k * n; q++) b[q] = frand();
+                ks->sgemm_pack_b(b, ldb, tb, k, n, want);
+                memset(got, 0xff, k * np * 4);
+                tdm_pack_b_consuming(b, ldb, tb, k, n, got, drop);
+                check(memcmp(want, got, k * np * 4) == 0, "pack_b_consuming %s k=%zu n=%zu trans_b %d drop %d: differs",
+                      ks->name, k, n, tb, drop);
+                free(b), free(want), free(got);
+            }
+}
+
+/* tdm_parallelize_parts: every part runs exactly once, with the part count it was asked for (64 at most), on a slot
+ * below the thread count that no other call holds at the same time; NULL pool: one call (0, 1, slot 0). */
+typedef struct {
+    atomic_int calls[64], busy[8];
+    atomic_int bad_parts, bad_slot, overlap;
+    size_t want_parts, threads;
+} parts_probe;
+
+static void parts_fn(void *ctx, size_t part, size_t parts, size_t slot) {
+    parts_probe *pr = ctx;
+    if (parts != pr->want_parts || part >= parts) atomic_fetch_add(&pr->bad_parts, 1);
+    if (slot >= pr->threads) {
+        atomic_fetch_add(&pr->bad_slot, 1);
+        return;
+    }
+    if (atomic_exchange(&pr->busy[slot], 1)) atomic_fetch_add(&pr->overlap, 1);
+    volatile unsigned spin = 0; /* some work, so that threads overlap and take each other's parts */
+    for (unsigned i = 0; i < 2000u * (unsigned)(part % 3 + 1); i++) spin += i;
+    atomic_store(&pr->busy[slot], 0);
+    if (part < 64) atomic_fetch_add(&pr->calls[part], 1);
+}
+
+static void test_pool_parts(void) {
+    tdm_alloc al = {0};
+    static const size_t counts[] = {0, 1, 2, 3, 5, 8, 13, 64, 65, 200};
+    for (int threads = 1; threads <= 4; threads++) {
+        tdm_pool *pool = tdm_pool_create(&al, threads);
+        size_t t = (size_t)tdm_pool_threads(pool);
+        for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
+            for (int rep = 0; rep < 20; rep++) {
+                parts_probe pr;
+                memset(&pr, 0, sizeof pr);
+                size_t asked = counts[ci];
+                pr.want_parts = !pool || asked <= 1 ? (asked ? 1 : 0) : asked < 64 ? asked : 64;
+                pr.threads = t;
+                tdm_parallelize_parts(pool, parts_fn, &pr, asked);
+                int once = 1;
+                for (size_t i = 0; i < 64; i++) once &= atomic_load(&pr.calls[i]) == (i < pr.want_parts ? 1 : 0);
+                if (rep == 19 || !once || pr.bad_parts || pr.bad_slot || pr.overlap)
+                    check(once && !pr.bad_parts && !pr.bad_slot && !pr.overlap,
+                          "parallelize_parts threads %zu parts %zu (x20): once %d, bad parts %d, bad slot %d, overlap %d",
+                          t, asked, once, atomic_load(&pr.bad_parts), atomic_load(&pr.bad_slot),
+                          atomic_load(&pr.overlap));
+                if (!once) break;
+            }
+        tdm_pool_destroy(pool);
+    }
+}
+
 int main(void) {
     printf("kernel set selected for this CPU: %s\n", tdm_kernel_isa());
     test_gemm_sizes("blocked", tdm_sgemm_blocked);
@@ -850,6 +923,8 @@ int main(void) {
     test_gemm_sizes("selected", tdm_sgemm_selected());
     test_gemm_empty();
     test_epilogue();
+    test_pack_b_consuming();
+    test_pool_parts();
     printf("kernels: %d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -46,6 +46,9 @@ void tdm_free(const tdm_alloc *a, void *p);
 char *tdm_strdup(const tdm_alloc *a, const char *s, size_t len); /* NUL-terminated copy of len bytes */
 /* 64-byte aligned blocks (for tensors). Freed with tdm_free_aligned. */
 void *tdm_malloc_aligned(const tdm_alloc *a, size_t size);
+/* [p, p + len) lies in a block of the default allocator that is freed next and never read before: its whole pages go
+ * back to the system now (madvise on Linux; a no-op elsewhere). Never for memory a user allocator gave. */
+void tdm_pages_drop(const void *p, size_t len);
 void tdm_free_aligned(const tdm_alloc *a, void *p);
 
 /* ---- errors -------------------------------------------------------------------------------------------------- */
@@ -197,7 +200,9 @@ typedef struct tdm_op_hooks {
     int weight_input, slot_input;
     int (*weight_form)(tdm_ctx *c, const tdm_node *n);
     size_t (*weight_floats)(const tdm_value *w, int form);
-    void (*weight_make)(const tdm_value *w, const float *plain, int form, float *slot);
+    /* plain_dies: plain is freed right after and read by nothing else, so weight_make may give its pages back as it
+     * goes (tdm_pages_drop), and the load's peak holds one form of the weight and a slice of the other, not both. */
+    void (*weight_make)(const tdm_value *w, const float *plain, int form, float *slot, int plain_dies);
     void (*weight_restore)(const tdm_value *w, const float *slot, int form, float *plain);
 } tdm_op_hooks;
 
@@ -293,6 +298,7 @@ static inline int tdm_axis(int64_t axis, int rank) {
 typedef void (*tdm_task_1d)(void *ctx, size_t i);
 typedef void (*tdm_task_2d_tile)(void *ctx, size_t i, size_t j, size_t ti, size_t tj);
 typedef void (*tdm_task_static)(void *ctx, size_t part, size_t parts);
+typedef void (*tdm_task_parts)(void *ctx, size_t part, size_t parts, size_t slot);
 
 tdm_pool *tdm_pool_create(const tdm_alloc *a, int threads); /* threads <= 1 returns NULL (serial) */
 void tdm_pool_destroy(tdm_pool *p);
@@ -308,6 +314,14 @@ void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range);
  * every layer the same way (by image rows, say) keep each thread's share of the activations in its own caches from
  * one layer to the next; a part whose thread is late is taken by another thread rather than waited for. */
 void tdm_parallelize_static(tdm_pool *p, tdm_task_static fn, void *ctx);
+/* Call fn(ctx, part, parts, slot) for every part in [0, parts), parts <= 64 (more are clamped to 64; the op splits
+ * its work by the parts it is given). slot is the index of the thread running the call, in [0, the pool's thread
+ * count): scratch indexed by it is never used by two calls at once. Thread t first takes its own run of parts in
+ * order, [t * parts / threads, (t + 1) * parts / threads), so layer after layer the same rows land on the same thread;
+ * then it takes parts of the runs of threads that are late, from their ends. A worker descheduled by the system in
+ * the middle of its run (a shared machine) then holds up one part, not half the layer. NULL pool: one call
+ * fn(ctx, 0, 1, 0) on this thread (the op then runs all its work in one piece). */
+void tdm_parallelize_parts(tdm_pool *p, tdm_task_parts fn, void *ctx, size_t parts);
 /* Call fn(ctx, i, j, ti, tj) for tiles of [0,ri) x [0,rj); ti, tj are the tile extents (clipped at the edges). */
 void tdm_parallelize_2d_tile(tdm_pool *p, tdm_task_2d_tile fn, void *ctx, size_t ri, size_t rj, size_t tile_i,
                              size_t tile_j);

@@ -57,9 +57,9 @@ static tdm_status record_source_nodes(tdm_model *m) {
 
 
 
-/* done(done_user), when set, is told as soon as the bytes are parsed (the model keeps no reference to them). */
-static tdm_status load_common(const void *data, size_t size, const tdm_load_options *opts, const char *base_dir,
-                              void (*done)(void *), void *done_user, tdm_model **model_out) {
+/* src: the mapped file data lies in, if it is one (see tdm_onnx_parse). done(done_user), when set, is told as soon as the bytes are parsed (the model keeps no reference to them). */
+static tdm_status load_common(const void *data, size_t size, const tdm_file *src, const tdm_load_options *opts,
+                              const char *base_dir, void (*done)(void *), void *done_user, tdm_model **model_out) {
     tdm_alloc al = {opts ? opts->realloc_fn : NULL, opts ? opts->realloc_user : NULL};
     tdm_model *m = tdm_calloc(&al, 1, sizeof *m);
     if (!m) {
@@ -67,7 +67,7 @@ static tdm_status load_common(const void *data, size_t size, const tdm_load_opti
         return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
     }
     m->alloc = al;
-    tdm_status st = tdm_onnx_parse(m, data, size, base_dir);
+    tdm_status st = tdm_onnx_parse(m, data, size, base_dir, src);
     if (done) done(done_user);
     if (!st) st = record_source_nodes(m);
     m->optimize = !(opts && opts->no_optimize);
@@ -93,7 +93,7 @@ tdm_status tdm_model_load_memory(const void *data, size_t size, const tdm_load_o
     if (!model_out) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_memory: model_out is NULL");
     *model_out = NULL;
     if (!data && size) return tdm_error(TDM_INVALID_ARGUMENT, "tdm_model_load_memory: data is NULL");
-    return load_common(data, size, opts, opts ? opts->base_dir : NULL, opts ? opts->bytes_done : NULL,
+    return load_common(data, size, NULL, opts, opts ? opts->base_dir : NULL, opts ? opts->bytes_done : NULL,
                        opts ? opts->bytes_done_user : NULL, model_out);
 }
 
@@ -118,7 +118,7 @@ tdm_status tdm_model_load_file(const char *path, const tdm_load_options *opts, t
         base = dir;
     }
     /* the file's bytes go as soon as they are parsed */
-    return load_common(file.data, file.size, opts, base, close_file, &file, model_out);
+    return load_common(file.data, file.size, &file, opts, base, close_file, &file, model_out);
 }
 
 int tdm_model_num_inputs(const tdm_model *m) { return m ? m->n_inputs : 0; }

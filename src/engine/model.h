@@ -96,8 +96,10 @@ tdm_status tdm_split_plan(tdm_session *s); /* after planning s: set up the sessi
 void tdm_split_release(tdm_session *s);
 tdm_status tdm_split_run(tdm_session *s);
 
-/* onnx.c */
-tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir);
+/* onnx.c. src: the mapped file buf lies in, whose pages each initializer gives back once copied (NULL: a buffer the
+ * caller owns, left alone). */
+struct tdm_file;
+tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir, const struct tdm_file *src);
 /* graph.c: load-time passes (Constant nodes, Identity/Dropout removal, folding, BatchNorm folding, activation fusion,
  * weight slots, weight compaction), then the analysis of which inputs decide shapes. */
 tdm_status tdm_graph_prepare(tdm_model *m, int optimize);

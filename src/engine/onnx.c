@@ -407,7 +407,7 @@ out:
 }
 #undef ST_OUT
 
-tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir) {
+tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const char *base_dir, const tdm_file *src) {
     parser ps = {m, base_dir, {0}};
     const tdm_alloc *al = &m->alloc;
     tdm_pb r = {buf, buf + len};
@@ -468,20 +468,54 @@ tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const ch
     if (!m->producer && !(m->producer = dup_bytes(&ps, (const uint8_t *)"", 0)))
         return tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
 
-    /* Graph: initializers and inputs first (they define values), nodes next, outputs last. Walk it in passes. */
+    /* Graph: initializers and inputs first (they define values), nodes next, outputs last, in passes. Pass 0 walks
+     * the graph's bytes, copies the initializers and notes where the inputs, nodes and outputs lie; passes 1-3 visit
+     * only those, so the initializers' pages, once given back (tdm_file_release), are not mapped again: reading the
+     * header of every tensor again would map a whole folio of the file around each one. */
     vinfo vi;
+    typedef struct {
+        uint32_t f;
+        const uint8_t *q;
+        size_t ql;
+    } field_span;
+    field_span *spans = NULL;
+    size_t n_spans = 0, cap_spans = 0;
     for (int pass = 0; pass < 4 && !st; pass++) {
         tdm_pb gr = {graph, graph + graph_len};
-        while (!st && (rc = tdm_pb_next(&gr, &f, &w)) == 1) {
+        size_t next_span = 0;
+        while (!st) {
             const uint8_t *q;
             size_t ql;
-            if (f != GP_NODE && f != GP_INITIALIZER && f != GP_INPUT && f != GP_OUTPUT && f != GP_SPARSE_INIT) {
-                if (tdm_pb_skip(&gr, w)) rc = -1;
-                continue;
-            }
-            if (tdm_pb_bytes(&gr, w, &q, &ql)) {
-                rc = -1;
-                break;
+            if (pass > 0) {
+                if (next_span == n_spans) break;
+                f = spans[next_span].f;
+                q = spans[next_span].q;
+                ql = spans[next_span].ql;
+                next_span++;
+            } else {
+                if ((rc = tdm_pb_next(&gr, &f, &w)) != 1) break;
+                if (f != GP_NODE && f != GP_INITIALIZER && f != GP_INPUT && f != GP_OUTPUT && f != GP_SPARSE_INIT) {
+                    if (tdm_pb_skip(&gr, w)) rc = -1;
+                    continue;
+                }
+                if (tdm_pb_bytes(&gr, w, &q, &ql)) {
+                    rc = -1;
+                    break;
+                }
+                if (f == GP_NODE || f == GP_INPUT || f == GP_OUTPUT) {
+                    if (n_spans == cap_spans) {
+                        size_t cap = cap_spans ? cap_spans * 2 : 64;
+                        field_span *ns = tdm_realloc(al, spans, cap * sizeof *ns);
+                        if (!ns) {
+                            st = tdm_error(TDM_OUT_OF_MEMORY, "out of memory");
+                            break;
+                        }
+                        spans = ns;
+                        cap_spans = cap;
+                    }
+                    spans[n_spans++] = (field_span){f, q, ql};
+                    continue;
+                }
             }
             if (pass == 0 && f == GP_INITIALIZER) {
                 tdm_tensor t;
@@ -497,6 +531,7 @@ tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const ch
                 }
                 tdm_free(al, t.name);
                 value_set_tensor(&m->values[id], &t);
+                tdm_file_release(src, q, ql); /* its copy is made: the file's pages of it can go */
             } else if (pass == 0 && f == GP_SPARSE_INIT) {
                 st = tdm_error(TDM_UNSUPPORTED, "sparse initializers are not supported");
             } else if (pass == 1 && f == GP_INPUT) {
@@ -566,6 +601,7 @@ tdm_status tdm_onnx_parse(tdm_model *m, const uint8_t *buf, size_t len, const ch
         }
         if (!st && rc < 0) st = bad("GraphProto");
     }
+    tdm_free(al, spans);
     /* Resolve node inputs by name. */
     for (int k = 0; k < n_raw && !st; k++) {
         tdm_node *n = &m->nodes[k];

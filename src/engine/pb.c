@@ -1,7 +1,7 @@
 /* pb.c - protobuf wire reader/writer and TensorProto (de)serialisation, including external data and the public
  * tdm_tensor_* file helpers used for the ONNX test-data layout. */
 #if defined(__linux__) && !defined(_DEFAULT_SOURCE)
-#define _DEFAULT_SOURCE /* MAP_POPULATE */
+#define _DEFAULT_SOURCE /* madvise */
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,13 +552,15 @@ tdm_status tdm_file_open(const char *path, tdm_file *f) {
         return tdm_error(TDM_IO_ERROR, "cannot read '%s': it is a folder", path);
     }
     if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
-        int flags = MAP_PRIVATE;
-#ifdef MAP_POPULATE
-        flags |= MAP_POPULATE; /* the whole file mapped now: one call instead of a fault per page */
-#endif
-        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, flags, fd, 0);
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         close(fd);
         if (p != MAP_FAILED) {
+#ifdef MADV_WILLNEED
+            /* Read ahead into the page cache, but map nothing yet (MAP_POPULATE would make the whole file resident at
+             * once, and the load's peak the file plus its weights): pages are mapped as the parser reaches them and
+             * given back by tdm_file_release once their tensor is copied. */
+            madvise(p, (size_t)sb.st_size, MADV_WILLNEED);
+#endif
             f->data = p;
             f->size = (size_t)sb.st_size;
             f->mapped = 1;
@@ -583,6 +585,22 @@ void tdm_file_close(tdm_file *f) {
 #endif
         free((void *)f->data);
     f->data = NULL;
+}
+
+void tdm_file_release(const tdm_file *f, const void *p, size_t len) {
+#if defined(TDM_HAVE_MMAP) && defined(MADV_DONTNEED)
+    /* MADV_DONTNEED, not posix_madvise: glibc makes POSIX_MADV_DONTNEED a no-op. On a private, read-only file mapping
+     * it only drops page-table entries; the data stay in the page cache. Never used on memory we did not map. */
+    if (!f || !f->mapped || !p || !len) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p, hi = lo + len, base = (uintptr_t)f->data, end = base + f->size;
+    if (lo < base || hi > end || page == 0 || (page & (page - 1))) return;
+    lo = (lo + page - 1) & ~(page - 1);
+    hi &= ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+#else
+    (void)f, (void)p, (void)len;
+#endif
 }
 
 tdm_status tdm_tensor_read_file(const char *path, tdm_tensor **tensor_out) {

@@ -63,5 +63,10 @@ typedef struct tdm_file {
 } tdm_file;
 tdm_status tdm_file_open(const char *path, tdm_file *f);
 void tdm_file_close(tdm_file *f);
+/* Tell f that the bytes [p, p + len) inside it will not be needed again: a mapped file gives the whole pages among them
+ * back to the system, so a model's resident memory holds its file and its parsed weights together only for the tensor
+ * at hand, not for the whole file (the peak of a load was the file plus every weight). Reading them again still
+ * works (the pages come back from the page cache). A no-op for NULL, for a buffer that was read, and off Linux. */
+void tdm_file_release(const tdm_file *f, const void *p, size_t len);
 
 #endif

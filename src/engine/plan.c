@@ -173,7 +173,11 @@ static tdm_status plan_weights(tdm_session *s, tdm_ctx *c, tdm_node *n, int fold
                                          n->op_type, n->name);
         } else if (!(block = plan_block(s, floats)))
             return tdm_error(TDM_OUT_OF_MEMORY, "out of memory preparing the weights of %s '%s'", n->op_type, n->name);
-        h->weight_make(w, w->data, form, block);
+        /* at load, weights that leave the model after this (see below) may go page by page while they are read */
+        const tdm_model *mm = s->model;
+        int dies = s->settling && !have && !mm->alloc.fn && mm->values[n->in[h->weight_input]].consumers == 1 &&
+                   !mm->values[n->in[h->weight_input]].is_output;
+        h->weight_make(w, w->data, form, block, dies);
         u->dims[0] = form;
         if (s->settling && !have) { /* ... and the plain weights leave it if nothing else reads them */
             tdm_model *m = (tdm_model *)s->model;

@@ -29,12 +29,32 @@ struct tdm_pool {
     tdm_task_1d fn1;
     tdm_task_2d_tile fn2;
     tdm_task_static fns;  /* static mode: every thread calls fns(ctx, its index, threads) once */
+    tdm_task_parts fnp;   /* parts mode: `parts` parts, each thread its own run first, then the others' ends */
+    size_t parts;
     atomic_int next_id;   /* worker indices, taken at start-up */
     void *ctx;
     size_t ri, rj, ti, tj, tiles_j;
 };
 
+/* Parts mode: 1 if this thread gets part i (a bit of `claimed`), 0 if another thread has it. */
+static inline int claim_part(tdm_pool *p, size_t i) {
+    uint64_t bit = (uint64_t)1 << i;
+    if (atomic_load_explicit(&p->claimed, memory_order_relaxed) & bit) return 0;
+    return !(atomic_fetch_or_explicit(&p->claimed, bit, memory_order_relaxed) & bit);
+}
+
 static void run_items(tdm_pool *p, int me) {
+    if (p->fnp) {
+        size_t parts = p->parts, t = (size_t)p->threads, own = (size_t)me;
+        for (size_t i = own * parts / t, e = (own + 1) * parts / t; i < e; i++)
+            if (claim_part(p, i)) p->fnp(p->ctx, i, parts, own);
+        for (size_t k = 1; k < t; k++) { /* the runs of the threads that are behind, from their ends */
+            size_t o = (own + k) % t;
+            for (size_t i = (o + 1) * parts / t, b = o * parts / t; i-- > b;)
+                if (claim_part(p, i)) p->fnp(p->ctx, i, parts, own);
+        }
+        return;
+    }
     if (p->fns) {
         /* Each thread takes its own part first, then any part nobody has started: the parts land on the same threads
          * as long as every thread shows up in time, and a descheduled worker's part is done by someone else instead
@@ -211,6 +231,7 @@ void tdm_parallelize_1d(tdm_pool *p, tdm_task_1d fn, void *ctx, size_t range) {
     p->fn1 = fn;
     p->fn2 = NULL;
     p->fns = NULL;
+    p->fnp = NULL;
     p->ctx = ctx;
     p->range = range;
     /* Claims of several items where there are many: one atomic add per item, the two cores passing its cache line
@@ -236,6 +257,7 @@ void tdm_parallelize_2d_tile(tdm_pool *p, tdm_task_2d_tile fn, void *ctx, size_t
     p->fn1 = NULL;
     p->fn2 = fn;
     p->fns = NULL;
+    p->fnp = NULL;
     p->ctx = ctx;
     p->ri = ri;
     p->rj = rj;
@@ -254,7 +276,23 @@ void tdm_parallelize_static(tdm_pool *p, tdm_task_static fn, void *ctx) {
     p->fn1 = NULL;
     p->fn2 = NULL;
     p->fns = fn;
+    p->fnp = NULL;
     p->ctx = ctx;
     p->range = 0;
+    pool_run(p);
+}
+
+void tdm_parallelize_parts(tdm_pool *p, tdm_task_parts fn, void *ctx, size_t parts) {
+    if (!p || parts <= 1) {
+        if (parts) fn(ctx, 0, 1, 0);
+        return;
+    }
+    p->fn1 = NULL;
+    p->fn2 = NULL;
+    p->fns = NULL;
+    p->fnp = fn;
+    p->ctx = ctx;
+    p->range = 0;
+    p->parts = parts < 64 ? parts : 64; /* one bit of `claimed` each */
     pool_run(p);
 }

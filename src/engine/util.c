@@ -68,6 +68,16 @@ void *tdm_malloc_aligned(const tdm_alloc *a, size_t size) {
     return (void *)p;
 }
 
+void tdm_pages_drop(const void *p, size_t len) {
+#if defined(__linux__) && defined(MADV_DONTNEED)
+    const uintptr_t page = 4096; /* the smallest x86/arm64 page: dropping at a finer grain than the system's fails */
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + len) & ~(page - 1);
+    if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* EINVAL on a bigger page size: kept */
+#else
+    (void)p, (void)len;
+#endif
+}
+
 void tdm_free_aligned(const tdm_alloc *a, void *p) {
     if (p) tdm_free(a, ((void **)p)[-1]);
 }

@@ -412,6 +412,8 @@ typedef struct conv_job {
     int nslots;
     size_t slot_floats;
     size_t per_task;           /* depthwise: planes per task                                              */
+    size_t tn;                 /* column parts: the output columns (pixels) of one part                  */
+    int fused;                 /* column parts: each builds its own im2col columns first                 */
 } conv_job;
 
 
@@ -489,6 +491,18 @@ static void conv_fused_tile(void *ctx, size_t i, size_t jj, size_t ti, size_t tj
     const conv_job *j = ctx;
     conv_im2col(j->g, j->xg, j->col, 0, (size_t)j->g->Cg, (int64_t)jj, (int64_t)(jj + tj));
     conv_gemm_tile(ctx, i, jj, ti, tj);
+}
+
+/* Part `part` of the output columns (pixels) with every output channel: parts are runs of tn pixels in order, so
+ * with tdm_parallelize_parts each thread keeps the same rows of the image from one layer to the next (the
+ * activations it wrote stay in its own cache), which dynamic tile claiming did not. */
+static void conv_cols_part(void *ctx, size_t part, size_t parts, size_t slot) {
+    const conv_job *j = ctx;
+    size_t n = (size_t)j->g->out_sz, c0 = parts == 1 ? 0 : part * j->tn, c1 = parts == 1 ? n : c0 + j->tn;
+    (void)slot;
+    if (c1 > n) c1 = n;
+    if (c0 >= c1) return;
+    (j->fused ? conv_fused_tile : conv_gemm_tile)(ctx, 0, c0, (size_t)j->g->Mg, c1 - c0);
 }
 
 /* d[i] += w * s[i], in blocks of 8 with a fixed trip count so that it vectorises at -O2. */
@@ -648,14 +662,14 @@ static void conv_direct_prepare(conv_job *j, float *xp) {
 
 /* One image and group on `parts` threads, one call per part: the part pads the input rows that its output rows read
  * into its own slot (no barrier between padding and computing), then computes those rows. */
-static void conv_direct_part_task(void *ctx, size_t part, size_t parts) {
+static void conv_direct_part_task(void *ctx, size_t part, size_t parts, size_t slot) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
     size_t ho = (size_t)g->out[1], h0 = ho * part / parts, h1 = ho * (part + 1) / parts;
     if (h0 >= h1) return;
     size_t s = (size_t)g->s[1], hp = (size_t)g->hp, r1 = (h1 - 1) * s + (size_t)g->k[1];
     tdm_conv2d_direct_args a = j->da;
-    float *xp = j->col + part * j->slot_floats;
+    float *xp = j->col + slot * j->slot_floats;
     a.xp = xp;
     conv_direct_pad_rows(j, xp, h0 * s, r1 < hp ? r1 : hp);
     if (r1 < hp) memset(xp + (size_t)g->Cg * hp * (size_t)g->wp, 0, TDM_CONV_SLACK * sizeof(float));
@@ -711,23 +725,34 @@ static void conv_wino_run(const conv_job *j, const float *planes, float *V, size
     }
 }
 
-/* One image on `parts` threads, one call per part with no barrier in between: each part pads the input rows it needs
- * into its own slot and runs its tiles (split by tile rows, at whole panels), or, on maps with fewer panels than
- * parts (8x8: one panel), transforms every tile and runs its share of the output channels. */
-static void conv_wino_part_task(void *ctx, size_t part, size_t parts) {
-    const conv_job *j = ctx;
-    const conv_geom *g = j->g;
-    const tdm_wino_geom *w = &g->wg;
-    float *planes = j->planes + part * conv_wino_slot_floats(g), *V = planes + conv_wino_x_floats(g);
+/* The tile rows of one unit of work (a whole number of panels, and of the vectors' tile rows), and the units of a map. */
+static size_t conv_wino_units(const tdm_wino_geom *w, size_t *unit_out) {
     size_t a = w->txp, bq = w->nr;
     while (bq) { /* gcd(txp, nr) */
         size_t t = a % bq;
         a = bq;
         bq = t;
     }
-    size_t unit = w->nr / a; /* tile rows per whole number of panels, and of the vectors' tile rows */
+    size_t unit = w->nr / a;
     if (unit % w->rows) unit *= w->rows;
-    size_t units = (w->ty + unit - 1) / unit;
+    *unit_out = unit;
+    return (w->ty + unit - 1) / unit;
+}
+
+/* Parts per pool thread where a layer has work enough (tdm_parallelize_parts; Winograd, direct and transposed-GEMM
+ * layers of one image): a worker that the system deschedules then holds up a quarter of its share, not all of it,
+ * while the other thread takes the rest. The cost: a few rows of input padded or transformed again per part. */
+#define CONV_PARTS_PER_THREAD 4
+
+/* One image in `parts` parts with no barrier in between: each part pads the input rows it needs into its thread's
+ * slot and runs its tiles (split by tile rows, at whole units), or, on maps with fewer units than parts (8x8: one
+ * panel), transforms every tile and runs its share of the output channels. */
+static void conv_wino_part_task(void *ctx, size_t part, size_t parts, size_t slot) {
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const tdm_wino_geom *w = &g->wg;
+    float *planes = j->planes + slot * conv_wino_slot_floats(g), *V = planes + conv_wino_x_floats(g);
+    size_t unit, units = conv_wino_units(w, &unit);
     if (units >= parts) {
         size_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
         size_t b = u0 * unit < w->ty ? u0 * unit : w->ty, e = part + 1 == parts || u1 * unit > w->ty ? w->ty : u1 * unit;
@@ -760,7 +785,8 @@ static void conv_wino_image_task(void *ctx, size_t img) {
 /* The transposed GEMM of one image (conv_tgemm_choose): part i takes pixels [p0, p1), builds their im2col columns
  * (a 1x1 stride-1 unpadded convolution reads its input in place) and computes their rows of C^T = col^T W^T; then, after
  * the pool's barrier, part i moves channels [j0, j1) of C^T into the output with the epilogue. */
-static void conv_tgemm_part(void *ctx, size_t part, size_t parts) {
+static void conv_tgemm_part(void *ctx, size_t part, size_t parts, size_t slot) {
+    (void)slot;
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
     const size_t n = (size_t)g->out_sz, p0 = n * part / parts, p1 = n * (part + 1) / parts;
@@ -860,9 +886,13 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     }
     if (g.tgemm) {
         j.u = tdm_in(c, n, 3)->data;
+        /* pixel ranges of two row blocks of the GEMM at least */
+        size_t t = (size_t)tdm_pool_threads(c->pool), parts = (size_t)g.out_sz / (2 * tdm_kernels()->mr);
+        if (parts > t * CONV_PARTS_PER_THREAD) parts = t * CONV_PARTS_PER_THREAD;
+        if (parts < t) parts = t;
         for (size_t img = 0; img < (size_t)g.N; img++) {
             conv_job_at(&j, img, 0);
-            tdm_parallelize_static(c->pool, conv_tgemm_part, &j);   /* im2col and GEMM by pixel ranges */
+            tdm_parallelize_parts(c->pool, conv_tgemm_part, &j, parts); /* im2col and GEMM by pixel ranges */
             tdm_parallelize_static(c->pool, conv_tgemm_store, &j);  /* transposed into place by channel ranges */
         }
         return TDM_OK;
@@ -879,9 +909,11 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
             tdm_parallelize_1d(c->pool, conv_wino_image_task, &j, (size_t)g.N);
             return TDM_OK;
         }
+        size_t unit, units = conv_wino_units(&g.wg, &unit), t = (size_t)tdm_pool_threads(c->pool);
+        size_t parts = units < t ? t : units < t * CONV_PARTS_PER_THREAD ? units : t * CONV_PARTS_PER_THREAD;
         for (int64_t img = 0; img < g.N; img++) { /* one image at a time, split over the threads */
             conv_job_at(&j, (size_t)img, 0);
-            tdm_parallelize_static(c->pool, conv_wino_part_task, &j);
+            tdm_parallelize_parts(c->pool, conv_wino_part_task, &j, parts);
         }
         return TDM_OK;
     }
@@ -899,11 +931,15 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     }
     if (g.direct) { /* one image at a time, split by output rows over the threads, each with its own padded copy */
         j.slot_floats = conv_slot_floats(&g);
+        /* output rows: two per part at least, as a part pads the rows it reads again */
+        size_t t = (size_t)tdm_pool_threads(c->pool), parts = (size_t)g.out[1] / 2;
+        if (parts > t * CONV_PARTS_PER_THREAD) parts = t * CONV_PARTS_PER_THREAD;
+        if (parts < t) parts = t;
         for (int64_t img = 0; img < g.N; img++)
             for (int64_t grp = 0; grp < g.G; grp++) {
                 conv_job_at(&j, (size_t)img, (size_t)grp);
                 conv_direct_args(&j, j.col);
-                tdm_parallelize_static(c->pool, conv_direct_part_task, &j);
+                tdm_parallelize_parts(c->pool, conv_direct_part_task, &j, parts);
             }
         return TDM_OK;
     }
@@ -911,20 +947,18 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     /* Column tiles that each do their own im2col, when there are enough of them to share out; otherwise im2col by
      * channel, then a GEMM tiled over rows and columns. */
     size_t ntn = ((size_t)g.out_sz + tn - 1) / tn;
-    int fused = !g.pointwise && threads > 1 && tm == (size_t)g.Mg && ntn >= threads;
+    int by_cols = threads > 1 && tm == (size_t)g.Mg && ntn >= threads && ntn <= 64;
+    j.fused = !g.pointwise && by_cols;
+    j.tn = tn;
     for (int64_t img = 0; img < g.N; img++)
         for (int64_t grp = 0; grp < g.G; grp++) {
             conv_job_at(&j, (size_t)img, (size_t)grp);
-            if (g.pointwise) {
-                j.bmat = j.xg;
-            } else {
-                j.bmat = j.col;
-                if (fused) {
-                    tdm_parallelize_2d_tile(c->pool, conv_fused_tile, &j, (size_t)g.Mg, (size_t)g.out_sz, tm, tn);
-                    continue;
-                }
-                tdm_parallelize_1d(c->pool, conv_im2col_task, &j, (size_t)g.Cg);
+            j.bmat = g.pointwise ? j.xg : j.col;
+            if (by_cols) { /* column runs, each thread its own part of the image first */
+                tdm_parallelize_parts(c->pool, conv_cols_part, &j, ntn);
+                continue;
             }
+            if (!g.pointwise) tdm_parallelize_1d(c->pool, conv_im2col_task, &j, (size_t)g.Cg);
             tdm_parallelize_2d_tile(c->pool, conv_gemm_tile, &j, (size_t)g.Mg, (size_t)g.out_sz, tm, tn);
         }
     return TDM_OK;
@@ -984,9 +1018,9 @@ static size_t conv_weight_floats(const tdm_value *w, int form) {
     return (size_t)form * (size_t)(w->dims[0] * w->dims[1]);
 }
 
-static void conv_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
+static void conv_weight_make(const tdm_value *w, const float *plain, int form, float *slot, int plain_dies) {
     size_t k = (size_t)w->dims[0], c = (size_t)w->dims[1];
-    if (form == 2) tdm_kernels()->sgemm_pack_b(plain, conv_weight_k(w), 1, conv_weight_k(w), k, slot);
+    if (form == 2) tdm_pack_b_consuming(plain, conv_weight_k(w), 1, conv_weight_k(w), k, slot, plain_dies);
     else if (form == 1) tdm_sgemm_pack_a(plain, k, c, tdm_sgemm_mr(), slot);
     else tdm_wino_weights(plain, k, c, slot, form == 36 ? 4 : 2);
 }

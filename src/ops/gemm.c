@@ -397,10 +397,38 @@ static size_t dense_weight_floats(const tdm_value *w, int form) {
     return k * ((n + nr - 1) / nr * nr);
 }
 
-static void dense_weight_make(const tdm_value *w, const float *plain, int form, float *slot) {
+static void dense_weight_make(const tdm_value *w, const float *plain, int form, float *slot, int plain_dies) {
     size_t k, n;
     dense_kn(w, form, &k, &n);
-    tdm_kernels()->sgemm_pack_b(plain, (size_t)w->dims[1], form >= DENSE_TRANS, k, n, slot);
+    tdm_pack_b_consuming(plain, (size_t)w->dims[1], form >= DENSE_TRANS, k, n, slot, plain_dies);
+}
+
+/* tdm_sgemm_pack_b in pieces that each read whole rows of b, which can then go (drop: tdm_pages_drop): VGG-16's first
+ * dense layer is 411 MB, and packing it all at once held it twice at the load's peak. The layout is the one of one
+ * call (kernels.h): slice p0 (KC deep) starts at p0 * n_pad, and its panel of columns j0 at kc * j0 within it, so
+ * packing a slice, or a slice's run of whole panels, on its own writes the same floats. */
+void tdm_pack_b_consuming(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp, int drop) {
+    const tdm_sgemm_pack_b_fn pack = tdm_kernels()->sgemm_pack_b;
+    const size_t nr = tdm_kernels()->nr, n_pad = (n + nr - 1) / nr * nr;
+    if (!trans_b) { /* b is [k x n]: slice by slice, each KC rows of b */
+        for (size_t p0 = 0; p0 < k; p0 += TDM_SGEMM_KC) {
+            size_t kc = k - p0 < TDM_SGEMM_KC ? k - p0 : TDM_SGEMM_KC;
+            pack(b + p0 * ldb, ldb, 0, kc, n, bp + p0 * n_pad);
+            if (drop) tdm_pages_drop(b + p0 * ldb, kc * ldb * sizeof(float));
+        }
+        return;
+    }
+    /* b is [n x k]: runs of whole panels (about 1 MiB of b's rows each), every slice of them */
+    size_t run = ((size_t)1 << 18) / (k ? k : 1) / nr * nr;
+    if (run < nr) run = nr;
+    for (size_t j0 = 0; j0 < n; j0 += run) {
+        size_t nj = n - j0 < run ? n - j0 : run;
+        for (size_t p0 = 0; p0 < k; p0 += TDM_SGEMM_KC) {
+            size_t kc = k - p0 < TDM_SGEMM_KC ? k - p0 : TDM_SGEMM_KC;
+            pack(b + j0 * ldb + p0, ldb, 1, kc, nj, bp + p0 * n_pad + kc * j0);
+        }
+        if (drop) tdm_pages_drop(b + j0 * ldb, nj * ldb * sizeof(float));
+    }
 }
 
 /* B^T comes back as tdm_sgemm_unpack_b gives it; B [k x n] (a MatMul's) through that layout's own walk: KC-deep

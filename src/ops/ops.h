@@ -28,4 +28,8 @@ extern const tdm_op_hooks shape_transpose_hooks; /* keeps_axis0: axis 0 stays fi
 extern const tdm_op_hooks reduce_reduce_hooks;   /* keeps_axis0: axis 0 not reduced                              */
 extern const tdm_op_hooks reduce_softmax_hooks;  /* keeps_axis0: normalised along another axis                   */
 
+/* gemm.c: tdm_sgemm_pack_b by pieces of b's rows, each given back after its piece when drop is set (b is then a block
+ * of the default allocator that is freed next). */
+void tdm_pack_b_consuming(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp, int drop);
+
 #endif
