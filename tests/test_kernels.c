@@ -619,6 +619,17 @@ static void test_dense_ep(const tdm_kernel_set *ks) {
                 check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 + 1e-6 && !gap,
                       "dense epilogue %s m=%zu n=%zu k=%zu trans_b %d act %d res %d row bias %d: error %.3g%s", ks->name,
                       m, n, k, tb, act, with_res, with_row, worst, gap ? ", wrote outside C" : "");
+                /* by column windows, as threads split a wide layer: [0, j1), [j1, j2), [j2, n) at whole panels (the
+                 * middle one empty when there are few panels), C, bias and residual indexed as for the whole */
+                size_t panels = (n + ks->nr - 1) / ks->nr, j1 = panels / 3 * ks->nr, j2 = (2 * panels / 3) * ks->nr;
+                for (size_t q = 0; q < m * ldc; q++) got[q] = -7.0f;
+                ks->sgemm_pb_cols(m, n, k, 0, j1, a, k, 1, bp, got, ldc, &ep);
+                ks->sgemm_pb_cols(m, n, k, j2, n + 9, a, k, 1, bp, got, ldc, &ep); /* past n: clipped to n */
+                ks->sgemm_pb_cols(m, n, k, j1, j2, a, k, 1, bp, got, ldc, &ep);
+                worst = worst_rel_ldc(got, want, m, n, ldc, &gap);
+                check(worst <= 4.0 * (double)(k + 2) * 1.2e-7 + 1e-6 && !gap,
+                      "dense epilogue by columns %s m=%zu n=%zu k=%zu trans_b %d act %d res %d row bias %d: error "
+                      "%.3g%s", ks->name, m, n, k, tb, act, with_res, with_row, worst, gap ? ", wrote outside C" : "");
             }
         }
         free(a), free(b), free(bt), free(bc), free(br), free(res), free(want), free(got), free(bp);

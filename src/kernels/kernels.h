@@ -84,10 +84,17 @@ typedef void (*tdm_sgemm_pack_b_fn)(const float *b, size_t ldb, int trans_b, siz
 void tdm_sgemm_unpack_b(const float *bp, size_t k, size_t n, float *bt);
 typedef void (*tdm_sgemm_pb_fn)(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,
                                 const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+/* The same on C's columns [j0, j1) only (j0 a multiple of NR, j1 one or n): the packed B of all n columns, C, the
+ * bias per column and the residual indexed as for the whole product. Threads then split a dense layer by columns, each
+ * reading its own part of the weights once, where splitting rows had every thread stream all of them. */
+typedef void (*tdm_sgemm_pb_cols_fn)(size_t m, size_t n, size_t k, size_t j0, size_t j1, const float *a, size_t rsa,
+                                     size_t csa, const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
 #define TDM_SGEMM_PB_DECL(SUF)                                                                                       \
     void tdm_sgemm_pack_b__##SUF(const float *b, size_t ldb, int trans_b, size_t k, size_t n, float *bp);            \
     void tdm_sgemm_pb__##SUF(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,                   \
-                             const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
+                             const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);                          \
+    void tdm_sgemm_pb__##SUF##_cols(size_t m, size_t n, size_t k, size_t j0, size_t j1, const float *a, size_t rsa,  \
+                                    size_t csa, const float *bp, float *c, size_t ldc, const tdm_gemm_ep *ep);
 TDM_SGEMM_PB_DECL(scalar)
 TDM_SGEMM_PB_DECL(avx2_fma)
 TDM_SGEMM_PB_DECL(avx512)
@@ -405,6 +412,7 @@ typedef struct tdm_kernel_set {
     size_t nr;                       /* columns of the GEMM tile: the panel width of a packed B                  */
     tdm_sgemm_pack_b_fn sgemm_pack_b;
     tdm_sgemm_pb_fn sgemm_pb;
+    tdm_sgemm_pb_cols_fn sgemm_pb_cols;
     tdm_conv2d_direct_fn conv_direct;
     tdm_dw_kernels dw;
     tdm_wino_kernels wino;
