@@ -7,7 +7,8 @@
  * a LayerNorm over two axes) must stay as written. Odd sizes (sequence 1 and 5, head width 3), batch 2, masks that
  * broadcast, Where with a constant causal mask, heads split by Reshape/Transpose/Gather (the views attention.c reads
  * as strides), a Reshape whose shape is computed from Shape (torch's dynamic export), and an internal op named in a
- * model file (refused). Prints `N passed, M failed`. */
+ * model file (refused); and the zero Pads that go into the Conv or AveragePool after them (and the Pads that must not).
+ * Prints `N passed, M failed`. */
 #include <math.h>
 #include <stdint.h>
 
@@ -459,6 +460,43 @@ static void case_dense(int variant) {
     verify(&sp);
 }
 
+/* A zero Pad of the spatial axes goes into the Conv or AveragePool that reads it (fuse.c), and the Pads that are not
+ * that stay: another value, the channel axis, an AveragePool with pads of its own that it does not count, MaxPool. */
+static void case_pad(int variant) {
+    static const char *names[6] = {"pad: zero Pad into a padded Conv", "pad: zero Pad into AveragePool",
+                                   "pad: AveragePool with its own uncounted pads keeps the Pad",
+                                   "pad: a Pad of 0.5 stays", "pad: a Pad of the channel axis stays",
+                                   "pad: MaxPool keeps its Pad"};
+    const int64_t in[4] = {2, 3, 9, 8};
+    int chan = variant == 4, conv = variant == 0 || variant == 3 || variant == 4;
+    /* pads: [N, C, H, W] begins then ends; the channel case adds one channel in front */
+    const int64_t pads[8] = {0, chan, 1, 2, 0, 0, 2, 1};
+    int64_t out[4] = {2, conv ? 4 : 3 + chan, 9 + 3, 8 + 3};
+    if (variant == 0 || variant == 3 || variant == 4) out[2] = 9 + 3 + 2 - 2, out[3] = 8 + 3 + 2 - 2; /* own pads 1 */
+    if (variant == 1 || variant == 5) out[2] = 9 + 3 - 2, out[3] = 8 + 3 - 2;
+    if (variant == 2) out[2] = 9 + 3, out[3] = 8 + 3;
+    graph_xy(4, in, 4, out);
+    ints("pads", 8, pads);
+    if (variant == 3) scalar("value", 0.5f);
+    node("Pad", variant == 3 ? 3 : 2, variant == 3 ? NAMES("x", "pads", "value") : NAMES("x", "pads"), "p", 0, NULL);
+    const int64_t k3[2] = {3, 3}, one[4] = {1, 1, 1, 1};
+    if (conv) {
+        weights("w", 4, (int64_t[]){4, 3 + chan, 3, 3}, 0.3f);
+        weights("b", 1, (int64_t[]){4}, 0.1f);
+        tdm_onnx_attr at[2] = {{"kernel_shape", TDM_ONNX_ATTR_INTS, 0, 0, 2, k3}, {"pads", TDM_ONNX_ATTR_INTS, 0, 0, 4, one}};
+        node("Conv", 3, NAMES("p", "w", "b"), "y", 2, at);
+    } else {
+        tdm_onnx_attr at[3] = {{"kernel_shape", TDM_ONNX_ATTR_INTS, 0, 0, 2, k3},
+                               {"pads", TDM_ONNX_ATTR_INTS, 0, 0, 4, one},
+                               {"count_include_pad", TDM_ONNX_ATTR_INT, 0, 0, 0, NULL}};
+        node(variant == 5 ? "MaxPool" : "AveragePool", 1, NAMES("p"), "y", variant == 2 ? 3 : 1, at);
+    }
+    spec sp = {names[variant], 13, 1, {TDM_FLOAT}, {4}, {{2, 3, 9, 8}}, {0}, {NULL}, {NULL}};
+    if (variant <= 1) sp.never[0] = "Pad", sp.must[0] = variant == 0 ? "Conv" : "AveragePool";
+    else sp.must[0] = "Pad";
+    verify(&sp);
+}
+
 /* The internal op's name in a model file is an unknown op, not a way into the engine's internals. */
 static void case_internal_op(void) {
     graph_xy(1, (int64_t[]){4}, 1, (int64_t[]){4});
@@ -492,6 +530,7 @@ int main(void) {
     for (int v = 0; v < 4; v++) case_layernorm(v);
     for (int v = 0; v < 4; v++) case_gelu(v);
     for (int v = 0; v < 4; v++) case_dense(v);
+    for (int v = 0; v < 6; v++) case_pad(v);
     case_internal_op();
     printf("fusion: %d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -1,6 +1,7 @@
-/* fuse.c - load-time fusions for transformers: the patterns exporters write become the ops tandem runs fast. Called
- * by graph.c after constant and BatchNorm folding, before the activation fusion (which then puts a Gelu into the
- * dense layer before it):
+/* fuse.c - load-time fusions: the patterns exporters write become the ops tandem runs fast. Called by graph.c after
+ * constant folding: tdm_fuse_pads before BatchNorm folding (Pad into Conv and AveragePool, below), then
+ * tdm_fuse_transformer after it and before the activation fusion (which then puts a Gelu into the dense layer before
+ * it):
  *   LayerNorm:  ReduceMean, Sub, Pow (or Mul by itself), ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta over the
  *               last axis (torch.onnx before opset 17) -> LayerNormalization.
  *   GELU:       a chain of element-wise ops on one tensor x and scalar constants (Add, Sub, Mul, Div, Pow, Sqrt, Erf,
@@ -519,6 +520,114 @@ static void fuse_dense_bias_at(tdm_model *m, tdm_node *mm, int *done) {
 }
 
 /* ---- the pass ---------------------------------------------------------------------------------------------------- */
+
+/* ---- Pad into the convolution or average pool that reads it ------------------------------------------------------
+ * A constant zero Pad of the spatial axes only (tf2onnx's SAME padding; torch's avg_pool2d with count_include_pad)
+ * becomes the pads of the Conv or AveragePool that alone reads it, so the padded copy of the map is never made.
+ * An AveragePool counted the padded zeros as input, so it gets count_include_pad 1; one that has pads of its own and
+ * does not count them, or rounds its output size up (ceil_mode), keeps its Pad, as do Pads with another value or mode
+ * (edge, reflect), Pads of the batch or channel axis, negative pads (crops) and MaxPool (whose padding is -inf). */
+
+/* The Pad's amounts when it is such a Pad: 2 * rank values in pads, rank >= 3, *rank_out set. */
+static int zero_spatial_pad(const tdm_model *m, const tdm_node *pad, int64_t *pads, int *rank_out) {
+    const char *mode = "constant";
+    int cnt = 0;
+    if (tdm_attr_string(pad, "mode", "constant", &mode) || strcmp(mode, "constant") != 0) return 0;
+    if (m->opset >= 11) {
+        if (pad->n_in < 2 || pad->in[1] < 0 || (pad->n_in > 3 && pad->in[3] >= 0)) return 0; /* no axes input */
+        const tdm_value *pv = &m->values[pad->in[1]];
+        if (pv->kind != TDM_V_CONST || !pv->data || pv->dtype != TDM_INT64 || tdm_numel(pv) > 2 * TDM_MAX_RANK) return 0;
+        cnt = (int)tdm_numel(pv);
+        memcpy(pads, pv->data, (size_t)cnt * sizeof(int64_t));
+        if (pad->n_in > 2 && pad->in[2] >= 0) {
+            const tdm_value *cv = &m->values[pad->in[2]];
+            if (cv->kind != TDM_V_CONST || !cv->data || cv->dtype != TDM_FLOAT || tdm_numel(cv) != 1 ||
+                *(const float *)cv->data != 0.0f)
+                return 0;
+        }
+    } else {
+        float value = 0.0f;
+        if (tdm_attr_ints(pad, "pads", pads, 2 * TDM_MAX_RANK, &cnt) || tdm_attr_float(pad, "value", 0.0f, &value) ||
+            value != 0.0f)
+            return 0;
+    }
+    int rank = cnt / 2;
+    if (cnt % 2 || rank < 3) return 0;
+    for (int i = 0; i < cnt; i++)
+        if (pads[i] < 0 || ((i % rank) < 2 && pads[i] != 0)) return 0;
+    *rank_out = rank;
+    return 1;
+}
+
+/* A copy of attribute a (ints, floats, int, float, string); 0 when out of memory or a kind not copied here. */
+static int attr_copy(tdm_model *m, tdm_attr *dst, const tdm_attr *a) {
+    memset(dst, 0, sizeof *dst);
+    switch (a->type) {
+    case TDM_ATTR_INT: return attr_set_int(m, dst, a->name, a->i);
+    case TDM_ATTR_FLOAT: return attr_set_float(m, dst, a->name, a->f);
+    case TDM_ATTR_INTS: return attr_set_ints(m, dst, a->name, a->ints, a->n);
+    case TDM_ATTR_STRING: return attr_set_string(m, dst, a->name, a->s ? a->s : "");
+    default: return 0;
+    }
+}
+
+static tdm_status fuse_pad_at(tdm_model *m, tdm_node *pad, int *done) {
+    int64_t pp[2 * TDM_MAX_RANK], own[2 * TDM_MAX_RANK] = {0}, v;
+    int rank, cnt = 0;
+    if (!is_op(pad, TDM_OP_Pad) || pad->n_out != 1 || !zero_spatial_pad(m, pad, pp, &rank)) return TDM_OK;
+    tdm_node *c = only_reader(m, pad->out[0]);
+    int conv = is_op(c, TDM_OP_Conv), avg = is_op(c, TDM_OP_AveragePool);
+    if ((!conv && !avg) || c->in[0] != pad->out[0] || c->n_in > 8) return TDM_OK;
+    const char *ap = "NOTSET";
+    if (tdm_attr_string(c, "auto_pad", "NOTSET", &ap) || strcmp(ap, "NOTSET") != 0) return TDM_OK;
+    int nsp = rank - 2;
+    if (tdm_attr_ints(c, "pads", own, 2 * TDM_MAX_RANK, &cnt) || (cnt && cnt != 2 * nsp)) return TDM_OK;
+    int has_own = 0;
+    for (int i = 0; i < cnt; i++) has_own |= own[i] != 0;
+    if (avg) {
+        if (!attr_int(c, "ceil_mode", 0, &v) || v != 0) return TDM_OK;
+        if (has_own && (!attr_int(c, "count_include_pad", 0, &v) || v != 1)) return TDM_OK;
+    }
+    for (int k = 0; k < c->n_attr; k++) /* only attribute kinds attr_copy takes */
+        if (c->attr[k].type != TDM_ATTR_INT && c->attr[k].type != TDM_ATTR_FLOAT && c->attr[k].type != TDM_ATTR_INTS &&
+            c->attr[k].type != TDM_ATTR_STRING)
+            return TDM_OK;
+    int64_t sum[2 * TDM_MAX_RANK];
+    for (int i = 0; i < nsp; i++) {
+        sum[i] = own[i] + pp[2 + i];
+        sum[nsp + i] = own[nsp + i] + pp[rank + 2 + i];
+    }
+    tdm_attr *at;
+    tdm_status st = attrs_new(m, c->n_attr + 2, &at);
+    if (st) return st;
+    int na = 0;
+    for (int k = 0; k < c->n_attr; k++) {
+        const char *nm = c->attr[k].name;
+        if (!strcmp(nm, "pads") || !strcmp(nm, "auto_pad") || (avg && !strcmp(nm, "count_include_pad"))) continue;
+        if (!attr_copy(m, &at[na++], &c->attr[k])) return attrs_oom(m, at, na);
+    }
+    if (!attr_set_ints(m, &at[na++], "pads", sum, 2 * nsp)) return attrs_oom(m, at, na);
+    if (avg && !attr_set_int(m, &at[na++], "count_include_pad", 1)) return attrs_oom(m, at, na);
+    int in[8];
+    memcpy(in, c->in, (size_t)c->n_in * sizeof(int));
+    in[0] = pad->in[0];
+    if ((st = tdm_graph_retype(m, c, conv ? "Conv" : "AveragePool", c->n_in, in, na, at))) return st;
+    tdm_graph_kill(m, pad);
+    *done = 1;
+    return TDM_OK;
+}
+
+tdm_status tdm_fuse_pads(tdm_model *m) {
+    tdm_status st = TDM_OK;
+    tdm_graph_count_consumers(m);
+    for (int i = 0; i < m->n_nodes && !st; i++) {
+        int done = 0;
+        if (m->nodes[i].op_type) st = fuse_pad_at(m, &m->nodes[i], &done);
+        if (done) tdm_graph_count_consumers(m);
+    }
+    tdm_graph_compact(m);
+    return st;
+}
 
 tdm_status tdm_fuse_transformer(tdm_model *m) {
     tdm_status st = TDM_OK;

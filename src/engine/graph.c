@@ -592,6 +592,7 @@ tdm_status tdm_graph_prepare(tdm_model *m, int optimize) {
     if ((st = fold_constants(m))) return st;
     free_dead_constants(m);
     if (optimize) {
+        if ((st = tdm_fuse_pads(m))) return st;       /* fuse.c: before BatchNorm folding, which wants Conv shapes */
         if ((st = fold_batchnorm(m))) return st;
         if ((st = tdm_fuse_transformer(m))) return st; /* fuse.c: LayerNorm, GELU, attention, dense biases */
         if ((st = fuse_gated_activations(m))) return st;

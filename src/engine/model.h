@@ -123,5 +123,7 @@ tdm_status tdm_graph_retype(tdm_model *m, tdm_node *n, const char *op_type, int 
 /* fuse.c: the transformer fusions at load (LayerNorm and GELU from their exported formulas, attention, the bias Add
  * of dense layers), before the activation fusion. */
 tdm_status tdm_fuse_transformer(tdm_model *m);
+/* fuse.c: a zero Pad of the spatial axes becomes the pads of the Conv or AveragePool that alone reads it. */
+tdm_status tdm_fuse_pads(tdm_model *m);
 
 #endif
