@@ -858,6 +858,7 @@ static void test_pack_b_consuming(void) {
 typedef struct {
     atomic_int calls[64], busy[8];
     atomic_int bad_parts, bad_slot, overlap;
+    atomic_uint sink; /* keeps the busy work below from being optimised away */
     size_t want_parts, threads;
 } parts_probe;
 
@@ -869,8 +870,9 @@ static void parts_fn(void *ctx, size_t part, size_t parts, size_t slot) {
         return;
     }
     if (atomic_exchange(&pr->busy[slot], 1)) atomic_fetch_add(&pr->overlap, 1);
-    volatile unsigned spin = 0; /* some work, so that threads overlap and take each other's parts */
-    for (unsigned i = 0; i < 2000u * (unsigned)(part % 3 + 1); i++) spin += i;
+    unsigned spin = 0; /* some work, so that threads overlap and take each other's parts */
+    for (unsigned i = 0; i < 2000u * (unsigned)(part % 3 + 1); i++) spin = spin * 31u + i;
+    atomic_fetch_add_explicit(&pr->sink, spin, memory_order_relaxed);
     atomic_store(&pr->busy[slot], 0);
     if (part < 64) atomic_fetch_add(&pr->calls[part], 1);
 }
