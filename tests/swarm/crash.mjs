@@ -1,6 +1,6 @@
 // crash.mjs - the swarm coordinator survives SIGKILL: a job of CIFAR images runs on two native workers
 // (`tandem worker`), the coordinator (`tandem serve`) is killed with SIGKILL twice in the middle of it (at about a
-// third and two thirds) and restarted on the same port and store each time. The job must resume where it stood (no
+// quarter and a half) and restarted on the same port and store each time. The job must resume where it stood (no
 // acknowledged progress lost), complete, and hold every item exactly once, each chunk accepted once, every top-1 equal
 // to the native engine's (`tandem run`) on the same image. Uses ../shared's model and images when present, else a zoo
 // model and seeded random images.
@@ -38,7 +38,9 @@ async function main() {
     workers.push({ log, ...startWorker(args.tandem, base, ['--patience', '120', '--log', log]) });
   }
 
-  for (const frac of [1 / 3, 2 / 3]) {
+  /* a quarter and a half: the job's status, polled every 50 ms, has answered up to 1,700 items late (the server busy
+   * with two fast workers), and a kill must land before the job is done */
+  for (const frac of [1 / 4, 1 / 2]) {
     let last = null;
     await waitJob(base, TOKEN, id, { timeoutMs: 600000, everyMs: 50,
       onPoll: (j) => { last = j; if (j.done_items >= frac * n) throw Object.assign(new Error('kill'), { kill: true }); } })
