@@ -46,8 +46,9 @@ void tdm_free(const tdm_alloc *a, void *p);
 char *tdm_strdup(const tdm_alloc *a, const char *s, size_t len); /* NUL-terminated copy of len bytes */
 /* 64-byte aligned blocks (for tensors). Freed with tdm_free_aligned. */
 void *tdm_malloc_aligned(const tdm_alloc *a, size_t size);
-/* [p, p + len) lies in a block of the default allocator that is freed next and never read before: its whole pages go
- * back to the system now (madvise on Linux; a no-op elsewhere). Never for memory a user allocator gave. */
+/* The whole pages inside [p, p + len) go back to the system now (madvise on Linux; a no-op elsewhere). For a block of
+ * the default allocator that is freed next and never read before (never for memory a user allocator gave), or a
+ * private read-only file mapping (tdm_file_release: the pages come back from the page cache if read again). */
 void tdm_pages_drop(const void *p, size_t len);
 void tdm_free_aligned(const tdm_alloc *a, void *p);
 

@@ -57,7 +57,8 @@ static tdm_status record_source_nodes(tdm_model *m) {
 
 
 
-/* src: the mapped file data lies in, if it is one (see tdm_onnx_parse). done(done_user), when set, is told as soon as the bytes are parsed (the model keeps no reference to them). */
+/* src: the mapped file data lies in, if it is one (see tdm_onnx_parse). done(done_user), when set, is told as soon
+ * as the bytes are parsed (the model keeps no reference to them). */
 static tdm_status load_common(const void *data, size_t size, const tdm_file *src, const tdm_load_options *opts,
                               const char *base_dir, void (*done)(void *), void *done_user, tdm_model **model_out) {
     tdm_alloc al = {opts ? opts->realloc_fn : NULL, opts ? opts->realloc_user : NULL};

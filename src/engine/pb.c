@@ -1,7 +1,7 @@
 /* pb.c - protobuf wire reader/writer and TensorProto (de)serialisation, including external data and the public
  * tdm_tensor_* file helpers used for the ONNX test-data layout. */
 #if defined(__linux__) && !defined(_DEFAULT_SOURCE)
-#define _DEFAULT_SOURCE /* madvise */
+#define _DEFAULT_SOURCE /* MADV_WILLNEED */
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,19 +588,11 @@ void tdm_file_close(tdm_file *f) {
 }
 
 void tdm_file_release(const tdm_file *f, const void *p, size_t len) {
-#if defined(TDM_HAVE_MMAP) && defined(MADV_DONTNEED)
-    /* MADV_DONTNEED, not posix_madvise: glibc makes POSIX_MADV_DONTNEED a no-op. On a private, read-only file mapping
-     * it only drops page-table entries; the data stay in the page cache. Never used on memory we did not map. */
-    if (!f || !f->mapped || !p || !len) return;
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = (uintptr_t)p, hi = lo + len, base = (uintptr_t)f->data, end = base + f->size;
-    if (lo < base || hi > end || page == 0 || (page & (page - 1))) return;
-    lo = (lo + page - 1) & ~(page - 1);
-    hi &= ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-#else
-    (void)f, (void)p, (void)len;
-#endif
+    /* only inside a file we mapped ourselves: a buffer that was read, or the caller's, is left alone */
+    if (!f || !f->mapped || !p) return;
+    uintptr_t lo = (uintptr_t)p, base = (uintptr_t)f->data;
+    if (lo < base || lo - base > f->size || len > f->size - (lo - base)) return;
+    tdm_pages_drop(p, len);
 }
 
 tdm_status tdm_tensor_read_file(const char *path, tdm_tensor **tensor_out) {

@@ -173,19 +173,19 @@ static tdm_status plan_weights(tdm_session *s, tdm_ctx *c, tdm_node *n, int fold
                                          n->op_type, n->name);
         } else if (!(block = plan_block(s, floats)))
             return tdm_error(TDM_OUT_OF_MEMORY, "out of memory preparing the weights of %s '%s'", n->op_type, n->name);
-        /* at load, weights that leave the model after this (see below) may go page by page while they are read */
-        const tdm_model *mm = s->model;
-        int dies = s->settling && !have && !mm->alloc.fn && mm->values[n->in[h->weight_input]].consumers == 1 &&
-                   !mm->values[n->in[h->weight_input]].is_output;
-        h->weight_make(w, w->data, form, block, dies);
+        /* at load the plain weights leave the model after this if nothing else reads them, and may then go page by
+         * page while they are read (only from the default allocator's blocks) */
+        tdm_model *m = (tdm_model *)s->model;
+        tdm_value *mw = &m->values[n->in[h->weight_input]];
+        int leaves = s->settling && !have && mw->consumers == 1 && !mw->is_output;
+        h->weight_make(w, w->data, form, block, leaves && !m->alloc.fn);
         u->dims[0] = form;
-        if (s->settling && !have) { /* ... and the plain weights leave it if nothing else reads them */
-            tdm_model *m = (tdm_model *)s->model;
-            tdm_value *mw = &m->values[n->in[h->weight_input]], *mu = &m->values[n->in[h->slot_input]];
+        if (s->settling && !have) { /* ... and the form joins the model */
+            tdm_value *mu = &m->values[n->in[h->slot_input]];
             mu->data = block;
             mu->dims[0] = form;
             m->weights_bytes += TDM_PAD(bytes, TDM_ALIGN);
-            if (mw->consumers == 1 && !mw->is_output) {
+            if (leaves) {
                 m->weights_bytes -= TDM_PAD((size_t)tdm_numel(mw) * sizeof(float), TDM_ALIGN);
                 tdm_free_aligned(&m->alloc, mw->data);
                 mw->data = NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #include "internal.h"
@@ -70,9 +71,11 @@ void *tdm_malloc_aligned(const tdm_alloc *a, size_t size) {
 
 void tdm_pages_drop(const void *p, size_t len) {
 #if defined(__linux__) && defined(MADV_DONTNEED)
-    const uintptr_t page = 4096; /* the smallest x86/arm64 page: dropping at a finer grain than the system's fails */
+    /* MADV_DONTNEED, not posix_madvise: glibc makes POSIX_MADV_DONTNEED a no-op */
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!p || page == 0 || (page & (page - 1))) return;
     uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + len) & ~(page - 1);
-    if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* EINVAL on a bigger page size: kept */
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 #else
     (void)p, (void)len;
 #endif

@@ -746,6 +746,12 @@ static size_t conv_wino_units(const tdm_wino_geom *w, size_t *unit_out) {
  * layers of one image): a worker that the system deschedules then holds up a quarter of its share, not all of it,
  * while the other thread takes the rest. The cost: a few rows of input padded or transformed again per part. */
 #define CONV_PARTS_PER_THREAD 4
+/* The parts of a layer whose work splits into `units` (tile-row units, output rows, pixel ranges): one per thread at
+ * least (fewer units than threads: the op splits otherwise), CONV_PARTS_PER_THREAD per thread at most. */
+static size_t conv_parts(tdm_pool *pool, size_t units) {
+    size_t t = (size_t)tdm_pool_threads(pool);
+    return units < t ? t : units < t * CONV_PARTS_PER_THREAD ? units : t * CONV_PARTS_PER_THREAD;
+}
 
 /* One image in `parts` parts with no barrier in between: each part pads the input rows it needs into its thread's
  * slot and runs its tiles (split by tile rows, at whole units), or, on maps with fewer units than parts (8x8: one
@@ -889,10 +895,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     }
     if (g.tgemm) {
         j.u = tdm_in(c, n, 3)->data;
-        /* pixel ranges of two row blocks of the GEMM at least */
-        size_t t = (size_t)tdm_pool_threads(c->pool), parts = (size_t)g.out_sz / (2 * tdm_kernels()->mr);
-        if (parts > t * CONV_PARTS_PER_THREAD) parts = t * CONV_PARTS_PER_THREAD;
-        if (parts < t) parts = t;
+        size_t parts = conv_parts(c->pool, (size_t)g.out_sz / (2 * tdm_kernels()->mr)); /* two row blocks at least */
         for (size_t img = 0; img < (size_t)g.N; img++) {
             conv_job_at(&j, img, 0);
             tdm_parallelize_parts(c->pool, conv_tgemm_part, &j, parts); /* im2col and GEMM by pixel ranges */
@@ -912,8 +915,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
             tdm_parallelize_1d(c->pool, conv_wino_image_task, &j, (size_t)g.N);
             return TDM_OK;
         }
-        size_t unit, units = conv_wino_units(&g.wg, &unit), t = (size_t)tdm_pool_threads(c->pool);
-        size_t parts = units < t ? t : units < t * CONV_PARTS_PER_THREAD ? units : t * CONV_PARTS_PER_THREAD;
+        size_t unit, parts = conv_parts(c->pool, conv_wino_units(&g.wg, &unit));
         for (int64_t img = 0; img < g.N; img++) { /* one image at a time, split over the threads */
             conv_job_at(&j, (size_t)img, 0);
             tdm_parallelize_parts(c->pool, conv_wino_part_task, &j, parts);
@@ -934,10 +936,7 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     }
     if (g.direct) { /* one image at a time, split by output rows over the threads, each with its own padded copy */
         j.slot_floats = conv_slot_floats(&g);
-        /* output rows: two per part at least, as a part pads the rows it reads again */
-        size_t t = (size_t)tdm_pool_threads(c->pool), parts = (size_t)g.out[1] / 2;
-        if (parts > t * CONV_PARTS_PER_THREAD) parts = t * CONV_PARTS_PER_THREAD;
-        if (parts < t) parts = t;
+        size_t parts = conv_parts(c->pool, (size_t)g.out[1] / 2); /* two output rows at least: a part pads again */
         for (int64_t img = 0; img < g.N; img++)
             for (int64_t grp = 0; grp < g.G; grp++) {
                 conv_job_at(&j, (size_t)img, (size_t)grp);
