@@ -811,6 +811,37 @@ static void conv_tgemm_part(void *ctx, size_t part, size_t parts, size_t slot) {
                             NULL);
 }
 
+/* The transposed GEMM by output channels, for layers whose weights outweigh their pixels (ResNet's 7x7 and 14x14
+ * stages: 49 pixels against 2.4 MB of weights in layer4's 3x3): part i computes C^T's columns for its run of whole
+ * panels of W^T, every pixel, and moves those channels into place with the epilogue. Split by pixel ranges, every
+ * thread streamed all the weights for a few rows of C^T and two threads ran little faster than one. The im2col of
+ * the image comes first, in a call of its own. */
+static void conv_tgemm_cols_part(void *ctx, size_t part, size_t parts, size_t slot) {
+    (void)slot;
+    const conv_job *j = ctx;
+    const conv_geom *g = j->g;
+    const tdm_kernel_set *ks = tdm_kernels();
+    const size_t n = (size_t)g->out_sz, M = (size_t)g->M, panels = (M + ks->nr - 1) / ks->nr;
+    size_t j0 = panels * part / parts * ks->nr, j1 = panels * (part + 1) / parts * ks->nr;
+    if (j1 > M) j1 = M;
+    if (j0 >= j1) return;
+    float *ct = j->col + conv_tgemm_col_floats(g);
+    const float *a = g->pointwise ? j->xg : j->col;
+    size_t ldct = conv_tgemm_ldct(g);
+    ks->sgemm_pb_cols(n, M, (size_t)(g->Cg * g->ksz), j0, j1, a, 1, n, j->u, ct, ldct, NULL);
+    ks->tstore(ct, ldct, n, j0, j1, j->yg, n, j->bias, j->resg, j->act, j->act_a, j->act_b);
+}
+
+/* Column parts for the transposed GEMM on this pool, or 0 to split by pixels: with two threads or more, at least as
+ * many output channels as pixels, weights beyond L2's share (512 KiB) and two panels per thread. */
+static size_t conv_tgemm_col_parts(tdm_pool *pool, const conv_geom *g) {
+    const tdm_kernel_set *ks = tdm_kernels();
+    size_t t = (size_t)tdm_pool_threads(pool), panels = ((size_t)g->M + ks->nr - 1) / ks->nr;
+    double wbytes = (double)g->Cg * (double)g->ksz * (double)g->M * sizeof(float);
+    if (t < 2 || g->M < g->out_sz || panels < 2 * t || wbytes <= (double)(512 << 10)) return 0;
+    return panels < 4 * t ? panels : 4 * t;
+}
+
 static void conv_tgemm_store(void *ctx, size_t part, size_t parts) {
     const conv_job *j = ctx;
     const conv_geom *g = j->g;
@@ -895,6 +926,15 @@ tdm_status conv_conv_run(tdm_ctx *c, const tdm_node *n) {
     }
     if (g.tgemm) {
         j.u = tdm_in(c, n, 3)->data;
+        size_t cparts = conv_tgemm_col_parts(c->pool, &g);
+        if (cparts) {
+            for (size_t img = 0; img < (size_t)g.N; img++) {
+                conv_job_at(&j, img, 0);
+                if (!g.pointwise) tdm_parallelize_1d(c->pool, conv_im2col_task, &j, (size_t)g.Cg);
+                tdm_parallelize_parts(c->pool, conv_tgemm_cols_part, &j, cparts);
+            }
+            return TDM_OK;
+        }
         size_t parts = conv_parts(c->pool, (size_t)g.out_sz / (2 * tdm_kernels()->mr)); /* two row blocks at least */
         for (size_t img = 0; img < (size_t)g.N; img++) {
             conv_job_at(&j, img, 0);
