@@ -17,6 +17,13 @@ static inline tdm_vf vf_zero(void) { return _mm256_setzero_ps(); }
 static inline tdm_vf vf_set1(float x) { return _mm256_set1_ps(x); }
 static inline tdm_vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, tdm_vf v) { _mm256_storeu_ps(p, v); }
+/* masked loads and stores for the tails of rows (masked-off lanes are neither read nor written) */
+#define TDM_VEC_HAS_PARTIAL 1
+static inline __m256i vf_mask8(size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline tdm_vf vf_load_partial(const float *p, size_t n) { return _mm256_maskload_ps(p, vf_mask8(n)); }
+static inline void vf_store_partial(float *p, tdm_vf v, size_t n) { _mm256_maskstore_ps(p, vf_mask8(n), v); }
 static inline tdm_vf vf_fmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline tdm_vf vf_fnmadd(tdm_vf a, tdm_vf b, tdm_vf c) { return _mm256_fnmadd_ps(a, b, c); }
 static inline tdm_vf vf_add(tdm_vf a, tdm_vf b) { return _mm256_add_ps(a, b); }
