@@ -471,7 +471,11 @@ static void test_pool2d(const tdm_kernel_set *ks) {
     static const size_t shapes[][7] = {/* h, w, k, s, pad, extra (ceil-mode overhang), channels */
                                        {112, 112, 3, 2, 1, 0, 3}, {55, 55, 3, 2, 0, 1, 2}, {13, 13, 3, 2, 0, 1, 5},
                                        {7, 9, 3, 1, 1, 0, 4},     {35, 35, 3, 1, 1, 0, 2}, {8, 8, 2, 2, 0, 0, 3},
-                                       {1, 1, 3, 1, 1, 0, 2},     {17, 31, 5, 1, 2, 0, 1}};
+                                       {1, 1, 3, 1, 1, 0, 2},     {17, 31, 5, 1, 2, 0, 1},
+                                       /* channels enough for the blocked path of small maps (whole blocks of the
+                                        * set's width, then planes left over), incl. ceil-mode overhang */
+                                       {17, 17, 3, 1, 1, 0, 35},  {8, 8, 3, 1, 1, 0, 16},  {13, 13, 3, 2, 0, 1, 20},
+                                       {35, 35, 3, 2, 0, 0, 17},  {7, 9, 3, 2, 1, 1, 33}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int avg = 0; avg < 2; avg++) {
             size_t h = shapes[si][0], w = shapes[si][1], k = shapes[si][2], st = shapes[si][3], p = shapes[si][4],
@@ -481,7 +485,7 @@ static void test_pool2d(const tdm_kernel_set *ks) {
             if (hp < h + p) hp = h + p;
             if (wp < w + p) wp = w + p;
             float *x = malloc(nc * h * w * 4), *want = malloc(nc * ho * wo * 4), *got = malloc(nc * ho * wo * 4);
-            float *scratch = malloc((hp * wp + TDM_POOL_SLACK) * 4), *ir = malloc(ho * 4), *ic = malloc(wo * 4);
+            float *scratch = malloc(TDM_POOL_SCRATCH(h, w, ho, wo, wp) * 4), *ir = malloc(ho * 4), *ic = malloc(wo * 4);
             for (size_t i = 0; i < nc * h * w; i++) x[i] = frand();
             for (size_t o = 0; o < ho; o++) { /* taps inside the input, per axis */
                 long a = (long)(o * st) - (long)p, b = a + (long)k;

@@ -280,9 +280,14 @@ const tdm_dw_kernels *tdm_dw_selected(void);
 
 /* 2-D max or average pooling of nch planes, dilation 1, stride 1 or 2 along the rows (any stride across them), float
  * (rows_vec.inc). Output planes are ho x wo; hp x wp is the padded extent every window lies in (padding, plus the
- * overhang of ceil_mode windows), pt/pl the top/left padding; scratch holds hp * wp + TDM_POOL_SLACK floats. avg:
+ * overhang of ceil_mode windows), pt/pl the top/left padding; scratch holds TDM_POOL_SCRATCH floats: a row, or on
+ * maps TDM_POOL_BLOCKED calls small, VW planes in the blocked layout (nchwc_vec.inc) and their output. avg:
  * y = sum over the window * inv_rows[oh] * inv_cols[ow] (1 / taps counted along each axis); else y = max. */
 #define TDM_POOL_SLACK 64
+#define TDM_POOL_BLOCKED(wo) ((wo) <= 40)
+#define TDM_POOL_SCRATCH(h, w, ho, wo, wp)                                                                          \
+    (TDM_POOL_BLOCKED(wo) && ((h) * (w) + (ho) * (wo)) * 16 > (wp) + TDM_POOL_SLACK ? ((h) * (w) + (ho) * (wo)) * 16 \
+                                                                                    : (wp) + TDM_POOL_SLACK)
 typedef struct tdm_pool2d_args {
     const float *x;
     float *y, *scratch;

@@ -298,7 +298,9 @@ static int pool_slots(tdm_pool *pool) { return tdm_pool_threads(pool) > 32 ? 32 
 static size_t pool_slot_floats(const pool_geom *g) {
     int64_t hp, wp;
     pool_padded(g, &hp, &wp);
-    return TDM_PAD((size_t)(hp * wp) + TDM_POOL_SLACK, 16);
+    (void)hp;
+    return TDM_PAD(TDM_POOL_SCRATCH((size_t)g->in[1], (size_t)g->in[2], (size_t)g->out[1], (size_t)g->out[2], (size_t)wp),
+                   16);
 }
 
 static size_t pool_simd_workspace(const pool_geom *g, int slots) {
