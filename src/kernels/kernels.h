@@ -285,6 +285,7 @@ const tdm_dw_kernels *tdm_dw_selected(void);
  * y = sum over the window * inv_rows[oh] * inv_cols[ow] (1 / taps counted along each axis); else y = max. */
 #define TDM_POOL_SLACK 64
 #define TDM_POOL_BLOCKED(wo) ((wo) <= 40)
+/* 16: the widest set's VW (AVX-512), so one size serves every set */
 #define TDM_POOL_SCRATCH(h, w, ho, wo, wp)                                                                          \
     (TDM_POOL_BLOCKED(wo) && ((h) * (w) + (ho) * (wo)) * 16 > (wp) + TDM_POOL_SLACK ? ((h) * (w) + (ho) * (wo)) * 16 \
                                                                                     : (wp) + TDM_POOL_SLACK)
