@@ -203,9 +203,10 @@ async function pageCloud({ model, samples, tag, io, mean, std }) {
 }
 
 // One client row of results.json from pageClient's answer (docs/RESULTS.md, tandem.study/1).
-function clientRow(r, rate, base, worker) {
+function clientRow(r, rate, base, worker, asked = rate, attempts = 1) {
   return {
-    throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1,
+    throttle: rate, throttle_effective: base ? r.mean_ms / base.mean_ms : 1, throttle_asked: asked,
+    throttle_attempts: attempts,
     unthrottled_mean_ms: base ? base.mean_ms : r.mean_ms, threads: r.threads, build: r.build, build_reason: r.build_reason,
     mode: worker ? 'worker' : 'main',
     setup_ms: r.setup_ms, fetch_ms: r.fetch_ms, compile_ms: r.compile_ms, load_ms: r.load_ms,
@@ -257,15 +258,18 @@ try {
         progress(`client: ${model}, ${threads} thread(s), CPU ${rate}x`);
         const page = await freshPage();
         const cdp = await ctx.newCDPSession(page);
-        // Chromium's throttler pauses the thread in short slices from a thread of its own, so on a busy machine the
-        // slow-down falls short of the rate asked (4x gave 1.4x-2.7x against another page's run here). The throttled
-        // page therefore first benchmarks the engine unthrottled, in the same mode, right before: the ratio of the
-        // two means is the slow-down this device stand-in really had (throttle_effective).
+        // Chromium's throttler makes the thread spin in a signal handler for (rate - 1) times the time it ran since
+        // the last signal, signalled every 200 us from a thread of its own; when those signals come late (a busy or
+        // virtualised machine), the slow-down falls far short of the rate asked (4x gave 1.2x-3.8x on our 2-core
+        // machines). The throttled page therefore first benchmarks the engine unthrottled, in the same mode, and
+        // calibrates: it asks for the rate, measures the slow-down against that run (throttle_effective) and, while
+        // it misses the target by more than 15 %, asks again for 1 + (asked - 1)(target - 1)/(measured - 1), the
+        // throttler's pause being proportional to the asked rate minus one (at most 3 measurements, at most 16x the
+        // target asked). The row keeps the measurement closest to the target, with the rate asked (throttle_asked).
         let base = null;
         if (rate > 1) {
           base = await page.evaluate(pageClient, { model, threads, worker: false, runs: plan.runs, samples, io, mean, std,
             qoe: null, benchOnly: true });
-          await cdp.send('Emulation.setCPUThrottlingRate', { rate });
         }
         const qoe = rate === 1 && threads === maxThreads ? { ms: 3000 } : null;
         const worker = rate === 1;
@@ -277,8 +281,22 @@ try {
               platform: navigator.platform,
             }));
           }
-          const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
-          entry.client.push(clientRow(r, rate, base, worker));
+          let asked = rate, best = null;
+          for (let attempt = 1; attempt <= (rate > 1 ? 3 : 1); attempt++) {
+            if (rate > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: asked });
+            const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
+            const eff = base ? r.mean_ms / base.mean_ms : 1;
+            const miss = Math.abs(Math.log(eff / rate));
+            if (!best || miss < best.miss) best = { r, asked, miss, attempts: attempt };
+            best.attempts = attempt;
+            if (miss <= Math.log(1.15)) break;
+            if (rate > 1) {
+              progress(`client: ${model}, CPU ${rate}x: ${asked.toFixed(1)}x asked gave ${eff.toFixed(2)}x, calibrating`);
+              asked = Math.min(16 * rate, Math.max(1.05, 1 + (asked - 1) * (rate - 1) / Math.max(eff - 1, 0.02)));
+            }
+          }
+          const r = best.r;
+          entry.client.push(clientRow(r, rate, base, worker, best.asked, best.attempts));
           if (r.qoe_worker) {
             entry.qoe.push({ mode: 'worker', threads: r.threads, throttle: rate, idle: r.qoe_idle, busy: r.qoe_worker });
             entry.qoe.push({ mode: 'main', threads: 1, throttle: rate, idle: r.qoe_idle, busy: r.qoe_main });

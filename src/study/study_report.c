@@ -285,10 +285,13 @@ static void device_name(char *buf, size_t cap, double throttle) {
 }
 
 /* The same for one client row: a throttled one says how much slower the engine actually ran (its mean against the
- * same page's unthrottled mean just before), which on a busy machine falls short of the rate asked. */
+ * same page's unthrottled mean just before), and the rate Chromium was asked for when calibration had to raise it
+ * (its throttler falls short of the rate asked on a busy machine; scripts/study-browser.mjs). */
 static void client_device_name(char *buf, size_t cap, const cJSON *c) {
-    double t = jnum(c, "throttle"), eff = jnum(c, "throttle_effective");
-    if (t > 1 && eff > 0) snprintf(buf, cap, "browser, %gx slower CPU asked, %.1fx measured", t, eff);
+    double t = jnum(c, "throttle"), eff = jnum(c, "throttle_effective"), asked = jnum(c, "throttle_asked");
+    if (t > 1 && eff > 0 && asked > 0 && fabs(asked - t) > 1e-9)
+        snprintf(buf, cap, "browser, %gx slower CPU: %.1fx measured (Chromium asked for %.1fx)", t, eff, asked);
+    else if (t > 1 && eff > 0) snprintf(buf, cap, "browser, %gx slower CPU asked, %.1fx measured", t, eff);
     else device_name(buf, cap, t);
 }
 

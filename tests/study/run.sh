@@ -171,15 +171,20 @@ check((m.client ?? []).every((c) => fields.every((k) => pos(c[k]))), 'every clie
 const byT = (arr, t) => arr.find((c) => c.threads === t);
 // Chromium throttles by pausing the main thread in slices, so a single short run may fall between pauses; the mean over
 // all timed runs is what throttling must slow down, and they must span a few hundred ms: 150 runs of ResNet-20 at
-// ~2 ms. How much slower Chromium makes the thread varies with the machine's load: 4x asked gave 1.4x to 3.8x (the
-// low end with a second test run on the same 2 cores), so the throttled page benchmarks the engine unthrottled first,
-// in the same mode, and the study reports the ratio as throttle_effective. It must show throttling (above 1.25x) and be
-// computed from the row's own figures.
+// ~2 ms. How much slower Chromium makes the thread varies with the machine's load: 4x asked gave 1.2x to 3.8x (1.21x
+// failed CI once; 1.3x here with a busy loop on the other core), so the throttled page benchmarks the engine
+// unthrottled first, in the same mode, and calibrates the rate it asks for until the ratio (throttle_effective) is
+// within 15 % of 4x or 3 measurements were made. It must show throttling (above 1.25x) and be computed from the row's
+// own figures.
 const mean = (c) => c?.mean_ms;
 const t4 = byT(c4, 1), eff = t4?.throttle_effective;
 check(t4 && eff > 1.25 && Math.abs(eff - t4.mean_ms / t4.unthrottled_mean_ms) < 1e-9,
   `4x throttled client slower than the same page unthrottled: mean run ${mean(t4)?.toFixed(2)} vs ` +
   `${t4?.unthrottled_mean_ms?.toFixed(2)} ms (${eff?.toFixed(2)}x; the unthrottled worker ${mean(byT(c1, 1))?.toFixed(2)} ms)`);
+// calibration (scripts/study-browser.mjs): a first measurement that missed 4x by more than 15 % asked again for more
+check(t4 && t4.throttle_attempts >= 1 && t4.throttle_attempts <= 3 && t4.throttle_asked >= 1 &&
+  (t4.throttle_attempts === 1 ? t4.throttle_asked === 4 && Math.abs(Math.log(eff / 4)) <= Math.log(1.15) + 1e-9 : true),
+  `throttle calibration recorded: ${t4?.throttle_attempts} measurement(s), ${t4?.throttle_asked?.toFixed(1)}x asked for 4x`);
 check(c1.some((c) => /^(simd|relaxed)-mt$/.test(c.build)), 'the threaded build was chosen on the cross-origin-isolated page');
 const lan = (m.cloud ?? []).find((c) => c.network === 'lan'), g3 = (m.cloud ?? []).find((c) => c.network === '3g');
 check(lan && g3 && lan.errors === 0 && g3.errors === 0, 'cloud requests over lan and 3g without errors');
