@@ -1,7 +1,8 @@
 /* kernels.c - times the kernel sets side by side on the layer shapes of the reference models: each kernel on each set
  * this CPU has (scalar left out unless asked), the minimum over many short repetitions (robust on a shared machine:
  * some repetitions run undisturbed), as GFLOP/s. A tool for choosing tiles and paths, not a test.
- *   cc -O2 -Iinclude bench/kernels.c build/libtandem.a -lm -pthread -o build/bench_kernels && build/bench_kernels [--sets avx2,avx512] [--filter TEXT] */
+ *   cc -O2 -Iinclude bench/kernels.c build/libtandem.a -lm -pthread -o build/bench_kernels && build/bench_kernels [--sets avx2,avx512] [--filter TEXT]
+ *   [--act relu|silu|none] (the epilogue of the GEMMs and convolutions; relu unless asked) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ static float *rnd(size_t n) {
     return p;
 }
 
+static int bench_act = TDM_ACT_RELU;
+
 typedef void (*call_fn)(const tdm_kernel_set *ks, void *ctx);
 
 /* Minimum time of one call over repetitions that last at least ~0.2 s in all. */
@@ -41,12 +44,12 @@ static double time_min(const tdm_kernel_set *ks, call_fn f, void *ctx) {
 typedef struct gemm_case { size_t m, n, k; float *a, *ap, *b, *c, *bias; } gemm_case;
 static void call_ep(const tdm_kernel_set *ks, void *p) {
     gemm_case *g = p;
-    tdm_gemm_ep ep = {.bias = g->bias, .act = TDM_ACT_RELU};
+    tdm_gemm_ep ep = {.bias = g->bias, .act = bench_act};
     ks->sgemm_ep(g->m, g->n, g->k, g->a, g->k, g->b, g->n, g->c, g->n, &ep);
 }
 static void call_pa(const tdm_kernel_set *ks, void *p) {
     gemm_case *g = p;
-    tdm_gemm_ep ep = {.bias = g->bias, .act = TDM_ACT_RELU};
+    tdm_gemm_ep ep = {.bias = g->bias, .act = bench_act};
     tdm_sgemm_pack_a(g->a, g->m, g->k, ks->mr, g->ap); /* outside the timing would be fairer; it is ~1/n of the work */
     ks->sgemm_ep_pa(0, g->m, g->n, g->k, g->ap, g->b, g->n, g->c, g->n, &ep);
 }
@@ -65,19 +68,19 @@ typedef struct conv_case { size_t c, k, h, w, kk, s, p; float *xp, *w_, *y, *bia
 static void call_direct(const tdm_kernel_set *ks, void *p) {
     conv_case *q = p;
     if (q->kk == 1 && q->s == 1) { /* 1x1: the GEMM with packed weights, as conv.c runs it */
-        tdm_gemm_ep ep = {q->bias, NULL, 0, TDM_ACT_RELU, 0, 0};
+        tdm_gemm_ep ep = {q->bias, NULL, 0, bench_act, 0, 0};
         ks->sgemm_ep_pa(0, q->k, q->h * q->w, q->c, q->w_, q->xp, q->h * q->w, q->y, q->h * q->w, &ep);
         return;
     }
     tdm_conv2d_direct_args a = {q->xp, q->c, q->hp, q->wp, q->kk, q->kk, q->ho, q->wo, q->w_, q->bias, NULL, q->y,
-                                TDM_ACT_RELU, 0, 0, q->s};
+                                bench_act, 0, 0, q->s};
     ks->conv_direct(&a, 0, q->k, 0, q->ho);
 }
 /* the NCHWc kernels on blocked data (the steady state inside a blocked part of a network: no layout changes) */
 static void call_cconv(const tdm_kernel_set *ks, void *p) {
     conv_case *q = p;
     tdm_cconv_args a = {q->xp, q->c, q->h, q->w, ks->cvw, q->w_, q->bias, NULL, q->y, q->k, q->kk, q->kk, q->s, q->s,
-                        q->p, q->p, q->ho, q->wo, TDM_ACT_RELU, 0, 0};
+                        q->p, q->p, q->ho, q->wo, bench_act, 0, 0};
     (q->c == q->k && q->kk > 1 && q->dwk ? ks->cdw : ks->cconv)(&a, 0, (q->k + ks->cvw - 1) / ks->cvw, 0, q->ho);
 }
 static void call_dw(const tdm_kernel_set *ks, void *p) {
@@ -98,8 +101,12 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--sets") && i + 1 < argc) sets_arg = argv[++i];
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--sets a,b] [--filter TEXT]\n", argv[0]);
+        else if (!strcmp(argv[i], "--act") && i + 1 < argc && (!strcmp(argv[i + 1], "relu") ||
+                 !strcmp(argv[i + 1], "silu") || !strcmp(argv[i + 1], "none"))) {
+            i++;
+            bench_act = !strcmp(argv[i], "relu") ? TDM_ACT_RELU : !strcmp(argv[i], "silu") ? TDM_ACT_SILU : TDM_ACT_NONE;
+        } else {
+            fprintf(stderr, "usage: %s [--sets a,b] [--filter TEXT] [--act relu|silu|none]\n", argv[0]);
             return 2;
         }
     }
@@ -118,7 +125,7 @@ int main(int argc, char **argv) {
     printf("\n");
     /* 1x1 convolutions (m = out channels, n = pixels, k = in channels) and GEMMs of the ImageNet and CIFAR nets */
     static const size_t g[][3] = {{64, 3136, 64},  {256, 3136, 64}, {64, 3136, 256}, {128, 784, 512}, {512, 784, 128},
-                                  {256, 196, 1024}, {1024, 196, 256}, {512, 49, 2048}, {2048, 49, 512}, {32, 12544, 16},
+                                  {256, 196, 1024}, {1024, 196, 256}, {512, 49, 2048}, {2048, 49, 512}, {32, 12544, 16}, {96, 12544, 16},
                                   {96, 3136, 24}, {144, 784, 24}, {320, 49, 960}, {1280, 49, 320}, {64, 1024, 16},
                                   {64, 64, 64},   {768, 128, 768}, {3072, 128, 768}, {768, 128, 3072}};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)

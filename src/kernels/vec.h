@@ -32,6 +32,13 @@ static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm256_mul_ps(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm256_max_ps(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm256_min_ps(a, b); }
 static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return _mm256_div_ps(a, b); }
+/* 1/a: the 12-bit estimate and a Newton step (relative error about 2e-7, as a division's rounding); 0 past 2^126 */
+static inline tdm_vf vf_recip(tdm_vf a) {
+    __m256 r = _mm256_rcp_ps(a);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, _mm256_set1_ps(2.0f)));
+}
+/* the float whose bits are t's shifted left by 23 (vf_exp_narrow's 2^n from the integer in t's low mantissa bits) */
+static inline tdm_vf vf_bits_shl23(tdm_vf t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); }
 static inline tdm_vf vf_abs(tdm_vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 /* |mag| with the sign of sgn */
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
@@ -175,6 +182,11 @@ static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return _mm512_mul_ps(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return _mm512_max_ps(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return _mm512_min_ps(a, b); }
 static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return _mm512_div_ps(a, b); }
+static inline tdm_vf vf_recip(tdm_vf a) { /* the 14-bit estimate and a Newton step */
+    __m512 r = _mm512_rcp14_ps(a);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(2.0f)));
+}
+static inline tdm_vf vf_bits_shl23(tdm_vf t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
 static inline tdm_vf vf_abs(tdm_vf a) { return _mm512_abs_ps(a); }
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     const __m512i s = _mm512_set1_epi32((int)0x80000000u);
@@ -270,6 +282,8 @@ static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return wasm_f32x4_mul(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmax(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return wasm_f32x4_pmin(a, b); }
 static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return wasm_f32x4_div(a, b); }
+static inline tdm_vf vf_recip(tdm_vf a) { return wasm_f32x4_div(wasm_f32x4_splat(1.0f), a); }
+static inline tdm_vf vf_bits_shl23(tdm_vf t) { return wasm_i32x4_shl(t, 23); }
 static inline tdm_vf vf_abs(tdm_vf a) { return wasm_f32x4_abs(a); }
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     return wasm_v128_bitselect(sgn, wasm_f32x4_abs(mag), wasm_f32x4_splat(-0.0f));
@@ -330,6 +344,8 @@ static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return vmulq_f32(a, b); }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return vmaxq_f32(a, b); }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return vminq_f32(a, b); }
 static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return vdivq_f32(a, b); }
+static inline tdm_vf vf_recip(tdm_vf a) { return vdivq_f32(vdupq_n_f32(1.0f), a); }
+static inline tdm_vf vf_bits_shl23(tdm_vf t) { return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23)); }
 static inline tdm_vf vf_abs(tdm_vf a) { return vabsq_f32(a); }
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
@@ -364,6 +380,8 @@ static inline void vf_transpose_block(tdm_vf *r) {
     r[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
 }
 #else /* scalar: a one-lane "vector", so the same kernel source also builds anywhere */
+#include <stdint.h>
+#include <string.h>
 typedef float tdm_vf;
 #define TDM_VW 1
 #define TDM_VEC_NAME "scalar"
@@ -379,6 +397,14 @@ static inline tdm_vf vf_mul(tdm_vf a, tdm_vf b) { return a * b; }
 static inline tdm_vf vf_max(tdm_vf a, tdm_vf b) { return a > b ? a : b; }
 static inline tdm_vf vf_min(tdm_vf a, tdm_vf b) { return a < b ? a : b; }
 static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return a / b; }
+static inline tdm_vf vf_recip(tdm_vf a) { return 1.0f / a; }
+static inline tdm_vf vf_bits_shl23(tdm_vf t) {
+    uint32_t u;
+    memcpy(&u, &t, sizeof u);
+    u <<= 23;
+    memcpy(&t, &u, sizeof t);
+    return t;
+}
 static inline tdm_vf vf_abs(tdm_vf a) { return a < 0 ? -a : a; }
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) { return __builtin_copysignf(mag, sgn); }
 static inline tdm_vf vf_round(tdm_vf a) { return __builtin_rintf(a); }
