@@ -7,12 +7,8 @@
 #ifndef TDM_VMATH_H
 #define TDM_VMATH_H
 
-/* e^x: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for exactness), e^r by cephes' degree-6 polynomial, then
- * times 2^n as two factors 2^(n/2) 2^(n - n/2), each a normal float, so that the product overflows to infinity and
- * underflows to zero as e^x does. */
-static inline tdm_vf vf_exp(tdm_vf x) {
-    x = vf_min(vf_max(x, vf_set1(-104.0f)), vf_set1(89.0f));
-    tdm_vf n = vf_round(vf_mul(x, vf_set1(1.44269504088896341f)));
+/* e^r for r = x - n ln2 (ln2 split in two for exactness, |r| <= ln2/2): cephes' degree-6 polynomial */
+static inline tdm_vf vf_exp_reduced(tdm_vf x, tdm_vf n) {
     tdm_vf r = vf_fnmadd(n, vf_set1(0.693359375f), x);
     r = vf_fnmadd(n, vf_set1(-2.12194440e-4f), r);
     tdm_vf p = vf_set1(1.9875691500e-4f);
@@ -21,7 +17,16 @@ static inline tdm_vf vf_exp(tdm_vf x) {
     p = vf_fmadd(p, r, vf_set1(4.1665795894e-2f));
     p = vf_fmadd(p, r, vf_set1(1.6666665459e-1f));
     p = vf_fmadd(p, r, vf_set1(5.0000001201e-1f));
-    p = vf_fmadd(p, vf_mul(r, r), vf_add(r, vf_set1(1.0f)));
+    return vf_fmadd(p, vf_mul(r, r), vf_add(r, vf_set1(1.0f)));
+}
+
+/* e^x: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for exactness), e^r by cephes' degree-6 polynomial, then
+ * times 2^n as two factors 2^(n/2) 2^(n - n/2), each a normal float, so that the product overflows to infinity and
+ * underflows to zero as e^x does. */
+static inline tdm_vf vf_exp(tdm_vf x) {
+    x = vf_min(vf_max(x, vf_set1(-104.0f)), vf_set1(89.0f));
+    tdm_vf n = vf_round(vf_mul(x, vf_set1(1.44269504088896341f)));
+    tdm_vf p = vf_exp_reduced(x, n);
     tdm_vf n1 = vf_round(vf_mul(n, vf_set1(0.5f))), n2 = vf_sub(n, n1);
     return vf_mul(vf_mul(p, vf_pow2i(n1)), vf_pow2i(n2));
 }
@@ -33,15 +38,7 @@ static inline tdm_vf vf_exp_narrow(tdm_vf x) {
     const tdm_vf magic = vf_set1(12582912.0f + 127.0f);
     tdm_vf t = vf_fmadd(x, vf_set1(1.44269504088896341f), magic);
     tdm_vf n = vf_sub(t, magic);
-    tdm_vf r = vf_fnmadd(n, vf_set1(0.693359375f), x);
-    r = vf_fnmadd(n, vf_set1(-2.12194440e-4f), r);
-    tdm_vf p = vf_set1(1.9875691500e-4f);
-    p = vf_fmadd(p, r, vf_set1(1.3981999507e-3f));
-    p = vf_fmadd(p, r, vf_set1(8.3334519073e-3f));
-    p = vf_fmadd(p, r, vf_set1(4.1665795894e-2f));
-    p = vf_fmadd(p, r, vf_set1(1.6666665459e-1f));
-    p = vf_fmadd(p, r, vf_set1(5.0000001201e-1f));
-    p = vf_fmadd(p, vf_mul(r, r), vf_add(r, vf_set1(1.0f)));
+    tdm_vf p = vf_exp_reduced(x, n);
     return vf_mul(p, vf_bits_shl23(t));
 }
 
