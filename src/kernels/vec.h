@@ -40,6 +40,10 @@ static inline tdm_vf vf_recip(tdm_vf a) {
 /* the float whose bits are t's shifted left by 23 (vf_exp_narrow's 2^n from the integer in t's low mantissa bits) */
 static inline tdm_vf vf_bits_shl23(tdm_vf t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); }
 static inline tdm_vf vf_abs(tdm_vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+/* a < b ? x : y, lane by lane */
+static inline tdm_vf vf_select_lt(tdm_vf a, tdm_vf b, tdm_vf x, tdm_vf y) {
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+}
 /* |mag| with the sign of sgn */
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     const __m256 s = _mm256_set1_ps(-0.0f);
@@ -188,6 +192,9 @@ static inline tdm_vf vf_recip(tdm_vf a) { /* the 14-bit estimate and a Newton st
 }
 static inline tdm_vf vf_bits_shl23(tdm_vf t) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); }
 static inline tdm_vf vf_abs(tdm_vf a) { return _mm512_abs_ps(a); }
+static inline tdm_vf vf_select_lt(tdm_vf a, tdm_vf b, tdm_vf x, tdm_vf y) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x);
+}
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     const __m512i s = _mm512_set1_epi32((int)0x80000000u);
     return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(s, _mm512_castps_si512(mag), _mm512_castps_si512(sgn), 0xAC));
@@ -285,6 +292,9 @@ static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return wasm_f32x4_div(a, b); }
 static inline tdm_vf vf_recip(tdm_vf a) { return wasm_f32x4_div(wasm_f32x4_splat(1.0f), a); }
 static inline tdm_vf vf_bits_shl23(tdm_vf t) { return wasm_i32x4_shl(t, 23); }
 static inline tdm_vf vf_abs(tdm_vf a) { return wasm_f32x4_abs(a); }
+static inline tdm_vf vf_select_lt(tdm_vf a, tdm_vf b, tdm_vf x, tdm_vf y) {
+    return wasm_v128_bitselect(x, y, wasm_f32x4_lt(a, b));
+}
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     return wasm_v128_bitselect(sgn, wasm_f32x4_abs(mag), wasm_f32x4_splat(-0.0f));
 }
@@ -347,6 +357,7 @@ static inline tdm_vf vf_div(tdm_vf a, tdm_vf b) { return vdivq_f32(a, b); }
 static inline tdm_vf vf_recip(tdm_vf a) { return vdivq_f32(vdupq_n_f32(1.0f), a); }
 static inline tdm_vf vf_bits_shl23(tdm_vf t) { return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23)); }
 static inline tdm_vf vf_abs(tdm_vf a) { return vabsq_f32(a); }
+static inline tdm_vf vf_select_lt(tdm_vf a, tdm_vf b, tdm_vf x, tdm_vf y) { return vbslq_f32(vcltq_f32(a, b), x, y); }
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) {
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
 }
@@ -406,6 +417,7 @@ static inline tdm_vf vf_bits_shl23(tdm_vf t) {
     return t;
 }
 static inline tdm_vf vf_abs(tdm_vf a) { return a < 0 ? -a : a; }
+static inline tdm_vf vf_select_lt(tdm_vf a, tdm_vf b, tdm_vf x, tdm_vf y) { return a < b ? x : y; }
 static inline tdm_vf vf_copysign(tdm_vf mag, tdm_vf sgn) { return __builtin_copysignf(mag, sgn); }
 static inline tdm_vf vf_round(tdm_vf a) { return __builtin_rintf(a); }
 static inline tdm_vf vf_pow2i(tdm_vf n) {
