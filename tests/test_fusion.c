@@ -7,7 +7,8 @@
  * a LayerNorm over two axes) must stay as written. Odd sizes (sequence 1 and 5, head width 3), batch 2, masks that
  * broadcast, Where with a constant causal mask, heads split by Reshape/Transpose/Gather (the views attention.c reads
  * as strides), a Reshape whose shape is computed from Shape (torch's dynamic export), and an internal op named in a
- * model file (refused); and the zero Pads that go into the Conv or AveragePool after them (and the Pads that must not).
+ * model file (refused); the zero Pads that go into the Conv or AveragePool after them (and the Pads that must not);
+ * and Concat inputs written in place into its output (plan.c), where the arena must shrink and nothing may change.
  * Prints `N passed, M failed`. */
 #include <math.h>
 #include <stdint.h>
@@ -85,6 +86,11 @@ typedef struct spec {
     const char *must[6];        /* executed op names that must appear (prefix match: "MatMul+Bias" matches +Gelu) */
     const char *never[6];       /* executed op names that must not */
 } spec;
+/* set for the next verify(): the optimised plan's arena must be smaller than the reference's (inputs written in place
+ * into a Concat's output) */
+static int want_smaller_arena;
+
+static size_t last_arena; /* the arena of run()'s last session */
 
 static tdm_model *load(const uint8_t *bytes, size_t len, int no_opt) {
     tdm_model *m = NULL;
@@ -109,6 +115,8 @@ static int run(tdm_model *m, const spec *sp, void **inputs, int threads, float *
         if (tdm_session_set_input(s, i, inputs[i], (size_t)n * tdm_dtype_size(sp->dtype[i]))) goto fail;
     }
     if (tdm_session_run(s)) goto fail;
+    tdm_stats st;
+    last_arena = tdm_session_stats(s, &st) ? 0 : st.arena_bytes;
     for (int o = 0; o < tdm_model_num_outputs(m); o++) {
         tdm_tensor_info info;
         const void *data;
@@ -179,10 +187,11 @@ static void verify(const spec *sp) {
     int nout = tdm_model_num_outputs(plain);
     float *ref[4] = {0}, *got[4] = {0};
     int64_t nr[4], ng[4];
+    size_t plain_arena = 0;
     if (!run(plain, sp, in, 1, ref, nr, why, sizeof why, NULL, 0)) {
         snprintf(what, sizeof what, "%s: the unfused reference", sp->name);
         check(0, what, why);
-    } else
+    } else if ((plain_arena = last_arena), 1)
         for (int threads = 1; threads <= 3; threads += 2) {
             snprintf(what, sizeof what, "%s, %d thread%s", sp->name, threads, threads > 1 ? "s" : "");
             if (!run(fused, sp, in, threads, got, ng, why, sizeof why, ops, sizeof ops)) {
@@ -209,6 +218,8 @@ static void verify(const spec *sp) {
                 if (!has_op(ops, sp->must[k])) ops_ok = 0, snprintf(bad, sizeof bad, "no %s", sp->must[k]);
             for (int k = 0; k < 6 && sp->never[k]; k++)
                 if (has_op(ops, sp->never[k])) ops_ok = 0, snprintf(bad, sizeof bad, "%s left", sp->never[k]);
+            if (want_smaller_arena && last_arena >= plain_arena)
+                ops_ok = 0, snprintf(bad, sizeof bad, "arena %zu bytes, unoptimised %zu", last_arena, plain_arena);
             snprintf(why, sizeof why, "error %.2g of the largest magnitude; ran [%s]%s%s", worst, ops, *bad ? "; " : "",
                      bad);
             check(shape_ok && worst <= 2e-5 && ops_ok, what, why);
@@ -497,6 +508,55 @@ static void case_pad(int variant) {
     verify(&sp);
 }
 
+/* Concat's inputs written straight into its output (plan.c, alias_inputs): the outputs equal the op-by-op reference's
+ * wherever an input may or may not be placed there: a Conv's and a Relu's outputs (the arena must shrink), Concats
+ * nested (negative axis), inputs that two Concats share, batch 2 (the inputs are not runs of the output: copied),
+ * a concat along the height of a one-channel map, an input that is also a graph output (stays where it is), and an
+ * input read after the Concat's output has died (its memory must live on: a value made meanwhile would take it). */
+static void case_concat(int variant) {
+    static const char *names[7] = {"concat: a Conv and a Relu written into the Concat", "concat: nested, axis -3",
+                                   "concat: two Concats share their inputs", "concat: batch 2 copies",
+                                   "concat: along the height of one channel", "concat: an input that is a graph output",
+                                   "concat: an input read after the Concat's output is dead"};
+    int64_t n = variant == 3 ? 2 : 1, c = variant == 4 ? 1 : 3, in[4] = {n, c, 8, 8};
+    int64_t out[4] = {n, 2 * c, 8, 8};
+    if (variant == 0) out[1] = 4 + c;
+    if (variant == 1) out[1] = 3 * c;
+    if (variant == 4) out[1] = 1, out[2] = 16;
+    graph_xy(4, in, 4, out);
+    if (variant == 5) tdm_onnx_writer_value(W, 1, "a", TDM_FLOAT, 4, in, NULL);
+    tdm_onnx_attr ax = {"axis", TDM_ONNX_ATTR_INT, 0, variant == 4 ? 2 : variant == 1 ? -3 : 1, 0, NULL};
+    un("Relu", "x", "a");
+    un("Neg", "x", "b");
+    if (variant == 0) {
+        const int64_t k3[2] = {3, 3}, one[4] = {1, 1, 1, 1};
+        weights("w", 4, (int64_t[]){4, c, 3, 3}, 0.3f);
+        tdm_onnx_attr at[2] = {{"kernel_shape", TDM_ONNX_ATTR_INTS, 0, 0, 2, k3}, {"pads", TDM_ONNX_ATTR_INTS, 0, 0, 4, one}};
+        node("Conv", 2, NAMES("x", "w"), "cv", 2, at);
+        node("Concat", 2, NAMES("cv", "a"), "y", 1, &ax);
+    } else if (variant == 1) {
+        un("Sigmoid", "x", "e");
+        node("Concat", 2, NAMES("a", "b"), "ab", 1, &ax);
+        node("Concat", 2, NAMES("ab", "e"), "y", 1, &ax);
+    } else if (variant == 6) { /* cat dies at Sigmoid; Tanh's output is made while `a` (inside cat) is still read */
+        node("Concat", 2, NAMES("a", "b"), "cat", 1, &ax);
+        un("Sigmoid", "cat", "p");
+        un("Tanh", "p", "q");
+        node("Concat", 2, NAMES("a", "a"), "r", 1, &ax);
+        bin("Add", "q", "r", "y");
+    } else if (variant == 2) {
+        node("Concat", 2, NAMES("a", "b"), "ab", 1, &ax);
+        node("Concat", 2, NAMES("b", "a"), "ba", 1, &ax);
+        bin("Sub", "ab", "ba", "y");
+    } else {
+        node("Concat", 2, NAMES("a", "b"), "y", 1, &ax);
+    }
+    spec sp = {names[variant], 13, 1, {TDM_FLOAT}, {4}, {{n, c, 8, 8}}, {0}, {"Concat"}, {NULL}};
+    want_smaller_arena = variant == 0;
+    verify(&sp);
+    want_smaller_arena = 0;
+}
+
 /* The internal op's name in a model file is an unknown op, not a way into the engine's internals. */
 static void case_internal_op(void) {
     graph_xy(1, (int64_t[]){4}, 1, (int64_t[]){4});
@@ -531,6 +591,7 @@ int main(void) {
     for (int v = 0; v < 4; v++) case_gelu(v);
     for (int v = 0; v < 4; v++) case_dense(v);
     for (int v = 0; v < 6; v++) case_pad(v);
+    for (int v = 0; v < 7; v++) case_concat(v);
     case_internal_op();
     printf("fusion: %d passed, %d failed\n", passed, failed);
     return failed != 0;

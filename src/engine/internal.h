@@ -85,6 +85,9 @@ typedef struct tdm_value {
     int consumers;                  /* number of node input slots referring to this value               */
     int derived;                    /* a constant the engine computed for speed (Winograd weights): counted
                                      * in weights bytes, not in the model's parameters                  */
+    int alias;                      /* planner: the value this one is a slice of (its producer writes into
+                                     * a Concat's output), or -1; alias_off: its byte offset there      */
+    size_t alias_off;
 } tdm_value;
 
 /* An ONNX attribute, as parsed. Arrays and strings are owned by the model. */
@@ -190,6 +193,10 @@ typedef struct tdm_op_hooks {
     /* Batch splitting, at plan time: 1 when output sample i is made from input sample i alone (a Slice or Pad that
      * leaves axis 0 as it is), 0 otherwise or when it cannot tell. Ops with TDM_OPF_PER_SAMPLE need no hook. */
     int (*keeps_axis0)(tdm_ctx *c, const tdm_node *n);
+    /* Inputs written in place, at plan time: 1 when every input j, as a whole, is the bytes of output 0 from off[j]
+     * on (a Concat whose axes before the concat axis are all 1), so that its producer may write it there; the op's
+     * run must then skip an input whose data already lies at its place (plan.c, alias_inputs). */
+    int (*inputs_in_output)(tdm_ctx *c, const tdm_node *n, size_t *off);
     /* Derived weights: a form of a constant input that the op computes from it once (Winograd's U, weights packed
      * for a GEMM) and keeps in another input, its "slot" (weight_input -> slot_input). At load, weight_slot() may
      * add the slot through env (empty: data NULL, dims[0] = 0 until a form is chosen). At each plan, weight_form()

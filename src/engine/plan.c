@@ -117,6 +117,40 @@ static void fuse_residuals(tdm_session *s) {
     s->n_exec = w;
 }
 
+/* Inputs written in place: where a node's hook says its inputs are runs of its output (Concat with only size-1 axes
+ * before the concat axis: a batch-1 channel concat, SqueezeNet's fire modules, Inception's branches), each input that
+ * qualifies becomes a slice of the output (alias, alias_off): its producer writes straight into the output and the
+ * Concat copies only the rest. An input qualifies when it is an activation that an earlier node of this run makes,
+ * not a graph output, not already a slice of another value, listed once, not empty, and lands TDM_ALIGN-aligned.
+ * Nodes are visited last to first, so a Concat whose output is itself a slice of a later Concat (Inception's nested
+ * branches) places its inputs in that later output: a slice's home is never a slice. The home is placed when its
+ * first slice is made and released after the last read of any slice. */
+static void alias_inputs(tdm_session *s, tdm_ctx *c) {
+    size_t off[64];
+    for (int k = s->n_exec - 1; k >= 0; k--) {
+        const tdm_node *n = &s->nodes[s->exec[k]];
+        const tdm_op_hooks *h = tdm_node_hooks(n);
+        if (!h->inputs_in_output || n->n_out != 1 || n->n_in < 2 || n->n_in > 64 || n->residual >= 0) continue;
+        int yid = node_out(n, 0);
+        if (yid < 0 || s->values[yid].kind != TDM_V_ACT || !h->inputs_in_output(c, n, off)) continue;
+        const tdm_value *y = &s->values[yid];
+        int root = y->alias >= 0 ? y->alias : yid;
+        size_t base = y->alias >= 0 ? y->alias_off : 0;
+        for (int j = 0; j < n->n_in; j++) {
+            int xid = n->in[j], twice = 0;
+            if (xid < 0 || xid == yid) continue;
+            for (int i = 0; i < n->n_in; i++) twice |= i != j && n->in[i] == xid;
+            tdm_value *x = &s->values[xid];
+            if (twice || x->kind != TDM_V_ACT || x->is_output || x->alias >= 0 || x->def < 0 || x->def >= k ||
+                tdm_numel(x) <= 0 || (base + off[j]) % TDM_ALIGN)
+                continue;
+            x->alias = root;
+            x->alias_off = base + off[j];
+            if (x->last_use > s->values[root].last_use) s->values[root].last_use = x->last_use;
+        }
+    }
+}
+
 /* ---- derived weights ---------------------------------------------------------------------------------------
  * An op with weight hooks (internal.h: Conv's Winograd U and packed 1x1 weights) may carry a slot input that graph.c
  * added empty. Each plan asks the op which form it wants at the plan's shapes: none (the session's copy of the node
@@ -227,6 +261,8 @@ tdm_status tdm_plan(tdm_session *s) {
         }
         x->def = -1;
         x->last_use = -1;
+        x->alias = -1;
+        x->alias_off = 0;
     }
     for (int i = 0; i < m->n_inputs; i++) {
         tdm_value *x = &s->values[m->inputs[i]];
@@ -291,7 +327,10 @@ tdm_status tdm_plan(tdm_session *s) {
             }
         }
     }
-    /* Placement: inputs first, then each exec node's outputs, freeing values after their last use. */
+    if (s->optimize) alias_inputs(s, &c);
+    /* Placement: inputs first, then each exec node's outputs, freeing values after their last use. A value that is a
+     * slice of another (alias) is placed inside it, which is placed when its first slice is made. */
+    for (int v = 0; v < m->n_values; v++) s->values[v].offset = SIZE_MAX; /* not placed */
     for (int i = 0; i < m->n_inputs; i++) {
         tdm_value *x = &s->values[m->inputs[i]];
         if (x->kind == TDM_V_INPUT) x->offset = tdm_arena_place(&pl, value_bytes(x));
@@ -301,12 +340,16 @@ tdm_status tdm_plan(tdm_session *s) {
         for (int j = 0; j < n->n_out; j++) {
             int id = node_out(n, j);
             tdm_value *x = id >= 0 ? &s->values[id] : NULL;
-            if (x && x->kind == TDM_V_ACT) x->offset = tdm_arena_place(&pl, value_bytes(x));
+            if (!x || x->kind != TDM_V_ACT) continue;
+            tdm_value *home = x->alias >= 0 ? &s->values[x->alias] : x;
+            if (home->offset == SIZE_MAX) home->offset = tdm_arena_place(&pl, value_bytes(home));
+            if (home != x) x->offset = home->offset + x->alias_off;
         }
         if (n->workspace > s->workspace_bytes) s->workspace_bytes = n->workspace;
         for (int j = 0; j < node_nin(n) + n->n_out; j++) {
             int id = j < node_nin(n) ? node_in(n, j) : node_out(n, j - node_nin(n));
             if (id < 0) continue;
+            if (s->values[id].alias >= 0) id = s->values[id].alias; /* a slice lives as long as its home */
             tdm_value *x = &s->values[id];
             if (x->kind != TDM_V_ACT || x->is_output || x->last_use != k) continue;
             x->last_use = -2; /* released once even if listed twice */

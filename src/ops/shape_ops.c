@@ -630,7 +630,23 @@ static int axis_keeps_axis0(tdm_ctx *c, const tdm_node *n, int64_t axis) {
 static int concat_keeps_axis0(tdm_ctx *c, const tdm_node *n) {
     return axis_keeps_axis0(c, n, ((const axis_params *)n->params)->axis);
 }
-const tdm_op_hooks shape_concat_hooks = {.keeps_axis0 = concat_keeps_axis0};
+/* With only size-1 axes before the concat axis (a batch-1 channel concat), input j is one contiguous run of the output,
+ * after the inputs before it. */
+static int concat_inputs_in_output(tdm_ctx *c, const tdm_node *n, size_t *off) {
+    const tdm_value *y = tdm_out(c, n, 0);
+    if (!y || y->rank < 1) return 0;
+    int a = tdm_axis(((const axis_params *)n->params)->axis, y->rank);
+    if (a < 0 || shape_prod(y->dims, 0, a) != 1) return 0;
+    size_t at = 0;
+    for (int j = 0; j < n->n_in; j++) {
+        const tdm_value *x = tdm_in(c, n, j);
+        if (!x) return 0;
+        off[j] = at;
+        at += (size_t)tdm_numel(x) * tdm_dtype_size(x->dtype);
+    }
+    return 1;
+}
+const tdm_op_hooks shape_concat_hooks = {.keeps_axis0 = concat_keeps_axis0, .inputs_in_output = concat_inputs_in_output};
 
 tdm_status shape_concat_shape(tdm_ctx *c, tdm_node *n) {
     const axis_params *p = n->params;
@@ -677,6 +693,10 @@ tdm_status shape_concat_run(tdm_ctx *c, const tdm_node *n) {
         if (!irow) continue;
         char *d = (char *)y->data + off;
         const char *s = x->data;
+        if (s == d) { /* its producer wrote it in place (plan.c, alias_inputs): outer is 1 */
+            off += irow;
+            continue;
+        }
         for (int64_t o = 0; o < outer; o++, d += orow, s += irow) memcpy(d, s, irow);
         off += irow;
     }
