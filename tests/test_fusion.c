@@ -8,7 +8,8 @@
  * broadcast, Where with a constant causal mask, heads split by Reshape/Transpose/Gather (the views attention.c reads
  * as strides), a Reshape whose shape is computed from Shape (torch's dynamic export), and an internal op named in a
  * model file (refused); the zero Pads that go into the Conv or AveragePool after them (and the Pads that must not);
- * and Concat inputs written in place into its output (plan.c), where the arena must shrink and nothing may change.
+ * and Concat, Reshape, Flatten, Squeeze and Unsqueeze inputs written in place into their outputs (plan.c), where the
+ * arena must shrink and nothing may change.
  * Prints `N passed, M failed`. */
 #include <math.h>
 #include <stdint.h>
@@ -557,6 +558,52 @@ static void case_concat(int variant) {
     want_smaller_arena = 0;
 }
 
+/* Reshape, Flatten, Squeeze and Unsqueeze with their data input written in place: a chain of them into a Concat
+ * (ShuffleNet's shuffle), one of a graph input (copied), an input read after the view has died, and a Conv's output
+ * written into its Flatten's, then reduced: the arena must shrink (the Conv's output and the Flatten's are no longer
+ * two buffers at once). */
+static void case_view(int variant) {
+    static const char *names[4] = {"view: Reshape, Unsqueeze, Squeeze, Flatten chain into a Concat",
+                                   "view: a Reshape of the graph input is a copy",
+                                   "view: an input read after its Flatten has died",
+                                   "view: a Conv written into its Flatten (the arena shrinks)"};
+    const int64_t in[4] = {1, 3, 8, 8}, flat[2] = {1, 192}, cat[2] = {1, 384}, one[2] = {1, 1};
+    graph_xy(4, in, 2, variant == 0 ? cat : variant == 3 ? one : flat);
+    if (variant == 3) {
+        weights("w", 4, (int64_t[]){16, 3, 1, 1}, 0.5f);
+        node("Conv", 2, NAMES("x", "w"), "c", 0, NULL);
+        un("Flatten", "c", "f");
+        node("ReduceMean", 1, NAMES("f"), "y", 1,
+             &(tdm_onnx_attr){"axes", TDM_ONNX_ATTR_INTS, 0, 0, 1, (const int64_t[]){1}});
+    } else if (variant == 0) {
+        ints("s3", 3, (const int64_t[]){1, 3, 64});
+        ints("ax", 1, (const int64_t[]){0});
+        un("Relu", "x", "a");
+        node("Reshape", 2, NAMES("a", "s3"), "r", 0, NULL);
+        node("Unsqueeze", 2, NAMES("r", "ax"), "u", 0, NULL);
+        node("Squeeze", 2, NAMES("u", "ax"), "q", 0, NULL);
+        un("Flatten", "q", "f");
+        un("Neg", "x", "b");
+        un("Flatten", "b", "g");
+        node("Concat", 2, NAMES("f", "g"), "y", 1, &(tdm_onnx_attr){"axis", TDM_ONNX_ATTR_INT, 0, 1, 0, NULL});
+    } else if (variant == 1) {
+        ints("s2", 2, flat);
+        node("Reshape", 2, NAMES("x", "s2"), "y", 0, NULL);
+    } else { /* f dies at Sigmoid; Tanh's output is made while `a` (inside f) is still read by Neg */
+        un("Relu", "x", "a");
+        un("Flatten", "a", "f");
+        un("Sigmoid", "f", "p");
+        un("Tanh", "p", "t");
+        un("Neg", "a", "n");
+        un("Flatten", "n", "g");
+        bin("Add", "t", "g", "y");
+    }
+    spec sp = {names[variant], 13, 1, {TDM_FLOAT}, {4}, {{1, 3, 8, 8}}, {0}, {NULL}, {NULL}};
+    want_smaller_arena = variant == 0 || variant == 3;
+    verify(&sp);
+    want_smaller_arena = 0;
+}
+
 /* The internal op's name in a model file is an unknown op, not a way into the engine's internals. */
 static void case_internal_op(void) {
     graph_xy(1, (int64_t[]){4}, 1, (int64_t[]){4});
@@ -592,6 +639,7 @@ int main(void) {
     for (int v = 0; v < 4; v++) case_dense(v);
     for (int v = 0; v < 6; v++) case_pad(v);
     for (int v = 0; v < 7; v++) case_concat(v);
+    for (int v = 0; v < 4; v++) case_view(v);
     case_internal_op();
     printf("fusion: %d passed, %d failed\n", passed, failed);
     return failed != 0;

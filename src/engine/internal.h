@@ -193,9 +193,10 @@ typedef struct tdm_op_hooks {
     /* Batch splitting, at plan time: 1 when output sample i is made from input sample i alone (a Slice or Pad that
      * leaves axis 0 as it is), 0 otherwise or when it cannot tell. Ops with TDM_OPF_PER_SAMPLE need no hook. */
     int (*keeps_axis0)(tdm_ctx *c, const tdm_node *n);
-    /* Inputs written in place, at plan time: 1 when every input j, as a whole, is the bytes of output 0 from off[j]
-     * on (a Concat whose axes before the concat axis are all 1), so that its producer may write it there; the op's
-     * run must then skip an input whose data already lies at its place (plan.c, alias_inputs). */
+    /* Inputs written in place, at plan time: 1 when input j, as a whole, is the bytes of output 0 from off[j] on (a
+     * Concat whose axes before the concat axis are all 1; Reshape's data input), off[j] SIZE_MAX for an input that is
+     * not, so that its producer may write it there; the op's run must then skip an input whose data already lies at
+     * its place (plan.c, alias_inputs). */
     int (*inputs_in_output)(tdm_ctx *c, const tdm_node *n, size_t *off);
     /* Derived weights: a form of a constant input that the op computes from it once (Winograd's U, weights packed
      * for a GEMM) and keeps in another input, its "slot" (weight_input -> slot_input). At load, weight_slot() may

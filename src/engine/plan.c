@@ -118,7 +118,8 @@ static void fuse_residuals(tdm_session *s) {
 }
 
 /* Inputs written in place: where a node's hook says its inputs are runs of its output (Concat with only size-1 axes
- * before the concat axis: a batch-1 channel concat, SqueezeNet's fire modules, Inception's branches), each input that
+ * before the concat axis: a batch-1 channel concat, SqueezeNet's fire modules, Inception's branches; the data input of
+ * Reshape, Flatten, Squeeze and Unsqueeze, which is all of the output: ShuffleNet's channel shuffle), each input that
  * qualifies becomes a slice of the output (alias, alias_off): its producer writes straight into the output and the
  * Concat copies only the rest. An input qualifies when it is an activation that an earlier node of this run makes,
  * not a graph output, not already a slice of another value, listed once, not empty, and lands TDM_ALIGN-aligned.
@@ -130,7 +131,7 @@ static void alias_inputs(tdm_session *s, tdm_ctx *c) {
     for (int k = s->n_exec - 1; k >= 0; k--) {
         const tdm_node *n = &s->nodes[s->exec[k]];
         const tdm_op_hooks *h = tdm_node_hooks(n);
-        if (!h->inputs_in_output || n->n_out != 1 || n->n_in < 2 || n->n_in > 64 || n->residual >= 0) continue;
+        if (!h->inputs_in_output || n->n_out != 1 || n->n_in > 64 || n->residual >= 0) continue;
         int yid = node_out(n, 0);
         if (yid < 0 || s->values[yid].kind != TDM_V_ACT || !h->inputs_in_output(c, n, off)) continue;
         const tdm_value *y = &s->values[yid];
@@ -138,7 +139,7 @@ static void alias_inputs(tdm_session *s, tdm_ctx *c) {
         size_t base = y->alias >= 0 ? y->alias_off : 0;
         for (int j = 0; j < n->n_in; j++) {
             int xid = n->in[j], twice = 0;
-            if (xid < 0 || xid == yid) continue;
+            if (xid < 0 || xid == yid || off[j] == SIZE_MAX) continue;
             for (int i = 0; i < n->n_in; i++) twice |= i != j && n->in[i] == xid;
             tdm_value *x = &s->values[xid];
             if (twice || x->kind != TDM_V_ACT || x->is_output || x->alias >= 0 || x->def < 0 || x->def >= k ||

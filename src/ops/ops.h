@@ -22,7 +22,8 @@ extern const tdm_op_hooks shape_identity_hooks;  /* forwards                    
 extern const tdm_op_hooks shape_dropout_hooks;   /* forwards when the mask is unused and training is off         */
 extern const tdm_op_hooks eltwise_act_hooks;     /* as_act: Relu, Sigmoid, Hard*, LeakyRelu, Clip                */
 extern const tdm_op_hooks gemm_dense_hooks;      /* derived weights: B packed in the GEMM's panels (MatMul, Gemm) */
-extern const tdm_op_hooks shape_concat_hooks;    /* keeps_axis0: along another axis                              */
+extern const tdm_op_hooks shape_concat_hooks;    /* keeps_axis0: along another axis; inputs_in_output at batch 1 */
+extern const tdm_op_hooks shape_view_hooks;      /* inputs_in_output: Reshape, Flatten, Squeeze, Unsqueeze       */
 extern const tdm_op_hooks shape_split_hooks;     /* keeps_axis0                                                  */
 extern const tdm_op_hooks shape_transpose_hooks; /* keeps_axis0: axis 0 stays first                              */
 extern const tdm_op_hooks reduce_reduce_hooks;   /* keeps_axis0: axis 0 not reduced                              */

@@ -248,12 +248,21 @@ void shape_strided_copy(tdm_pool *pool, int rank, const int64_t *dims, const int
 
 /* ---- plain copies: Reshape, Flatten, Squeeze, Unsqueeze, Identity ---------------------------------------------- */
 
-/* Run of every op whose output holds the input's bytes unchanged (only the shape differs). */
+/* Run of every op whose output holds the input's bytes unchanged (only the shape differs); nothing to do when the
+ * input was written in place (view_inputs_in_output). */
 tdm_status shape_copy_run(tdm_ctx *c, const tdm_node *n) {
     tdm_value *x = tdm_in(c, n, 0), *y = tdm_out(c, n, 0);
-    shape_copy_bytes(y->data, x->data, (size_t)tdm_numel(y) * tdm_dtype_size(y->dtype));
+    if (x->data != y->data) shape_copy_bytes(y->data, x->data, (size_t)tdm_numel(y) * tdm_dtype_size(y->dtype));
     return TDM_OK;
 }
+
+/* Reshape, Flatten, Squeeze, Unsqueeze: input 0 is all of output 0's bytes, so its producer may write it there (the
+ * planner's inputs written in place, plan.c); the shape and axes inputs are not. */
+static int view_inputs_in_output(tdm_ctx *c, const tdm_node *n, size_t *off) {
+    for (int j = 0; j < n->n_in; j++) off[j] = j ? SIZE_MAX : 0;
+    return n->n_in >= 1 && tdm_out(c, n, 0) != NULL;
+}
+const tdm_op_hooks shape_view_hooks = {.inputs_in_output = view_inputs_in_output};
 
 tdm_status shape_identity_check(tdm_ctx *c, tdm_node *n) {
     if (n->n_in < 1 || !tdm_in(c, n, 0) || n->n_out < 1 || !tdm_out(c, n, 0))
