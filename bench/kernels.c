@@ -101,11 +101,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--sets") && i + 1 < argc) sets_arg = argv[++i];
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-        else if (!strcmp(argv[i], "--act") && i + 1 < argc && (!strcmp(argv[i + 1], "relu") ||
-                 !strcmp(argv[i + 1], "silu") || !strcmp(argv[i + 1], "none"))) {
-            i++;
-            bench_act = !strcmp(argv[i], "relu") ? TDM_ACT_RELU : !strcmp(argv[i], "silu") ? TDM_ACT_SILU : TDM_ACT_NONE;
-        } else {
+        else if (!strcmp(argv[i], "--act") && i + 1 < argc && !strcmp(argv[i + 1], "relu")) bench_act = TDM_ACT_RELU, i++;
+        else if (!strcmp(argv[i], "--act") && i + 1 < argc && !strcmp(argv[i + 1], "silu")) bench_act = TDM_ACT_SILU, i++;
+        else if (!strcmp(argv[i], "--act") && i + 1 < argc && !strcmp(argv[i + 1], "none")) bench_act = TDM_ACT_NONE, i++;
+        else {
             fprintf(stderr, "usage: %s [--sets a,b] [--filter TEXT] [--act relu|silu|none]\n", argv[0]);
             return 2;
         }

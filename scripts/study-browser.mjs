@@ -281,14 +281,14 @@ try {
               platform: navigator.platform,
             }));
           }
-          let asked = rate, best = null;
+          let asked = rate, best = null, attempts = 0;
           for (let attempt = 1; attempt <= (rate > 1 ? 3 : 1); attempt++) {
             if (rate > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: asked });
             const r = await page.evaluate(pageClient, { model, threads, worker, runs: plan.runs, samples, io, mean, std, qoe });
             const eff = base ? r.mean_ms / base.mean_ms : 1;
             const miss = Math.abs(Math.log(eff / rate));
-            if (!best || miss < best.miss) best = { r, asked, miss, attempts: attempt };
-            best.attempts = attempt;
+            attempts = attempt;
+            if (!best || miss < best.miss) best = { r, asked, miss };
             if (miss <= Math.log(1.15)) break;
             if (rate > 1) {
               progress(`client: ${model}, CPU ${rate}x: ${asked.toFixed(1)}x asked gave ${eff.toFixed(2)}x, calibrating`);
@@ -296,7 +296,7 @@ try {
             }
           }
           const r = best.r;
-          entry.client.push(clientRow(r, rate, base, worker, best.asked, best.attempts));
+          entry.client.push(clientRow(r, rate, base, worker, best.asked, attempts));
           if (r.qoe_worker) {
             entry.qoe.push({ mode: 'worker', threads: r.threads, throttle: rate, idle: r.qoe_idle, busy: r.qoe_worker });
             entry.qoe.push({ mode: 'main', threads: 1, throttle: rate, idle: r.qoe_idle, busy: r.qoe_main });

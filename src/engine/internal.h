@@ -86,7 +86,7 @@ typedef struct tdm_value {
     int derived;                    /* a constant the engine computed for speed (Winograd weights): counted
                                      * in weights bytes, not in the model's parameters                  */
     int alias;                      /* planner: the value this one is a slice of (its producer writes into
-                                     * a Concat's output), or -1; alias_off: its byte offset there      */
+                                     * a Concat's or Reshape's output), or -1; alias_off: the offset    */
     size_t alias_off;
 } tdm_value;
 

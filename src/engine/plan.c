@@ -121,7 +121,7 @@ static void fuse_residuals(tdm_session *s) {
  * before the concat axis: a batch-1 channel concat, SqueezeNet's fire modules, Inception's branches; the data input of
  * Reshape, Flatten, Squeeze and Unsqueeze, which is all of the output: ShuffleNet's channel shuffle), each input that
  * qualifies becomes a slice of the output (alias, alias_off): its producer writes straight into the output and the
- * Concat copies only the rest. An input qualifies when it is an activation that an earlier node of this run makes,
+ * op copies only the rest. An input qualifies when it is an activation that an earlier node of this run makes,
  * not a graph output, not already a slice of another value, listed once, not empty, and lands TDM_ALIGN-aligned.
  * Nodes are visited last to first, so a Concat whose output is itself a slice of a later Concat (Inception's nested
  * branches) places its inputs in that later output: a slice's home is never a slice. The home is placed when its

@@ -1,6 +1,6 @@
 /* vmath.h - exp, sigmoid, tanh, erf and GELU on tdm_vf vectors, written once against vec.h (included after it by the
  * kernel sources that need them). Accuracy against double precision (checked by the kernel tests): exp within 5e-7
- * relative, sigmoid and tanh within 3e-7 absolute, erf and GELU within 4e-7. Out-of-range inputs saturate as the
+ * relative, sigmoid, tanh and erf within 3e-7 absolute, GELU within 4e-7. Out-of-range inputs saturate as the
  * functions do (exp overflows to infinity and underflows to zero). The activations (sigmoid, SiLU, tanh, erf) take the
  * cheaper vf_exp_narrow on a clamped argument and, for sigmoid and tanh, vec.h's refined reciprocal: in a 1x1
  * convolution with 16 input channels and SiLU, the activation costs as much as the arithmetic. */
@@ -57,7 +57,7 @@ static inline tdm_vf vf_tanh(tdm_vf x) {
 }
 
 /* erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, but near 0, where 1 - t p(t) e^(-x^2) cancels
- * to a small number, the float rounding reaches 4.5e-7): 1 - t (a1 + t (a2 + ... t a5)) e^(-x^2), with
+ * to a small number, the float rounding reaches 4.8e-7): 1 - t (a1 + t (a2 + ... t a5)) e^(-x^2), with
  * t = 1 / (1 + p |x|), and the sign of x. */
 static inline tdm_vf vf_erf_as(tdm_vf x) {
     tdm_vf a = vf_abs(x);
